@@ -1,0 +1,54 @@
+"""The Faust application of the ALPR platform.
+
+``faust -A alpr worker`` (or ``alpr worker``) runs it. This module builds the app and nothing
+else: agents, tables, views and commands live in the project's packages and are found by
+Faust's autodiscovery, so they import ``app`` from here and this module never imports them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import faust
+
+from config.settings import SettingsError, get_settings
+
+#: Packages scanned for @app.agent, @app.table, @app.page, @app.command and friends.
+DISCOVERED_PACKAGES = ["streams", "tables", "agents", "rules", "web", "edge", "ops"]
+
+
+def _create_app() -> faust.App:
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        sys.stderr.write(f"{exc}\n")
+        raise SystemExit(2) from None
+    return faust.App(
+        "alpr",
+        origin="alpr",
+        autodiscover=DISCOVERED_PACKAGES,
+        broker=settings.kafka.broker,
+        store=settings.faust.store,
+        datadir=str(settings.faust.data_dir),
+        topic_partitions=settings.kafka.partitions,
+        topic_replication_factor=settings.kafka.replication_factor,
+        web_host=settings.web.host,
+        web_port=settings.web.port,
+        web_bind=settings.web.host,
+        web_in_thread=False,
+        # Kafka is the log of record: acks from every in-sync replica.
+        producer_acks=-1,
+        topic_allow_declare=True,
+    )
+
+
+app = _create_app()
+
+
+def main() -> None:
+    """Console script ``alpr``: the Faust CLI bound to this app (``alpr worker`` etc.)."""
+    from faust.cli.faust import cli
+
+    if "-A" not in sys.argv[1:] and not any(a.startswith("--app") for a in sys.argv[1:]):
+        sys.argv[1:1] = ["-A", "alpr"]
+    cli(prog_name="alpr")

@@ -1,0 +1,243 @@
+"""The platform's settings: one validated tree read from ``ALPR_*`` variables and a YAML file.
+
+Precedence, highest first: keyword arguments, ``ALPR_*`` environment variables (nested fields
+use ``__``, e.g. ``ALPR_KAFKA__BROKER``), the YAML file named by ``ALPR_CONFIG`` (or passed as
+``yaml_file``), then the defaults below. The defaults point at the local stack (``ops/stack``).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_HOME = Path(os.environ.get("ALPR_HOME", Path.home() / ".cache" / "alpr"))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(_Section):
+    broker: str = Field(
+        "kafka://127.0.0.1:19092",
+        description="Kafka bootstrap servers, Faust URL form: kafka://host:port[;kafka://host2:port]",
+        pattern=r"^kafka://[^\s;]+(;kafka://[^\s;]+)*$",
+    )
+    partitions: int = Field(8, ge=1, le=1024, description="Partitions of each project topic")
+    replication_factor: int = Field(1, ge=1, le=7, description="Replicas of each project topic")
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The broker list in the ``host:port,host:port`` form plain Kafka clients take."""
+        return ",".join(part.removeprefix("kafka://") for part in self.broker.split(";"))
+
+
+class SchemaRegistrySettings(_Section):
+    url: str = Field(
+        "http://127.0.0.1:18081/apis/ccompat/v7",
+        description="Base URL of the Confluent-compatible schema registry API",
+        pattern=r"^https?://\S+$",
+    )
+
+
+class PostgresSettings(_Section):
+    dsn: str = Field(
+        "postgresql://alpr:alpr@127.0.0.1:15432/alpr",
+        description="libpq URL of the PostgreSQL database",
+        pattern=r"^postgres(ql)?://\S+$",
+    )
+    pool_min: int = Field(1, ge=0, le=100, description="Connections kept open")
+    pool_max: int = Field(10, ge=1, le=500, description="Most connections opened")
+
+    @model_validator(mode="after")
+    def _pool_bounds(self) -> PostgresSettings:
+        if self.pool_min > self.pool_max:
+            raise ValueError(
+                f"pool_min ({self.pool_min}) must not exceed pool_max ({self.pool_max})"
+            )
+        return self
+
+
+class ElasticsearchSettings(_Section):
+    url: str = Field(
+        "http://127.0.0.1:19200",
+        description="Elasticsearch 8.x base URL; empty to search PostgreSQL only",
+        pattern=r"^(https?://\S+)?$",
+    )
+    index_prefix: str = Field(
+        "alpr", pattern=r"^[a-z][a-z0-9_-]{0,40}$", description="Prefix of indices and aliases"
+    )
+
+
+class S3Settings(_Section):
+    endpoint: str = Field(
+        "http://127.0.0.1:19000",
+        description="S3-compatible endpoint URL",
+        pattern=r"^https?://\S+$",
+    )
+    bucket: str = Field(
+        "alpr-crops",
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="Bucket for plate crops and vehicle images",
+    )
+    region: str = Field("us-east-1", min_length=1, description="Region used for signing")
+    access_key: str = Field("alpr", min_length=1, description="Access key id")
+    secret_key: SecretStr = Field(SecretStr("alpr-secret"), description="Secret access key")
+    presign_seconds: int = Field(
+        900, ge=1, le=7 * 24 * 3600, description="Lifetime of presigned image URLs"
+    )
+
+
+class SmtpSettings(_Section):
+    host: str = Field("127.0.0.1", min_length=1, description="SMTP server host")
+    port: int = Field(11025, ge=1, le=65535, description="SMTP server port")
+    sender: str = Field(
+        "alpr@localhost", pattern=r"^[^@\s]+@[^@\s]+$", description="From address of emails"
+    )
+    username: str | None = Field(None, description="SMTP login, if the server needs one")
+    password: SecretStr | None = Field(None, description="SMTP password")
+    security: Literal["none", "starttls", "tls"] = Field(
+        "none", description="Transport security: none, starttls or tls"
+    )
+
+
+class WebSettings(_Section):
+    host: str = Field("127.0.0.1", min_length=1, description="Address the worker's web server binds")
+    port: int = Field(6066, ge=1, le=65535, description="Port of the worker's web server")
+
+
+class RetentionSettings(_Section):
+    reads_days: int = Field(
+        30, ge=1, le=3650, description="Days to keep plate reads that hit no alert"
+    )
+    alert_days: int = Field(
+        365, ge=1, le=3650, description="Days to keep reads linked to an alert"
+    )
+
+    @model_validator(mode="after")
+    def _alerts_kept_longer(self) -> RetentionSettings:
+        if self.alert_days < self.reads_days:
+            raise ValueError(
+                f"alert_days ({self.alert_days}) must be at least reads_days ({self.reads_days})"
+            )
+        return self
+
+
+class FaustSettings(_Section):
+    store: str = Field(
+        "memory://",
+        description="Table store: memory:// or rocksdb:// (needs the rocksdict package)",
+        pattern=r"^(memory|rocksdb|aerospike)://\S*$",
+    )
+    data_dir: Path = Field(
+        DEFAULT_HOME / "worker-data", description="Directory for table state and worker files"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Worker log level"
+    )
+
+
+class Settings(BaseSettings):
+    """Every setting of the platform, validated at start."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ALPR_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
+    schema_registry: SchemaRegistrySettings = Field(
+        default_factory=SchemaRegistrySettings  # type: ignore[arg-type]
+    )
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)  # type: ignore[arg-type]
+    elasticsearch: ElasticsearchSettings = Field(
+        default_factory=ElasticsearchSettings  # type: ignore[arg-type]
+    )
+    s3: S3Settings = Field(default_factory=S3Settings)  # type: ignore[arg-type]
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
+    web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings  # type: ignore[arg-type]
+    )
+    faust: FaustSettings = Field(default_factory=FaustSettings)  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the YAML file named by ``ALPR_CONFIG``; no variable means no file."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("ALPR_CONFIG")
+        return load_yaml(Path(path)) if path else {}
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used, with one line per bad field."""
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """Parse a settings file; an unreadable or non-mapping file is a ``SettingsError``."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"settings file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(
+            f"settings file {path} must hold a mapping of sections, got {type(data).__name__}"
+        )
+    return data
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per bad field: the dotted field name, what is wrong, and the value given."""
+    lines = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"]) or "(settings)"
+        env = "ALPR_" + "__".join(str(part) for part in err["loc"]).upper()
+        given = err.get("input")
+        shown = "" if isinstance(given, dict) else f" (got {given!r})"
+        lines.append(f"  {field} [{env}]: {err['msg']}{shown}")
+    return "invalid settings:\n" + "\n".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate the settings, raising ``SettingsError`` that names each bad field."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

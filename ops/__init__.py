@@ -1,0 +1,1 @@
+"""Operations: the local service stack and bootstrap of topics and stores."""
