@@ -1,0 +1,72 @@
+"""``route_raw_reads``: the router agent, ``alpr.plates.raw`` -> ``alpr.plates.detected``.
+
+Raw bytes come in and are decoded inside the agent, in batches (``stream.take_events``), so
+that every failure, decoding included, becomes a dead letter on ``alpr.dlq`` and no message
+can stop the worker. Each read goes out keyed by its normalised plate, so everything about
+one plate lands on one partition downstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import Any
+
+from faust.streams import _current_event
+
+from agents.emit import send_dead_letter, send_read
+from agents.router_config import get_router_settings
+from agents.routing import BatchOutcome, PlateRouter
+from alpr import app
+from streams.codec import AvroSchema, default_schema_cache
+from streams.topics import dead_letters, plates_detected, plates_raw, value_subject
+from tables.cameras import cameras_by_id
+from tables.dedupe import event_ids_seen
+
+log = logging.getLogger(__name__)
+
+
+def build_router() -> PlateRouter:
+    return PlateRouter(
+        settings=get_router_settings(),
+        schema_cache=default_schema_cache(),
+        seen=event_ids_seen,
+        cameras=cameras_by_id,
+        send_read=send_read,
+        send_dead_letter=send_dead_letter,
+    )
+
+
+async def warm_schema_ids() -> None:
+    """Register the output schemas before the first batch so no send waits on the registry;
+    if it is down now, the first send registers instead."""
+    cache = default_schema_cache()
+    for topic, record in ((plates_detected, "PlateRead"), (dead_letters, "DeadLetter")):
+        subject = value_subject(topic.get_topic_name())
+        try:
+            await asyncio.to_thread(cache.id_for, subject, AvroSchema.named(record))
+        except Exception as exc:
+            log.warning("could not register %s yet: %r", subject, exc)
+
+
+@app.agent(plates_raw)
+async def route_raw_reads(stream: Any) -> Any:
+    """Route every raw plate event to a read or a dead letter, a batch at a time."""
+    settings = get_router_settings()
+    router = build_router()
+    await warm_schema_ids()
+    async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+        outcome: BatchOutcome = await router.route_batch(events, make_current)
+        yield outcome
+
+
+def make_current(event: Any) -> None:
+    """Make ``event`` the current event of this task, as plain stream iteration does.
+
+    Table writes take their changelog partition (and, with RocksDB, their store partition)
+    from the current event, which a batch from ``take_events`` does not set. Only this
+    task's context variable is set: the stream's own ``current_event`` attribute belongs to
+    its background drain.
+    """
+    _current_event.set(weakref.ref(event))

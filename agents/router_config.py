@@ -1,0 +1,84 @@
+"""Settings of the plate router, read from ``ALPR_ROUTER_*`` variables.
+
+Kept beside the router until the platform's settings tree grows a ``router`` section.
+``ALPR_ROUTER_CAMERAS`` takes JSON: ``{"cam-1": {"site_id": "s1", "name": "North gate"}}``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CameraConfig(BaseModel):
+    """Static metadata of one camera, used when the cameras topic has nothing on it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    site_id: str = Field(min_length=1, description="Site the camera belongs to")
+    name: str | None = Field(None, description="Human name of the camera")
+    zone: str | None = Field(None, description="Zone or lane the camera watches")
+    lat: float | None = Field(None, ge=-90, le=90, description="Latitude of the camera")
+    lon: float | None = Field(None, ge=-180, le=180, description="Longitude of the camera")
+
+
+class RouterSettings(BaseSettings):
+    """How the router validates, deduplicates and batches."""
+
+    model_config = SettingsConfigDict(env_prefix="ALPR_ROUTER_", extra="forbid", frozen=True)
+
+    max_age_s: float = Field(
+        7 * 24 * 3600,
+        gt=0,
+        le=365 * 24 * 3600,
+        description="Oldest capture time accepted, seconds before now (edges buffer offline)",
+    )
+    max_ahead_s: float = Field(
+        300, ge=0, le=24 * 3600, description="Latest capture time accepted, seconds after now"
+    )
+    unknown_camera: Literal["accept", "dead_letter"] = Field(
+        "accept",
+        description="Reads of cameras in neither the cameras topic nor 'cameras': accept them "
+        "(camera.known=false) or dead-letter them as unknown_camera",
+    )
+    cameras: dict[str, CameraConfig] = Field(
+        default_factory=dict, description="Static camera metadata by camera id"
+    )
+    plate_min_length: int = Field(2, ge=1, le=20, description="Fewest characters of a plate")
+    plate_max_length: int = Field(12, ge=1, le=20, description="Most characters of a plate")
+    max_payload_bytes: int = Field(
+        1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest raw message accepted"
+    )
+    dedupe_ttl_s: float = Field(
+        24 * 3600,
+        gt=0,
+        le=30 * 24 * 3600,
+        description="How long an event id is remembered; replays within it add no reads",
+    )
+    dedupe_sweep_s: float = Field(
+        60, gt=0, le=3600, description="How often expired event ids are removed"
+    )
+    batch_size: int = Field(
+        1000, ge=1, le=100_000, description="Most events routed in one batch (stream.take)"
+    )
+    batch_within_s: float = Field(
+        0.05, gt=0, le=10, description="Longest wait for a batch to fill, seconds"
+    )
+
+    @model_validator(mode="after")
+    def _plate_bounds(self) -> RouterSettings:
+        if self.plate_min_length > self.plate_max_length:
+            raise ValueError(
+                f"plate_min_length ({self.plate_min_length}) must not exceed "
+                f"plate_max_length ({self.plate_max_length})"
+            )
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_router_settings() -> RouterSettings:
+    """The process-wide router settings, read once."""
+    return RouterSettings()  # type: ignore[call-arg]  # every field has a default

@@ -1,0 +1,68 @@
+"""The topics of the event contract, each declaring its key and value types.
+
+``alpr.plates.raw`` carries raw bytes on purpose: the router decodes inside the agent so that
+a message that does not decode becomes a dead letter instead of an error before the agent.
+Its key is the event id (UTF-8), which keeps duplicates of an event on one partition, where
+the dedupe table entry for it lives.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from alpr import app
+from streams.codec import AvroCodec
+from streams.config import get_topic_settings
+from streams.records import CameraStatus, DeadLetter, PlateRead
+
+_names = get_topic_settings()
+
+
+def value_subject(topic: str) -> str:
+    """Registry subject of a topic's values (Confluent's TopicNameStrategy)."""
+    return f"{topic}-value"
+
+
+def _avro(record: str, topic: str) -> AvroCodec:
+    return AvroCodec(record, subject=value_subject(topic))
+
+
+_large = {"max.message.bytes": str(_names.max_message_bytes)}
+
+plates_raw: faust.TopicT = app.topic(
+    _names.raw,
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    config=_large,
+)
+
+plates_detected: faust.TopicT = app.topic(
+    _names.detected,
+    key_type=str,
+    value_type=PlateRead,
+    key_serializer="raw",
+    value_serializer=_avro("PlateRead", _names.detected),
+)
+
+dead_letters: faust.TopicT = app.topic(
+    _names.dlq,
+    key_type=str,
+    value_type=DeadLetter,
+    key_serializer="raw",
+    value_serializer=_avro("DeadLetter", _names.dlq),
+    config=_large,
+)
+
+camera_statuses: faust.TopicT = app.topic(
+    _names.cameras,
+    key_type=str,
+    value_type=CameraStatus,
+    key_serializer="raw",
+    value_serializer=_avro("CameraStatus", _names.cameras),
+    config={"cleanup.policy": "compact"},
+)
+
+#: Every topic of the contract, for declaring them at start and in tests.
+ALL_TOPICS = (plates_raw, plates_detected, dead_letters, camera_statuses)
