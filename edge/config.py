@@ -1,0 +1,135 @@
+"""The engine's configuration: one pydantic tree, each stage's backend picked by ``type``.
+
+A bad value fails at start with a message naming the field. Nothing here needs the ``edge``
+extra, so commands can validate a configuration on any machine.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: COCO class ids of the vehicles the COCO YOLOv8n model knows, and their names.
+COCO_VEHICLES = {2: "car", 3: "motorcycle", 5: "bus", 7: "truck"}
+
+#: Plate formats by region: text after normalisation (upper case, no separators).
+DEFAULT_FORMATS: dict[str, list[str]] = {
+    "ar": [r"^[A-Z]{3}[0-9]{3}$", r"^[A-Z]{2}[0-9]{3}[A-Z]{2}$"],
+    "cz": [r"^[0-9][A-Z][A-Z0-9][0-9]{4}$"],
+    "in": [r"^[A-Z]{2}[0-9]{1,2}[A-Z]{0,3}[0-9]{4}$"],
+    "no": [r"^[A-Z]{2}[0-9]{4,5}$"],
+    "se": [r"^[A-Z]{3}[0-9]{2}[A-Z0-9]$"],
+    "us": [r"^[A-Z0-9]{2,8}$"],
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class YoloVehicles(_Section):
+    """Vehicle detection with the COCO YOLOv8n ONNX model."""
+
+    type: Literal["yolov8"] = "yolov8"
+    model: str = Field("vehicles", description="Name of the model in the manifest")
+    min_score: float = Field(0.3, ge=0.01, le=1.0, description="Lowest vehicle score kept")
+    iou_threshold: float = Field(0.5, ge=0.05, le=1.0, description="NMS overlap threshold")
+    min_size: int = Field(
+        48, ge=1, le=4096, description="Vehicles narrower than this many pixels are ignored"
+    )
+
+
+class NoVehicles(_Section):
+    """No vehicle stage: plates are searched in the whole frame."""
+
+    type: Literal["none"] = "none"
+
+
+class YoloPlates(_Section):
+    """Plate localisation with the YOLOv8 plate detector exported from safelicensing."""
+
+    type: Literal["yolov8"] = "yolov8"
+    model: str = Field("plates", description="Name of the model in the manifest")
+    min_score: float = Field(0.25, ge=0.01, le=1.0, description="Lowest plate score kept")
+    iou_threshold: float = Field(0.5, ge=0.05, le=1.0, description="NMS overlap threshold")
+    fallback_to_text: bool = Field(
+        True, description="Use text detection when the plate model is not in the cache"
+    )
+
+
+class TextPlates(_Section):
+    """Plate localisation by PP-OCR text detection: slower, needs no plate model."""
+
+    type: Literal["text"] = "text"
+    model: str = Field("text_det", description="Name of the text detection model")
+    min_score: float = Field(0.5, ge=0.01, le=1.0, description="Lowest text box score kept")
+    min_aspect: float = Field(
+        1.2, ge=0.1, le=20.0, description="Text boxes narrower than this width/height are ignored"
+    )
+
+
+class PpOcr(_Section):
+    """Plate text recognition with the PP-OCR recognition model on the plate crop."""
+
+    type: Literal["ppocr"] = "ppocr"
+    model: str = Field("text_rec", description="Name of the recognition model in the manifest")
+    charset: str = Field(
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        min_length=1,
+        description="Characters a plate may hold; the decoder picks only among these",
+    )
+    min_score: float = Field(0.4, ge=0.0, le=1.0, description="Reads scored lower are dropped")
+    min_chars: int = Field(2, ge=1, le=20, description="Reads with fewer characters are dropped")
+    two_line_aspect: float = Field(
+        2.6,
+        ge=0.5,
+        le=10.0,
+        description="Plates with width/height below this are tried as two lines",
+    )
+
+
+class Formats(_Section):
+    """Plate-format validation: reads fitting no format of the region are flagged, not dropped."""
+
+    region: str = Field("any", description="Region whose formats apply; 'any' accepts all")
+    regions: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_FORMATS.items()},
+        description="Regular expressions per region, matched against normalised text",
+    )
+
+    @field_validator("regions")
+    @classmethod
+    def _patterns_compile(cls, regions: dict[str, list[str]]) -> dict[str, list[str]]:
+        for region, patterns in regions.items():
+            for pattern in patterns:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"region {region!r}: bad pattern {pattern!r}: {exc}") from exc
+        return regions
+
+    @model_validator(mode="after")
+    def _region_known(self) -> Formats:
+        if self.region != "any" and self.region not in self.regions:
+            known = ", ".join(["any", *sorted(self.regions)])
+            raise ValueError(f"region {self.region!r} is not configured; known: {known}")
+        return self
+
+
+class EngineConfig(_Section):
+    """The whole engine: one backend per stage plus runtime options."""
+
+    vehicles: Annotated[YoloVehicles | NoVehicles, Field(discriminator="type")] = Field(
+        default_factory=YoloVehicles, description="Vehicle detection backend"
+    )
+    plates: Annotated[YoloPlates | TextPlates, Field(discriminator="type")] = Field(
+        default_factory=YoloPlates, description="Plate localisation backend"
+    )
+    ocr: PpOcr = Field(default_factory=PpOcr, description="Plate text recognition backend")
+    formats: Formats = Field(default_factory=Formats, description="Plate formats per region")
+    threads: int = Field(
+        0, ge=0, le=256, description="ONNX Runtime threads per model; 0 lets it choose"
+    )
+    allow_gpu: bool = Field(True, description="Try TensorRT and CUDA before the CPU")

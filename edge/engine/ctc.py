@@ -1,0 +1,66 @@
+"""Greedy CTC decoding restricted to the characters a plate can hold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+#: Characters that may stand between plate characters; decoded, then dropped.
+SEPARATORS = " -.·:"
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Decoded text and the mean probability of its characters (0 when empty)."""
+
+    text: str
+    confidence: float
+
+
+class PlateAlphabet:
+    """The columns of a recognition model's output that a plate decoder may pick.
+
+    ``vocabulary`` is the model's class list with the CTC blank first. Lower-case letters
+    count as their upper-case forms; separators break repeated characters and are dropped.
+    """
+
+    def __init__(self, vocabulary: Sequence[str], charset: str) -> None:
+        if not vocabulary:
+            raise ValueError("vocabulary must hold at least the blank")
+        allowed = set(charset.upper())
+        columns, symbols = [0], [""]
+        for index, char in enumerate(vocabulary[1:], start=1):
+            upper = char.upper()
+            if len(char) == 1 and (upper in allowed or char in SEPARATORS):
+                columns.append(index)
+                symbols.append(upper if upper in allowed else " ")
+        if len(columns) == 1:
+            raise ValueError(f"no character of charset {charset!r} is in the vocabulary")
+        self.columns = np.asarray(columns, dtype=np.intp)
+        self.symbols = symbols
+        self.size = len(vocabulary)
+
+    def decode(self, probabilities: npt.NDArray[np.float32]) -> Decoded:
+        """Decode one sequence of per-step class probabilities, shape (steps, classes)."""
+        if probabilities.ndim != 2 or probabilities.shape[1] != self.size:
+            raise ValueError(
+                f"probabilities must have shape (steps, {self.size}), got {probabilities.shape}"
+            )
+        restricted = probabilities[:, self.columns]
+        best = restricted.argmax(axis=1)
+        scores = restricted[np.arange(len(best)), best]
+        chars: list[str] = []
+        confidences: list[float] = []
+        previous = -1
+        for step, choice in enumerate(best):
+            if choice != previous and choice != 0:
+                symbol = self.symbols[choice]
+                if symbol != " ":
+                    chars.append(symbol)
+                    confidences.append(float(scores[step]))
+            previous = int(choice)
+        confidence = float(np.mean(confidences)) if confidences else 0.0
+        return Decoded("".join(chars), confidence)

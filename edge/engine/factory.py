@@ -1,0 +1,52 @@
+"""Builds the engine's stages from the configuration and the model cache."""
+
+from __future__ import annotations
+
+import logging
+
+from edge.config import EngineConfig, NoVehicles, TextPlates, YoloPlates
+from edge.engine.ocr import PpOcrReader
+from edge.engine.pipeline import Engine
+from edge.engine.plates import PlateLocator, TextPlateLocator, YoloPlateLocator
+from edge.engine.vehicles import NoVehicleDetector, VehicleDetector, YoloVehicleDetector
+from edge.formats import PlateFormats
+from edge.manifest import ModelStore
+
+logger = logging.getLogger(__name__)
+
+
+def build_engine(config: EngineConfig | None = None, store: ModelStore | None = None) -> Engine:
+    """An engine with the configured backends, loading checksum-verified models."""
+    config = config or EngineConfig()
+    store = store or ModelStore()
+    return Engine(
+        vehicles=_vehicles(config, store),
+        plates=_plates(config, store),
+        reader=PpOcrReader(
+            store.verified(config.ocr.model), config.ocr, config.threads, config.allow_gpu
+        ),
+        formats=PlateFormats(config.formats),
+    )
+
+
+def _vehicles(config: EngineConfig, store: ModelStore) -> VehicleDetector:
+    if isinstance(config.vehicles, NoVehicles):
+        return NoVehicleDetector()
+    model = store.verified(config.vehicles.model)
+    return YoloVehicleDetector(model, config.vehicles, config.threads, config.allow_gpu)
+
+
+def _plates(config: EngineConfig, store: ModelStore) -> PlateLocator:
+    plates = config.plates
+    if isinstance(plates, YoloPlates):
+        if store.available(plates.model) or not plates.fallback_to_text:
+            model = store.verified(plates.model)
+            return YoloPlateLocator(model, plates, config.threads, config.allow_gpu)
+        logger.warning(
+            "plate model %r is not in the cache (%s); falling back to text detection, which "
+            "is slower and misses more plates: run `alpr models fetch` to export it",
+            plates.model,
+            store.root,
+        )
+        plates = TextPlates()
+    return TextPlateLocator(store.verified(plates.model), plates, config.threads)

@@ -1,0 +1,154 @@
+"""The engine: vehicles -> plates (inside vehicles, or in the frame) -> OCR -> formats."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from edge.engine.detections import Box, Detection, Detections
+from edge.engine.geometry import Image, crop, overlap, pad_box
+from edge.engine.ocr import PlateReader, TextRead
+from edge.engine.plates import PlateLocator
+from edge.engine.vehicles import VehicleDetector
+from edge.formats import FormatCheck, PlateFormats
+
+#: Margin added around a vehicle before searching it for plates (fraction of its size).
+VEHICLE_MARGIN = 0.05
+#: Margins (fraction of width, height) around a located plate for OCR. Detectors box plates
+#: tightly and cut edge characters; wide margins bring in stickers and country bands. Each
+#: margin gives a candidate read and the plate-format check picks among them.
+PLATE_MARGINS = ((0.04, 0.10), (0.10, 0.25))
+#: Reads shorter than this many characters count as partial when ranking candidates.
+FULL_LENGTH = 7
+#: Plates whose boxes overlap this much of the smaller one are the same plate.
+DUPLICATE_OVERLAP = 0.6
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    """The vehicle a plate belongs to."""
+
+    type: str
+    box: Box
+
+
+@dataclass(frozen=True)
+class PlateRead:
+    """One plate read in a frame."""
+
+    text: str
+    confidence: float
+    box: Box
+    vehicle: Vehicle | None
+    valid: bool
+    format: str | None
+    lines: int
+
+
+@dataclass
+class FrameResult:
+    """The plates read in a frame, and the time each stage took (milliseconds)."""
+
+    plates: list[PlateRead]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = defaultdict(float)
+
+    def add(self, stage: str, started: float) -> None:
+        self.totals[stage] += (time.perf_counter() - started) * 1000.0
+
+
+class Engine:
+    """Reads plates in BGR frames with one backend per stage."""
+
+    def __init__(
+        self,
+        vehicles: VehicleDetector,
+        plates: PlateLocator,
+        reader: PlateReader,
+        formats: PlateFormats,
+    ) -> None:
+        self.vehicles = vehicles
+        self.plates = plates
+        self.reader = reader
+        self.formats = formats
+
+    def read(self, frame: Image, formats: PlateFormats | None = None) -> FrameResult:
+        """Every legible plate in ``frame``, validated against ``formats`` (or the default)."""
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"frame must be a BGR image of shape (H, W, 3), got {frame.shape}")
+        watch = _Stopwatch()
+        started = time.perf_counter()
+        vehicles = self.vehicles.detect(frame)
+        watch.add("vehicles", started)
+        started = time.perf_counter()
+        located = self._locate(frame, vehicles)
+        watch.add("plates", started)
+        started = time.perf_counter()
+        reads = [
+            self._read(frame, plate, vehicle, formats or self.formats) for plate, vehicle in located
+        ]
+        watch.add("ocr", started)
+        plates = [r for r in reads if r is not None]
+        watch.totals["frame"] = sum(watch.totals.values())
+        return FrameResult(plates, dict(watch.totals))
+
+    def _locate(self, frame: Image, vehicles: Detections) -> list[tuple[Detection, Vehicle | None]]:
+        found: list[tuple[Detection, Vehicle | None]] = []
+        for vehicle in vehicles:
+            x1, y1, x2, y2 = pad_box(vehicle.box, VEHICLE_MARGIN, VEHICLE_MARGIN)
+            x1, y1 = max(0.0, x1), max(0.0, y1)
+            region = crop(frame, (x1, y1, x2, y2))
+            owner = Vehicle(vehicle.label, vehicle.box)
+            found += [(p, owner) for p in self.plates.locate(region).shifted(x1, y1)]
+        # Close-ups and plates of vehicles the detector missed: search the whole frame too,
+        # keeping only plates not already found inside a vehicle.
+        found += [(p, None) for p in self.plates.locate(frame)]
+        return _drop_duplicates(found)
+
+    def _read(
+        self, frame: Image, plate: Detection, vehicle: Vehicle | None, formats: PlateFormats
+    ) -> PlateRead | None:
+        candidates = [
+            text
+            for margin_x, margin_y in PLATE_MARGINS
+            for text in self.reader.read(crop(frame, pad_box(plate.box, margin_x, margin_y)))
+        ]
+        if not candidates:
+            return None
+        checked = [(text, formats.check(text.text)) for text in candidates]
+        text, check = max(checked, key=lambda tc: _rank(tc[0], tc[1]))
+        return PlateRead(
+            text=text.text,
+            confidence=round(text.confidence * plate.score, 4),
+            box=tuple(round(v, 1) for v in plate.box),  # type: ignore[arg-type]
+            vehicle=vehicle,
+            valid=check.valid,
+            format=check.format,
+            lines=text.lines,
+        )
+
+
+def _rank(text: TextRead, check: FormatCheck) -> tuple[bool, float]:
+    """Reads that fit a plate format first, then confident reads of full length."""
+    return check.valid, text.confidence * min(len(text.text), FULL_LENGTH) / FULL_LENGTH
+
+
+def _drop_duplicates(
+    found: list[tuple[Detection, Vehicle | None]],
+) -> list[tuple[Detection, Vehicle | None]]:
+    """One plate per place: plates found inside a vehicle first, then by score.
+
+    A box mostly inside another counts as the same plate (a detector may also box one half
+    of a plate), so overlap is measured against the smaller box.
+    """
+    ranked = sorted(found, key=lambda pv: (pv[1] is not None, pv[0].score), reverse=True)
+    kept: list[tuple[Detection, Vehicle | None]] = []
+    for plate, vehicle in ranked:
+        if all(overlap(plate.box, other.box) < DUPLICATE_OVERLAP for other, _ in kept):
+            kept.append((plate, vehicle))
+    return kept

@@ -1,0 +1,74 @@
+"""Plate localisation stage: the YOLO plate model, or PP-OCR text detection as a fallback."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+
+from edge.config import TextPlates, YoloPlates
+from edge.engine.detections import Detections
+from edge.engine.geometry import Image
+from edge.engine.yolo import YoloV8Onnx
+
+PLATE_LABEL = "plate"
+
+
+class PlateLocator(ABC):
+    """Finds plates in an image region (a vehicle crop or a whole frame)."""
+
+    @abstractmethod
+    def locate(self, region: Image) -> Detections:
+        """Plate boxes in the region's pixels."""
+
+
+class YoloPlateLocator(PlateLocator):
+    """The single-class YOLOv8 plate detector exported from safelicensing's ``best.pt``."""
+
+    def __init__(
+        self, model: Path, config: YoloPlates, threads: int = 0, allow_gpu: bool = True
+    ) -> None:
+        self.yolo = YoloV8Onnx(
+            model, (PLATE_LABEL,), 640, config.min_score, config.iou_threshold, threads, allow_gpu
+        )
+
+    def locate(self, region: Image) -> Detections:
+        return self.yolo.detect(region)
+
+
+class TextPlateLocator(PlateLocator):
+    """PP-OCR text detection: each wide text box is a plate candidate.
+
+    Slower and less precise than the plate model; used when that model is not available.
+    A RapidOCR engine instance of its own, only ever called for detection (RapidOCR keeps
+    call-time switches such as ``use_rec`` for later calls, so instances are not shared).
+    """
+
+    def __init__(self, model: Path, config: TextPlates, threads: int = 0) -> None:
+        from rapidocr import RapidOCR
+
+        self.config = config
+        self.engine = RapidOCR(
+            params={
+                "Det.model_path": str(model),
+                "Global.use_cls": False,
+                "Global.use_rec": False,
+                "Global.log_level": "error",
+                "EngineConfig.onnxruntime.intra_op_num_threads": threads or -1,
+            }
+        )
+
+    def locate(self, region: Image) -> Detections:
+        result = self.engine(region, use_det=True, use_cls=False, use_rec=False)
+        if result.boxes is None or len(result.boxes) == 0:
+            return Detections.empty((PLATE_LABEL,))
+        found = Detections.from_quads(
+            np.asarray(result.boxes, np.float32), list(result.scores), PLATE_LABEL
+        )
+        widths = found.boxes[:, 2] - found.boxes[:, 0]
+        heights = np.maximum(found.boxes[:, 3] - found.boxes[:, 1], 1.0)
+        keep = np.flatnonzero(
+            (found.scores >= self.config.min_score) & (widths / heights >= self.config.min_aspect)
+        )
+        return found.select(keep)

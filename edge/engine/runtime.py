@@ -1,0 +1,55 @@
+"""ONNX Runtime sessions with the fastest execution provider this machine has."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+logger = logging.getLogger(__name__)
+
+#: Tried in this order; the CPU provider is always last and always present.
+PREFERRED_PROVIDERS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("TensorrtExecutionProvider", {"trt_fp16_enable": True, "trt_engine_cache_enable": True}),
+    ("CUDAExecutionProvider", {}),
+    ("CPUExecutionProvider", {}),
+)
+
+
+def choose_providers(
+    available: list[str], allow_gpu: bool = True
+) -> list[tuple[str, dict[str, Any]]]:
+    """The preferred providers that ``available`` offers, CPU always included and last."""
+    chosen = [
+        (name, options)
+        for name, options in PREFERRED_PROVIDERS
+        if name in available and (allow_gpu or name == "CPUExecutionProvider")
+    ]
+    if not any(name == "CPUExecutionProvider" for name, _ in chosen):
+        chosen.append(("CPUExecutionProvider", {}))
+    return chosen
+
+
+def open_session(
+    model: Path, threads: int = 0, allow_gpu: bool = True
+) -> onnxruntime.InferenceSession:
+    """Load ``model`` with the best providers, falling back to CPU if a GPU provider fails.
+
+    ``threads`` is the intra-op thread count; 0 lets ONNX Runtime choose.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    providers = choose_providers(ort.get_available_providers(), allow_gpu)
+    try:
+        return ort.InferenceSession(str(model), options, providers=providers)
+    except Exception as exc:
+        if [name for name, _ in providers] == ["CPUExecutionProvider"]:
+            raise
+        logger.warning("GPU providers failed for %s (%s); using the CPU", model.name, exc)
+        return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])

@@ -1,0 +1,49 @@
+"""Vehicle detection stage."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+
+from edge.config import COCO_VEHICLES, YoloVehicles
+from edge.engine.detections import Detections
+from edge.engine.geometry import Image
+from edge.engine.yolo import YoloV8Onnx
+
+#: The 80 COCO classes the vehicle model outputs; only vehicles get names that matter here.
+COCO_CLASSES = tuple(COCO_VEHICLES.get(i, f"coco{i}") for i in range(80))
+
+
+class VehicleDetector(ABC):
+    """Finds vehicles in a frame."""
+
+    @abstractmethod
+    def detect(self, frame: Image) -> Detections:
+        """Vehicle boxes in frame pixels, labelled car, motorcycle, bus or truck."""
+
+
+class YoloVehicleDetector(VehicleDetector):
+    """COCO YOLOv8n through ONNX Runtime, keeping the vehicle classes only."""
+
+    def __init__(
+        self, model: Path, config: YoloVehicles, threads: int = 0, allow_gpu: bool = True
+    ) -> None:
+        self.config = config
+        self.yolo = YoloV8Onnx(
+            model, COCO_CLASSES, 640, config.min_score, config.iou_threshold, threads, allow_gpu
+        )
+
+    def detect(self, frame: Image) -> Detections:
+        found = self.yolo.detect(frame, keep_classes=sorted(COCO_VEHICLES))
+        wide = (found.boxes[:, 2] - found.boxes[:, 0]) >= self.config.min_size
+        keep = np.flatnonzero(wide)
+        return found.select(keep)
+
+
+class NoVehicleDetector(VehicleDetector):
+    """Skips vehicle detection: plates are searched in the whole frame."""
+
+    def detect(self, frame: Image) -> Detections:
+        return Detections.empty(COCO_CLASSES)
