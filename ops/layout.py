@@ -1,0 +1,107 @@
+"""Where the local stack lives, which ports it uses, and which versions it installs.
+
+Everything is configurable by environment variables so that two stacks (or a stack and some
+other program) can share a machine:
+
+``ALPR_STACK_DIR``      cache and data directory (default ``~/.cache/alpr/stack``; as root
+                        ``/var/cache/alpr-stack``, because the services run as an
+                        unprivileged user that cannot enter ``/root``)
+``ALPR_STACK_USER``     the unprivileged user the services run as when started by root
+``ALPR_STACK_<SVC>_PORT`` for KAFKA, KAFKA_CONTROLLER, REGISTRY, POSTGRES, ELASTICSEARCH,
+                        ELASTICSEARCH_TRANSPORT, S3, SMTP
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KAFKA_VERSION = "3.9.1"
+SLF4J_VERSION = "1.7.36"
+ELASTICSEARCH_VERSION = "8.19.3"
+APICURIO_VERSION = "3.3.3"
+POSTGRES_MAJOR = "15"
+MOTO_SPEC = "moto[server]==5.2.5"
+AIOSMTPD_SPEC = "aiosmtpd==1.4.6"
+
+DEFAULT_PORTS = {
+    "kafka": 19092,
+    "kafka_controller": 19093,
+    "registry": 18081,
+    "postgres": 15432,
+    "elasticsearch": 19200,
+    "elasticsearch_transport": 19300,
+    "s3": 19000,
+    "smtp": 11025,
+}
+
+
+def _default_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/cache/alpr-stack")
+    return Path.home() / ".cache" / "alpr" / "stack"
+
+
+def _port(name: str) -> int:
+    raw = os.environ.get(f"ALPR_STACK_{name.upper()}_PORT")
+    if raw is None:
+        return DEFAULT_PORTS[name]
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise SystemExit(f"ALPR_STACK_{name.upper()}_PORT={raw!r}: must be a port in 1..65535")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths and ports of one local stack."""
+
+    root: Path = field(default_factory=lambda: Path(os.environ.get("ALPR_STACK_DIR") or _default_dir()))
+    user: str = field(default_factory=lambda: os.environ.get("ALPR_STACK_USER", "alpr-svc"))
+    host: str = "127.0.0.1"
+    ports: dict[str, int] = field(default_factory=lambda: {n: _port(n) for n in DEFAULT_PORTS})
+
+    @property
+    def downloads(self) -> Path:
+        return self.root / "downloads"
+
+    @property
+    def opt(self) -> Path:
+        """Unpacked software, owned by the invoking user, readable by the service user."""
+        return self.root / "opt"
+
+    @property
+    def data(self) -> Path:
+        """State of the services, owned by the service user."""
+        return self.root / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        """PID records of the processes this stack started."""
+        return self.root / "run"
+
+    def url(self, service: str) -> str:
+        port = self.ports[service]
+        if service == "registry":
+            return f"http://{self.host}:{port}/apis/ccompat/v7"
+        return f"http://{self.host}:{port}"
+
+    @property
+    def postgres_dsn(self) -> str:
+        return f"postgresql://alpr:alpr@{self.host}:{self.ports['postgres']}/alpr"
+
+    def settings_env(self) -> dict[str, str]:
+        """The ``ALPR_*`` settings that point the project at this stack."""
+        return {
+            "ALPR_KAFKA__BROKER": f"kafka://{self.host}:{self.ports['kafka']}",
+            "ALPR_SCHEMA_REGISTRY__URL": self.url("registry"),
+            "ALPR_POSTGRES__DSN": self.postgres_dsn,
+            "ALPR_ELASTICSEARCH__URL": self.url("elasticsearch"),
+            "ALPR_S3__ENDPOINT": self.url("s3"),
+            "ALPR_SMTP__HOST": self.host,
+            "ALPR_SMTP__PORT": str(self.ports["smtp"]),
+        }
