@@ -19,10 +19,10 @@ class CameraConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     site_id: str = Field(min_length=1, description="Site the camera belongs to")
-    name: str | None = Field(None, description="Human name of the camera")
-    zone: str | None = Field(None, description="Zone or lane the camera watches")
-    lat: float | None = Field(None, ge=-90, le=90, description="Latitude of the camera")
-    lon: float | None = Field(None, ge=-180, le=180, description="Longitude of the camera")
+    name: str | None = Field(default=None, description="Human name of the camera")
+    zone: str | None = Field(default=None, description="Zone or lane the camera watches")
+    lat: float | None = Field(default=None, ge=-90, le=90, description="Latitude of the camera")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="Longitude of the camera")
 
 
 class RouterSettings(BaseSettings):
@@ -31,41 +31,49 @@ class RouterSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ALPR_ROUTER_", extra="forbid", frozen=True)
 
     max_age_s: float = Field(
-        7 * 24 * 3600,
+        default=7 * 24 * 3600,
         gt=0,
         le=365 * 24 * 3600,
         description="Oldest capture time accepted, seconds before now (edges buffer offline)",
     )
     max_ahead_s: float = Field(
-        300, ge=0, le=24 * 3600, description="Latest capture time accepted, seconds after now"
+        default=300,
+        ge=0,
+        le=24 * 3600,
+        description="Latest capture time accepted, seconds after now",
     )
     unknown_camera: Literal["accept", "dead_letter"] = Field(
-        "accept",
+        default="accept",
         description="Reads of cameras in neither the cameras topic nor 'cameras': accept them "
         "(camera.known=false) or dead-letter them as unknown_camera",
     )
     cameras: dict[str, CameraConfig] = Field(
         default_factory=dict, description="Static camera metadata by camera id"
     )
-    plate_min_length: int = Field(2, ge=1, le=20, description="Fewest characters of a plate")
-    plate_max_length: int = Field(12, ge=1, le=20, description="Most characters of a plate")
+    plate_min_length: int = Field(
+        default=2, ge=1, le=20, description="Fewest characters of a plate"
+    )
+    plate_max_length: int = Field(default=12, ge=1, le=20, description="Most characters of a plate")
     max_payload_bytes: int = Field(
-        1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest raw message accepted"
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest raw message accepted",
     )
     dedupe_ttl_s: float = Field(
-        24 * 3600,
+        default=24 * 3600,
         gt=0,
         le=30 * 24 * 3600,
         description="How long an event id is remembered; replays within it add no reads",
     )
     dedupe_sweep_s: float = Field(
-        60, gt=0, le=3600, description="How often expired event ids are removed"
+        default=60, gt=0, le=3600, description="How often expired event ids are removed"
     )
     batch_size: int = Field(
-        1000, ge=1, le=100_000, description="Most events routed in one batch (stream.take)"
+        default=1000, ge=1, le=100_000, description="Most events routed in one batch (stream.take)"
     )
     batch_within_s: float = Field(
-        0.05, gt=0, le=10, description="Longest wait for a batch to fill, seconds"
+        default=0.05, gt=0, le=10, description="Longest wait for a batch to fill, seconds"
     )
 
     @model_validator(mode="after")

@@ -35,7 +35,10 @@ def _check_ids(event: PlateEvent) -> None:
         uuid.UUID(event.event_id)
     except ValueError:
         raise ProcessingError(
-            Reason.INVALID_FIELD, Stage.VALIDATE, f"event_id {event.event_id!r} is not a UUID"
+            Reason.INVALID_FIELD,
+            Stage.VALIDATE,
+            f"event_id {event.event_id!r} is not a UUID",
+            event_id=event.event_id,
         ) from None
     for name in ("site_id", "camera_id"):
         if not getattr(event, name).strip():

@@ -19,16 +19,18 @@ class TopicSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ALPR_TOPICS_", extra="forbid", frozen=True)
 
-    raw: str = Field("alpr.plates.raw", pattern=_TOPIC, description="PlateEvents from the edge")
-    detected: str = Field(
-        "alpr.plates.detected", pattern=_TOPIC, description="PlateReads from the router"
+    raw: str = Field(
+        default="alpr.plates.raw", pattern=_TOPIC, description="PlateEvents from the edge"
     )
-    dlq: str = Field("alpr.dlq", pattern=_TOPIC, description="DeadLetters of every stage")
+    detected: str = Field(
+        default="alpr.plates.detected", pattern=_TOPIC, description="PlateReads from the router"
+    )
+    dlq: str = Field(default="alpr.dlq", pattern=_TOPIC, description="DeadLetters of every stage")
     cameras: str = Field(
-        "alpr.cameras", pattern=_TOPIC, description="CameraStatus per camera (compacted)"
+        default="alpr.cameras", pattern=_TOPIC, description="CameraStatus per camera (compacted)"
     )
     max_message_bytes: int = Field(
-        8 * 1024 * 1024,
+        default=8 * 1024 * 1024,
         ge=1024 * 1024,
         le=64 * 1024 * 1024,
         description="max.message.bytes of the raw and dead-letter topics: a dead letter "

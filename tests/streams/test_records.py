@@ -1,0 +1,43 @@
+"""The records in ``streams.records`` and the schemas in ``schemas/`` describe the same data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from schemas import SCHEMA_FILES, load_schema
+from streams import records
+from streams.codec import AvroSchema
+
+
+def _fields(schema: dict[str, Any]) -> dict[str, Any]:
+    return {f["name"]: f for f in schema["fields"]}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMA_FILES))
+def test_record_fields_match_schema(name: str) -> None:
+    record = getattr(records, name)
+    assert set(record._options.fields) == set(_fields(load_schema(name)))
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMA_FILES))
+def test_every_field_is_documented_and_the_schema_parses(name: str) -> None:
+    schema = load_schema(name)
+    assert schema["doc"]
+    undocumented = [f["name"] for f in schema["fields"] if not f.get("doc")]
+    assert undocumented == []
+    assert AvroSchema.named(name).name == f"alpr.{name}"
+
+
+def test_plate_read_carries_every_plate_event_field_unchanged() -> None:
+    event = _fields(load_schema("PlateEvent"))
+    read = _fields(load_schema("PlateRead"))
+    changed = [n for n, f in event.items() if n not in read or read[n]["type"] != f["type"]]
+    assert changed == []
+    assert set(read) - set(event) == {"received_at", "plate", "search_key", "camera"}
+
+
+def test_unknown_schema_name_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown schema"):
+        load_schema("Nope")
