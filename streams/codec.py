@@ -25,7 +25,12 @@ from faust.types import ModelT
 
 from schemas import load_schema
 from streams.failures import ProcessingError, Reason, Stage
-from streams.registry import IncompatibleSchemaError, RegistryError, SchemaRegistryClient
+from streams.registry import (
+    Compatibility,
+    IncompatibleSchemaError,
+    RegistryError,
+    SchemaRegistryClient,
+)
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
@@ -62,10 +67,18 @@ def _project_schema(record: str) -> AvroSchema:
 
 
 class SchemaCache:
-    """Schema ids by subject and writer schemas by id, filled from one registry on demand."""
+    """Schema ids by subject and writer schemas by id, filled from one registry on demand.
 
-    def __init__(self, registry: SchemaRegistryClient) -> None:
+    Before registering the first schema of a subject it sets the subject's compatibility
+    rule (BACKWARD by default: consumers on the new schema read everything already written),
+    so the registry refuses a version that would break readers.
+    """
+
+    def __init__(
+        self, registry: SchemaRegistryClient, compatibility: Compatibility = "BACKWARD"
+    ) -> None:
         self.registry = registry
+        self.compatibility = compatibility
         self._ids: dict[tuple[str, str], int] = {}
         self._writers: dict[int, AvroSchema] = {}
         self._missing: dict[int, float] = {}
@@ -75,6 +88,7 @@ class SchemaCache:
         key = (subject, schema.canonical)
         schema_id = self._ids.get(key)
         if schema_id is None:
+            self.registry.set_compatibility(subject, self.compatibility)
             schema_id = self.registry.register(subject, schema.text)
             self._ids[key] = schema_id
             self._writers.setdefault(schema_id, schema)

@@ -18,7 +18,11 @@ class InMemoryRegistry:
     def __init__(self) -> None:
         self.schemas: dict[int, str] = {}
         self.subjects: dict[str, list[int]] = {}
+        self.compatibility: dict[str, str] = {}
         self.lookups = 0
+
+    def set_compatibility(self, subject: str, level: str) -> None:
+        self.compatibility[subject] = level
 
     def register(self, subject: str, schema: str) -> int:
         known = {text: schema_id for schema_id, text in self.schemas.items()}

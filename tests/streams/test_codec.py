@@ -66,6 +66,7 @@ def test_registers_once_per_subject_and_caches_ids(
     first = cache.id_for("a-value", READER)
     assert cache.id_for("a-value", READER) == first
     assert registry.subjects == {"a-value": [first]}
+    assert registry.compatibility == {"a-value": "BACKWARD"}
     fresh = SchemaCache(registry)  # type: ignore[arg-type]
     messages = [encode_plate_event(cache) for _ in range(50)]
     for message in messages:
