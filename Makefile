@@ -1,0 +1,59 @@
+# The two commands of the README: `make demo` and `make test`. Both set everything up from a
+# clean clone: the virtualenv, the local services (ops/stack), topics and stores, and models.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Runs a command with the ALPR_* settings that point at the local stack (ops/stack env).
+RUN    := ops/stack exec --
+STAMP  := $(VENV)/.installed
+EXTRAS := dev,stack,edge
+
+.PHONY: help install stack stack-down bootstrap models lint typecheck unit integration test demo clean
+
+help:
+	@echo "make demo   set up everything and run the main job (plates through the worker)"
+	@echo "make test   set up everything and run ruff, mypy and pytest"
+	@echo "other targets: install stack stack-down bootstrap models lint typecheck unit integration clean"
+
+$(STAMP): setup.cfg pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "python3 is missing: sudo apt-get install -y python3 python3-venv"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS)]' --config-settings editable_mode=compat
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+stack:
+	ops/stack up
+
+stack-down:
+	ops/stack down
+
+bootstrap: install stack
+	$(RUN) $(BIN)/alpr bootstrap
+
+models: install
+	$(BIN)/alpr models fetch
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy .
+
+unit: install
+	$(RUN) $(BIN)/pytest -m "not integration"
+
+integration: bootstrap
+	$(RUN) $(BIN)/pytest -m integration
+
+test: install lint typecheck stack bootstrap models
+	$(RUN) $(BIN)/pytest
+
+demo: install stack bootstrap
+	$(RUN) $(BIN)/python -m ops.demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

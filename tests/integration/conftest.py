@@ -1,0 +1,51 @@
+"""Integration tests talk to the real services of the local stack (``ops/stack up``).
+
+A service that does not answer fails the test that needs it, with the command that starts
+it: an integration test is never skipped into a pass.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+
+from config.settings import Settings, load_settings
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings()
+
+
+def require_port(url: str, service: str) -> None:
+    """Fail (not skip) with the command that starts the stack when nothing listens."""
+    parts = urlsplit(url if "://" in url else f"tcp://{url}")
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError as exc:
+        pytest.fail(f"{service} at {host}:{port} is not reachable ({exc}): run `ops/stack up`")
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for topic, index, bucket and table names of one test."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def smtp_maildir() -> str:
+    """The Maildir the stack's SMTP sink writes to."""
+    from ops.layout import Layout
+
+    return os.environ.get("ALPR_TEST_MAILDIR", str(Layout().data / "smtp" / "maildir"))
