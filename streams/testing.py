@@ -79,3 +79,40 @@ def encode_plate_event(
     """A PlateEvent in the wire format, its schema registered in ``cache``'s registry."""
     schema = AvroSchema.named("PlateEvent")
     return encode(cache.id_for(subject, schema), schema, plate_event_datum(**overrides))
+
+
+async def create_topics(
+    bootstrap_servers: str,
+    names: list[str],
+    partitions: int,
+    configs: dict[str, dict[str, str]] | None = None,
+) -> None:
+    """Create topics (for tests against a real broker); existing ones are left alone."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        new = [NewTopic(n, partitions, 1, topic_configs=(configs or {}).get(n, {})) for n in names]
+        try:
+            await admin.create_topics(new)
+        except TopicAlreadyExistsError:
+            pass
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap_servers: str, names: list[str]) -> None:
+    """Delete topics, ignoring those that do not exist."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [n for n in names if n in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()

@@ -1,0 +1,100 @@
+"""Schema evolution on the real registry and broker: BACKWARD is enforced, an optional field
+is added and old readers and new writers interoperate, and a breaking change is refused."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from config.settings import Settings
+from streams.codec import AvroSchema, SchemaCache, decode, encode
+from streams.registry import IncompatibleSchemaError, SchemaRegistryClient
+from streams.testing import create_topics, delete_topics, plate_event_datum
+from tests.integration.conftest import require_port
+
+V1 = AvroSchema.named("PlateEvent")
+
+
+def evolved(extra_field: dict[str, Any]) -> AvroSchema:
+    schema = json.loads(V1.text)
+    schema["fields"].append(extra_field)
+    return AvroSchema.from_text(json.dumps(schema))
+
+
+V2 = evolved({"name": "lane", "type": ["null", "int"], "default": None, "doc": "Lane number."})
+BREAKING = evolved({"name": "lane", "type": "int", "doc": "Lane number, now required."})
+
+
+@pytest.fixture
+def registry(settings: Settings) -> SchemaRegistryClient:
+    require_port(settings.schema_registry.url, "schema registry")
+    return SchemaRegistryClient(settings.schema_registry.url)
+
+
+@pytest.fixture
+async def topic(
+    settings: Settings, unique: str, registry: SchemaRegistryClient
+) -> AsyncIterator[str]:
+    require_port(settings.kafka.bootstrap_servers, "Kafka")
+    name = f"test.schema-evolution.{unique}"
+    await create_topics(settings.kafka.bootstrap_servers, [name], partitions=1)
+    yield name
+    await delete_topics(settings.kafka.bootstrap_servers, [name])
+    registry.delete_subject(f"{name}-value", permanent=True)
+
+
+async def round_trip(bootstrap: str, topic: str, messages: list[bytes]) -> list[bytes]:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for message in messages:
+            await producer.send_and_wait(topic, message)
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        got: list[bytes] = []
+        while len(got) < len(messages):
+            batch = await consumer.getmany(timeout_ms=10_000)
+            assert batch, f"only {len(got)} of {len(messages)} messages came back"
+            got += [record.value for records in batch.values() for record in records]
+        return got
+    finally:
+        await consumer.stop()
+
+
+async def test_optional_field_interoperates_and_breaking_change_is_refused(
+    settings: Settings, registry: SchemaRegistryClient, topic: str
+) -> None:
+    subject = f"{topic}-value"
+    writer_cache = SchemaCache(registry)
+    v1_id = writer_cache.id_for(subject, V1)
+    assert registry.compatibility(subject) == "BACKWARD"
+
+    assert registry.is_compatible(subject, V2.text)
+    v2_id = writer_cache.id_for(subject, V2)
+    assert v2_id != v1_id
+    assert registry.versions(subject) == [1, 2]
+
+    old_event = plate_event_datum()
+    new_event = {**plate_event_datum(), "lane": 2}
+    messages = [encode(v1_id, V1, old_event), encode(v2_id, V2, new_event)]
+    received = await round_trip(settings.kafka.bootstrap_servers, topic, messages)
+
+    # Fresh caches: each reader fetches the writer schemas by id from the registry.
+    old_reader, new_reader = SchemaCache(registry), SchemaCache(registry)
+    as_v1 = [decode(m, V1, old_reader) for m in received]
+    assert [e["event_id"] for e in as_v1] == [old_event["event_id"], new_event["event_id"]]
+    assert all("lane" not in e for e in as_v1)
+    as_v2 = [decode(m, V2, new_reader) for m in received]
+    assert [e["lane"] for e in as_v2] == [None, 2]
+
+    assert not registry.is_compatible(subject, BREAKING.text)
+    with pytest.raises(IncompatibleSchemaError):
+        registry.register(subject, BREAKING.text)
+    assert registry.versions(subject) == [1, 2]
