@@ -1,0 +1,102 @@
+"""Settings: defaults, environment, YAML file, and errors that name the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("ALPR_") and not key.startswith(("ALPR_STACK", "ALPR_HOME")):
+            monkeypatch.delenv(key)
+
+
+def test_defaults_point_at_the_local_stack() -> None:
+    settings = load_settings()
+    assert settings.kafka.broker == "kafka://127.0.0.1:19092"
+    assert settings.kafka.bootstrap_servers == "127.0.0.1:19092"
+    assert settings.web.port == 6066
+    assert settings.retention.alert_days >= settings.retention.reads_days
+
+
+def test_environment_overrides_nested_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPR_KAFKA__BROKER", "kafka://k1:9092;kafka://k2:9092")
+    monkeypatch.setenv("ALPR_WEB__PORT", "8080")
+    monkeypatch.setenv("ALPR_S3__SECRET_KEY", "s3cr3t")
+    settings = load_settings()
+    assert settings.kafka.bootstrap_servers == "k1:9092,k2:9092"
+    assert settings.web.port == 8080
+    assert settings.s3.secret_key.get_secret_value() == "s3cr3t"
+    assert "s3cr3t" not in repr(settings)
+
+
+def test_yaml_file_is_read_and_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "alpr.yaml"
+    path.write_text("retention:\n  reads_days: 7\n  alert_days: 90\nweb:\n  port: 7000\n")
+    monkeypatch.setenv("ALPR_CONFIG", str(path))
+    monkeypatch.setenv("ALPR_WEB__PORT", "7001")
+    settings = load_settings()
+    assert (settings.retention.reads_days, settings.retention.alert_days) == (7, 90)
+    assert settings.web.port == 7001
+
+
+def test_bad_value_names_the_field_and_the_allowed_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPR_SMTP__SECURITY", "ssl3")
+    monkeypatch.setenv("ALPR_WEB__PORT", "70000")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    message = str(err.value)
+    assert "smtp.security [ALPR_SMTP__SECURITY]" in message
+    assert "'none', 'starttls' or 'tls'" in message
+    assert "web.port [ALPR_WEB__PORT]" in message
+    assert "less than or equal to 65535" in message
+
+
+def test_unknown_field_in_yaml_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "alpr.yaml"
+    path.write_text("kafka:\n  brokers: kafka://x:1\n")
+    monkeypatch.setenv("ALPR_CONFIG", str(path))
+    with pytest.raises(SettingsError, match=r"kafka\.brokers .*Extra inputs are not permitted"):
+        load_settings()
+
+
+def test_cross_field_rule_on_retention() -> None:
+    with pytest.raises(SettingsError, match="alert_days \\(3\\) must be at least reads_days"):
+        load_settings(retention={"reads_days": 10, "alert_days": 3})
+
+
+def test_unreadable_or_non_mapping_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPR_CONFIG", str(tmp_path / "missing.yaml"))
+    with pytest.raises(SettingsError, match="cannot read settings file"):
+        load_settings()
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- a\n- b\n")
+    monkeypatch.setenv("ALPR_CONFIG", str(listing))
+    with pytest.raises(SettingsError, match="must hold a mapping"):
+        load_settings()
+
+
+def test_bad_settings_stop_the_cli_with_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    env = {"ALPR_WEB__PORT": "not-a-port", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", "import alpr"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert out.returncode == 2
+    assert "web.port [ALPR_WEB__PORT]" in out.stderr
+    assert "Traceback" not in out.stderr
