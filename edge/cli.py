@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from faust.cli import argument, option
 from faust.cli.base import AppCommand, cli
 
 from alpr import app
-from edge.config import EngineConfig
+from edge.config import load_engine_config
 from edge.manifest import ChecksumError, ModelMissing, ModelStore, alpr_home
 from edge.requirements import require_edge
-
-
-def _engine_config(path: str | None) -> EngineConfig:
-    if path is None:
-        return EngineConfig()
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    return EngineConfig.model_validate(data)
 
 
 @app.command(
@@ -56,7 +47,7 @@ async def read(
 
     try:
         require_edge()
-        config = _engine_config(config_file)
+        config = load_engine_config(config_file)
         formats = PlateFormats(config.formats, region) if region else None
         from edge.engine.factory import build_engine
 

@@ -7,7 +7,10 @@ extra, so commands can validate a configuration on any machine.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
+
+import yaml
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -54,6 +57,11 @@ class YoloPlates(_Section):
     model: str = Field("plates", description="Name of the model in the manifest")
     min_score: float = Field(0.25, ge=0.01, le=1.0, description="Lowest plate score kept")
     iou_threshold: float = Field(0.5, ge=0.05, le=1.0, description="NMS overlap threshold")
+    search: Literal["frame", "vehicles"] = Field(
+        "frame",
+        description="Search the whole frame once (fast), or each vehicle crop and the frame "
+        "(finds smaller plates, one model run per vehicle)",
+    )
     fallback_to_text: bool = Field(
         True, description="Use text detection when the plate model is not in the cache"
     )
@@ -65,6 +73,9 @@ class TextPlates(_Section):
     type: Literal["text"] = "text"
     model: str = Field("text_det", description="Name of the text detection model")
     min_score: float = Field(0.5, ge=0.01, le=1.0, description="Lowest text box score kept")
+    search: Literal["frame", "vehicles"] = Field(
+        "vehicles", description="Search each vehicle crop and the frame, or only the frame"
+    )
     min_aspect: float = Field(
         1.2, ge=0.1, le=20.0, description="Text boxes narrower than this width/height are ignored"
     )
@@ -82,6 +93,13 @@ class PpOcr(_Section):
     )
     min_score: float = Field(0.4, ge=0.0, le=1.0, description="Reads scored lower are dropped")
     min_chars: int = Field(2, ge=1, le=20, description="Reads with fewer characters are dropped")
+    stretch: float = Field(
+        1.5,
+        ge=1.0,
+        le=3.0,
+        description="Horizontal stretch of one-line plate crops before recognition: plate "
+        "fonts are narrower than the text PP-OCR was trained on (M reads as H)",
+    )
     two_line_aspect: float = Field(
         2.6,
         ge=0.5,
@@ -133,3 +151,11 @@ class EngineConfig(_Section):
         0, ge=0, le=256, description="ONNX Runtime threads per model; 0 lets it choose"
     )
     allow_gpu: bool = Field(True, description="Try TensorRT and CUDA before the CPU")
+
+
+def load_engine_config(path: str | Path | None) -> EngineConfig:
+    """The engine settings in a YAML file, or the defaults when ``path`` is ``None``."""
+    if path is None:
+        return EngineConfig()
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return EngineConfig.model_validate(data)

@@ -19,13 +19,15 @@ def build_engine(config: EngineConfig | None = None, store: ModelStore | None = 
     """An engine with the configured backends, loading checksum-verified models."""
     config = config or EngineConfig()
     store = store or ModelStore()
+    plates = _plates(config, store)
     return Engine(
         vehicles=_vehicles(config, store),
-        plates=_plates(config, store),
+        plates=plates,
         reader=PpOcrReader(
             store.verified(config.ocr.model), config.ocr, config.threads, config.allow_gpu
         ),
         formats=PlateFormats(config.formats),
+        search=plates.search,
     )
 
 
@@ -37,6 +39,7 @@ def _vehicles(config: EngineConfig, store: ModelStore) -> VehicleDetector:
 
 
 def _plates(config: EngineConfig, store: ModelStore) -> PlateLocator:
+    """The configured plate locator; its ``search`` tells the engine where to look."""
     plates = config.plates
     if isinstance(plates, YoloPlates):
         if store.available(plates.model) or not plates.fallback_to_text:

@@ -83,7 +83,12 @@ class PpOcrReader(PlateReader):
         return TextRead(top.text + bottom.text, confidence, lines=2)
 
     def _read_line(self, plate: Image, lines: int) -> TextRead:
-        (decoded,) = self.recognise([plate])
+        import cv2
+
+        stretched = cv2.resize(
+            plate, None, fx=self.config.stretch, fy=1.0, interpolation=cv2.INTER_CUBIC
+        )
+        (decoded,) = self.recognise([stretched])
         return TextRead(decoded.text, decoded.confidence, lines)
 
     def recognise(self, crops: list[Image]) -> list[Decoded]:
@@ -103,7 +108,9 @@ def _to_tensor(crop: Image) -> np.ndarray:
 
     height, width = crop.shape[:2]
     new_width = int(np.clip(np.ceil(REC_HEIGHT * width / max(height, 1)), 8, REC_MAX_WIDTH))
-    resized = cv2.resize(crop, (new_width, REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
+    shrinking = height > REC_HEIGHT
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    resized = cv2.resize(crop, (new_width, REC_HEIGHT), interpolation=interpolation)
     tensor = resized.astype(np.float32).transpose(2, 0, 1) / 255.0
     padded = np.zeros((3, REC_HEIGHT, max(new_width, REC_MIN_WIDTH)), np.float32)
     padded[:, :, :new_width] = (tensor - 0.5) / 0.5

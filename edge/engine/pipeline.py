@@ -6,6 +6,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from edge.engine.consensus import consensus
 from edge.engine.detections import Box, Detection, Detections
 from edge.engine.geometry import Image, crop, overlap, pad_box
 from edge.engine.ocr import PlateReader, TextRead
@@ -17,10 +18,12 @@ from edge.formats import FormatCheck, PlateFormats
 VEHICLE_MARGIN = 0.05
 #: Margins (fraction of width, height) around a located plate for OCR. Detectors box plates
 #: tightly and cut edge characters; wide margins bring in stickers and country bands. Each
-#: margin gives a candidate read and the plate-format check picks among them.
-PLATE_MARGINS = ((0.04, 0.10), (0.10, 0.25))
+#: margin gives candidate reads; they vote (see consensus) and the format check arbitrates.
+PLATE_MARGINS = ((0.0, 0.0), (0.02, 0.05), (0.04, 0.10))
 #: Reads shorter than this many characters count as partial when ranking candidates.
 FULL_LENGTH = 7
+#: A plate belongs to a vehicle whose box holds this much of the plate's box.
+OWNER_OVERLAP = 0.8
 #: Plates whose boxes overlap this much of the smaller one are the same plate.
 DUPLICATE_OVERLAP = 0.6
 
@@ -71,7 +74,11 @@ class Engine:
         plates: PlateLocator,
         reader: PlateReader,
         formats: PlateFormats,
+        search: str = "frame",
     ) -> None:
+        if search not in ("frame", "vehicles"):
+            raise ValueError(f"search must be 'frame' or 'vehicles', got {search!r}")
+        self.search = search
         self.vehicles = vehicles
         self.plates = plates
         self.reader = reader
@@ -98,16 +105,16 @@ class Engine:
         return FrameResult(plates, dict(watch.totals))
 
     def _locate(self, frame: Image, vehicles: Detections) -> list[tuple[Detection, Vehicle | None]]:
+        owners = [Vehicle(v.label, v.box) for v in vehicles]
         found: list[tuple[Detection, Vehicle | None]] = []
-        for vehicle in vehicles:
-            x1, y1, x2, y2 = pad_box(vehicle.box, VEHICLE_MARGIN, VEHICLE_MARGIN)
-            x1, y1 = max(0.0, x1), max(0.0, y1)
-            region = crop(frame, (x1, y1, x2, y2))
-            owner = Vehicle(vehicle.label, vehicle.box)
-            found += [(p, owner) for p in self.plates.locate(region).shifted(x1, y1)]
-        # Close-ups and plates of vehicles the detector missed: search the whole frame too,
-        # keeping only plates not already found inside a vehicle.
-        found += [(p, None) for p in self.plates.locate(frame)]
+        if self.search == "vehicles":
+            for owner in owners:
+                x1, y1, x2, y2 = pad_box(owner.box, VEHICLE_MARGIN, VEHICLE_MARGIN)
+                x1, y1 = max(0.0, x1), max(0.0, y1)
+                region = crop(frame, (x1, y1, x2, y2))
+                found += [(p, owner) for p in self.plates.locate(region).shifted(x1, y1)]
+        # The whole frame also holds close-ups and plates of vehicles the detector missed.
+        found += [(p, _owner(p, owners)) for p in self.plates.locate(frame)]
         return _drop_duplicates(found)
 
     def _read(
@@ -120,8 +127,7 @@ class Engine:
         ]
         if not candidates:
             return None
-        checked = [(text, formats.check(text.text)) for text in candidates]
-        text, check = max(checked, key=lambda tc: _rank(tc[0], tc[1]))
+        text, check = _choose(candidates, formats)
         return PlateRead(
             text=text.text,
             confidence=round(text.confidence * plate.score, 4),
@@ -133,9 +139,31 @@ class Engine:
         )
 
 
-def _rank(text: TextRead, check: FormatCheck) -> tuple[bool, float]:
-    """Reads that fit a plate format first, then confident reads of full length."""
-    return check.valid, text.confidence * min(len(text.text), FULL_LENGTH) / FULL_LENGTH
+def _owner(plate: Detection, vehicles: list[Vehicle]) -> Vehicle | None:
+    """The vehicle holding the plate: the smallest one around it (nearest, when nested)."""
+    holding = [v for v in vehicles if overlap(plate.box, v.box) >= OWNER_OVERLAP]
+    return min(holding, key=lambda v: (v.box[2] - v.box[0]) * (v.box[3] - v.box[1]), default=None)
+
+
+def _choose(candidates: list[TextRead], formats: PlateFormats) -> tuple[TextRead, FormatCheck]:
+    """The voted text if it fits a format, else the best read that fits one, else the vote."""
+    voted = consensus([(c.text, c.confidence) for c in candidates])
+    assert voted is not None  # candidates hold text: the reader drops empty reads
+    lines = max(c.lines for c in candidates if len(c.text) == len(voted[0]))
+    chosen = TextRead(voted[0], voted[1], lines)
+    check = formats.check(chosen.text)
+    if check.valid:
+        return chosen, check
+    fitting = [(c, formats.check(c.text)) for c in candidates]
+    fitting = [(c, f) for c, f in fitting if f.valid]
+    if fitting:
+        return max(fitting, key=lambda cf: _rank(cf[0]))
+    return chosen, check
+
+
+def _rank(text: TextRead) -> float:
+    """Confident reads of full length first."""
+    return text.confidence * min(len(text.text), FULL_LENGTH) / FULL_LENGTH
 
 
 def _drop_duplicates(

@@ -18,6 +18,9 @@ PLATE_LABEL = "plate"
 class PlateLocator(ABC):
     """Finds plates in an image region (a vehicle crop or a whole frame)."""
 
+    #: Where the engine should look: the whole frame once, or each vehicle and the frame.
+    search: str = "frame"
+
     @abstractmethod
     def locate(self, region: Image) -> Detections:
         """Plate boxes in the region's pixels."""
@@ -29,6 +32,7 @@ class YoloPlateLocator(PlateLocator):
     def __init__(
         self, model: Path, config: YoloPlates, threads: int = 0, allow_gpu: bool = True
     ) -> None:
+        self.search = config.search
         self.yolo = YoloV8Onnx(
             model, (PLATE_LABEL,), 640, config.min_score, config.iou_threshold, threads, allow_gpu
         )
@@ -49,6 +53,7 @@ class TextPlateLocator(PlateLocator):
         from rapidocr import RapidOCR
 
         self.config = config
+        self.search = config.search
         self.engine = RapidOCR(
             params={
                 "Det.model_path": str(model),
