@@ -28,6 +28,8 @@ camera_statuses_raw = app.topic(
     value_type=bytes,
     key_serializer="raw",
     value_serializer="raw",
+    compacting=True,
+    internal=True,
 )
 
 

@@ -72,7 +72,7 @@ async def _matching(chosen: Filter, out: AppCommand) -> list[DeadLetter]:
             out.say(f"skipped {where}: not a dead letter: {item.error}", file=sys.stderr)
         elif chosen.matches(item):
             letters.append(item)
-    return letters
+    return sorted(letters, key=lambda letter: letter.failed_at)
 
 
 def _when(value: datetime | None) -> str:
@@ -110,7 +110,8 @@ async def dlq_show(self: AppCommand, letter_id: str) -> None:
     """Show one dead letter in full: every field and the start of the original bytes."""
     letters = await _matching(_filter((), None, (letter_id,)), self)
     if not letters:
-        raise click.ClickException(f"no dead letter with id {letter_id}")
+        self.say(f"no dead letter with id {letter_id}", file=sys.stderr)
+        raise SystemExit(1)
     letter = letters[-1]
     for name in ("id", "reason", "stage", "message", "topic", "partition", "offset", "event_id",
                  "attempts", "worker"):  # fmt: skip

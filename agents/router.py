@@ -20,7 +20,13 @@ from agents.router_config import get_router_settings
 from agents.routing import BatchOutcome, PlateRouter
 from alpr import app
 from streams.codec import AvroSchema, default_schema_cache
-from streams.topics import dead_letters, plates_detected, plates_raw, value_subject
+from streams.topics import (
+    dead_letters,
+    declare_topics,
+    plates_detected,
+    plates_raw,
+    value_subject,
+)
 from tables.cameras import cameras_by_id
 from tables.dedupe import event_ids_seen
 
@@ -48,6 +54,12 @@ async def warm_schema_ids() -> None:
             await asyncio.to_thread(cache.id_for, subject, AvroSchema.named(record))
         except Exception as exc:
             log.warning("could not register %s yet: %r", subject, exc)
+
+
+@app.task
+async def declare_output_topics() -> None:
+    """Create the topics the router only writes to (Faust creates those it reads)."""
+    await declare_topics()
 
 
 @app.agent(plates_raw)

@@ -4,6 +4,10 @@
 a message that does not decode becomes a dead letter instead of an error before the agent.
 Its key is the event id (UTF-8), which keeps duplicates of an event on one partition, where
 the dedupe table entry for it lives.
+
+The topics are ``internal``: Faust creates those it consumes (with these partitions and
+configs) before subscribing, and ``declare_output_topics`` creates the others at start,
+so a fresh cluster works without a separate bootstrap step.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ plates_raw: faust.TopicT = app.topic(
     key_serializer="raw",
     value_serializer="raw",
     config=_large,
+    internal=True,
 )
 
 plates_detected: faust.TopicT = app.topic(
@@ -44,6 +49,7 @@ plates_detected: faust.TopicT = app.topic(
     value_type=PlateRead,
     key_serializer="raw",
     value_serializer=_avro("PlateRead", _names.detected),
+    internal=True,
 )
 
 dead_letters: faust.TopicT = app.topic(
@@ -53,6 +59,7 @@ dead_letters: faust.TopicT = app.topic(
     key_serializer="raw",
     value_serializer=_avro("DeadLetter", _names.dlq),
     config=_large,
+    internal=True,
 )
 
 camera_statuses: faust.TopicT = app.topic(
@@ -61,8 +68,15 @@ camera_statuses: faust.TopicT = app.topic(
     value_type=CameraStatus,
     key_serializer="raw",
     value_serializer=_avro("CameraStatus", _names.cameras),
-    config={"cleanup.policy": "compact"},
+    compacting=True,
+    internal=True,
 )
 
 #: Every topic of the contract, for declaring them at start and in tests.
 ALL_TOPICS = (plates_raw, plates_detected, dead_letters, camera_statuses)
+
+
+async def declare_topics() -> None:
+    """Create every topic of the contract that does not exist yet."""
+    for topic in ALL_TOPICS:
+        await topic.maybe_declare()
