@@ -171,10 +171,6 @@ def decode(data: bytes | None, reader: AvroSchema, cache: SchemaCache) -> dict[s
     resolve_to = None if writer.canonical == reader.canonical else reader.parsed
     try:
         record = fastavro.schemaless_reader(body, writer.parsed, resolve_to)
-    except EOFError:
-        raise ProcessingError(
-            Reason.TRUNCATED, Stage.DECODE, f"Avro body ends early ({len(data)} bytes)"
-        ) from None
     except fastavro.read.SchemaResolutionError as exc:
         raise ProcessingError(
             Reason.INCOMPATIBLE_SCHEMA,
@@ -182,6 +178,11 @@ def decode(data: bytes | None, reader: AvroSchema, cache: SchemaCache) -> dict[s
             f"writer schema {schema_id} ({writer.name}) does not resolve to {reader.name}: {exc}",
         ) from None
     except Exception as exc:  # fastavro raises many types for garbage bytes
+        # Running off the end shows as EOFError, or IndexError from the C reader.
+        if isinstance(exc, EOFError) or body.tell() >= len(data):
+            raise ProcessingError(
+                Reason.TRUNCATED, Stage.DECODE, f"Avro body ends early ({len(data)} bytes)"
+            ) from None
         raise ProcessingError(
             Reason.MALFORMED_AVRO, Stage.DECODE, f"Avro body does not decode: {exc!r}"
         ) from None

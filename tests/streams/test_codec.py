@@ -172,3 +172,9 @@ def test_faust_codec_clone_keeps_its_binding(cache: SchemaCache) -> None:
 def test_faust_codec_needs_a_subject() -> None:
     with pytest.raises(ValueError, match="subject"):
         AvroCodec("PlateEvent", subject="")
+
+
+def test_every_proper_prefix_of_a_message_is_truncated(cache: SchemaCache) -> None:
+    good = encode_plate_event(cache)
+    reasons = {reason_of(good[:cut], cache) for cut in range(1, len(good))}
+    assert reasons == {Reason.TRUNCATED}
