@@ -24,7 +24,7 @@ def _create_app() -> faust.App:
         sys.stderr.write(f"{exc}\n")
         raise SystemExit(2) from None
     return faust.App(
-        "alpr",
+        settings.faust.app_id,
         origin="alpr",
         autodiscover=DISCOVERED_PACKAGES,
         broker=settings.kafka.broker,

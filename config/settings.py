@@ -134,6 +134,12 @@ class RetentionSettings(_Section):
 
 
 class FaustSettings(_Section):
+    app_id: str = Field(
+        "alpr",
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        description="Faust app id: the consumer group and the prefix of changelog topics. "
+        "Give tests and side deployments their own so they never join the production group",
+    )
     store: str = Field(
         "memory://",
         description="Table store: memory:// or rocksdb:// (needs the rocksdict package)",
