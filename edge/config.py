@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: COCO class ids of the vehicles the COCO YOLOv8n model knows, and their names.
@@ -36,11 +35,11 @@ class YoloVehicles(_Section):
     """Vehicle detection with the COCO YOLOv8n ONNX model."""
 
     type: Literal["yolov8"] = "yolov8"
-    model: str = Field("vehicles", description="Name of the model in the manifest")
-    min_score: float = Field(0.3, ge=0.01, le=1.0, description="Lowest vehicle score kept")
-    iou_threshold: float = Field(0.5, ge=0.05, le=1.0, description="NMS overlap threshold")
+    model: str = Field(default="vehicles", description="Name of the model in the manifest")
+    min_score: float = Field(default=0.3, ge=0.01, le=1.0, description="Lowest vehicle score kept")
+    iou_threshold: float = Field(default=0.5, ge=0.05, le=1.0, description="NMS overlap threshold")
     min_size: int = Field(
-        48, ge=1, le=4096, description="Vehicles narrower than this many pixels are ignored"
+        default=48, ge=1, le=4096, description="Vehicles narrower than this many pixels are ignored"
     )
 
 
@@ -54,16 +53,16 @@ class YoloPlates(_Section):
     """Plate localisation with the YOLOv8 plate detector exported from safelicensing."""
 
     type: Literal["yolov8"] = "yolov8"
-    model: str = Field("plates", description="Name of the model in the manifest")
-    min_score: float = Field(0.25, ge=0.01, le=1.0, description="Lowest plate score kept")
-    iou_threshold: float = Field(0.5, ge=0.05, le=1.0, description="NMS overlap threshold")
+    model: str = Field(default="plates", description="Name of the model in the manifest")
+    min_score: float = Field(default=0.25, ge=0.01, le=1.0, description="Lowest plate score kept")
+    iou_threshold: float = Field(default=0.5, ge=0.05, le=1.0, description="NMS overlap threshold")
     search: Literal["frame", "vehicles"] = Field(
-        "frame",
+        default="frame",
         description="Search the whole frame once (fast), or each vehicle crop and the frame "
         "(finds smaller plates, one model run per vehicle)",
     )
     fallback_to_text: bool = Field(
-        True, description="Use text detection when the plate model is not in the cache"
+        default=True, description="Use text detection when the plate model is not in the cache"
     )
 
 
@@ -71,13 +70,16 @@ class TextPlates(_Section):
     """Plate localisation by PP-OCR text detection: slower, needs no plate model."""
 
     type: Literal["text"] = "text"
-    model: str = Field("text_det", description="Name of the text detection model")
-    min_score: float = Field(0.5, ge=0.01, le=1.0, description="Lowest text box score kept")
+    model: str = Field(default="text_det", description="Name of the text detection model")
+    min_score: float = Field(default=0.5, ge=0.01, le=1.0, description="Lowest text box score kept")
     search: Literal["frame", "vehicles"] = Field(
-        "vehicles", description="Search each vehicle crop and the frame, or only the frame"
+        default="vehicles", description="Search each vehicle crop and the frame, or only the frame"
     )
     min_aspect: float = Field(
-        1.2, ge=0.1, le=20.0, description="Text boxes narrower than this width/height are ignored"
+        default=1.2,
+        ge=0.1,
+        le=20.0,
+        description="Text boxes narrower than this width/height are ignored",
     )
 
 
@@ -85,23 +87,29 @@ class PpOcr(_Section):
     """Plate text recognition with the PP-OCR recognition model on the plate crop."""
 
     type: Literal["ppocr"] = "ppocr"
-    model: str = Field("text_rec", description="Name of the recognition model in the manifest")
+    model: str = Field(
+        default="text_rec", description="Name of the recognition model in the manifest"
+    )
     charset: str = Field(
-        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        default="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
         min_length=1,
         description="Characters a plate may hold; the decoder picks only among these",
     )
-    min_score: float = Field(0.4, ge=0.0, le=1.0, description="Reads scored lower are dropped")
-    min_chars: int = Field(2, ge=1, le=20, description="Reads with fewer characters are dropped")
+    min_score: float = Field(
+        default=0.4, ge=0.0, le=1.0, description="Reads scored lower are dropped"
+    )
+    min_chars: int = Field(
+        default=2, ge=1, le=20, description="Reads with fewer characters are dropped"
+    )
     stretch: float = Field(
-        1.5,
+        default=1.5,
         ge=1.0,
         le=3.0,
         description="Horizontal stretch of one-line plate crops before recognition: plate "
         "fonts are narrower than the text PP-OCR was trained on (M reads as H)",
     )
     two_line_aspect: float = Field(
-        2.6,
+        default=2.6,
         ge=0.5,
         le=10.0,
         description="Plates with width/height below this are tried as two lines",
@@ -111,7 +119,7 @@ class PpOcr(_Section):
 class Formats(_Section):
     """Plate-format validation: reads fitting no format of the region are flagged, not dropped."""
 
-    region: str = Field("any", description="Region whose formats apply; 'any' accepts all")
+    region: str = Field(default="any", description="Region whose formats apply; 'any' accepts all")
     regions: dict[str, list[str]] = Field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_FORMATS.items()},
         description="Regular expressions per region, matched against normalised text",
@@ -148,9 +156,9 @@ class EngineConfig(_Section):
     ocr: PpOcr = Field(default_factory=PpOcr, description="Plate text recognition backend")
     formats: Formats = Field(default_factory=Formats, description="Plate formats per region")
     threads: int = Field(
-        0, ge=0, le=256, description="ONNX Runtime threads per model; 0 lets it choose"
+        default=0, ge=0, le=256, description="ONNX Runtime threads per model; 0 lets it choose"
     )
-    allow_gpu: bool = Field(True, description="Try TensorRT and CUDA before the CPU")
+    allow_gpu: bool = Field(default=True, description="Try TensorRT and CUDA before the CPU")
 
 
 def load_engine_config(path: str | Path | None) -> EngineConfig:

@@ -46,12 +46,12 @@ class ModelEntry(Artifact):
     """One model: where it comes from, its licence and what the engine loads."""
 
     export: Literal["ultralytics-onnx"] | None = Field(
-        None, description="Conversion applied after extraction, if any"
+        default=None, description="Conversion applied after extraction, if any"
     )
     sha256: str = Field(description="sha256 of the file the engine loads", pattern=_SHA256)
     licence: str = Field(description="Licence of the weights", min_length=1)
     input: tuple[int, int] = Field(description="Input height, width (-1: dynamic)")
-    description: str = Field("", description="What the model is")
+    description: str = Field(default="", description="What the model is")
 
 
 class Manifest(BaseModel):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from edge.export_env import export_onnx
 from edge.fetch import Progress, fetch_artifacts, is_cached
-from edge.manifest import ChecksumError, ModelEntry, ModelStore, verify
+from edge.manifest import Artifact, ChecksumError, ModelEntry, ModelStore, verify
 
 
 def source_path(store: ModelStore, entry: ModelEntry) -> Path:
@@ -24,7 +24,9 @@ def fetch_models(
     then localises plates by text detection.
     """
     progress(f"models -> {store.root}")
-    direct = [(e, store.path(n)) for n, e in store.manifest.models.items() if e.export is None]
+    direct: list[tuple[Artifact, Path]] = [
+        (e, store.path(n)) for n, e in store.manifest.models.items() if e.export is None
+    ]
     exported = {n: e for n, e in store.manifest.models.items() if e.export is not None}
     pending = {n: e for n, e in exported.items() if not is_cached(store.path(n), e.sha256)}
     for name in sorted(set(exported) - set(pending)):
@@ -34,7 +36,7 @@ def fetch_models(
             progress(f"  skip    {name}: export disabled; plates will be found by text detection")
         pending = {}
     sources = [(e, source_path(store, e)) for e in pending.values()]
-    fetch_artifacts(direct + sources, progress)
+    fetch_artifacts([*direct, *sources], progress)
     for name, entry in pending.items():
         export_onnx(
             source_path(store, entry),

@@ -10,4 +10,4 @@ tell the user what to install.
 from importlib.util import find_spec
 
 if find_spec("numpy") is None or find_spec("onnxruntime") is None:
-    __path__: list[str] = []
+    __path__.clear()

@@ -37,7 +37,7 @@ class PlateAlphabet:
             if len(char) == 1 and (upper in allowed or char in SEPARATORS):
                 columns.append(index)
                 symbols.append(upper if upper in allowed else " ")
-        if len(columns) == 1:
+        if not any(symbol not in ("", " ") for symbol in symbols):
             raise ValueError(f"no character of charset {charset!r} is in the vocabulary")
         self.columns = np.asarray(columns, dtype=np.intp)
         self.symbols = symbols

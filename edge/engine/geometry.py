@@ -6,12 +6,14 @@ Boxes are float arrays of shape (N, 4) in ``x1, y1, x2, y2`` pixel order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
-Image = npt.NDArray[np.uint8]
+#: A BGR image as OpenCV gives it (uint8 in practice; OpenCV's stubs say any number type).
+Image = npt.NDArray[Any]
 
 #: The grey YOLO models were trained with around letterboxed images.
 LETTERBOX_FILL = 114
@@ -34,7 +36,7 @@ class Letterbox:
 
 
 def letterbox(image: Image, size: int) -> tuple[Image, Letterbox]:
-    """Resize ``image`` to fit a ``size`` x ``size`` square, keeping its aspect, padding with grey."""
+    """Fit ``image`` into a ``size`` x ``size`` square, keeping its aspect, padding with grey."""
     import cv2
 
     if size <= 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +34,8 @@ class PlateReader(ABC):
     """Reads the text of one plate crop."""
 
     @abstractmethod
-    def read(self, plate: Image) -> list[TextRead]:
-        """Candidate texts of the plate (e.g. as one line and as two), none if illegible."""
+    def read(self, crops: Sequence[Image]) -> list[TextRead]:
+        """Candidate texts from crops of one plate (as one line and, if it may be, two)."""
 
 
 class PpOcrReader(PlateReader):
@@ -52,48 +53,37 @@ class PpOcrReader(PlateReader):
         vocabulary = ["blank", *metadata["character"].splitlines(), " "]
         self.alphabet = PlateAlphabet(vocabulary, config.charset)
 
-    def read(self, plate: Image) -> list[TextRead]:
-        height, width = plate.shape[:2]
-        if height < 4 or width < 4:
+    def read(self, crops: Sequence[Image]) -> list[TextRead]:
+        import cv2
+
+        jobs: list[tuple[Image, float]] = []  # (image, horizontal stretch) per text line
+        groups: list[tuple[int, ...]] = []  # the jobs whose lines make up one candidate
+        for crop in crops:
+            height, width = crop.shape[:2]
+            if height < 4 or width < 4:
+                continue
+            groups.append((len(jobs),))
+            jobs.append((crop, self.config.stretch))
+            if width / height < self.config.two_line_aspect:
+                split = find_line_split(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY))
+                if split is not None:
+                    groups.append((len(jobs), len(jobs) + 1))
+                    jobs += [(crop[:split], 1.0), (crop[split:], 1.0)]
+        if not jobs:
             return []
-        candidates = [self._read_line(plate, lines=1)]
-        if width / height < self.config.two_line_aspect:
-            two = self._read_two_lines(plate)
-            if two is not None:
-                candidates.append(two)
+        decoded = self.recognise(jobs)
+        candidates = [_join([decoded[i] for i in group]) for group in groups]
         return [
             c
             for c in candidates
-            if len(c.text) >= self.config.min_chars and c.confidence >= self.config.min_score
+            if c is not None
+            and len(c.text) >= self.config.min_chars
+            and c.confidence >= self.config.min_score
         ]
 
-    def _read_two_lines(self, plate: Image) -> TextRead | None:
-        import cv2
-
-        gray = cv2.cvtColor(plate, cv2.COLOR_BGR2GRAY)
-        split = find_line_split(gray)
-        if split is None:
-            return None
-        top, bottom = self.recognise([plate[:split], plate[split:]])
-        if not top.text or not bottom.text:
-            return None
-        confidence = (top.confidence * len(top.text) + bottom.confidence * len(bottom.text)) / (
-            len(top.text) + len(bottom.text)
-        )
-        return TextRead(top.text + bottom.text, confidence, lines=2)
-
-    def _read_line(self, plate: Image, lines: int) -> TextRead:
-        import cv2
-
-        stretched = cv2.resize(
-            plate, None, fx=self.config.stretch, fy=1.0, interpolation=cv2.INTER_CUBIC
-        )
-        (decoded,) = self.recognise([stretched])
-        return TextRead(decoded.text, decoded.confidence, lines)
-
-    def recognise(self, crops: list[Image]) -> list[Decoded]:
-        """Decode each crop as one line of text, in one batch."""
-        tensors = [_to_tensor(crop) for crop in crops]
+    def recognise(self, lines: Sequence[tuple[Image, float]]) -> list[Decoded]:
+        """Decode each (image, horizontal stretch) as one line of text, in one batch."""
+        tensors = [_to_tensor(image, stretch) for image, stretch in lines]
         width = max(t.shape[2] for t in tensors)
         batch = np.zeros((len(tensors), 3, REC_HEIGHT, width), np.float32)
         for row, tensor in enumerate(tensors):
@@ -102,12 +92,22 @@ class PpOcrReader(PlateReader):
         return [self.alphabet.decode(sequence) for sequence in output]
 
 
-def _to_tensor(crop: Image) -> np.ndarray:
-    """A BGR crop resized to the recognition height, normalised to [-1, 1], CHW."""
+def _join(lines: list[Decoded]) -> TextRead | None:
+    """One candidate from its lines, top first; ``None`` when a line read nothing."""
+    if any(not line.text for line in lines):
+        return None
+    text = "".join(line.text for line in lines)
+    confidence = sum(line.confidence * len(line.text) for line in lines) / len(text)
+    return TextRead(text, confidence, lines=len(lines))
+
+
+def _to_tensor(crop: Image, stretch: float = 1.0) -> np.ndarray:
+    """A BGR crop resized to the recognition height (width times ``stretch``), in [-1, 1], CHW."""
     import cv2
 
     height, width = crop.shape[:2]
-    new_width = int(np.clip(np.ceil(REC_HEIGHT * width / max(height, 1)), 8, REC_MAX_WIDTH))
+    scaled = np.ceil(REC_HEIGHT * stretch * width / max(height, 1))
+    new_width = int(np.clip(scaled, 8, REC_MAX_WIDTH))
     shrinking = height > REC_HEIGHT
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
     resized = cv2.resize(crop, (new_width, REC_HEIGHT), interpolation=interpolation)

@@ -120,11 +120,8 @@ class Engine:
     def _read(
         self, frame: Image, plate: Detection, vehicle: Vehicle | None, formats: PlateFormats
     ) -> PlateRead | None:
-        candidates = [
-            text
-            for margin_x, margin_y in PLATE_MARGINS
-            for text in self.reader.read(crop(frame, pad_box(plate.box, margin_x, margin_y)))
-        ]
+        crops = [crop(frame, pad_box(plate.box, mx, my)) for mx, my in PLATE_MARGINS]
+        candidates = self.reader.read(crops)
         if not candidates:
             return None
         text, check = _choose(candidates, formats)

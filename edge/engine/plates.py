@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,7 @@ class TextPlateLocator(PlateLocator):
         )
 
     def locate(self, region: Image) -> Detections:
-        result = self.engine(region, use_det=True, use_cls=False, use_rec=False)
+        result: Any = self.engine(region, use_det=True, use_cls=False, use_rec=False)
         if result.boxes is None or len(result.boxes) == 0:
             return Detections.empty((PLATE_LABEL,))
         found = Detections.from_quads(

@@ -1,0 +1,73 @@
+"""The engine configuration and plate-format validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from edge.config import EngineConfig, Formats, TextPlates, load_engine_config
+from edge.formats import PlateFormats, normalise
+
+
+def test_defaults_pick_the_yolo_backends() -> None:
+    config = EngineConfig()
+    assert (config.vehicles.type, config.plates.type, config.ocr.type) == (
+        "yolov8",
+        "yolov8",
+        "ppocr",
+    )
+
+
+def test_unknown_fields_and_out_of_range_values_name_the_field() -> None:
+    with pytest.raises(ValidationError, match=r"plates\.yolov8\.colour"):
+        EngineConfig.model_validate({"plates": {"type": "yolov8", "colour": "red"}})
+    with pytest.raises(ValidationError, match=r"ocr.min_score\s+Input should be less than"):
+        EngineConfig.model_validate({"ocr": {"min_score": 3}})
+
+
+def test_the_type_field_selects_the_backend() -> None:
+    config = EngineConfig.model_validate({"plates": {"type": "text"}, "vehicles": {"type": "none"}})
+    assert isinstance(config.plates, TextPlates)
+    assert config.vehicles.type == "none"
+
+
+def test_bad_patterns_and_unknown_regions_are_refused() -> None:
+    with pytest.raises(ValidationError, match="bad pattern"):
+        Formats(regions={"xx": ["[A-"]})
+    with pytest.raises(ValidationError, match="region 'zz' is not configured"):
+        Formats(region="zz")
+
+
+def test_engine_config_loads_from_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "engine.yaml"
+    path.write_text("formats:\n  region: cz\nocr:\n  stretch: 1.2\n", encoding="utf-8")
+    config = load_engine_config(path)
+    assert (config.formats.region, config.ocr.stretch) == ("cz", 1.2)
+    assert load_engine_config(None) == EngineConfig()
+
+
+def test_normalise_upper_cases_and_drops_separators() -> None:
+    assert normalise(" 5au 53-41 ") == "5AU5341"
+    assert normalise("MH·12") == "MH12"
+
+
+def test_formats_of_one_region_flag_reads_of_another() -> None:
+    czech = PlateFormats(Formats(), "cz")
+    assert czech.check("5AU5341").valid
+    assert czech.check("5AU5341").format == "cz:0"
+    assert not czech.check("AD799KB").valid
+    assert czech.check("AD799KB").format is None
+
+
+def test_any_region_accepts_a_format_of_every_region() -> None:
+    formats = PlateFormats(Formats())
+    assert formats.check("AD799KB").format == "ar:1"
+    assert formats.check("MH12SH5901").format == "in:0"
+    assert not formats.check("H14CS19381").valid
+
+
+def test_an_unknown_region_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="region must be one of any, ar, cz"):
+        PlateFormats(Formats(), "zz")
