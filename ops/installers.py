@@ -85,7 +85,14 @@ def mvn_copy_dependencies(
     tmp = dest.with_name(dest.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     subprocess.run(
-        [mvn, "-q", "-B", "dependency:copy-dependencies", f"-DoutputDirectory={tmp}"],
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-Dstyle.color=never",
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={tmp}",
+        ],
         cwd=pom_dir,
         check=True,
     )

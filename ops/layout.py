@@ -7,8 +7,8 @@ other program) can share a machine:
                         ``/var/cache/alpr-stack``, because the services run as an
                         unprivileged user that cannot enter ``/root``)
 ``ALPR_STACK_USER``     the unprivileged user the services run as when started by root
-``ALPR_STACK_<SVC>_PORT`` for KAFKA, KAFKA_CONTROLLER, REGISTRY, POSTGRES, ELASTICSEARCH,
-                        ELASTICSEARCH_TRANSPORT, S3, SMTP
+``ALPR_STACK_<SVC>_PORT`` for KAFKA, KAFKA_CONTROLLER, REGISTRY, REGISTRY_MANAGEMENT,
+                        POSTGRES, ELASTICSEARCH, ELASTICSEARCH_TRANSPORT, S3, SMTP
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ DEFAULT_PORTS = {
     "kafka": 19092,
     "kafka_controller": 19093,
     "registry": 18081,
+    "registry_management": 18082,
     "postgres": 15432,
     "elasticsearch": 19200,
     "elasticsearch_transport": 19300,

@@ -300,7 +300,9 @@ class Registry(Service):
             "JAVA_HOME": _java_home(minimum=21),
             "QUARKUS_HTTP_HOST": host,
             "QUARKUS_HTTP_PORT": str(ports["registry"]),
-            "QUARKUS_MANAGEMENT_ENABLED": "false",
+            # The management interface (health, metrics) is built in: keep it on loopback too.
+            "QUARKUS_MANAGEMENT_HOST": host,
+            "QUARKUS_MANAGEMENT_PORT": str(ports["registry_management"]),
             "APICURIO_STORAGE_KIND": "sql",
             "APICURIO_STORAGE_SQL_KIND": "postgresql",
             "APICURIO_DATASOURCE_URL": f"jdbc:postgresql://{host}:{ports['postgres']}/apicurio",

@@ -32,15 +32,16 @@ class Stack:
         self.services = {cls.name: cls(layout) for cls in SERVICE_CLASSES}
         self.procs = ProcessTable(layout.run)
 
-    def select(self, names: list[str]) -> list[Service]:
+    def select(self, names: list[str], with_dependencies: bool = True) -> list[Service]:
         unknown = sorted(set(names) - set(self.services))
         if unknown:
             raise SystemExit(
                 f"unknown service(s): {', '.join(unknown)}; known: {', '.join(self.services)}"
             )
         wanted = set(names or self.services)
-        for name in list(wanted):
-            wanted.update(self.services[name].depends_on)
+        if with_dependencies:
+            for name in list(wanted):
+                wanted.update(self.services[name].depends_on)
         return [svc for name, svc in self.services.items() if name in wanted]
 
     def healthy(self, svc: Service) -> str | None:
@@ -122,7 +123,8 @@ class Stack:
         return False
 
     def down(self, names: list[str]) -> int:
-        for svc in reversed(self.select(names) if names else list(self.services.values())):
+        # Only what was named: stopping a dependency would pull the floor from under others.
+        for svc in reversed(self.select(names, with_dependencies=False)):
             if self.procs.stop(svc.name):
                 say(f"{svc.name}: stopped")
             else:
@@ -132,7 +134,7 @@ class Stack:
     def status(self, names: list[str]) -> int:
         all_ok = True
         print(f"{'service':<14} {'endpoint':<22} {'state':<10} detail")
-        for svc in self.select(names):
+        for svc in self.select(names, with_dependencies=False):
             record = self.procs.running(svc.name)
             try:
                 detail, state = svc.probe(), "healthy"
