@@ -53,7 +53,9 @@ async def read(
 
         engine = build_engine(config)
     except (RuntimeError, ValueError, ModelMissing, ChecksumError) as exc:
-        raise click.ClickException(str(exc)) from None
+        # A ClickException raised here would reach Faust's worker and print a traceback.
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from None
     from edge.reading import read_files
 
     failed = 0

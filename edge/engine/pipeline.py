@@ -105,7 +105,7 @@ class Engine:
         return FrameResult(plates, dict(watch.totals))
 
     def _locate(self, frame: Image, vehicles: Detections) -> list[tuple[Detection, Vehicle | None]]:
-        owners = [Vehicle(v.label, v.box) for v in vehicles]
+        owners = [Vehicle(v.label, _rounded(v.box)) for v in vehicles]
         found: list[tuple[Detection, Vehicle | None]] = []
         if self.search == "vehicles":
             for owner in owners:
@@ -128,12 +128,18 @@ class Engine:
         return PlateRead(
             text=text.text,
             confidence=round(text.confidence * plate.score, 4),
-            box=tuple(round(v, 1) for v in plate.box),  # type: ignore[arg-type]
+            box=_rounded(plate.box),
             vehicle=vehicle,
             valid=check.valid,
             format=check.format,
             lines=text.lines,
         )
+
+
+def _rounded(box: Box) -> Box:
+    """A box to a tenth of a pixel: finer is noise."""
+    x1, y1, x2, y2 = (round(v, 1) for v in box)
+    return x1, y1, x2, y2
 
 
 def _owner(plate: Detection, vehicles: list[Vehicle]) -> Vehicle | None:

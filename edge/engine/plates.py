@@ -11,6 +11,7 @@ import numpy as np
 from edge.config import TextPlates, YoloPlates
 from edge.engine.detections import Detections
 from edge.engine.geometry import Image
+from edge.engine.textboxes import merge_text_boxes
 from edge.engine.yolo import YoloV8Onnx
 
 PLATE_LABEL = "plate"
@@ -72,9 +73,18 @@ class TextPlateLocator(PlateLocator):
         found = Detections.from_quads(
             np.asarray(result.boxes, np.float32), list(result.scores), PLATE_LABEL
         )
-        widths = found.boxes[:, 2] - found.boxes[:, 0]
-        heights = np.maximum(found.boxes[:, 3] - found.boxes[:, 1], 1.0)
-        keep = np.flatnonzero(
-            (found.scores >= self.config.min_score) & (widths / heights >= self.config.min_aspect)
+        groups = merge_text_boxes([(d.box, d.score) for d in found])
+        if not groups:
+            return Detections.empty((PLATE_LABEL,))
+        merged = Detections(
+            np.asarray([box for box, _ in groups], np.float32),
+            np.asarray([score for _, score in groups], np.float32),
+            np.zeros(len(groups), np.int64),
+            (PLATE_LABEL,),
         )
-        return found.select(keep)
+        widths = merged.boxes[:, 2] - merged.boxes[:, 0]
+        heights = np.maximum(merged.boxes[:, 3] - merged.boxes[:, 1], 1.0)
+        keep = np.flatnonzero(
+            (merged.scores >= self.config.min_score) & (widths / heights >= self.config.min_aspect)
+        )
+        return merged.select(keep)
