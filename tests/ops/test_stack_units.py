@@ -99,3 +99,13 @@ def test_stack_help_explains_the_commands() -> None:
     assert out.returncode == 0
     for word in ("up", "down", "status", "logs", "exec", "ALPR_STACK_DIR"):
         assert word in out.stdout
+
+
+def test_up_pulls_in_dependencies_but_down_and_status_touch_only_the_named() -> None:
+    from ops.stack import Stack
+
+    stack = Stack(Layout())
+    assert [s.name for s in stack.select(["registry"])] == ["postgres", "registry"]
+    assert [s.name for s in stack.select(["registry"], with_dependencies=False)] == ["registry"]
+    with pytest.raises(SystemExit, match="unknown service"):
+        stack.select(["mysql"])
