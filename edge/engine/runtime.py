@@ -6,17 +6,26 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge.manifest import alpr_home
+
 if TYPE_CHECKING:
     import onnxruntime
 
 logger = logging.getLogger(__name__)
 
 #: Tried in this order; the CPU provider is always last and always present.
-PREFERRED_PROVIDERS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("TensorrtExecutionProvider", {"trt_fp16_enable": True, "trt_engine_cache_enable": True}),
-    ("CUDAExecutionProvider", {}),
-    ("CPUExecutionProvider", {}),
-)
+PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+def provider_options(name: str) -> dict[str, Any]:
+    """Options of one provider: TensorRT builds FP16 engines, cached beside the models."""
+    if name != "TensorrtExecutionProvider":
+        return {}
+    return {
+        "trt_fp16_enable": True,
+        "trt_engine_cache_enable": True,
+        "trt_engine_cache_path": str(alpr_home() / "tensorrt"),
+    }
 
 
 def choose_providers(
@@ -24,8 +33,8 @@ def choose_providers(
 ) -> list[tuple[str, dict[str, Any]]]:
     """The preferred providers that ``available`` offers, CPU always included and last."""
     chosen = [
-        (name, options)
-        for name, options in PREFERRED_PROVIDERS
+        (name, provider_options(name))
+        for name in PREFERRED_PROVIDERS
         if name in available and (allow_gpu or name == "CPUExecutionProvider")
     ]
     if not any(name == "CPUExecutionProvider" for name, _ in chosen):

@@ -18,6 +18,8 @@ def test_tensorrt_then_cuda_then_cpu_when_all_are_there() -> None:
         "CPUExecutionProvider",
     ]
     assert chosen[0][1]["trt_fp16_enable"] is True
+    assert chosen[0][1]["trt_engine_cache_path"].endswith("tensorrt")
+    assert chosen[1][1] == {}
 
 
 def test_cpu_only_machines_and_gpu_disabled_get_the_cpu() -> None:
