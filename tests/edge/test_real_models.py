@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -120,3 +121,17 @@ def test_accuracy_on_the_labelled_set_is_not_below_the_committed_baseline(
     assert int(fields["n"]) == baseline["n"], result.stdout
     assert float(fields["exact"]) >= baseline["exact"], result.stdout
     assert float(fields["cer"]) <= baseline["cer"] + 1e-9, result.stdout
+
+
+def test_a_1080p_frame_with_several_vehicles_gives_each_plate_once(
+    engine: Engine, samples_dir: Path
+) -> None:
+    spec = importlib.util.spec_from_file_location("bench_read", ROOT / "bench" / "read.py")
+    assert spec is not None and spec.loader is not None
+    bench_read = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_read)
+    frame = bench_read.compose_frame(samples_dir)
+    assert frame.shape == (1080, 1920, 3)
+    texts = sorted(p.text for p in engine.read(frame).plates)
+    # The scooter's two-line plate is too small at this scale; the other five are legible.
+    assert texts == ["5AU5341", "MH14CS1938", "MLB803", "NO23456", "PASSATCC"]
