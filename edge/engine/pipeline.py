@@ -114,8 +114,10 @@ class Engine:
                 region = crop(frame, (x1, y1, x2, y2))
                 found += [(p, owner) for p in self.plates.locate(region).shifted(x1, y1)]
         # The whole frame also holds close-ups and plates of vehicles the detector missed.
-        found += [(p, _owner(p, owners)) for p in self.plates.locate(frame)]
-        return _drop_duplicates(found)
+        found += [(p, None) for p in self.plates.locate(frame)]
+        # Overlapping vehicle boxes (a car also boxed as a truck) hold the same plate: the
+        # smallest one around it owns it, whichever crop it was found in.
+        return [(p, _owner(p, owners)) for p, _ in _drop_duplicates(found)]
 
     def _read(
         self, frame: Image, plate: Detection, vehicle: Vehicle | None, formats: PlateFormats
