@@ -26,6 +26,8 @@ FULL_LENGTH = 7
 OWNER_OVERLAP = 0.8
 #: Plates whose boxes overlap this much of the smaller one are the same plate.
 DUPLICATE_OVERLAP = 0.6
+#: A larger box around a plate's box replaces it if it scores at least this fraction of it.
+PART_SCORE = 0.5
 
 
 @dataclass(frozen=True)
@@ -176,12 +178,30 @@ def _drop_duplicates(
 ) -> list[tuple[Detection, Vehicle | None]]:
     """One plate per place: plates found inside a vehicle first, then by score.
 
-    A box mostly inside another counts as the same plate (a detector may also box one half
-    of a plate), so overlap is measured against the smaller box.
+    A box mostly inside another counts as the same plate, so overlap is measured against
+    the smaller box. Detectors sometimes also box one part of a plate (its first word): of
+    two such boxes with comparable scores, the larger one is kept.
     """
     ranked = sorted(found, key=lambda pv: (pv[1] is not None, pv[0].score), reverse=True)
     kept: list[tuple[Detection, Vehicle | None]] = []
     for plate, vehicle in ranked:
-        if all(overlap(plate.box, other.box) < DUPLICATE_OVERLAP for other, _ in kept):
+        clash = next(
+            (
+                i
+                for i, (other, _) in enumerate(kept)
+                if overlap(plate.box, other.box) >= DUPLICATE_OVERLAP
+            ),
+            None,
+        )
+        if clash is None:
             kept.append((plate, vehicle))
+        elif (
+            _area(plate) > _area(kept[clash][0])
+            and plate.score >= PART_SCORE * kept[clash][0].score
+        ):
+            kept[clash] = (plate, vehicle)
     return kept
+
+
+def _area(detection: Detection) -> float:
+    return detection.width * detection.height

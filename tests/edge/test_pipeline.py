@@ -99,3 +99,23 @@ def test_frames_that_are_not_bgr_images_are_refused() -> None:
         engine.read(np.zeros((10, 10), np.uint8))
     with pytest.raises(ValueError, match="search must be"):
         _engine(cars=[], plates=[], reads=[], search="everywhere")
+
+
+def test_of_a_plate_and_its_first_word_boxed_apart_the_whole_plate_is_kept() -> None:
+    engine = _engine(
+        cars=[],
+        plates=[((13, 26, 155, 61), 0.80), ((17, 25, 72, 60), 0.85)],
+        reads=[TextRead("5AU5341", 1, 1)],
+    )
+    (plate,) = engine.read(_frame()).plates
+    assert plate.box == (13.0, 26.0, 155.0, 61.0)
+
+
+def test_a_part_scoring_far_above_the_larger_box_keeps_its_place() -> None:
+    engine = _engine(
+        cars=[],
+        plates=[((13, 26, 155, 61), 0.30), ((17, 25, 72, 60), 0.85)],
+        reads=[TextRead("5AU5341", 1, 1)],
+    )
+    (plate,) = engine.read(_frame()).plates
+    assert plate.box == (17.0, 25.0, 72.0, 60.0)
