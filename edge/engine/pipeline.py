@@ -155,7 +155,8 @@ def _owner(plate: Detection, vehicles: list[Vehicle]) -> Vehicle | None:
 def _choose(candidates: list[TextRead], formats: PlateFormats) -> tuple[TextRead, FormatCheck]:
     """The voted text if it fits a format, else the best read that fits one, else the vote."""
     voted = consensus([(c.text, c.confidence) for c in candidates])
-    assert voted is not None  # candidates hold text: the reader drops empty reads
+    if voted is None:
+        raise ValueError("candidates must hold text; the reader drops empty reads")
     lines = max(c.lines for c in candidates if len(c.text) == len(voted[0]))
     chosen = TextRead(voted[0], voted[1], lines)
     check = formats.check(chosen.text)
