@@ -35,6 +35,7 @@ bootstrap: install stack
 
 models: install
 	$(BIN)/alpr models fetch
+	$(BIN)/python bench/samples.py
 
 lint: install
 	$(BIN)/ruff check .
