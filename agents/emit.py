@@ -8,7 +8,7 @@ import logging
 from aiokafka.errors import MessageSizeTooLargeError
 
 from agents import metrics
-from streams.records import DeadLetter, PlateRead
+from streams.records import DeadLetter
 from streams.topics import dead_letters, plates_detected
 
 log = logging.getLogger(__name__)
@@ -17,9 +17,9 @@ log = logging.getLogger(__name__)
 DEAD_LETTER_RETRY_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
-async def send_read(read: PlateRead) -> None:
-    await plates_detected.send(key=read.plate, value=read)
-    metrics.EVENTS_OUT.labels(plates_detected.get_topic_name()).inc()
+async def send_read(plate: str, payload: bytes) -> None:
+    """Send one read, already in the wire format, keyed by its normalised plate."""
+    await plates_detected.send(key=plate, value=payload)
 
 
 async def send_dead_letter(letter: DeadLetter) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from faust.streams import _current_event
 
+from agents import metrics
 from agents.emit import send_dead_letter, send_read
 from agents.router_config import get_router_settings
 from agents.routing import BatchOutcome, PlateRouter
@@ -37,6 +38,7 @@ def build_router() -> PlateRouter:
     return PlateRouter(
         settings=get_router_settings(),
         schema_cache=default_schema_cache(),
+        read_subject=value_subject(plates_detected.get_topic_name()),
         seen=event_ids_seen,
         cameras=cameras_by_id,
         send_read=send_read,
@@ -67,9 +69,11 @@ async def route_raw_reads(stream: Any) -> Any:
     """Route every raw plate event to a read or a dead letter, a batch at a time."""
     settings = get_router_settings()
     router = build_router()
+    reads_sent = metrics.EVENTS_OUT.labels(plates_detected.get_topic_name())
     await warm_schema_ids()
     async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
         outcome: BatchOutcome = await router.route_batch(events, make_current)
+        reads_sent.inc(outcome.reads)
         yield outcome
 
 

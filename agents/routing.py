@@ -2,7 +2,8 @@
 enrich, then send a PlateRead or a DeadLetter for every event, never neither.
 
 Kept apart from the agent so it reads as the pipeline it is; ``agents.router`` wires it to
-the topics and tables.
+the topics and tables. The hot path stays on fastavro datums and bytes: a read's Avro body
+is the event's body as received followed by the router's additions (``RecordExtension``).
 """
 
 from __future__ import annotations
@@ -12,30 +13,47 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from agents import metrics
 from agents.deadletters import dead_letter_for
 from agents.router_config import RouterSettings
 from agents.validation import validate_event
-from streams.codec import AvroSchema, SchemaCache, decode, schema_id_of
+from streams.codec import AvroSchema, RecordExtension, SchemaCache, decode_message, encode
+from streams.codec import schema_id_of as header_schema_id
 from streams.failures import ProcessingError, Reason, Stage
 from streams.plates import search_key
-from streams.records import CameraInfo, CameraStatus, DeadLetter, GeoPoint, PlateEvent, PlateRead
+from streams.records import CameraStatus, DeadLetter
 from tables.dedupe import SeenEvent, is_fresh
 
 log = logging.getLogger(__name__)
 
-SendRead = Callable[[PlateRead], Awaitable[Any]]
+SendRead = Callable[[str, bytes], Awaitable[Any]]
 SendDeadLetter = Callable[[DeadLetter], Awaitable[Any]]
+
+EVENT_SCHEMA = AvroSchema.named("PlateEvent")
+READ_SCHEMA = AvroSchema.named("PlateRead")
+_READ_FROM_EVENT = RecordExtension(EVENT_SCHEMA, READ_SCHEMA)
+
+_UNKNOWN_CAMERA: Mapping[str, Any] = {
+    "known": False, "name": None, "zone": None, "state": None, "location": None
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RoutedRead:
+    """A read ready to send: its key (the normalised plate) and its wire-format bytes."""
+
+    event_id: str
+    plate: str
+    payload: bytes
 
 
 @dataclass
 class BatchOutcome:
-    """What one batch became: reads sent and dead letters by reason."""
+    """What one batch became: how many reads were sent, and the dead letters."""
 
-    reads: list[PlateRead] = field(default_factory=list)
+    reads: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
     @property
@@ -50,6 +68,7 @@ class PlateRouter:
         self,
         settings: RouterSettings,
         schema_cache: SchemaCache,
+        read_subject: str,
         seen: MutableMapping[str, SeenEvent],
         cameras: Mapping[str, CameraStatus],
         send_read: SendRead,
@@ -58,19 +77,19 @@ class PlateRouter:
     ) -> None:
         self.settings = settings
         self.schema_cache = schema_cache
+        self.read_subject = read_subject
         self.seen = seen
         self.cameras = cameras
         self.send_read = send_read
         self.send_dead_letter = send_dead_letter
         self.clock = clock
-        self.reader = AvroSchema.named("PlateEvent")
 
     async def route_batch(
         self, events: Sequence[Any], make_current: Callable[[Any], None]
     ) -> BatchOutcome:
         """Route Faust events in order; ``make_current(event)`` runs before each one so that
         table writes land on that event's partition."""
-        ids = (schema_id_of(e.message.value) for e in events if e.message.value)
+        ids = (header_schema_id(e.message.value) for e in events if e.message.value)
         await self.schema_cache.prefetch(i for i in ids if i is not None)
         outcome = BatchOutcome()
         now = self.clock()
@@ -78,34 +97,32 @@ class PlateRouter:
             make_current(event)
             message = event.message
             try:
-                read = await self._route(message, now)
+                await self._route(message, now)
             except ProcessingError as error:
                 outcome.dead_letters.append(await self._dead_letter(error, message, now))
             else:
-                outcome.reads.append(read)
-            metrics.ROUTER_LATENCY.observe(max(0.0, self.clock() - message.timestamp))
+                outcome.reads += 1
         self._count(events, outcome)
         return outcome
 
-    async def _route(self, message: Any, now: float) -> PlateRead:
+    async def _route(self, message: Any, now: float) -> None:
         try:
             read = self.read_from(message.value, now)
         except ProcessingError:
             raise
         except Exception as exc:  # a bug must cost one dead letter, not the worker
-            log.exception("router failed on %s[%d]@%d", message.topic, message.partition,
-                          message.offset)  # fmt: skip
+            where = f"{message.topic}[{message.partition}]@{message.offset}"
+            log.exception("router failed on %s", where)
             raise ProcessingError(Reason.INTERNAL_ERROR, Stage.VALIDATE, repr(exc)) from exc
         try:
-            await self.send_read(read)
+            await self.send_read(read.plate, read.payload)
         except Exception as exc:
             raise _emit_error(exc, read.event_id) from exc
         # Marked only once sent: a read that failed to go out may come again.
         self.seen[read.event_id] = SeenEvent(seen_at=now, partition=message.partition)
-        return read
 
-    def read_from(self, payload: bytes | None, now: float) -> PlateRead:
-        """The PlateRead of one raw payload, or ``ProcessingError`` saying why there is none."""
+    def read_from(self, payload: bytes | None, now: float) -> RoutedRead:
+        """The read of one raw payload, or ``ProcessingError`` saying why there is none."""
         if payload is not None and len(payload) > self.settings.max_payload_bytes:
             raise ProcessingError(
                 Reason.OVERSIZED,
@@ -113,38 +130,55 @@ class PlateRouter:
                 f"{len(payload)} bytes, more than max_payload_bytes "
                 f"{self.settings.max_payload_bytes}",
             )
-        event = PlateEvent.from_data(decode(payload, self.reader, self.schema_cache))
+        event, writer = decode_message(payload, EVENT_SCHEMA, self.schema_cache)
         plate = validate_event(event, self.settings, now)
-        if is_fresh(self.seen.get(event.event_id), now, self.settings.dedupe_ttl_s):
+        event_id = event["event_id"]
+        if is_fresh(self.seen.get(event_id), now, self.settings.dedupe_ttl_s):
             raise ProcessingError(
                 Reason.DUPLICATE,
                 Stage.DEDUPE,
-                f"event {event.event_id} was already routed",
-                event_id=event.event_id,
+                f"event {event_id} was already routed",
+                event_id=event_id,
             )
-        camera = self.camera_info(event.camera_id, event.event_id)
-        return _read_of(event, plate, camera, received_at=now)
+        additions = {
+            "received_at": int(now * 1000),
+            "plate": plate,
+            "search_key": search_key(plate),
+            "camera": self.camera_info(event["camera_id"], event_id),
+        }
+        read_id = self.schema_cache.id_for(self.read_subject, READ_SCHEMA)
+        assert payload is not None  # decode_message refuses empty payloads
+        if writer.canonical == EVENT_SCHEMA.canonical:
+            body = _READ_FROM_EVENT.encode(read_id, memoryview(payload)[5:], additions)
+        else:  # another version of PlateEvent: encode the resolved datum in full
+            body = encode(read_id, READ_SCHEMA, {**event, **additions})
+        return RoutedRead(event_id, plate, body)
 
-    def camera_info(self, camera_id: str, event_id: str) -> CameraInfo:
-        """What the cameras table, else the configuration, knows of ``camera_id``."""
+    def camera_info(self, camera_id: str, event_id: str) -> Mapping[str, Any]:
+        """The CameraInfo datum of ``camera_id``: from the cameras table, else the
+        configuration, else unknown (or a dead letter, as configured)."""
         status = self.cameras.get(camera_id)
         if status is not None:
-            return CameraInfo(
-                known=True,
-                name=status.name,
-                zone=status.zone,
-                state=status.state,
-                location=status.location,
-            )
+            location = status.location
+            return {
+                "known": True,
+                "name": status.name,
+                "zone": status.zone,
+                "state": status.state,
+                "location": None
+                if location is None
+                else {"lat": location.lat, "lon": location.lon},
+            }
         configured = self.settings.cameras.get(camera_id)
         if configured is not None:
             located = configured.lat is not None and configured.lon is not None
-            return CameraInfo(
-                known=True,
-                name=configured.name,
-                zone=configured.zone,
-                location=GeoPoint(lat=configured.lat, lon=configured.lon) if located else None,
-            )
+            return {
+                "known": True,
+                "name": configured.name,
+                "zone": configured.zone,
+                "state": None,
+                "location": {"lat": configured.lat, "lon": configured.lon} if located else None,
+            }
         if self.settings.unknown_camera == "dead_letter":
             raise ProcessingError(
                 Reason.UNKNOWN_CAMERA,
@@ -152,7 +186,7 @@ class PlateRouter:
                 f"camera {camera_id!r} is in neither the cameras topic nor the configuration",
                 event_id=event_id,
             )
-        return CameraInfo(known=False)
+        return _UNKNOWN_CAMERA
 
     async def _dead_letter(self, error: ProcessingError, message: Any, now: float) -> DeadLetter:
         letter = dead_letter_for(error, message, now)
@@ -160,39 +194,15 @@ class PlateRouter:
         return letter
 
     def _count(self, events: Sequence[Any], outcome: BatchOutcome) -> None:
-        if events:
-            metrics.EVENTS_IN.labels(events[0].message.topic).inc(len(events))
+        if not events:
+            return
+        metrics.EVENTS_IN.labels(events[0].message.topic).inc(len(events))
         metrics.ROUTER_BATCH.observe(len(events))
+        done = self.clock()
+        for event in events:
+            metrics.ROUTER_LATENCY.observe(max(0.0, done - event.message.timestamp))
         for letter in outcome.dead_letters:
             metrics.DEAD_LETTERS.labels(letter.reason, letter.stage).inc()
-
-
-def _read_of(event: PlateEvent, plate: str, camera: CameraInfo, received_at: float) -> PlateRead:
-    return PlateRead(
-        event_id=event.event_id,
-        site_id=event.site_id,
-        camera_id=event.camera_id,
-        captured_at=event.captured_at,
-        received_at=datetime.fromtimestamp(received_at, UTC),
-        plate_text=event.plate_text,
-        plate=plate,
-        search_key=search_key(plate),
-        plate_confidence=event.plate_confidence,
-        char_confidences=event.char_confidences,
-        region=event.region,
-        plate_box=event.plate_box,
-        vehicle_box=event.vehicle_box,
-        vehicle_type=event.vehicle_type,
-        direction=event.direction,
-        track_id=event.track_id,
-        frames_agreed=event.frames_agreed,
-        plate_crop_key=event.plate_crop_key,
-        vehicle_image_key=event.vehicle_image_key,
-        model_versions=event.model_versions,
-        edge_version=event.edge_version,
-        location=event.location or camera.location,
-        camera=camera,
-    )
 
 
 def _emit_error(exc: Exception, event_id: str) -> ProcessingError:

@@ -150,7 +150,14 @@ def schema_id_of(data: bytes) -> int | None:
 
 
 def decode(data: bytes | None, reader: AvroSchema, cache: SchemaCache) -> dict[str, Any]:
-    """Decode one wire-format message into a dict shaped by ``reader``.
+    """Decode one wire-format message into a dict shaped by ``reader`` (see ``decode_message``)."""
+    return decode_message(data, reader, cache)[0]
+
+
+def decode_message(
+    data: bytes | None, reader: AvroSchema, cache: SchemaCache
+) -> tuple[dict[str, Any], AvroSchema]:
+    """Decode one wire-format message into a dict shaped by ``reader``, and its writer schema.
 
     Raises ``ProcessingError`` at stage ``decode`` with the reason: empty payload, wrong magic
     byte (JSON called out), header or body truncated, unknown schema id, writer schema that
@@ -196,7 +203,7 @@ def decode(data: bytes | None, reader: AvroSchema, cache: SchemaCache) -> dict[s
         raise ProcessingError(
             Reason.INCOMPATIBLE_SCHEMA, Stage.DECODE, f"schema {schema_id} is not a record"
         )
-    return record
+    return record, writer
 
 
 def _not_wire_format(data: bytes) -> ProcessingError:
@@ -212,6 +219,42 @@ def _not_wire_format(data: bytes) -> ProcessingError:
     return ProcessingError(
         Reason.WRONG_MAGIC, Stage.DECODE, f"first byte is {data[0]:#04x}, expected magic 0x00"
     )
+
+
+class RecordExtension:
+    """Encodes records of ``extended`` whose leading fields are exactly those of ``base``.
+
+    Avro encodes a record as its fields one after another, so an ``extended`` body is a
+    ``base`` body followed by the extra fields: a router can pass the body it received
+    through and encode only what it adds, instead of decoding and encoding everything.
+    """
+
+    def __init__(self, base: AvroSchema, extended: AvroSchema) -> None:
+        base_fields = json.loads(base.text)["fields"]
+        expanded: Any = fastavro.parse_schema(json.loads(extended.text), expand=True)
+        fields = expanded["fields"]
+        names = [f["name"] for f in fields[: len(base_fields)]]
+        if names != [f["name"] for f in base_fields]:
+            raise ValueError(f"{extended.name} does not start with the fields of {base.name}")
+        self.base = base
+        self.extended = extended
+        self.tail_fields = [f["name"] for f in fields[len(base_fields) :]]
+        tail = {
+            "type": "record",
+            "name": f"{extended.name}Tail",
+            "fields": fields[len(base_fields) :],
+        }
+        self._tail = fastavro.parse_schema(tail)
+
+    def encode(
+        self, schema_id: int, base_body: bytes | memoryview, extra: Mapping[str, Any]
+    ) -> bytes:
+        """A wire-format ``extended`` message: header, the ``base`` body, then ``extra``."""
+        out = io.BytesIO()
+        out.write(_HEADER.pack(MAGIC, schema_id))
+        out.write(base_body)
+        fastavro.schemaless_writer(out, self._tail, extra)
+        return out.getvalue()
 
 
 def to_datum(obj: Any) -> Any:

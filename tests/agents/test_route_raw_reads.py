@@ -4,6 +4,7 @@ and dead letters, with memory tables and an in-memory schema registry."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,13 +16,15 @@ import agents.router
 from agents.deadletters import HEADER_ATTEMPTS, HEADER_FIRST_FAILED
 from agents.router import route_raw_reads
 from agents.router_config import RouterSettings
-from streams.codec import SchemaCache
+from streams.codec import AvroSchema, SchemaCache, decode, encode
 from streams.records import CameraStatus, DeadLetter, GeoPoint, PlateRead
-from streams.testing import encode_plate_event
+from streams.testing import encode_plate_event, plate_event_datum
 from tables.cameras import cameras_by_id
 from tables.dedupe import SeenEvent, event_ids_seen
 
 pytestmark = pytest.mark.usefixtures("router_settings")
+
+READ = AvroSchema.named("PlateRead")
 
 
 async def route(*messages: bytes | None, headers: Any = None) -> None:
@@ -31,11 +34,16 @@ async def route(*messages: bytes | None, headers: Any = None) -> None:
             await agent.put(payload, key=f"key-{offset}".encode(), headers=headers)
 
 
-def only_read(sent: Any) -> PlateRead:
+def reads_of(sent: Any, cache: SchemaCache) -> list[PlateRead]:
+    """The reads sent, decoded from the bytes that went out; each keyed by its plate."""
+    reads = [PlateRead.from_data(decode(value, READ, cache)) for _, value in sent.reads]
+    assert [key for key, _ in sent.reads] == [read.plate for read in reads]
+    return reads
+
+
+def only_read(sent: Any, cache: SchemaCache) -> PlateRead:
     assert sent.dead_letters == []
-    assert len(sent.reads) == 1
-    key, read = sent.reads[0]
-    assert key == read.plate
+    (read,) = reads_of(sent, cache)
     return read
 
 
@@ -53,8 +61,9 @@ async def test_valid_event_becomes_a_read_keyed_by_plate(
     event_id = str(uuid.uuid4())
     before = time.time()
     await route(encode_plate_event(schema_cache, event_id=event_id, plate_text="ab-12 cde"))
-    read = only_read(sent)
+    read = only_read(sent, schema_cache)
     assert (read.event_id, read.plate, read.search_key) == (event_id, "AB12CDE", "A812C0E")
+    assert read.site_id == "site-1" and read.model_versions["ocr"] == "ppocr-rec"
     assert read.plate_text == "ab-12 cde"
     assert read.plate_box.width == 120 and read.vehicle_box is not None
     assert read.received_at.timestamp() >= before - 1
@@ -73,17 +82,30 @@ async def test_camera_metadata_comes_from_the_table(schema_cache: SchemaCache, s
         location=GeoPoint(lat=1.5, lon=2.5),
     )
     await route(encode_plate_event(schema_cache, location=None))
-    read = only_read(sent)
+    read = only_read(sent, schema_cache)
     camera = read.camera
     assert (camera.known, camera.name, camera.state) == (True, "North gate", "online")
-    assert read.location == GeoPoint(lat=1.5, lon=2.5)
+    assert camera.location == GeoPoint(lat=1.5, lon=2.5)
+    assert read.location is None
+
+
+async def test_event_of_another_schema_version_is_routed(
+    schema_cache: SchemaCache, sent: Any
+) -> None:
+    newer = json.loads(AvroSchema.named("PlateEvent").text)
+    newer["fields"].append({"name": "lane", "type": "int", "default": 0, "doc": "Lane."})
+    schema = AvroSchema.from_text(json.dumps(newer))
+    datum = {**plate_event_datum(), "lane": 2}
+    await route(encode(schema_cache.id_for("raw-value", schema), schema, datum))
+    read = only_read(sent, schema_cache)
+    assert (read.event_id, read.plate, read.track_id) == (datum["event_id"], "AB12CDE", 17)
 
 
 async def test_camera_metadata_falls_back_to_configuration(
     schema_cache: SchemaCache, sent: Any
 ) -> None:
     await route(encode_plate_event(schema_cache, camera_id="cam-config"))
-    camera = only_read(sent).camera
+    camera = only_read(sent, schema_cache).camera
     assert (camera.known, camera.name, camera.zone) == (True, "Configured gate", "in")
 
 
@@ -200,7 +222,7 @@ async def test_event_seen_before_the_ttl_is_routed_again(
     stale = time.time() - router_settings.dedupe_ttl_s - 1
     event_ids_seen.data[event_id] = SeenEvent(seen_at=stale, partition=0)
     await route(encode_plate_event(schema_cache, event_id=event_id))
-    assert only_read(sent).event_id == event_id
+    assert only_read(sent, schema_cache).event_id == event_id
     assert event_ids_seen.data[event_id].seen_at > stale
 
 
@@ -246,6 +268,6 @@ async def test_bad_good_and_duplicate_events_in_one_batch(
             await agent.put(payload, key=b"k", partition=offset % 2, wait=False)
         while len(sent.reads) + len(sent.dead_letters) < len(batch):
             await asyncio.sleep(0.01)
-    assert len(sent.reads) == 5
+    assert len(reads_of(sent, schema_cache)) == 5
     assert sorted(sent.reasons) == ["duplicate", "empty_payload", "wrong_magic"]
     assert {letter.partition for _, letter in sent.dead_letters} == {0, 1}

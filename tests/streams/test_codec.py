@@ -12,7 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.codec import AvroCodec, AvroSchema, SchemaCache, decode, encode, schema_id_of
+from streams.codec import (
+    AvroCodec,
+    AvroSchema,
+    RecordExtension,
+    SchemaCache,
+    decode,
+    encode,
+    schema_id_of,
+)
 from streams.failures import ProcessingError, Reason, Stage
 from streams.records import PlateEvent
 from streams.testing import InMemoryRegistry, encode_plate_event, plate_event_datum
@@ -178,3 +186,23 @@ def test_every_proper_prefix_of_a_message_is_truncated(cache: SchemaCache) -> No
     good = encode_plate_event(cache)
     reasons = {reason_of(good[:cut], cache) for cut in range(1, len(good))}
     assert reasons == {Reason.TRUNCATED}
+
+
+def test_extension_body_is_the_base_body_then_the_additions(cache: SchemaCache) -> None:
+    event, read = AvroSchema.named("PlateEvent"), AvroSchema.named("PlateRead")
+    extension = RecordExtension(event, read)
+    datum = plate_event_datum()
+    additions = {
+        "received_at": datum["captured_at"],
+        "plate": "AB12CDE",
+        "search_key": "A812C0E",
+        "camera": {"known": True, "name": "Gate", "zone": None, "state": None, "location": None},
+    }
+    read_id = cache.id_for("r", read)
+    passed_through = extension.encode(read_id, encode(1, event, datum)[5:], additions)
+    assert passed_through == encode(read_id, read, {**datum, **additions})
+
+
+def test_extension_needs_the_base_fields_first() -> None:
+    with pytest.raises(ValueError, match="does not start with"):
+        RecordExtension(AvroSchema.named("PlateRead"), AvroSchema.named("DeadLetter"))
