@@ -97,6 +97,15 @@ class S3Settings(_Section):
         900, ge=1, le=7 * 24 * 3600, description="Lifetime of presigned image URLs"
     )
 
+    def client_kwargs(self) -> dict[str, str]:
+        """Keyword arguments of ``aiobotocore``'s ``create_client("s3", ...)``."""
+        return {
+            "endpoint_url": self.endpoint,
+            "region_name": self.region,
+            "aws_access_key_id": self.access_key,
+            "aws_secret_access_key": self.secret_key.get_secret_value(),
+        }
+
 
 class SmtpSettings(_Section):
     host: str = Field("127.0.0.1", min_length=1, description="SMTP server host")

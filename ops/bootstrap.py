@@ -79,13 +79,7 @@ async def create_bucket(settings: Settings) -> str:
     from botocore.exceptions import ClientError
 
     s3 = settings.s3
-    async with get_session().create_client(
-        "s3",
-        endpoint_url=s3.endpoint,
-        region_name=s3.region,
-        aws_access_key_id=s3.access_key,
-        aws_secret_access_key=s3.secret_key.get_secret_value(),
-    ) as client:
+    async with get_session().create_client("s3", **s3.client_kwargs()) as client:
         try:
             await retry(f"head bucket {s3.bucket}", lambda: client.head_bucket(Bucket=s3.bucket))
             return f"bucket {s3.bucket} present"

@@ -10,20 +10,16 @@ events are samples; afterwards the demo reads a real clip.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import signal
-import subprocess
 import sys
 import time
-import urllib.request
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from config.settings import Settings, get_settings
+from ops.worker import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,58 +30,6 @@ SAMPLES = [
     ("cam-car-park", "ab12cde", 0.88, "car"),
     ("cam-south-exit", "B8 S5Z2", 0.82, "truck"),
 ]
-
-
-@dataclass
-class Worker:
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    web_url: str
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-
-def start_worker(settings: Settings, workdir: Path) -> Worker:
-    workdir.mkdir(parents=True, exist_ok=True)
-    log_path = workdir / "worker.log"
-    env = dict(os.environ, ALPR_FAUST__DATA_DIR=str(workdir / "worker-data"))
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "faust", "-A", "alpr", "worker", "-l", "info"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Worker(process, log_path, f"http://{settings.web.host}:{settings.web.port}")
-
-
-def wait_until_assigned(worker: Worker, timeout: float = 120.0) -> dict[str, Any]:
-    """Wait for /health to report partitions assigned to the worker."""
-    deadline = time.monotonic() + timeout
-    last: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        if worker.process.poll() is not None:
-            raise SystemExit(
-                f"the worker exited ({worker.process.returncode}); see {worker.log_path}"
-            )
-        try:
-            with urllib.request.urlopen(worker.web_url + "/health", timeout=2) as resp:
-                last = json.loads(resp.read())
-            if last.get("assigned_partitions", 0) > 0:
-                return last
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"the worker got no partitions within {timeout:.0f}s; see {worker.log_path}")
 
 
 def sample_events() -> list[tuple[bytes, bytes | dict[str, Any]]]:
@@ -217,7 +161,7 @@ def show(got: dict[str, list[Any]], detected: str, dlq: str) -> None:
         print(f"  {letter['reason']}: {letter['message']} (stage {letter['stage']})")
 
 
-async def run(settings: Settings, worker: Worker) -> tuple[int, int]:
+async def run(settings: Settings) -> tuple[int, int]:
     from streams.config import get_topic_settings
 
     names = get_topic_settings()
@@ -235,14 +179,15 @@ def main() -> int:
     settings = get_settings()
     workdir = Path(os.environ.get("ALPR_DEMO_DIR", ROOT / "out" / "demo"))
     print("starting a Faust worker (faust -A alpr worker) ...", flush=True)
-    worker = start_worker(settings, workdir)
-    try:
-        health = wait_until_assigned(worker)
+    with WorkerProcess(workdir, settings.web.port) as worker:
+        try:
+            health = worker.wait_ready()
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"demo FAILED: {exc}")
+            return 1
         print(f"worker up: {health['assigned_partitions']} partitions assigned, "
               f"health at {worker.web_url}/health")  # fmt: skip
-        reads, letters = asyncio.run(run(settings, worker))
-    finally:
-        worker.stop()
+        reads, letters = asyncio.run(run(settings))
     ok = reads == len(SAMPLES) and letters == 2
     print(
         f"\ndemo {'done' if ok else 'FAILED'}: {len(SAMPLES) + 2} events in, {reads} reads out, "

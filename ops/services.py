@@ -167,9 +167,18 @@ class Postgres(Service):
             "-c", f"listen_addresses={self.layout.host}",
             "-c", f"unix_socket_directories={self.data_dir / 'socket'}",
             "-c", "max_connections=200", "-c", "shared_buffers=256MB",
-            "-c", "shared_preload_libraries=pg_stat_statements",
+            "-c", f"shared_preload_libraries={','.join(self._preload())}",
         ]  # fmt: skip
         return Launch(argv, self.data_dir, {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C"})
+
+    def _preload(self) -> list[str]:
+        """pg_stat_statements, and TimescaleDB where its extension is installed (the
+        migrations use it when present and native partitions otherwise)."""
+        libdir = subprocess.run(
+            [str(self.bindir / "pg_config"), "--pkglibdir"], capture_output=True, text=True
+        ).stdout.strip()
+        found = list(Path(libdir).glob("timescaledb*.so")) if libdir else []
+        return ["pg_stat_statements"] + (["timescaledb"] if found else [])
 
     def probe(self) -> str:
         return probes.postgres(self._dsn("postgres"))

@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import mailbox
-import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from email.message import EmailMessage
@@ -142,13 +139,7 @@ async def test_s3_put_tag_get_and_presign(settings: Settings, unique: str) -> No
     s3 = settings.s3
     require_port(s3.endpoint, "S3")
     bucket = f"alpr-test-{unique}"
-    async with get_session().create_client(
-        "s3",
-        endpoint_url=s3.endpoint,
-        region_name=s3.region,
-        aws_access_key_id=s3.access_key,
-        aws_secret_access_key=s3.secret_key.get_secret_value(),
-    ) as client:
+    async with get_session().create_client("s3", **s3.client_kwargs()) as client:
         await client.create_bucket(Bucket=bucket)
         try:
             body = b"\x89PNG fake crop bytes"
@@ -208,45 +199,20 @@ def _free_port() -> int:
 
 
 def test_faust_worker_answers_health(settings: Settings, tmp_path: Path) -> None:
+    from ops.worker import WorkerProcess
+
     require_port(settings.kafka.bootstrap_servers.split(",")[0], "Kafka")
-    port = _free_port()
-    env = dict(
-        os.environ,
-        ALPR_WEB__PORT=str(port),
-        ALPR_FAUST__DATA_DIR=str(tmp_path / "worker-data"),
-    )
-    log = open(tmp_path / "worker.log", "wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "faust", "-A", "alpr", "worker", "-l", "info"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        body = None
+    with WorkerProcess(tmp_path, _free_port()) as worker:
+        assert worker.process is not None
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and worker.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
-                    body = json.loads(resp.read())
-                    break
-            except OSError:
-                time.sleep(0.5)
-        output = (tmp_path / "worker.log").read_text(errors="replace")[-3000:]
-        assert body is not None, f"worker never answered /health; log tail:\n{output}"
+        body = None
+        while body is None and time.monotonic() < deadline and worker.process.poll() is None:
+            body = worker.health()
+            time.sleep(0.2)
+        assert body is not None, f"worker never answered /health; log tail:\n{worker.log_tail()}"
         assert body["status"] == "ok"
-        assert body["app"] == "alpr"
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
-        log.close()
-    assert worker.returncode is not None
+        assert body["app"] == settings.faust.app_id
+    assert worker.process.returncode is not None, "the worker is stopped on exit"
 
 
 @pytest.mark.parametrize(
