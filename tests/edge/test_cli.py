@@ -1,0 +1,38 @@
+"""The edge commands as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from edge.manifest import ModelStore
+
+ALPR = Path(sys.executable).with_name("alpr")
+
+
+def _alpr(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(ALPR), *args], capture_output=True, text=True, timeout=300)
+
+
+def test_models_replaces_fausts_own_command_with_fetch_list_and_verify() -> None:
+    result = _alpr("models", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Recognition models" in result.stdout
+    for command in ("fetch", "list", "verify"):
+        assert f"  {command} " in result.stdout
+
+
+def test_read_help_explains_the_json_lines() -> None:
+    result = _alpr("read", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "--json" in result.stdout and "--region" in result.stdout
+    assert '"plates"' in result.stdout
+
+
+def test_models_verify_passes_on_the_fetched_cache(model_store: ModelStore) -> None:
+    result = _alpr("models", "verify")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [line.split()[:2] for line in result.stdout.splitlines()] == [
+        [name, "ok"] for name in model_store.manifest.models
+    ]
