@@ -14,7 +14,7 @@ import faust
 from config.settings import SettingsError, get_settings
 
 #: Packages scanned for @app.agent, @app.table, @app.page, @app.command and friends.
-DISCOVERED_PACKAGES = ["streams", "tables", "agents", "rules", "web", "edge", "ops"]
+DISCOVERED_PACKAGES = ["streams", "tables", "agents", "rules", "web", "edge", "ops", "stores"]
 
 
 def _create_app() -> faust.App:

@@ -1,0 +1,1 @@
+"""Query stores: PostgreSQL and Elasticsearch clients, schema and writers."""
