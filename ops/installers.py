@@ -150,6 +150,8 @@ def unpack(archive: Path, dest: Path, strip_top: bool) -> None:
     shutil.rmtree(dest, ignore_errors=True)
     source.rename(dest)
     shutil.rmtree(tmp, ignore_errors=True)
+    # Maven's local repository keeps a copy; a second one here would only take disk.
+    archive.unlink()
 
 
 def python_tools_venv(venv: Path, specs: list[str]) -> Path:
