@@ -44,7 +44,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-unit: install
+unit: models
 	$(RUN) $(BIN)/pytest -m "not integration"
 
 integration: bootstrap
@@ -53,7 +53,7 @@ integration: bootstrap
 test: install lint typecheck stack bootstrap models
 	$(RUN) $(BIN)/pytest
 
-demo: install stack bootstrap
+demo: install stack bootstrap models
 	$(RUN) $(BIN)/python -m ops.demo
 
 clean:

