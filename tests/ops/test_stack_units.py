@@ -109,3 +109,12 @@ def test_up_pulls_in_dependencies_but_down_and_status_touch_only_the_named() -> 
     assert [s.name for s in stack.select(["registry"], with_dependencies=False)] == ["registry"]
     with pytest.raises(SystemExit, match="unknown service"):
         stack.select(["mysql"])
+
+
+def test_a_java_too_old_everywhere_is_a_prerequisite_error_naming_the_install() -> None:
+    from ops.installers import PrerequisiteError
+    from ops.services import _java_home
+
+    assert int(Path(_java_home(17)).name != "") == 1
+    with pytest.raises(PrerequisiteError, match=r"Java 99 or newer is needed.*apt-get install"):
+        _java_home(99)
