@@ -1,0 +1,95 @@
+"""``alpr db migrate`` and ``alpr projections rebuild``, and the bootstrap steps of the stores."""
+
+from __future__ import annotations
+
+import sys
+from functools import wraps
+from typing import Any, ClassVar
+
+import asyncpg
+import click
+from faust.cli import AppCommand
+from faust.cli.base import _apply_options, cli
+from mode.worker import exiting
+
+from alpr import app
+from config.settings import Settings, get_settings
+from ops.bootstrap import bootstrap_step
+from stores.config import get_projection_settings
+from stores.migrations import MigrationReport, migrate
+from stores.pg_writer import create_partitions_ahead
+
+
+def _group_command(group: click.Group, prefix: str) -> type[AppCommand]:
+    """An ``AppCommand`` base whose subclasses register under ``group`` (``alpr <group> ...``)."""
+
+    class GroupCommand(AppCommand):
+        abstract: ClassVar[bool] = True
+
+        @classmethod
+        def as_click_command(cls) -> Any:
+            @click.pass_context
+            @wraps(cls)
+            def _inner(*args: Any, **kwargs: Any) -> None:
+                cmd = cls(*args, **kwargs)
+                with exiting(print_exception=True, file=sys.stderr):
+                    cmd()
+
+            name = cls.__name__.removeprefix(prefix).replace("_", "-")
+            return _apply_options(cls.options or [])(
+                group.command(name=name, help=cls.__doc__)(_inner)
+            )
+
+    return GroupCommand
+
+
+@cli.group(name="db")
+def db_group() -> None:
+    """Manage the PostgreSQL schema: versioned SQL migrations in migrations/."""
+
+
+@cli.group(name="projections")
+def projections_group() -> None:
+    """Manage the query stores fed from alpr.plates.detected (PostgreSQL, Elasticsearch)."""
+
+
+DbCommand = _group_command(db_group, "db_")
+ProjectionsCommand = _group_command(projections_group, "projections_")
+
+
+async def apply_migrations(settings: Settings) -> tuple[MigrationReport, int]:
+    """Apply the migrations and create the partitions ahead; return what was done."""
+    conn = await asyncpg.connect(settings.postgres.dsn)
+    try:
+        report = await migrate(conn)
+        created = await create_partitions_ahead(
+            conn, get_projection_settings().partitions_ahead_days
+        )
+    finally:
+        await conn.close()
+    return report, len(created)
+
+
+def _describe(report: MigrationReport, partitions: int) -> str:
+    applied = ", ".join(report.applied) or "none"
+    return (
+        f"mode {report.mode}; applied {applied}; {report.already} already applied; "
+        f"{partitions} partition(s) created"
+    )
+
+
+@bootstrap_step("postgres migrations", order=30)
+async def migrations_step(settings: Settings) -> str:
+    report, partitions = await apply_migrations(settings)
+    return _describe(report, partitions)
+
+
+@app.command(base=DbCommand)
+async def db_migrate(self: AppCommand) -> None:
+    """Apply the SQL migrations not applied yet, recorded in schema_migrations; safe to rerun.
+
+    Uses TimescaleDB (hypertable, continuous aggregate) when the server has the extension,
+    else daily range partitions, of which the coming days' are created ahead.
+    """
+    report, partitions = await apply_migrations(get_settings())
+    self.say(_describe(report, partitions))

@@ -1,0 +1,65 @@
+"""Settings of the projections and retention, read from ``ALPR_PROJECTIONS_*`` variables.
+
+Kept beside the stores until the platform's settings tree grows a ``projections`` section.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ProjectionSettings(BaseSettings):
+    """How the projections batch, retry, partition and expire."""
+
+    model_config = SettingsConfigDict(env_prefix="ALPR_PROJECTIONS_", extra="forbid", frozen=True)
+
+    batch_size: int = Field(
+        default=2000, ge=1, le=50_000, description="Most reads written per batch (stream.take)"
+    )
+    batch_within_s: float = Field(
+        default=0.5, gt=0, le=60, description="Longest wait, seconds, to fill a batch"
+    )
+    retry_first_s: float = Field(
+        default=0.2, gt=0, le=60, description="First pause, seconds, after a failed write"
+    )
+    retry_max_s: float = Field(
+        default=10.0, gt=0, le=600, description="Longest pause, seconds, between write attempts"
+    )
+    es_item_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Attempts at a document Elasticsearch rejects with a 4xx other than 429 "
+        "before it goes to the dead-letter topic (a 429 or 5xx is retried without limit)",
+    )
+    partitions_ahead_days: int = Field(
+        default=7, ge=1, le=366, description="Daily partitions of plate_reads created ahead"
+    )
+    retention_interval_s: float = Field(
+        default=3600.0,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="Seconds between runs of the retention timer in each worker",
+    )
+    es_shards: int = Field(default=1, ge=1, le=64, description="Primary shards of a daily index")
+    es_replicas: int = Field(default=0, ge=0, le=8, description="Replicas of a daily index")
+    enable_pg: bool = Field(default=True, description="Run the PostgreSQL projection agent")
+    enable_es: bool = Field(default=True, description="Run the Elasticsearch projection agent")
+
+    @model_validator(mode="after")
+    def _retry_bounds(self) -> ProjectionSettings:
+        if self.retry_first_s > self.retry_max_s:
+            raise ValueError(
+                f"retry_first_s ({self.retry_first_s}) must not exceed "
+                f"retry_max_s ({self.retry_max_s})"
+            )
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_projection_settings() -> ProjectionSettings:
+    """The process-wide projection settings, read once."""
+    return ProjectionSettings()

@@ -1,0 +1,165 @@
+"""Writing reads to PostgreSQL: COPY into a session table, then one idempotent insert.
+
+``COPY`` cannot skip rows that exist, so a batch goes by binary ``COPY`` into a temporary
+table and from there into ``plate_reads`` with ``ON CONFLICT DO NOTHING`` on the event id. In
+native mode the same statement adds the rows really inserted to the hourly rollup, so a replay
+changes neither the reads nor the counts. The batch is one transaction: either all of it is
+stored or nothing, and the caller moves its offsets only after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+import asyncpg
+
+from stores.migrations import StorageMode, storage_mode
+from stores.partitions import ensure_partitions, existing_days, utc_day
+from stores.rows import COLUMNS, Row
+
+INCOMING = "plate_reads_incoming"
+
+_CREATE_INCOMING = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {INCOMING} (LIKE plate_reads) ON COMMIT DELETE ROWS"
+)
+
+_INSERT_NATIVE = f"""
+WITH inserted AS (
+    INSERT INTO plate_reads SELECT * FROM {INCOMING} ON CONFLICT DO NOTHING
+    RETURNING camera_id, captured_at
+), hourly AS (
+    INSERT INTO plate_reads_hourly AS h (camera_id, hour, reads)
+    SELECT camera_id, date_trunc('hour', captured_at, 'UTC'), count(*)
+    FROM inserted GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (camera_id, hour) DO UPDATE SET reads = h.reads + EXCLUDED.reads
+)
+SELECT count(*) FROM inserted
+"""
+
+_INSERT_TIMESCALE = f"""
+WITH inserted AS (
+    INSERT INTO plate_reads SELECT * FROM {INCOMING} ON CONFLICT DO NOTHING RETURNING 1
+)
+SELECT count(*) FROM inserted
+"""
+
+#: Errors of a store that is down, restarting or busy: wait and write the batch again.
+TRANSIENT_PG_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    asyncpg.LockNotAvailableError,
+    asyncpg.QueryCanceledError,
+)
+
+#: Errors a row itself causes: it can never be written as it is.
+ROW_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    ValueError,
+    TypeError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT_PG_ERRORS)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.execute(_CREATE_INCOMING)
+
+
+class PgReadWriter:
+    """Writes batches of rows to ``plate_reads`` over a pool opened on first use."""
+
+    def __init__(
+        self, dsn: str, pool_min: int = 1, pool_max: int = 4, partitions_ahead: int = 7
+    ) -> None:
+        self.dsn = dsn
+        self.pool_min = pool_min
+        self.pool_max = pool_max
+        self.partitions_ahead = partitions_ahead
+        self._pool: asyncpg.Pool | None = None
+        self._mode: StorageMode | None = None
+        self._days: set[date] = set()
+        self._opening = asyncio.Lock()
+
+    async def pool(self) -> asyncpg.Pool:
+        async with self._opening:
+            if self._pool is None:
+                pool = await asyncpg.create_pool(
+                    self.dsn,
+                    min_size=self.pool_min,
+                    max_size=self.pool_max,
+                    init=_init_connection,
+                    command_timeout=120,
+                )
+                assert pool is not None  # create_pool only returns None when not awaited
+                async with pool.acquire() as conn:
+                    mode = await storage_mode(conn)
+                    if mode is None:
+                        await pool.close()
+                        raise RuntimeError("plate_reads does not exist: run `alpr db migrate`")
+                    self._mode = mode
+                    if mode == "native":
+                        self._days = await existing_days(conn)
+                self._pool = pool
+            return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def write(self, rows: Sequence[Row]) -> int:
+        """Store ``rows`` in one transaction; return how many were new."""
+        if not rows:
+            return 0
+        pool = await self.pool()
+        async with pool.acquire() as conn:
+            try:
+                return await self._write(conn, rows)
+            except asyncpg.CheckViolationError as exc:
+                if "no partition" not in str(exc):
+                    raise
+                # Retention dropped a partition this writer had seen: look again.
+                self.forget_partitions()
+                return await self._write(conn, rows)
+
+    async def _write(self, conn: asyncpg.Connection, rows: Sequence[Row]) -> int:
+        if self._mode == "native":
+            await self._ensure_days(conn, {utc_day(row[1]) for row in rows})
+        async with conn.transaction():
+            await conn.copy_records_to_table(INCOMING, records=rows, columns=COLUMNS)
+            sql = _INSERT_NATIVE if self._mode == "native" else _INSERT_TIMESCALE
+            inserted: int = await conn.fetchval(sql)
+        return inserted
+
+    async def _ensure_days(self, conn: asyncpg.Connection, days: set[date]) -> None:
+        missing = days - self._days
+        if missing:
+            await ensure_partitions(conn, missing)
+            self._days |= missing
+
+    def forget_partitions(self) -> None:
+        """Forget the partitions seen, after retention or a rebuild dropped some."""
+        self._days.clear()
+
+
+async def create_partitions_ahead(conn: asyncpg.Connection, ahead: int) -> list[date]:
+    """Create today's partition, yesterday's and ``ahead`` days after today (native mode)."""
+    from stores.partitions import days_ahead
+
+    if await storage_mode(conn) != "native":
+        return []
+    return await ensure_partitions(conn, days_ahead(datetime.now(UTC).date(), ahead))

@@ -1,0 +1,58 @@
+"""A PlateRead (as a fastavro datum) as a row of ``plate_reads``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+#: Columns of ``plate_reads`` in the order of :func:`read_row`.
+COLUMNS: tuple[str, ...] = (
+    "event_id", "captured_at", "received_at", "site_id", "camera_id", "plate", "plate_text",
+    "search_key", "plate_confidence", "char_confidences", "region", "plate_box", "vehicle_box",
+    "vehicle_type", "direction", "track_id", "frames_agreed", "plate_crop_key",
+    "vehicle_image_key", "model_versions", "edge_version", "lat", "lon", "camera_known",
+    "camera_name", "camera_zone",
+)  # fmt: skip
+
+Row = tuple[Any, ...]
+
+
+def _box(box: Mapping[str, int] | None) -> list[int] | None:
+    if box is None:
+        return None
+    return [box["x"], box["y"], box["width"], box["height"]]
+
+
+def read_row(read: Mapping[str, Any]) -> Row:
+    """The row of one read; ``KeyError`` names a missing field."""
+    location = read.get("location") or read["camera"].get("location")
+    camera = read["camera"]
+    return (
+        read["event_id"],
+        read["captured_at"],
+        read["received_at"],
+        read["site_id"],
+        read["camera_id"],
+        read["plate"],
+        read["plate_text"],
+        read["search_key"],
+        read["plate_confidence"],
+        list(read.get("char_confidences") or ()),
+        read.get("region"),
+        _box(read["plate_box"]),
+        _box(read.get("vehicle_box")),
+        read.get("vehicle_type"),
+        read.get("direction", "unknown"),
+        read["track_id"],
+        read["frames_agreed"],
+        read.get("plate_crop_key"),
+        read.get("vehicle_image_key"),
+        json.dumps(read.get("model_versions") or {}, sort_keys=True, separators=(",", ":")),
+        read["edge_version"],
+        None if location is None else location["lat"],
+        None if location is None else location["lon"],
+        bool(camera["known"]),
+        camera.get("name"),
+        camera.get("zone"),
+    )
