@@ -115,7 +115,7 @@ def smtp(host: str, port: int, timeout: float = 3.0) -> str:
 
 
 def postgres(dsn: str, psql: str = "psql", timeout: float = 5.0) -> str:
-    """``SELECT version()`` through psql with the project's DSN."""
+    """The server version, asked through psql with the project's DSN."""
     env = dict(os.environ, PGCONNECT_TIMEOUT=str(int(timeout)))
     try:
         out = subprocess.run(
@@ -129,7 +129,6 @@ def postgres(dsn: str, psql: str = "psql", timeout: float = 5.0) -> str:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ProbeError(str(exc)) from exc
     if out.returncode != 0:
-        raise ProbeError(
-            out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "psql failed"
-        )
+        lines = out.stderr.strip().splitlines()
+        raise ProbeError(lines[0].removeprefix("psql: error: ") if lines else "psql failed")
     return f"server {out.stdout.strip()}"
