@@ -1,0 +1,105 @@
+"""Settings of the alert engine (``ALPR_RULES_*``) and the notifier (``ALPR_NOTIFY_*``).
+
+Kept here until they join ``config/settings.py``; every field has a description and bounds.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_TOPIC = r"^[A-Za-z0-9._-]{1,249}$"
+
+
+class RulesSettings(BaseSettings):
+    """Where rules come from and how reads are evaluated against them."""
+
+    model_config = SettingsConfigDict(env_prefix="ALPR_RULES_", extra="forbid", frozen=True)
+
+    dir: Path | None = Field(
+        default=None,
+        description="Directory of rule files that `alpr bootstrap` publishes (none: skip)",
+    )
+    topic: str = Field(
+        default="alpr.rules",
+        pattern=_TOPIC,
+        description="Compacted topic of the rule set, by rule name",
+    )
+    alerts_topic: str = Field(
+        default="alpr.alerts", pattern=_TOPIC, description="Alerts, by alert id"
+    )
+    lateness_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=86400,
+        description="How late (event time) a read may arrive and still count",
+    )
+    history_max: int = Field(
+        default=500, ge=10, le=100_000, description="Most recent sightings kept per plate"
+    )
+    timer_interval_s: float = Field(
+        default=5.0, gt=0, le=3600, description="How often dwell and silence rules are checked"
+    )
+    ready_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=600,
+        description="How long the alert agent waits for the rule set at start",
+    )
+
+
+class NotifySettings(BaseSettings):
+    """How alerts are delivered."""
+
+    model_config = SettingsConfigDict(env_prefix="ALPR_NOTIFY_", extra="forbid", frozen=True)
+
+    attempts: int = Field(
+        default=5, ge=1, le=20, description="Attempts per delivery before dead-lettering"
+    )
+    backoff_s: float = Field(
+        default=0.5, ge=0, le=60, description="First pause between attempts; doubles"
+    )
+    backoff_max_s: float = Field(
+        default=30.0, ge=0, le=600, description="Longest pause between attempts"
+    )
+    timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="Timeout of one delivery attempt"
+    )
+    rate_per_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=10_000,
+        description="Most deliveries per second per channel (token bucket)",
+    )
+    burst: int = Field(
+        default=20, ge=1, le=10_000, description="Deliveries a channel may send at once"
+    )
+    allow_networks: list[str] = Field(
+        default_factory=list,
+        description="Private or loopback networks (CIDR) webhook/Slack/SMS URLs may point at",
+    )
+    sms_base_url: str = Field(
+        default="https://api.twilio.com",
+        pattern=r"^https?://",
+        description="Twilio-compatible API root",
+    )
+    sms_account_sid: str = Field(default="", description="SMS account id")
+    sms_auth_token: SecretStr = Field(default=SecretStr(""), description="SMS auth token")
+    sms_from: str = Field(default="", description="Sender number of SMS (E.164)")
+    crop_url: str = Field(
+        default="",
+        description="Crop link template with {key}, e.g. https://alpr.example/crops/{key}",
+    )
+
+
+@lru_cache(maxsize=1)
+def get_rules_settings() -> RulesSettings:
+    return RulesSettings()  # type: ignore[call-arg]
+
+
+@lru_cache(maxsize=1)
+def get_notify_settings() -> NotifySettings:
+    return NotifySettings()  # type: ignore[call-arg]

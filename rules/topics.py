@@ -1,0 +1,34 @@
+"""Topics of the alert engine: the rule set (compacted) and the alerts.
+
+The rule set carries raw bytes (gzip-compressed JSON of one rule, keyed by its name; a
+tombstone removes it) so that a watch list of 100,000 plates fits one message.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from alpr import app
+from rules.alert import Alert
+from rules.config import get_rules_settings
+
+_settings = get_rules_settings()
+
+rule_updates: faust.TopicT = app.topic(
+    _settings.topic,
+    key_type=str,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=1,
+    compacting=True,
+    internal=True,
+)
+
+alerts: faust.TopicT = app.topic(
+    _settings.alerts_topic,
+    key_type=str,
+    value_type=Alert,
+    key_serializer="raw",
+    internal=True,
+)
