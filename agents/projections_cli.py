@@ -93,3 +93,22 @@ async def db_migrate(self: AppCommand) -> None:
     """
     report, partitions = await apply_migrations(get_settings())
     self.say(_describe(report, partitions))
+
+
+@bootstrap_step("elasticsearch index template", order=40)
+async def template_step(settings: Settings) -> str:
+    es = settings.elasticsearch
+    if not es.url:
+        return "no Elasticsearch configured"
+    from stores.es_docs import alias_name, index_pattern
+    from stores.es_writer import make_client, put_template
+
+    projection = get_projection_settings()
+    client = make_client(es.url)
+    try:
+        await put_template(client, es.index_prefix, projection.es_shards, projection.es_replicas)
+    finally:
+        await client.close()
+    return (
+        f"template for {index_pattern(es.index_prefix)} behind alias {alias_name(es.index_prefix)}"
+    )

@@ -49,7 +49,7 @@ def test_a_gap_in_versions_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_file_named_out_of_pattern_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(MigrationError, match="NNNN_name.sql"):
+    with pytest.raises(MigrationError, match=r"NNNN_name\.sql"):
         parse_name(tmp_path / "1_base.sql")
 
 

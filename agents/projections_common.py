@@ -1,0 +1,174 @@
+"""What the PostgreSQL and Elasticsearch projections share: the topic, decoding a batch,
+dead-lettering reads that can never be stored, and holding offsets back on the way out.
+
+Both projections read ``alpr.plates.detected`` as raw bytes and decode the batch themselves,
+so a message that does not decode becomes a dead letter instead of an error before the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, cast
+
+import faust
+
+from agents import metrics as core_metrics
+from agents.deadletters import dead_letter_for
+from agents.emit import send_dead_letter
+from alpr import app
+from stores import metrics
+from stores.config import ProjectionSettings
+from stores.retry import Backoff
+from streams.codec import AvroSchema, decode_message, default_schema_cache, schema_id_of
+from streams.config import get_topic_settings
+from streams.failures import ProcessingError, Reason, Stage
+
+log = logging.getLogger(__name__)
+
+READ_SCHEMA = AvroSchema.named("PlateRead")
+
+#: ``alpr.plates.detected`` as bytes: each projection decodes its batch in one go.
+plates_detected_bytes: faust.TopicT = app.topic(
+    get_topic_settings().detected,
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+)
+
+
+class ProjectionFailure(StrEnum):
+    """Reason and stage of the projections' own dead letters.
+
+    To move into ``streams.failures.Reason`` / ``Stage`` (owned by the event contract).
+    """
+
+    UNWRITABLE = "unwritable"
+    STAGE = "project"
+
+
+@dataclass
+class DecodedBatch:
+    """A batch split into decoded reads (with their events) and messages that failed."""
+
+    reads: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
+    failed: list[tuple[Any, ProcessingError]] = field(default_factory=list)
+
+
+async def decode_batch(events: Sequence[Any], backoff: Backoff) -> DecodedBatch:
+    """Decode every event's value as a PlateRead.
+
+    A registry outage is waited out (the bytes are fine: the schema is only not to be had
+    yet); every other failure is the message's own and is returned in ``failed``.
+    """
+    cache = default_schema_cache()
+    pauses = backoff.pauses()
+    while True:
+        ids = [sid for e in events if (sid := schema_id_of(e.message.value or b"")) is not None]
+        await cache.prefetch(ids)
+        batch = DecodedBatch()
+        waiting = False
+        for event in events:
+            try:
+                read, _ = decode_message(event.message.value, READ_SCHEMA, cache)
+            except ProcessingError as exc:
+                if exc.reason is Reason.REGISTRY_UNAVAILABLE:
+                    waiting = True
+                    break
+                batch.failed.append((event, exc))
+            else:
+                batch.reads.append((event, read))
+        if not waiting:
+            return batch
+        pause = next(pauses)
+        log.warning("schema registry unavailable; decoding again in %.1fs", pause)
+        await asyncio.sleep(pause)
+
+
+def unwritable(message: str, event_id: str | None) -> ProcessingError:
+    """The error of a read a store refuses for good (a value it cannot hold)."""
+    return ProcessingError(
+        cast(Reason, ProjectionFailure.UNWRITABLE),
+        cast(Stage, ProjectionFailure.STAGE),
+        message,
+        event_id=event_id,
+    )
+
+
+async def dead_letter(store: str, event: Any, error: ProcessingError) -> None:
+    """Send ``event``'s original bytes to the dead-letter topic with ``error``'s reason."""
+    letter = dead_letter_for(error, event.message, time.time())
+    await send_dead_letter(letter)
+    metrics.DEAD_LETTERS.labels(store, letter.reason).inc()
+    core_metrics.DEAD_LETTERS.labels(letter.reason, letter.stage).inc()
+
+
+def withhold_offsets(events: Sequence[Any]) -> None:
+    """Make sure the offsets of ``events`` are never committed by this process.
+
+    ``stream.take`` acks a batch's events when its generator is closed, even when the agent
+    is leaving with the batch unwritten (a worker stopping during a store outage). Marking
+    the messages acked here, without the consumer's bookkeeping, makes that ack a no-op and
+    leaves a gap the consumer cannot commit past: the next owner reads them again.
+    """
+    for event in events:
+        event.message.acked = True
+
+
+def update_lag(store: str, events: Sequence[Any]) -> None:
+    """Messages left on the topic after ``events``: highwater minus next offset, summed."""
+    last: dict[Any, int] = {}
+    for event in events:
+        last[event.message.tp] = max(last.get(event.message.tp, -1), event.message.offset)
+    consumer = app.consumer
+    lag = 0
+    for tp, offset in last.items():
+        highwater = consumer.highwater(tp)
+        if highwater is not None:
+            lag += max(highwater - offset - 1, 0)
+    metrics.LAG.labels(store).set(lag)
+
+
+Store = Callable[[list[tuple[Any, dict[str, Any]]]], Awaitable[int]]
+
+
+async def run_projection(
+    store_name: str,
+    stream: Any,
+    settings: ProjectionSettings,
+    store: Store,
+    dead_letter_decode_failures: bool,
+) -> Any:
+    """The body of a projection agent: batches from ``stream``, each stored before the next.
+
+    ``store`` writes a batch of (event, read) pairs, waiting out outages, dead-lettering what
+    can never be stored, and returns how many were new. The offsets of a batch advance only
+    when the next batch is asked for, that is after ``store`` returned.
+    """
+    backoff = Backoff(settings.retry_first_s, settings.retry_max_s)
+    events_in = metrics.EVENTS.labels(store_name)
+    written = metrics.WRITTEN.labels(store_name)
+    batch_sizes = metrics.BATCH.labels(store_name)
+    write_seconds = metrics.WRITE_SECONDS.labels(store_name)
+    async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+        try:
+            started = time.perf_counter()
+            decoded = await decode_batch(events, backoff)
+            if dead_letter_decode_failures:
+                for event, error in decoded.failed:
+                    await dead_letter(store_name, event, error)
+            new = await store(decoded.reads)
+        except BaseException:
+            withhold_offsets(events)
+            raise
+        write_seconds.observe(time.perf_counter() - started)
+        events_in.inc(len(events))
+        batch_sizes.observe(len(events))
+        written.inc(new)
+        update_lag(store_name, events)
+        yield new

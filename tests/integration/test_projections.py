@@ -1,0 +1,303 @@
+"""The projections end to end: a real Faust worker, Kafka, the registry, PostgreSQL and
+Elasticsearch.
+
+Reads go straight onto the test's ``alpr.plates.detected`` topic in the router's wire format;
+the worker's two projection agents must store each exactly once in both stores, add nothing
+when the same reads come again, and lose nothing when PostgreSQL and Elasticsearch restart
+in the middle of a load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from elasticsearch import AsyncElasticsearch
+
+from config.settings import Settings
+from ops.worker import WorkerProcess
+from stores.es_docs import alias_name
+from stores.migrations import migrate
+from stores.testing import (
+    create_database,
+    drop_database,
+    encode_reads,
+    es_count,
+    es_event_ids,
+    pg_event_ids,
+    pg_scalar,
+    plate_read_datum,
+    produce,
+    read_workload,
+)
+from streams.codec import SchemaCache, default_schema_cache
+from streams.registry import SchemaRegistryClient
+from streams.testing import create_topics, delete_topics
+from tests.integration.conftest import require_port
+
+#: Reads per load. The issue asks for 100,000; 20,000 keeps the suite within minutes on two
+#: cores (bench/projections.py runs the full 100,000).
+READS = 20_000
+PARTITIONS = 4
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Scratch:
+    """One test's own topics, consumer group, database and index prefix."""
+
+    unique: str
+    dsn: str
+    prefix: str
+    detected: str
+    dlq: str
+    topics: list[str]
+    app_id: str
+
+    @property
+    def alias(self) -> str:
+        return alias_name(self.prefix)
+
+    def env(self) -> dict[str, str]:
+        raw, detected, dlq, cameras = self.topics
+        return {
+            "ALPR_FAUST__APP_ID": self.app_id,
+            "ALPR_TOPICS_RAW": raw,
+            "ALPR_TOPICS_DETECTED": detected,
+            "ALPR_TOPICS_DLQ": dlq,
+            "ALPR_TOPICS_CAMERAS": cameras,
+            "ALPR_POSTGRES__DSN": self.dsn,
+            "ALPR_ELASTICSEARCH__INDEX_PREFIX": self.prefix,
+            "ALPR_KAFKA__PARTITIONS": str(PARTITIONS),
+            "ALPR_PROJECTIONS_RETRY_MAX_S": "2",
+        }
+
+
+@pytest.fixture
+async def scratch(settings: Settings, unique: str) -> AsyncIterator[Scratch]:
+    require_port(settings.kafka.bootstrap_servers, "Kafka")
+    require_port(settings.schema_registry.url, "schema registry")
+    require_port(settings.postgres.dsn.split("@")[-1].split("/")[0], "PostgreSQL")
+    require_port(settings.elasticsearch.url, "Elasticsearch")
+    database = f"alpr_test_{unique}"
+    topics = [f"test.{unique}.{t}" for t in ("raw", "detected", "dlq", "cameras")]
+    await create_topics(settings.kafka.bootstrap_servers, topics, partitions=PARTITIONS)
+    dsn = await create_database(settings.postgres.dsn, database)
+    conn = await __import__("asyncpg").connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    yield Scratch(unique, dsn, f"t{unique}", topics[1], topics[2], topics, f"test-proj-{unique}")
+    await drop_database(settings.postgres.dsn, database)
+    es = AsyncElasticsearch(settings.elasticsearch.url)
+    try:
+        await es.indices.delete(index=f"t{unique}-*", ignore_unavailable=True)
+        await es.options(ignore_status=404).indices.delete_index_template(name=f"t{unique}-reads")
+    finally:
+        await es.close()
+    await delete_topics(settings.kafka.bootstrap_servers, topics)
+    registry = SchemaRegistryClient(settings.schema_registry.url)
+    for topic in topics:
+        registry.delete_subject(f"{topic}-value", permanent=True)
+
+
+@pytest.fixture
+def start_worker(scratch: Scratch, tmp_path: Path) -> Iterator[Callable[[], WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def start() -> WorkerProcess:
+        worker = WorkerProcess(tmp_path / f"w{len(started)}", free_port(), env=scratch.env())
+        started.append(worker)
+        worker.start()
+        worker.wait_ready(min_partitions=PARTITIONS)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_for(what: str, check: Callable[[], Awaitable[bool]], worker: WorkerProcess,
+                   timeout: float = 180) -> None:  # fmt: skip
+    """Poll ``check`` until true; fail with the worker's log after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not reached within {timeout:.0f}s; worker log:\n"
+                        f"{worker.log_tail()}")  # fmt: skip
+        await asyncio.sleep(1)
+
+
+async def committed_to_end(bootstrap: str, group: str, topic: str) -> bool:
+    """Whether ``group`` has committed every message of ``topic``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await consumer.start()
+    await admin.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        ends = await consumer.end_offsets(parts)
+        committed = await admin.list_consumer_group_offsets(group, partitions=parts)
+        return all(
+            (committed.get(tp) is not None and committed[tp].offset >= ends[tp]) for tp in parts
+        )
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def dead_letters(bootstrap: str, topic: str, cache: SchemaCache) -> list[dict[str, Any]]:
+    from streams.codec import AvroSchema, decode
+
+    schema = AvroSchema.named("DeadLetter")
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        letters = []
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < ends[tp] for tp in parts])
+
+        while await behind():
+            batch = await consumer.getmany(timeout_ms=1000)
+            for messages in batch.values():
+                letters.extend(decode(m.value, schema, cache) for m in messages)
+        return letters
+    finally:
+        await consumer.stop()
+
+
+def workload(count: int) -> list[dict[str, Any]]:
+    start = datetime.now(UTC) - timedelta(days=2)
+    return read_workload(count, start, timedelta(days=2, hours=12))
+
+
+async def test_every_read_is_stored_once_in_both_stores_and_a_replay_adds_nothing(
+    settings: Settings, scratch: Scratch, start_worker: Callable[[], WorkerProcess]
+) -> None:
+    cache = default_schema_cache()
+    reads = workload(READS)
+    messages = encode_reads(cache, f"{scratch.detected}-value", reads)
+    # One read Elasticsearch can never index (a latitude off the globe) and one message that
+    # is not a read at all: each must become exactly one dead letter.
+    unindexable = plate_read_datum(location={"lat": 123.0, "lon": 0.0})
+    bad = encode_reads(cache, f"{scratch.detected}-value", [unindexable])
+    garbage = (b"GARBAGE", b"\x07 not avro")
+    await produce(settings.kafka.bootstrap_servers, scratch.detected, [*messages, *bad, garbage])
+    ids = {r["event_id"] for r in reads}
+
+    worker = start_worker()
+    es = AsyncElasticsearch(settings.elasticsearch.url)
+    try:
+
+        async def stored() -> bool:
+            return (
+                await pg_scalar(scratch.dsn, "SELECT count(*) FROM plate_reads") >= READS + 1
+                and await es_count(es, scratch.alias) >= READS
+                and await committed_to_end(
+                    settings.kafka.bootstrap_servers, scratch.app_id, scratch.detected
+                )
+            )
+
+        await wait_for("every read stored", stored, worker)
+        pg_ids = await pg_event_ids(scratch.dsn)
+        es_ids = await es_event_ids(es, scratch.alias)
+        assert len(pg_ids) == READS + 1 and set(pg_ids) == ids | {unindexable["event_id"]}
+        assert len(es_ids) == READS and set(es_ids) == ids
+        hourly = await pg_scalar(scratch.dsn, "SELECT sum(reads) FROM plate_reads_hourly")
+        assert hourly == READS + 1
+
+        letters = await dead_letters(settings.kafka.bootstrap_servers, scratch.dlq, cache)
+        assert sorted(letter["reason"] for letter in letters) == ["unwritable", "wrong_magic"]
+        refused = next(letter for letter in letters if letter["reason"] == "unwritable")
+        assert refused["stage"] == "project" and "geo_point" in refused["message"]
+
+        # The same reads once more: consumed and committed, and nothing added anywhere.
+        await produce(settings.kafka.bootstrap_servers, scratch.detected, messages)
+
+        async def replayed() -> bool:
+            return await committed_to_end(
+                settings.kafka.bootstrap_servers, scratch.app_id, scratch.detected
+            )
+
+        await wait_for("the replay consumed", replayed, worker)
+        assert await pg_scalar(scratch.dsn, "SELECT count(*) FROM plate_reads") == READS + 1
+        assert await pg_scalar(scratch.dsn, "SELECT sum(reads) FROM plate_reads_hourly") == (
+            READS + 1
+        )
+        assert await es_count(es, scratch.alias) == READS
+    finally:
+        await es.close()
+
+
+def stack(*args: str) -> None:
+    subprocess.run([str(ROOT / "ops" / "stack"), *args], check=True, capture_output=True)
+
+
+async def test_stores_restarted_mid_load_lose_nothing_and_duplicate_nothing(
+    settings: Settings, scratch: Scratch, start_worker: Callable[[], WorkerProcess]
+) -> None:
+    cache = default_schema_cache()
+    reads = workload(READS)
+    ids = {r["event_id"] for r in reads}
+    messages = encode_reads(cache, f"{scratch.detected}-value", reads)
+    half = len(messages) // 2
+    await produce(settings.kafka.bootstrap_servers, scratch.detected, messages[:half])
+    worker = start_worker()
+    es = AsyncElasticsearch(settings.elasticsearch.url)
+    try:
+
+        async def some_stored() -> bool:
+            return await pg_scalar(scratch.dsn, "SELECT count(*) FROM plate_reads") > 0
+
+        await wait_for("the first reads stored", some_stored, worker)
+        # PostgreSQL goes away while reads keep arriving, then comes back.
+        stack("down", "postgres")
+        await produce(settings.kafka.bootstrap_servers, scratch.detected, messages[half:])
+        await asyncio.sleep(3)
+        stack("up", "postgres")
+        # Then Elasticsearch, while the worker is catching up with PostgreSQL.
+        stack("down", "elasticsearch")
+        await asyncio.sleep(3)
+        stack("up", "elasticsearch")
+
+        async def stored() -> bool:
+            return (
+                await pg_scalar(scratch.dsn, "SELECT count(*) FROM plate_reads") >= READS
+                and await es_count(es, scratch.alias) >= READS
+                and await committed_to_end(
+                    settings.kafka.bootstrap_servers, scratch.app_id, scratch.detected
+                )
+            )
+
+        await wait_for("every read stored after the restarts", stored, worker)
+        pg_ids = await pg_event_ids(scratch.dsn)
+        es_ids = await es_event_ids(es, scratch.alias)
+        assert len(pg_ids) == READS and set(pg_ids) == ids
+        assert len(es_ids) == READS and set(es_ids) == ids
+        assert await pg_scalar(scratch.dsn, "SELECT sum(reads) FROM plate_reads_hourly") == READS
+        log = worker.log_tail(200_000)
+        assert "PostgreSQL write failed" in log and "Elasticsearch bulk failed" in log
+    finally:
+        await es.close()
