@@ -174,7 +174,7 @@ async def dead_letters(bootstrap: str, topic: str, cache: SchemaCache) -> list[d
         parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
         consumer.assign(parts)
         ends = await consumer.end_offsets(parts)
-        letters = []
+        letters: list[dict[str, Any]] = []
 
         async def behind() -> bool:
             return any([await consumer.position(tp) < ends[tp] for tp in parts])
