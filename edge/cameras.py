@@ -145,6 +145,12 @@ class TrackingConfig(_Section):
         description="A track still alive this long after its first read publishes its event "
         "then (parked vehicles); it publishes no second one",
     )
+    min_confidence: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Tracks whose voted text is less confident publish no event",
+    )
     min_iou: float = Field(
         default=0.2,
         gt=0.0,

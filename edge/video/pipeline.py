@@ -1,0 +1,332 @@
+"""One camera's frames to one plate event per vehicle pass.
+
+Per frame: the motion gate skips still frames while nothing is tracked; every
+``detect_every``-th analysed frame runs the vehicle detector and norfair matches the
+detections to the tracks (its Kalman filters carry each track across the frames between);
+a track matched in this detection gets its plate read, at most every ``ocr_every``-th
+detection and until its reads settle. A track publishes one event when it ends, or once
+``max_delay_s`` after its first read if it lingers; ``finish`` ends every track.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
+from norfair import Detection as NorfairDetection
+from norfair import Tracker
+
+from edge.cameras import CameraConfig, TrackingConfig
+from edge.engine.detections import Box, Detections
+from edge.engine.geometry import crop, overlap, pad_box
+from edge.engine.pipeline import Engine, PlateRead
+from edge.engine.vehicles import NoVehicleDetector
+from edge.formats import PlateFormats
+from edge.video.motion import MotionGate, inside
+from edge.video.source import Frame
+from edge.video.tracks import Track, TrackRead, sharpness
+
+#: Margin around a vehicle box searched for its plate (fraction of its size): detectors box
+#: vehicles tightly and a plate sits at the box's edge.
+VEHICLE_MARGIN = 0.08
+#: Boxes of different classes overlapping this much of the smaller one are one vehicle.
+SAME_VEHICLE_OVERLAP = 0.8
+#: A plate belongs to the track's vehicle when the vehicle box holds this much of it.
+OWN_PLATE_OVERLAP = 0.8
+#: Margin around a tracked plate box (no vehicle detector) searched for the plate again.
+PLATE_MARGIN = 0.5
+
+
+@dataclass(frozen=True)
+class TrackEvent:
+    """The outcome of one track: what it read, its best shot and how it moved."""
+
+    camera_id: str
+    track_id: int
+    text: str
+    confidence: float
+    char_confidences: list[float]
+    valid: bool
+    format: str | None
+    frames_agreed: int
+    reads: int
+    read_texts: list[tuple[str, float]]
+    captured_at: float
+    plate_box: Box
+    vehicle_box: Box | None
+    vehicle_type: str | None
+    direction: str
+    plate_crop: np.ndarray
+    vehicle_image: np.ndarray | None
+    reason: str
+
+    def as_line(self) -> str:
+        """One line for people: ``track TEXT confidence agreed/reads vehicle direction``."""
+        flag = "" if self.valid else "  (fits no plate format)"
+        return (
+            f"track {self.track_id}: {self.text}  {self.confidence:.2f}  "
+            f"{self.frames_agreed}/{self.reads} reads  {self.vehicle_type or 'no vehicle'}  "
+            f"{self.direction}{flag}"
+        )
+
+
+@dataclass
+class PipelineStats:
+    """Counters of one camera's pipeline; read by metrics and heartbeats."""
+
+    frames: int = 0
+    analysed: int = 0
+    detections: int = 0
+    plate_reads: int = 0
+    events: int = 0
+    weak_tracks: int = 0
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+
+StageObserver = Callable[[str, float], None]
+T = TypeVar("T")
+
+
+class CameraPipeline:
+    """Tracks, reads and decides for one camera; synchronous, one frame at a time."""
+
+    def __init__(
+        self,
+        camera: CameraConfig,
+        engine: Engine,
+        tracking: TrackingConfig,
+        formats: PlateFormats | None = None,
+        observe: StageObserver | None = None,
+    ) -> None:
+        self.camera = camera
+        self.tracking = tracking
+        self.engine = engine
+        self.formats = formats or engine.formats
+        # Plates are searched in each vehicle's crop: no second vehicle detection there.
+        self.plate_engine = Engine(
+            NoVehicleDetector(), engine.plates, engine.reader, engine.formats, search="frame"
+        )
+        self.gate = MotionGate(tracking.motion_threshold, camera.zone)
+        self.tracker = Tracker(
+            distance_function="iou",
+            distance_threshold=1.0 - tracking.min_iou,
+            hit_counter_max=tracking.lost_after,
+            initialization_delay=0,
+        )
+        self.tracks: dict[int, Track] = {}
+        self.stats = PipelineStats()
+        self._observe = observe
+        self._since_detection = tracking.detect_every  # the first analysed frame detects
+        self._hangover = 0
+
+    @property
+    def live_tracks(self) -> int:
+        return len(self.tracks)
+
+    def process(self, frame: Frame) -> list[TrackEvent]:
+        """The events this frame completes (usually none)."""
+        self.stats.frames += 1
+        if self.gate.moving(frame):
+            # Keep looking for a while: a slow vehicle changes few pixels per frame.
+            self._hangover = self.tracking.detect_every
+        elif not self.tracks and self._hangover <= 0:
+            return []
+        self._hangover -= 1
+        self.stats.analysed += 1
+        self._since_detection += 1
+        if self._since_detection < self.tracking.detect_every:
+            return self._overdue(frame)
+        self._since_detection = 0
+        objects = self._timed("detect", lambda: self._detect(frame.image))
+        self.stats.detections += 1
+        hits = self._track(objects, frame)
+        for track, box in hits:
+            if self._wants_read(track):
+                started = time.perf_counter()
+                self._read(track, box, frame)
+                self._record("read", started)
+        return self._ended(frame) + self._overdue(frame)
+
+    def finish(self) -> list[TrackEvent]:
+        """End every track (end of a file, shutdown): their events."""
+        events = [self._event(t, "finished") for t in self.tracks.values() if not t.emitted]
+        self.tracks.clear()
+        return self._count([e for e in events if e is not None])
+
+    def _timed(self, stage: str, work: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        result = work()
+        self._record(stage, started)
+        return result
+
+    def _record(self, stage: str, started: float) -> None:
+        elapsed = (time.perf_counter() - started) * 1000.0
+        self.stats.stage_ms[stage] = self.stats.stage_ms.get(stage, 0.0) + elapsed
+        if self._observe is not None:
+            self._observe(stage, elapsed)
+
+    def _detect(self, image: np.ndarray) -> Detections:
+        if isinstance(self.engine.vehicles, NoVehicleDetector):
+            found = self.engine.plates.locate(image)
+            return Detections(found.boxes, found.scores, np.zeros_like(found.class_ids), ["plate"])
+        return self.engine.vehicles.detect(image)
+
+    def _track(self, objects: Detections, frame: Frame) -> list[tuple[Track, Box]]:
+        objects = _one_box_per_vehicle(objects)
+        detections = [
+            NorfairDetection(
+                points=np.array([[d.box[0], d.box[1]], [d.box[2], d.box[3]]], dtype=np.float64),
+                scores=np.array([d.score, d.score]),
+                # The class goes in data, not label: norfair never matches across labels,
+                # and a detector that flips between car and truck would split the track.
+                data=d.label,
+            )
+            for d in objects
+        ]
+        active = self.tracker.update(detections=detections)
+        hits = []
+        for tracked in active:
+            detection = tracked.last_detection
+            if tracked.id is None or not any(detection is d for d in detections):
+                continue  # carried by the Kalman filter, not seen in this frame
+            x1, y1, x2, y2 = (float(v) for v in np.asarray(detection.points).ravel())
+            box: Box = (x1, y1, x2, y2)
+            track = self.tracks.get(tracked.id)
+            if track is None:
+                track = self.tracks[tracked.id] = Track(
+                    tracked.id, frame.captured_at, frame.captured_at
+                )
+            track.last_seen = frame.captured_at
+            track.labels[str(detection.data)] += 1
+            track.centres.append(((x1 + x2) / 2 / frame.width, (y1 + y2) / 2 / frame.height))
+            track.detections_since_read += 1
+            hits.append((track, box))
+        return hits
+
+    def _wants_read(self, track: Track) -> bool:
+        return (
+            not track.emitted
+            and len(track.reads) < self.tracking.max_reads
+            and not track.settled(self.tracking.settle_reads)
+            and (not track.reads or track.detections_since_read >= self.tracking.ocr_every)
+        )
+
+    def _read(self, track: Track, box: Box, frame: Frame) -> None:
+        image = frame.image
+        margin = PLATE_MARGIN if track.vehicle_type is None else VEHICLE_MARGIN
+        x1, y1, x2, y2 = pad_box(box, margin, margin)
+        x1, y1 = max(0.0, x1), max(0.0, y1)
+        x2, y2 = min(float(frame.width), x2), min(float(frame.height), y2)
+        region = crop(image, (x1, y1, x2, y2))
+        if region.shape[0] < 8 or region.shape[1] < 8:
+            return
+        track.detections_since_read = 0
+        plates = self.plate_engine.read(region, self.formats).plates
+        plate = _main_plate(plates, x1, y1, box, frame, self.camera)
+        if plate is None:
+            return
+        px1, py1, px2, py2 = plate.box
+        plate_box: Box = (px1 + x1, py1 + y1, px2 + x1, py2 + y1)
+        plate_crop = crop(image, plate_box).copy()
+        self.stats.plate_reads += 1
+        vehicle = track.vehicle_type is not None
+        track.reads.append(
+            TrackRead(
+                text=plate.text,
+                confidence=plate.confidence,
+                captured_at=frame.captured_at,
+                plate_box=plate_box,
+                vehicle_box=box if vehicle else None,
+                plate_crop=plate_crop,
+                vehicle_crop=crop(image, box).copy() if vehicle else None,
+                sharpness=sharpness(plate_crop),
+            )
+        )
+
+    def _ended(self, frame: Frame) -> list[TrackEvent]:
+        alive = {o.id for o in self.tracker.tracked_objects if o.id is not None}
+        events = []
+        for track_id in [t for t in self.tracks if t not in alive]:
+            track = self.tracks.pop(track_id)
+            if not track.emitted:
+                events.append(self._event(track, "ended"))
+        return self._count([e for e in events if e is not None])
+
+    def _overdue(self, frame: Frame) -> list[TrackEvent]:
+        events = []
+        for track in self.tracks.values():
+            first = track.first_read_at
+            overdue = first is not None and frame.captured_at - first >= self.tracking.max_delay_s
+            if overdue and not track.emitted:
+                events.append(self._event(track, "max_delay"))
+        return self._count([e for e in events if e is not None])
+
+    def _count(self, events: list[TrackEvent]) -> list[TrackEvent]:
+        self.stats.events += len(events)
+        return events
+
+    def _event(self, track: Track, reason: str) -> TrackEvent | None:
+        track.emitted = True
+        verdict = track.verdict(self.formats)
+        if verdict is None or verdict.confidence < self.tracking.min_confidence:
+            self.stats.weak_tracks += verdict is not None
+            return None
+        best = track.best_shot(verdict.text)
+        return TrackEvent(
+            camera_id=self.camera.id,
+            track_id=track.id,
+            text=verdict.text,
+            confidence=verdict.confidence,
+            char_confidences=verdict.char_confidences,
+            valid=verdict.valid,
+            format=verdict.format,
+            frames_agreed=verdict.agreed,
+            reads=len(track.reads),
+            read_texts=[(r.text, r.confidence) for r in track.reads],
+            captured_at=best.captured_at,
+            plate_box=best.plate_box,
+            vehicle_box=best.vehicle_box,
+            vehicle_type=track.vehicle_type,
+            direction=track.direction(self.camera.line),
+            plate_crop=best.plate_crop,
+            vehicle_image=best.vehicle_crop,
+            reason=reason,
+        )
+
+
+def _one_box_per_vehicle(objects: Detections) -> Detections:
+    """Drop boxes mostly inside a better-scored box of another class (a car also boxed as a
+    truck), which would otherwise start a second track reading the same plate."""
+    order = np.argsort(-objects.scores)
+    kept: list[int] = []
+    for i in order:
+        if all(
+            objects.class_ids[i] == objects.class_ids[k]
+            or overlap(_box(objects.boxes[i]), _box(objects.boxes[k])) < SAME_VEHICLE_OVERLAP
+            for k in kept
+        ):
+            kept.append(int(i))
+    return objects.select(np.array(sorted(kept), dtype=np.intp))
+
+
+def _box(row: np.ndarray) -> Box:
+    x1, y1, x2, y2 = (float(v) for v in row)
+    return x1, y1, x2, y2
+
+
+def _main_plate(
+    plates: list[PlateRead], x0: float, y0: float, vehicle: Box, frame: Frame, camera: CameraConfig
+) -> PlateRead | None:
+    """The track's plate among those found in its crop: in the zone, inside the vehicle's
+    box rather than a neighbour's showing in the margin, then the most confident."""
+    candidates = []
+    for plate in plates:
+        box: Box = (plate.box[0] + x0, plate.box[1] + y0, plate.box[2] + x0, plate.box[3] + y0)
+        centre = ((box[0] + box[2]) / 2 / frame.width, (box[1] + box[3]) / 2 / frame.height)
+        if inside(camera.zone, *centre):
+            candidates.append((overlap(box, vehicle) >= OWN_PLATE_OVERLAP, plate))
+    best = max(candidates, key=lambda c: (c[0], c[1].valid, c[1].confidence), default=None)
+    return None if best is None else best[1]
