@@ -151,3 +151,21 @@ def _degrade(image: np.ndarray, amount: float, rng: np.random.Generator) -> np.n
         image = cv2.GaussianBlur(image, (0, 0), sigma)
     noise = rng.normal(0.0, 22.0 * amount, image.shape)
     return np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+
+
+#: The clips the tests and the benchmark read: clean and degraded test clips, 1080p bench clip.
+TEST_CLIP = ClipSpec()
+DEGRADED_CLIP = ClipSpec(degrade=1.0, frames_per_scene=30)
+BENCH_CLIP = ClipSpec(width=1920, height=1080)
+
+
+def main() -> None:
+    """Build every clip into the cache (``python -m edge.video.clip``)."""
+    samples = alpr_home() / "samples" / "plates"
+    for spec in (TEST_CLIP, DEGRADED_CLIP, BENCH_CLIP):
+        path, scenes = build_clip(samples, spec)
+        print(f"{path}: {len(scenes)} scenes")
+
+
+if __name__ == "__main__":
+    main()

@@ -53,7 +53,8 @@ class TrackEvent:
     format: str | None
     frames_agreed: int
     reads: int
-    read_texts: list[tuple[str, float]]
+    #: Every read of the track: (text, confidence, image quality 0..1).
+    candidates: list[tuple[str, float, float]]
     captured_at: float
     plate_box: Box
     vehicle_box: Box | None
@@ -285,7 +286,7 @@ class CameraPipeline:
             format=verdict.format,
             frames_agreed=verdict.agreed,
             reads=len(track.reads),
-            read_texts=[(r.text, r.confidence) for r in track.reads],
+            candidates=[(r.text, r.confidence, round(r.quality, 4)) for r in track.reads],
             captured_at=best.captured_at,
             plate_box=best.plate_box,
             vehicle_box=best.vehicle_box,

@@ -40,11 +40,16 @@ class TrackRead:
     sharpness: float
 
     @property
-    def shot_score(self) -> float:
-        """Sharpness, size and confidence in one figure, each in 0..1."""
+    def quality(self) -> float:
+        """Image quality of the plate crop, 0..1: sharpness and size."""
         sharp = min(1.0, self.sharpness / SHARP_VARIANCE)
         size = min(1.0, (self.plate_box[2] - self.plate_box[0]) / LARGE_PLATE_PX)
-        return self.confidence * (0.4 + 0.6 * sharp) * (0.5 + 0.5 * size)
+        return (0.4 + 0.6 * sharp) * (0.5 + 0.5 * size)
+
+    @property
+    def shot_score(self) -> float:
+        """Image quality and read confidence in one figure, 0..1."""
+        return self.confidence * self.quality
 
 
 def sharpness(image: np.ndarray) -> float:
