@@ -20,6 +20,12 @@ from edge.requirements import require_edge
     option("--json", "as_json", is_flag=True, help="One JSON line per file."),
     option("--region", default=None, help="Plate formats to check reads against (e.g. cz, in)."),
     option(
+        "--fps",
+        default=10.0,
+        type=click.FloatRange(min=0.1, max=120.0),
+        help="Frames per second analysed in videos.",
+    ),
+    option(
         "--config",
         "config_file",
         default=None,
@@ -32,9 +38,10 @@ async def read(
     files: tuple[str, ...],
     as_json: bool,
     region: str | None,
+    fps: float,
     config_file: str | None,
 ) -> None:
-    """Read licence plates in image files; needs no broker or store.
+    """Read licence plates in image and video files; needs no broker or store.
 
     Prints each plate as TEXT (upper case, no separators), its confidence and its vehicle;
     with --json one line per file: {"file", "plates": [{"text", "confidence", "box",
@@ -42,6 +49,10 @@ async def read(
     the region are kept with "valid": false. Files that cannot be read give an error line
     and a non-zero exit status at the end; the other files are still read. Models come
     from the cache that `alpr models fetch` fills ($ALPR_HOME/models).
+
+    Videos (.mp4, .mkv, ... or rtsp:// URLs) are tracked vehicle by vehicle: one line per
+    track with the text the track's frames voted for, how many reads agreed, the vehicle
+    type and the direction; with --json one JSON object per track.
     """
     from edge.formats import PlateFormats
 
@@ -57,11 +68,21 @@ async def read(
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(2) from None
     from edge.reading import read_files
+    from edge.video_reading import is_video, read_video
 
     failed = 0
-    for result in read_files(engine, list(files), formats):
-        failed += result.error is not None
-        click.echo(result.as_json() if as_json else result.as_text())
+    for name in files:
+        if not is_video(name):
+            for result in read_files(engine, [name], formats):
+                failed += result.error is not None
+                click.echo(result.as_json() if as_json else result.as_text())
+            continue
+        try:
+            for line in read_video(engine, name, formats, fps, as_json):
+                click.echo(line)
+        except ValueError as exc:
+            failed += 1
+            click.echo(f"{name}: error: {exc}")
     if failed:
         raise SystemExit(1)
 
