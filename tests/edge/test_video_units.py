@@ -13,8 +13,9 @@ import pytest
 from edge.cameras import DirectionLine
 from edge.config import Formats
 from edge.formats import PlateFormats
+from edge.retry import Backoff
 from edge.video.motion import MotionGate, inside
-from edge.video.source import Backoff, Frame, SourceError, VideoSource
+from edge.video.source import Frame, SourceError, VideoSource
 from edge.video.tracks import Track, vote
 
 CZ = PlateFormats(Formats(region="cz"))
