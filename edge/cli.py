@@ -1,4 +1,4 @@
-"""The edge commands of the ``alpr`` CLI: ``alpr read`` and ``alpr models fetch|list|verify``."""
+"""The edge commands of the ``alpr`` CLI: ``alpr read``, ``alpr edge`` and ``alpr models``."""
 
 from __future__ import annotations
 
@@ -87,6 +87,46 @@ async def read(
         raise SystemExit(1)
 
 
+@app.command(
+    option(
+        "--config",
+        "config_file",
+        required=True,
+        type=click.Path(exists=True, dir_okay=False),
+        help="YAML file with the site's cameras (see edge/README.md).",
+    ),
+    option(
+        "--processes",
+        default=1,
+        type=click.IntRange(1, 64),
+        help="Deal the cameras to this many processes (one per core).",
+    ),
+)
+async def edge(self: AppCommand, config_file: str, processes: int) -> None:
+    """Run every enabled camera of a site: plate events to Kafka, crops to S3.
+
+    Each camera's video is decoded, gated by motion, tracked vehicle by vehicle and read;
+    each track gives one PlateEvent (Avro, on the raw topic, keyed by camera) with its best
+    plate crop and vehicle image in the bucket. Events and crops go through disk spools
+    ($ALPR_HOME/spool/<site>), so a broker or store outage or a restart loses nothing.
+    CameraStatus heartbeats go to the cameras topic; Prometheus metrics are served on the
+    configured port. Runs until SIGINT/SIGTERM, or until every file source has ended.
+    """
+    from edge.cameras import CameraConfigError, load_site_config
+
+    try:
+        require_edge()
+        site = load_site_config(config_file)
+    except (RuntimeError, CameraConfigError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from None
+    from edge.worker import run_site
+
+    events = await run_site(site, processes)
+    if events >= 0:
+        click.echo(f"{events} plate events published")
+
+
 @click.group(name="models")
 def models_group() -> None:
     """Recognition models: fetch them into the cache, list them, verify their checksums.
@@ -156,4 +196,4 @@ def _say(message: str, **kwargs: Any) -> None:
 # Replaces Faust's own `models` command (which lists Faust records) with the model cache's.
 cli.add_command(models_group, name="models")
 
-__all__ = ["alpr_home", "models_group", "read"]
+__all__ = ["alpr_home", "edge", "models_group", "read"]

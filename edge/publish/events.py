@@ -78,3 +78,42 @@ def _box(box: Box) -> dict[str, int]:
         "width": max(0, round(x2 - x1)),
         "height": max(0, round(y2 - y1)),
     }
+
+
+def jpeg(image: Any, quality: int = 90) -> bytes:
+    """JPEG bytes of a BGR image."""
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"image of shape {getattr(image, 'shape', None)} does not encode as JPEG")
+    return bytes(data.tobytes())
+
+
+def camera_status_datum(
+    site_id: str,
+    camera_id: str,
+    state: str,
+    *,
+    name: str | None,
+    fps: float | None,
+    frames_dropped: int,
+    last_read_at: float | None,
+    message: str | None,
+    reported_at: float,
+) -> dict[str, Any]:
+    """The CameraStatus datum of a heartbeat (timestamps in epoch milliseconds)."""
+    return {
+        "camera_id": camera_id,
+        "site_id": site_id,
+        "name": name,
+        "zone": None,
+        "state": state,
+        "reported_at": round(reported_at * 1000),
+        "fps": None if fps is None else float(fps),
+        "frames_dropped": int(frames_dropped),
+        "last_read_at": None if last_read_at is None else round(last_read_at * 1000),
+        "location": None,
+        "edge_version": edge_version(),
+        "message": message,
+    }

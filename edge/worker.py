@@ -1,0 +1,359 @@
+"""``alpr edge``: every camera of a site, from frames to spooled, published events.
+
+Each camera runs in a thread of its own (decoding, the ONNX models and OpenCV release the
+GIL); its events are written to the disk spools there, and the asyncio loop drains the
+spools to Kafka and S3, sends CameraStatus heartbeats and serves Prometheus metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edge.cameras import CameraConfig, SiteConfig
+from edge.manifest import alpr_home
+from edge.metrics import EdgeMetrics
+
+if TYPE_CHECKING:
+    from edge.engine.pipeline import Engine
+    from edge.publish.kafka import EventPublisher
+    from edge.publish.s3 import CropUploader
+    from edge.video.pipeline import CameraPipeline, TrackEvent
+    from edge.video.source import VideoSource
+
+logger = logging.getLogger(__name__)
+
+#: Seconds the worker waits at shutdown for the spools to drain before leaving them on disk.
+DRAIN_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Destinations:
+    """Where a worker publishes: broker, registry, topics, object store."""
+
+    bootstrap_servers: str
+    registry_url: str
+    raw_topic: str
+    cameras_topic: str
+    bucket: str
+    s3: dict[str, str]
+
+
+@dataclass
+class CameraRun:
+    """One camera's source, pipeline and thread, and what the heartbeat reports."""
+
+    config: CameraConfig
+    source: VideoSource
+    pipeline: CameraPipeline
+    thread: threading.Thread | None = None
+    dropped: int = 0
+    events: int = 0
+    last_read_at: float | None = None
+    error: str | None = None
+    reconnects_counted: int = 0
+    last_beat: tuple[float, int] = field(default_factory=lambda: (time.monotonic(), 0))
+
+
+class EdgeWorker:
+    """Runs a site's enabled cameras until stopped, or until every file source ends."""
+
+    def __init__(
+        self,
+        site: SiteConfig,
+        destinations: Destinations,
+        spool_dir: Path | None = None,
+        metrics: EdgeMetrics | None = None,
+        engine: Engine | None = None,
+    ) -> None:
+        self.site = site
+        self.to = destinations
+        self.spool_dir = spool_dir or site.publish.spool_dir or alpr_home() / "spool" / site.site_id
+        self.metrics = metrics or EdgeMetrics()
+        self.engine = engine
+        self.cameras: list[CameraRun] = []
+        self.model_versions: dict[str, str] = {}
+        self._events: EventPublisher | None = None
+        self._crops: CropUploader | None = None
+        self._published_counted: dict[str, int] = {}
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Run until ``stop`` is set or all sources end; the number of events published."""
+        from edge.publish.kafka import EventPublisher
+        from edge.publish.s3 import CropUploader
+        from edge.publish.spool import Spool
+
+        self._events = EventPublisher(
+            Spool(self.spool_dir / "events.db"), self.to.bootstrap_servers, self.to.registry_url
+        )
+        self._crops = CropUploader(Spool(self.spool_dir / "crops.db"), self.to.bucket, self.to.s3)
+        if self.engine is None:
+            from edge.engine.factory import build_engine
+
+            self.engine = await asyncio.to_thread(build_engine, self.site.engine)
+        self.model_versions = _model_versions()
+        senders_stop = asyncio.Event()
+        senders = [asyncio.create_task(s.run(senders_stop)) for s in (self._events, self._crops)]
+        self._start_cameras(self.engine)
+        try:
+            await self._beat_until(stop)
+        finally:
+            for run in self.cameras:
+                run.source.stop()
+            for run in self.cameras:
+                if run.thread is not None:
+                    await asyncio.to_thread(run.thread.join)
+            self._heartbeat(final=True)
+            await self._drain(DRAIN_TIMEOUT_S)
+            senders_stop.set()
+            await asyncio.gather(*senders)
+            for sender in (self._events, self._crops):
+                await sender.close()
+                sender.spool.close()
+        return sum(run.events for run in self.cameras)
+
+    def _start_cameras(self, engine: Engine) -> None:
+        from edge.formats import PlateFormats
+        from edge.video.pipeline import CameraPipeline
+        from edge.video.source import VideoSource
+
+        for camera in self.site.enabled_cameras:
+            formats = PlateFormats(self.site.engine.formats, camera.region)
+            pipeline = CameraPipeline(
+                camera,
+                engine,
+                self.site.tracking,
+                formats,
+                observe=self._observer(camera.id),
+            )
+            source = VideoSource(camera.url, camera.fps, loop=camera.loop)
+            run = CameraRun(camera, source, pipeline)
+            run.thread = threading.Thread(
+                target=self._camera_loop, args=(run,), name=f"camera-{camera.id}", daemon=True
+            )
+            self.cameras.append(run)
+            run.thread.start()
+
+    def _observer(self, camera: str) -> Callable[[str, float], None]:
+        def observe(stage: str, ms: float) -> None:
+            self.metrics.stage.labels(camera, stage).observe(ms / 1000.0)
+
+        return observe
+
+    def _camera_loop(self, run: CameraRun) -> None:
+        from edge.video.handoff import latest_frames
+        from edge.video.source import SourceError
+
+        camera = run.config.id
+        frames = self.metrics.frames.labels(camera)
+        dropped = self.metrics.dropped.labels(camera)
+
+        def drop() -> None:
+            run.dropped += 1
+            dropped.inc()
+
+        try:
+            for frame in latest_frames(run.source, drop):
+                frames.inc()
+                for event in run.pipeline.process(frame):
+                    self._publish(run, event)
+                self.metrics.tracks.labels(camera).set(run.pipeline.live_tracks)
+        except SourceError as exc:
+            run.error = str(exc)
+            logger.error("camera %s stopped: %s", camera, exc)
+        for event in run.pipeline.finish():
+            self._publish(run, event)
+        self.metrics.tracks.labels(camera).set(0)
+
+    def _publish(self, run: CameraRun, event: TrackEvent) -> None:
+        """Spool the event's crops and then the event (called in the camera's thread)."""
+        from edge.publish.events import crop_keys, jpeg, plate_event_datum
+
+        assert self._events is not None and self._crops is not None
+        event_id = str(uuid.uuid4())
+        keys = (
+            crop_keys(self.site.site_id, event, event_id)
+            if self.site.publish.upload_crops
+            else None
+        )
+        if keys is not None:
+            tags = {"camera": event.camera_id, "track": str(event.track_id), "plate": event.text}
+            self._crops.enqueue(keys.plate, jpeg(event.plate_crop), tags)
+            if keys.vehicle is not None and event.vehicle_image is not None:
+                self._crops.enqueue(keys.vehicle, jpeg(event.vehicle_image), tags)
+        datum = plate_event_datum(self.site.site_id, event, self.model_versions, keys, event_id)
+        self._events.enqueue(self.to.raw_topic, event.camera_id, "PlateEvent", datum)
+        run.events += 1
+        run.last_read_at = event.captured_at
+        self.metrics.events.labels(event.camera_id).inc()
+
+    async def _beat_until(self, stop: asyncio.Event) -> None:
+        interval = self.site.publish.heartbeat_s
+        next_beat = time.monotonic()
+        while not stop.is_set():
+            if time.monotonic() >= next_beat:
+                self._heartbeat()
+                next_beat += interval
+            if all(run.thread is not None and not run.thread.is_alive() for run in self.cameras):
+                return  # every source ended (files)
+            try:
+                await asyncio.wait_for(stop.wait(), min(0.5, interval))
+            except TimeoutError:
+                pass
+
+    def _heartbeat(self, final: bool = False) -> None:
+        from edge.publish.events import camera_status_datum
+
+        assert self._events is not None and self._crops is not None
+        now = time.monotonic()
+        for run in self.cameras:
+            stats = run.source.stats
+            then, delivered_then = run.last_beat
+            fps = (stats.delivered - delivered_then) / max(1e-3, now - then)
+            run.last_beat = (now, stats.delivered)
+            self.metrics.fps.labels(run.config.id).set(fps)
+            self.metrics.up.labels(run.config.id).set(1 if stats.connected else 0)
+            if stats.reconnects > run.reconnects_counted:
+                self.metrics.reconnects.labels(run.config.id).inc(
+                    stats.reconnects - run.reconnects_counted
+                )
+                run.reconnects_counted = stats.reconnects
+            state = _state(run, fps, final)
+            datum = camera_status_datum(
+                self.site.site_id,
+                run.config.id,
+                state,
+                name=run.config.name,
+                fps=round(fps, 2),
+                frames_dropped=run.dropped,
+                last_read_at=run.last_read_at,
+                message=run.error or stats.last_error,
+                reported_at=time.time(),
+            )
+            self._events.enqueue(self.to.cameras_topic, run.config.id, "CameraStatus", datum)
+        for name, sender in (("events", self._events), ("crops", self._crops)):
+            self.metrics.spool_depth.labels(name).set(sender.spool.depth())
+            counted = self._published_counted.get(name, 0)
+            self.metrics.published.labels(name).inc(sender.stats.sent - counted)
+            self._published_counted[name] = sender.stats.sent
+
+    async def _drain(self, timeout_s: float) -> None:
+        assert self._events is not None and self._crops is not None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._events.spool.depth() == 0 and self._crops.spool.depth() == 0:
+                return
+            await asyncio.sleep(0.2)
+        logger.warning(
+            "spools not drained after %.0f s: %d events and %d crops stay on disk for the next "
+            "start",
+            timeout_s,
+            self._events.spool.depth(),
+            self._crops.spool.depth(),
+        )
+
+
+def _state(run: CameraRun, fps: float, final: bool) -> str:
+    """online (frames flowing), degraded (slower than half the target), offline."""
+    if final or not run.source.stats.connected:
+        return "offline"
+    return "online" if fps >= 0.5 * run.config.fps else "degraded"
+
+
+def _model_versions() -> dict[str, str]:
+    from edge.manifest import ModelStore
+
+    manifest = ModelStore().manifest
+    return {name: f"{e.package}=={e.version}/{e.file}" for name, e in manifest.models.items()}
+
+
+def destinations_from_settings() -> Destinations:
+    """The broker, registry, topics and bucket of the process's ALPR_* settings."""
+    from config.settings import get_settings
+    from streams.config import get_topic_settings
+
+    settings = get_settings()
+    topics = get_topic_settings()
+    return Destinations(
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        registry_url=settings.schema_registry.url,
+        raw_topic=topics.raw,
+        cameras_topic=topics.cameras,
+        bucket=settings.s3.bucket,
+        s3=settings.s3.client_kwargs(),
+    )
+
+
+def serve_metrics(metrics: EdgeMetrics, port: int) -> Any:
+    """Serve /metrics on ``port`` (loopback and all interfaces); the server, to shut down."""
+    from prometheus_client import start_http_server
+
+    server, _thread = start_http_server(port, registry=metrics.registry)
+    return server
+
+
+async def run_site(site: SiteConfig, processes: int = 1, index: int | None = None) -> int:
+    """Run a site until SIGINT/SIGTERM or until every file source ends; events published.
+
+    With ``processes`` > 1 the cameras are dealt round-robin to that many processes, each
+    with its own spool directory and metrics port (the configured port plus its index).
+    """
+    if processes > 1:
+        return await _run_processes(site, processes)
+    import signal
+
+    port = site.publish.metrics_port
+    spool_dir = site.publish.spool_dir or alpr_home() / "spool" / site.site_id
+    if index is not None:
+        port = port + index if port else 0
+        spool_dir = spool_dir / f"p{index}"
+    worker = EdgeWorker(site, destinations_from_settings(), spool_dir)
+    server = serve_metrics(worker.metrics, port) if port else None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        return await worker.run(stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        if server is not None:
+            server.shutdown()
+
+
+async def _run_processes(site: SiteConfig, processes: int) -> int:
+    import multiprocessing
+
+    cameras = site.enabled_cameras
+    groups = [cameras[i::processes] for i in range(min(processes, len(cameras)))]
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(
+            target=_process_main,
+            args=(site.model_copy(update={"cameras": group}).model_dump_json(), i),
+            name=f"alpr-edge-{i}",
+        )
+        for i, group in enumerate(groups)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        await asyncio.to_thread(child.join)
+    failed = [c.name for c in children if c.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"edge processes failed: {', '.join(failed)}")
+    return -1  # counted by each process, which logs its own
+
+
+def _process_main(site_json: str, index: int) -> None:
+    site = SiteConfig.model_validate_json(site_json)
+    events = asyncio.run(run_site(site, 1, index))
+    logger.info("edge process %d: %d plate events", index, events)

@@ -1,0 +1,161 @@
+"""``alpr edge`` on the clip built from the real photos, against the real services: one
+PlateEvent per vehicle pass on the raw topic, its crops in the bucket, heartbeats on the
+cameras topic, and Prometheus metrics while it runs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from aiokafka import AIOKafkaConsumer
+
+from config.settings import Settings
+from edge.manifest import alpr_home
+from edge.video.clip import TEST_CLIP, build_clip
+from streams.codec import AvroSchema, SchemaCache, decode
+from streams.registry import SchemaRegistryClient
+from streams.testing import create_topics, delete_topics
+from tests.integration.conftest import require_port
+
+ALPR = Path(sys.executable).with_name("alpr")
+EXPECTED = sorted(["5AU5341", "PASSATCC", "NO23456", "MLB803", "MH14CS1938"])
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _read_all(bootstrap: str, topic: str) -> list[bytes]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        for _ in range(6):  # the worker has exited: everything is in the topic already
+            batch = await consumer.getmany(timeout_ms=1000)
+            values += [m.value for part in batch.values() for m in part]
+    finally:
+        await consumer.stop()
+    return values
+
+
+def _run_edge(config: Path, env: dict[str, str], port: int) -> tuple[str, str]:
+    """Run the worker to its end; its output and the last /metrics page seen meanwhile."""
+    process = subprocess.Popen(
+        [str(ALPR), "edge", "--config", str(config)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    scraped = ""
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as page:
+                scraped = page.read().decode()
+        except OSError:
+            pass
+        time.sleep(1)
+    if process.poll() is None:
+        process.kill()
+    output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, output
+    return output, scraped
+
+
+async def test_the_edge_worker_publishes_one_event_per_pass_with_crops_and_heartbeats(
+    settings: Settings, unique: str, tmp_path: Path
+) -> None:
+    from aiobotocore.session import get_session
+
+    bootstrap = settings.kafka.bootstrap_servers
+    require_port(bootstrap, "Kafka")
+    require_port(settings.schema_registry.url, "schema registry")
+    require_port(settings.s3.endpoint, "S3")
+    samples = alpr_home() / "samples" / "plates"
+    if not (samples / "labels.tsv").is_file():
+        pytest.fail(f"no labelled set in {samples}: run `python bench/samples.py` first")
+    clip, _ = build_clip(samples, TEST_CLIP)
+
+    raw, cameras = f"alpr.plates.raw.test-edge-{unique}", f"alpr.cameras.test-edge-{unique}"
+    bucket = f"alpr-test-edge-{unique}"
+    camera = f"cam-{unique}"
+    port = _free_port()
+    config = tmp_path / "cameras.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "site_id": "test-site",
+                "cameras": [
+                    {
+                        "id": camera,
+                        "url": str(clip),
+                        "line": {"start": [0, 0.5], "end": [1, 0.5]},
+                    }
+                ],
+                "publish": {
+                    "spool_dir": str(tmp_path / "spool"),
+                    "heartbeat_s": 1.0,
+                    "metrics_port": port,
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "ALPR_TOPICS_RAW": raw,
+        "ALPR_TOPICS_CAMERAS": cameras,
+        "ALPR_S3__BUCKET": bucket,
+    }
+    await create_topics(bootstrap, [raw, cameras], partitions=2)
+    registry = SchemaRegistryClient(settings.schema_registry.url)
+    async with get_session().create_client("s3", **settings.s3.client_kwargs()) as s3:
+        await s3.create_bucket(Bucket=bucket)
+        try:
+            output, metrics = _run_edge(config, env, port)
+            assert "5 plate events published" in output
+
+            cache = SchemaCache(registry)
+            events = [
+                decode(v, AvroSchema.named("PlateEvent"), cache)
+                for v in await _read_all(bootstrap, raw)
+            ]
+            assert sorted(e["plate_text"] for e in events) == EXPECTED
+            assert {e["camera_id"] for e in events} == {camera}
+            assert {e["direction"] for e in events} == {"approaching"}
+            listed = await s3.list_objects_v2(Bucket=bucket)
+            stored = {o["Key"] for o in listed.get("Contents", [])}
+            for event in events:
+                assert event["plate_crop_key"] in stored
+                assert event["vehicle_image_key"] in stored
+
+            beats = [
+                decode(v, AvroSchema.named("CameraStatus"), cache)
+                for v in await _read_all(bootstrap, cameras)
+            ]
+            assert beats and {b["camera_id"] for b in beats} == {camera}
+            assert beats[-1]["state"] == "offline"  # the final beat, after the file ended
+
+            assert f'alpr_edge_frames_total{{camera="{camera}"}}' in metrics
+            assert "alpr_edge_stage_seconds_bucket" in metrics
+            assert 'alpr_edge_spool_depth{spool="events"}' in metrics
+        finally:
+            listed = await s3.list_objects_v2(Bucket=bucket)
+            for obj in listed.get("Contents", []):
+                await s3.delete_object(Bucket=bucket, Key=obj["Key"])
+            await s3.delete_bucket(Bucket=bucket)
+            await delete_topics(bootstrap, [raw, cameras])
+            for topic in (raw, cameras):
+                registry.delete_subject(f"{topic}-value", permanent=False)
