@@ -11,6 +11,7 @@ import faust
 from alpr import app
 from rules.alert import Alert
 from rules.config import get_rules_settings
+from tables.rule_state import CameraTick
 
 _settings = get_rules_settings()
 
@@ -29,6 +30,15 @@ alerts: faust.TopicT = app.topic(
     _settings.alerts_topic,
     key_type=str,
     value_type=Alert,
+    key_serializer="raw",
+    internal=True,
+)
+
+#: Reads reduced to camera ticks and keyed by camera, for the camera-keyed rules.
+camera_ticks: faust.TopicT = app.topic(
+    f"{_settings.alerts_topic}.by-camera",
+    key_type=str,
+    value_type=CameraTick,
     key_serializer="raw",
     internal=True,
 )

@@ -1,0 +1,124 @@
+"""The alert agents: ``evaluate_plate_rules`` on the reads (keyed by plate),
+``evaluate_camera_rules`` on the reads repartitioned by camera, and a timer for the rules
+that time alone fires (dwell, silence). Alerts go to ``alpr.alerts`` keyed by alert id.
+
+Each read is evaluated inside its own try: a read that breaks the engine becomes a dead
+letter and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import MutableMapping
+from typing import Any
+
+from agents.deadletters import dead_letter_for
+from agents.emit import send_dead_letter
+from agents.router import make_current
+from agents.rules_sync import RULE_BOOK
+from alpr import app
+from rules.alert import Alert
+from rules.config import get_rules_settings
+from rules.engine import AlertEngine
+from rules.topics import alerts, camera_ticks
+from streams.failures import ProcessingError, Reason, Stage
+from streams.topics import plates_detected
+from tables.rule_state import CameraTick, PlateRuleState, rule_state_by_camera, rule_state_by_plate
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+BATCH_WITHIN_S = 0.005
+
+
+async def send_alert(alert: Alert) -> None:
+    await alerts.send(key=alert.alert_id, value=alert)
+
+
+async def send_tick(tick: CameraTick) -> None:
+    await camera_ticks.send(key=tick.camera_id, value=tick)
+
+
+def build_engine() -> AlertEngine:
+    return AlertEngine(
+        RULE_BOOK,
+        get_rules_settings(),
+        rule_state_by_plate,
+        rule_state_by_camera,
+        send_alert,
+        send_tick,
+    )
+
+
+async def wait_for_rules() -> None:
+    """Wait (bounded) for the rule set, so the first reads after a start are not missed."""
+    if RULE_BOOK.ready.is_set():
+        return
+    try:
+        await asyncio.wait_for(RULE_BOOK.ready.wait(), get_rules_settings().ready_timeout_s)
+    except TimeoutError:
+        log.warning("rule set not loaded yet; evaluating with %d rules", len(RULE_BOOK.rules))
+
+
+async def _dead_letter(event: Any, exc: Exception) -> None:
+    log.exception("alert evaluation failed on %s", event.message.tp)
+    error = ProcessingError(
+        Reason.INTERNAL_ERROR, Stage.EMIT, f"alert evaluation failed: {exc!r}",
+        event_id=getattr(event.value, "event_id", None),
+    )  # fmt: skip
+    await send_dead_letter(dead_letter_for(error, event.message, time.time()))
+
+
+async def _evaluate(stream: Any, handle: Any) -> Any:
+    async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+        raised: list[Alert] = []
+        for event in events:
+            make_current(event)
+            try:
+                raised += await handle(event.value, event.message.partition)
+            except Exception as exc:  # one bad read costs a dead letter, not the worker
+                await _dead_letter(event, exc)
+        yield raised
+
+
+@app.agent(plates_detected)
+async def evaluate_plate_rules(stream: Any) -> Any:
+    """Evaluate every read against the rule set; state per plate."""
+    engine = build_engine()
+    await wait_for_rules()
+    async for raised in _evaluate(stream, engine.on_read):
+        yield raised
+
+
+@app.agent(camera_ticks)
+async def evaluate_camera_rules(stream: Any) -> Any:
+    """Evaluate the camera-keyed rules (rate per camera; silence's last read)."""
+    engine = build_engine()
+    async for raised in _evaluate(stream, engine.on_camera_tick):
+        yield raised
+
+
+def write_outside_stream(
+    table: MutableMapping[str, PlateRuleState], key: str, value: PlateRuleState
+) -> None:
+    """Write a table entry from a timer: into the local data and the changelog partition
+    the entry belongs to (no stream event is current to name it)."""
+    faust_table: Any = table
+    faust_table.data[key] = value
+    faust_table.send_changelog(value.partition, key, value)
+
+
+async def check_timed_rules(now: float) -> list[Alert]:
+    """Raise the alerts that the passing of time fires by ``now``: overdue dwells, silent
+    cameras."""
+    if not RULE_BOOK.ready.is_set():
+        return []
+    return await build_engine().on_timer(now, write_outside_stream)
+
+
+@app.timer(interval=get_rules_settings().timer_interval_s)
+async def fire_timed_rules() -> None:
+    """Check the time-fired rules every ``ALPR_RULES_TIMER_INTERVAL_S`` seconds."""
+    await check_timed_rules(time.time())

@@ -1,0 +1,222 @@
+"""The alert engine: reads in, rule state updated, alerts out.
+
+Kept apart from the agents (like ``agents.routing`` for the router) so it reads as the
+pipeline it is; ``agents.alerts`` wires it to the topics and tables. State goes through
+``MutableMapping`` tables keyed by plate or camera; timers (dwell, silence) run outside a
+stream event, so they write through :class:`TimerWriter`, which names the partition.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from rules import metrics
+from rules.alert import Alert
+from rules.config import RulesSettings
+from rules.evaluate import (
+    PlateHistory,
+    Sighting,
+    Trigger,
+    admit,
+    horizon_s,
+    on_read,
+    overdue_dwell,
+    rate_hit,
+    silent_since,
+)
+from rules.model import DwellRule, RateRule, SilenceRule
+from rules.ruleset import RuleBook
+from streams.records import PlateRead
+from tables.rule_state import CameraTick, PlateRuleState
+
+log = logging.getLogger(__name__)
+
+SendAlert = Callable[[Alert], Awaitable[Any]]
+SendTick = Callable[[CameraTick], Awaitable[Any]]
+
+
+class TimerWriter(Protocol):
+    """Writes ``value`` under ``key`` in ``table`` outside a stream event."""
+
+    def __call__(
+        self, table: MutableMapping[str, PlateRuleState], key: str, value: PlateRuleState
+    ) -> None: ...
+
+
+def sighting_of(read: PlateRead) -> Sighting:
+    location = read.location or read.camera.location
+    return Sighting(
+        event_id=read.event_id,
+        camera_id=read.camera_id,
+        site_id=read.site_id,
+        ts=read.captured_at.timestamp(),
+        lat=location.lat if location else None,
+        lon=location.lon if location else None,
+        confidence=read.plate_confidence,
+        frames_agreed=read.frames_agreed,
+        track_id=read.track_id,
+    )
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def alert_of(trigger: Trigger, camera_id: str, site_id: str, **extra: Any) -> Alert:
+    rule = trigger.rule
+    return Alert(
+        alert_id=trigger.alert_id,
+        rule=rule.name,
+        rule_type=rule.type,
+        severity=rule.severity,
+        subject=trigger.subject,
+        event_ids=list(trigger.event_ids),
+        camera_id=camera_id,
+        site_id=site_id,
+        triggered_at=_utc(trigger.ts),
+        raised_at=_utc(time.time()),
+        message=trigger.message,
+        details=trigger.details,
+        actions=[action.model_dump(mode="json") for action in rule.actions],
+        **extra,
+    )
+
+
+class AlertEngine:
+    """Evaluates the rules of ``book`` on reads and on timers; one per agent actor."""
+
+    def __init__(
+        self,
+        book: RuleBook,
+        settings: RulesSettings,
+        by_plate: MutableMapping[str, PlateRuleState],
+        by_camera: MutableMapping[str, PlateRuleState],
+        send_alert: SendAlert,
+        send_tick: SendTick,
+    ) -> None:
+        self.book = book
+        self.settings = settings
+        self.by_plate = by_plate
+        self.by_camera = by_camera
+        self.send_alert = send_alert
+        self.send_tick = send_tick
+
+    def _camera_rules_exist(self) -> bool:
+        return any(
+            isinstance(c.rule, SilenceRule)
+            or (isinstance(c.rule, RateRule) and c.rule.per == "camera")
+            for c in self.book.enabled()
+        )
+
+    async def on_read(self, read: PlateRead, partition: int) -> list[Alert]:
+        """Evaluate one read of the plate-keyed stream; send and return its alerts."""
+        rules = self.book.enabled()
+        sighting = sighting_of(read)
+        stored = self.by_plate.get(read.plate)
+        history = stored.history() if stored is not None else PlateHistory()
+        if sighting.ts < history.watermark - self.settings.lateness_s:
+            metrics.LATE_READS.inc()
+        if not history.add(sighting):
+            return []  # a redelivered read: its alerts were raised the first time
+        triggers = on_read(rules, history, read.plate, sighting, self.settings.lateness_s)
+        history.prune(horizon_s(rules) + self.settings.lateness_s, self.settings.history_max)
+        self.by_plate[read.plate] = PlateRuleState.of(history, partition)
+        metrics.RULES_EVALUATED.inc(len(rules))
+        if self._camera_rules_exist():
+            tick = CameraTick(read.camera_id, read.site_id, read.event_id, sighting.ts)
+            await self.send_tick(tick)
+        alerts = [
+            alert_of(
+                t, read.camera_id, read.site_id, plate=read.plate, crop_key=read.plate_crop_key
+            )
+            for t in triggers
+        ]
+        await self._send(alerts)
+        return alerts
+
+    async def on_camera_tick(self, tick: CameraTick, partition: int) -> list[Alert]:
+        """Evaluate per-camera rate rules on one read of the camera-keyed stream."""
+        rules = [
+            c
+            for c in self.book.enabled()
+            if isinstance(c.rule, RateRule) and c.rule.per == "camera"
+        ]
+        stored = self.by_camera.get(tick.camera_id)
+        history = stored.history() if stored is not None else PlateHistory()
+        sighting = Sighting(tick.event_id, tick.camera_id, tick.site_id, tick.ts)
+        if not history.add(sighting):
+            return []
+        late = sighting.ts < history.watermark - self.settings.lateness_s
+        triggers = []
+        for compiled in rules:
+            rule = compiled.rule
+            assert isinstance(rule, RateRule)
+            if late or not rule.applies_to(tick.camera_id, tick.site_id, _utc(tick.ts)):
+                continue
+            trigger = rate_hit(rule, tick.camera_id, history.sightings, sighting)
+            if trigger is not None and admit(trigger, history):
+                triggers.append(trigger)
+        # a camera's rate windows need its recent reads; silence needs only the latest
+        history.prune(horizon_s(rules) + self.settings.lateness_s, self.settings.history_max)
+        self.by_camera[tick.camera_id] = PlateRuleState.of(history, partition)
+        alerts = [alert_of(t, tick.camera_id, tick.site_id) for t in triggers]
+        await self._send(alerts)
+        return alerts
+
+    async def on_timer(self, now: float, write: TimerWriter) -> list[Alert]:
+        """Dwell and silence: alerts that the passing of time raises, at wall-clock ``now``.
+
+        Only the partitions this worker holds are in the tables' local data, so each worker
+        checks its own plates and cameras.
+        """
+        rules = [c.rule for c in self.book.enabled()]
+        alerts: list[Alert] = []
+        dwells = [r for r in rules if isinstance(r, DwellRule)]
+        for plate, stored in list(getattr(self.by_plate, "data", self.by_plate).items()):
+            if dwells:
+                alerts += self._timer_alerts(
+                    self.by_plate, plate, stored, dwells, now, write, plate=plate
+                )
+        silences = [r for r in rules if isinstance(r, SilenceRule)]
+        for camera, stored in list(getattr(self.by_camera, "data", self.by_camera).items()):
+            watching = [r for r in silences if camera in r.cameras]
+            if watching:
+                alerts += self._timer_alerts(self.by_camera, camera, stored, watching, now, write)
+        await self._send(alerts)
+        return alerts
+
+    def _timer_alerts(
+        self,
+        table: MutableMapping[str, PlateRuleState],
+        key: str,
+        stored: PlateRuleState,
+        rules: list[Any],
+        now: float,
+        write: TimerWriter,
+        **extra: Any,
+    ) -> list[Alert]:
+        history = stored.history()
+        found = []
+        for rule in rules:
+            if isinstance(rule, DwellRule):
+                trigger = overdue_dwell(rule, key, history.sightings, now)
+            else:
+                trigger = silent_since(rule, key, history.watermark, now)
+            if trigger is None or not admit(trigger, history):
+                continue
+            last = history.sightings[-1] if history.sightings else None
+            camera = last.camera_id if last else key
+            site = last.site_id if last else ""
+            found.append(alert_of(trigger, camera, site, **extra))
+        if found:
+            write(table, key, PlateRuleState.of(history, stored.partition))
+        return found
+
+    async def _send(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            await self.send_alert(alert)
+            metrics.ALERTS.labels(alert.rule, alert.severity).inc()

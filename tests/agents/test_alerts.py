@@ -1,0 +1,225 @@
+"""The alert agents through ``agent.test_context()`` with memory tables: alerts from reads,
+state across reads, redeliveries, camera-keyed rates, timers and dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter
+
+import agents.alerts
+from agents.alerts import (
+    check_timed_rules,
+    evaluate_camera_rules,
+    evaluate_plate_rules,
+    write_outside_stream,
+)
+from agents.rules_sync import RULE_BOOK, apply_rule_message
+from rules.alert import Alert, alert_id
+from rules.model import AnyRule, Rule
+from rules.ruleset import encode_rule
+from rules.topics import alerts, camera_ticks
+from streams.records import Box, CameraInfo, PlateRead
+from tables.rule_state import CameraTick, PlateRuleState, rule_state_by_camera, rule_state_by_plate
+
+RULE: TypeAdapter[AnyRule] = TypeAdapter(Rule)
+T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+        self.ticks: list[CameraTick] = []
+        self.dead_letters: list[Any] = []
+
+    async def alert(self, key: Any = None, value: Any = None, **_: Any) -> None:
+        assert key == value.alert_id
+        self.alerts.append(value)
+
+    async def tick(self, key: Any = None, value: Any = None, **_: Any) -> None:
+        assert key == value.camera_id
+        self.ticks.append(value)
+
+    async def dead_letter(self, letter: Any) -> None:
+        self.dead_letters.append(letter)
+
+
+@pytest.fixture
+def out(monkeypatch: pytest.MonkeyPatch) -> Outbox:
+    box = Outbox()
+    monkeypatch.setattr(alerts, "send", box.alert)
+    monkeypatch.setattr(camera_ticks, "send", box.tick)
+    monkeypatch.setattr(agents.alerts, "send_dead_letter", box.dead_letter)
+    return box
+
+
+@pytest.fixture(autouse=True)
+def clean_state() -> Iterator[None]:
+    for table in (rule_state_by_plate, rule_state_by_camera):
+        table.data.clear()
+    RULE_BOOK.rules.clear()
+    RULE_BOOK.ready.set()
+    yield
+    for table in (rule_state_by_plate, rule_state_by_camera):
+        table.data.clear()
+    RULE_BOOK.rules.clear()
+
+
+def use_rules(*rules: dict[str, Any]) -> None:
+    """Apply rules as the rule topic would deliver them."""
+    for fields in rules:
+        rule = RULE.validate_python(fields)
+        apply_rule_message(rule.name, encode_rule(rule))
+
+
+def plate_read(
+    n: int, plate: str = "AB123CD", seconds: float = 0, camera: str = "cam-1"
+) -> PlateRead:
+    return PlateRead(
+        event_id=f"ev-{n}", site_id="site-1", camera_id=camera,
+        captured_at=T0 + timedelta(seconds=seconds), received_at=T0, plate_text=plate,
+        plate=plate, search_key=plate, plate_confidence=0.9,
+        plate_box=Box(x=0, y=0, width=10, height=5), track_id=n, frames_agreed=3,
+        edge_version="test", camera=CameraInfo(known=True), plate_crop_key=f"crops/{n}.jpg",
+    )  # fmt: skip
+
+
+async def put_reads(*reads: PlateRead) -> None:
+    async with evaluate_plate_rules.test_context() as agent:
+        for read in reads:
+            await agent.put(read, key=read.plate)
+
+
+WATCH = {"type": "watchlist", "name": "stolen", "plates": ["AB123CD"], "severity": "critical",
+         "actions": [{"channel": "webhook", "url": "http://127.0.0.1:9/hook"}]}  # fmt: skip
+
+
+async def test_watchlist_hit_becomes_an_alert_with_its_actions(out: Outbox) -> None:
+    use_rules(WATCH)
+    await put_reads(plate_read(1), plate_read(2, plate="ZZ999ZZ"))
+    (alert,) = out.alerts
+    assert alert.alert_id == alert_id("stolen", ["ev-1"])
+    assert (alert.rule, alert.severity, alert.plate, alert.camera_id) == (
+        "stolen", "critical", "AB123CD", "cam-1"
+    )  # fmt: skip
+    assert alert.crop_key == "crops/1.jpg"
+    assert alert.actions == [{"channel": "webhook", "url": "http://127.0.0.1:9/hook",
+                              "secret_env": None}]  # fmt: skip
+
+
+async def test_rate_counts_across_reads_through_the_table(out: Outbox) -> None:
+    use_rules({"type": "rate", "name": "circling", "count": 3, "window": 60})
+    await put_reads(plate_read(1, seconds=0), plate_read(2, seconds=20))
+    assert out.alerts == []
+    assert len(rule_state_by_plate.data["AB123CD"].sightings) == 2
+    await put_reads(plate_read(3, seconds=40))
+    (alert,) = out.alerts
+    assert alert.event_ids == ["ev-1", "ev-2", "ev-3"] and alert.details["count"] == "3"
+
+
+async def test_state_seeded_in_the_table_is_used(out: Outbox) -> None:
+    use_rules({"type": "sequence", "name": "seq", "steps": ["a", "b"], "within": 60})
+    await put_reads(plate_read(1, camera="a"))
+    seeded = rule_state_by_plate.data["AB123CD"]
+    rule_state_by_plate.data.clear()
+    rule_state_by_plate.data["AB123CD"] = seeded  # as restored from the changelog
+    await put_reads(plate_read(2, seconds=30, camera="b"))
+    assert [a.event_ids for a in out.alerts] == [["ev-1", "ev-2"]]
+
+
+async def test_redelivered_read_raises_nothing_new(out: Outbox) -> None:
+    use_rules(WATCH)
+    await put_reads(plate_read(1), plate_read(1))
+    assert len(out.alerts) == 1
+
+
+async def test_disabled_and_removed_rules_do_not_fire(out: Outbox) -> None:
+    use_rules({**WATCH, "enabled": False})
+    await put_reads(plate_read(1))
+    use_rules(WATCH)
+    apply_rule_message("stolen", None)
+    await put_reads(plate_read(2))
+    assert out.alerts == []
+
+
+async def test_camera_rules_get_ticks_keyed_by_camera(out: Outbox) -> None:
+    use_rules({"type": "rate", "name": "busy", "per": "camera", "count": 2, "window": 60})
+    await put_reads(plate_read(1, "AA1"), plate_read(2, "BB2", seconds=5))
+    assert [t.camera_id for t in out.ticks] == ["cam-1", "cam-1"]
+    async with evaluate_camera_rules.test_context() as agent:
+        for tick in out.ticks:
+            await agent.put(tick, key=tick.camera_id)
+    (alert,) = out.alerts
+    assert (alert.subject, alert.event_ids) == ("cam-1", ["ev-1", "ev-2"])
+
+
+async def test_a_read_that_breaks_the_engine_is_dead_lettered(
+    out: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_rules(WATCH)
+
+    async def broken(alert: Any = None, **_: Any) -> None:
+        raise RuntimeError("broker gone")
+
+    monkeypatch.setattr(alerts, "send", broken)
+    await put_reads(plate_read(1))
+    (letter,) = out.dead_letters
+    assert letter.event_id == "ev-1" and "broker gone" in letter.message
+
+
+async def test_timer_raises_overdue_dwell_once(
+    out: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_rules({"type": "dwell", "name": "stay", "entry_cameras": ["in"],
+               "exit_cameras": ["out"], "within": 3600})  # fmt: skip
+    await put_reads(plate_read(1, camera="in"))
+    written: list[tuple[str, PlateRuleState]] = []
+
+    def write(table: Any, key: str, value: PlateRuleState) -> None:
+        table.data[key] = value
+        written.append((key, value))
+
+    monkeypatch.setattr(agents.alerts, "write_outside_stream", write)
+    later = (T0 + timedelta(hours=2)).timestamp()
+    assert await check_timed_rules((T0 + timedelta(minutes=59)).timestamp()) == []
+    await check_timed_rules(later)
+    await check_timed_rules(later + 60)
+    (alert,) = out.alerts
+    assert (alert.rule, alert.plate, alert.event_ids) == ("stay", "AB123CD", ["ev-1"])
+    assert [key for key, _ in written] == ["AB123CD"]
+
+
+async def test_write_outside_stream_names_the_partition() -> None:
+    sent: list[tuple[Any, ...]] = []
+
+    class Table(dict[str, Any]):
+        data: dict[str, Any] = {}
+
+        def send_changelog(self, *args: Any) -> None:
+            sent.append(args)
+
+    table = Table()
+    state = PlateRuleState(partition=5, watermark=0.0)
+    write_outside_stream(table, "k", state)
+    assert table.data["k"] is state and sent == [(5, "k", state)]
+
+
+async def test_timer_raises_silence_for_a_quiet_camera_once(
+    out: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        agents.alerts,
+        "write_outside_stream",
+        lambda table, key, value: table.data.update({key: value}),
+    )
+    use_rules({"type": "silence", "name": "quiet", "cameras": ["gate"], "after": 600})
+    last = T0.timestamp()
+    rule_state_by_camera.data["gate"] = PlateRuleState(partition=0, watermark=last)
+    rule_state_by_camera.data["other"] = PlateRuleState(partition=0, watermark=last - 9999)
+    assert await check_timed_rules(last + 599) == []
+    (alert,) = await check_timed_rules(last + 600)
+    assert (alert.rule, alert.subject) == ("quiet", "gate")
+    assert await check_timed_rules(last + 1200) == []
