@@ -37,5 +37,7 @@ class Alert(faust.Record, serializer="json", include_metadata=False, isodates=Tr
     message: str
     plate: str | None = None
     crop_key: str | None = None
+    #: When the triggering read reached the core (the latency metric starts here).
+    received_at: datetime | None = None
     details: dict[str, str] = {}
     actions: list[dict[str, Any]] = []

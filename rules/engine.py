@@ -131,7 +131,12 @@ class AlertEngine:
             await self.send_tick(tick)
         alerts = [
             alert_of(
-                t, read.camera_id, read.site_id, plate=read.plate, crop_key=read.plate_crop_key
+                t,
+                read.camera_id,
+                read.site_id,
+                plate=read.plate,
+                crop_key=read.plate_crop_key,
+                received_at=read.received_at,
             )
             for t in triggers
         ]

@@ -1,0 +1,67 @@
+"""A token bucket per channel, and retries with exponential backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from notify.base import DeliveryError
+
+T = TypeVar("T")
+
+
+class TokenBucket:
+    """``rate`` tokens a second, at most ``burst`` saved; ``acquire`` waits for one."""
+
+    def __init__(
+        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be > 0, got {rate}")
+        if burst < 1:
+            raise ValueError(f"burst must be >= 1, got {burst}")
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.tokens = float(burst)
+        self.updated = clock()
+
+    def wait_s(self) -> float:
+        """Take a token if one is there (0.0), else say how long until one is."""
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+    async def acquire(self) -> None:
+        while (pause := self.wait_s()) > 0:
+            await asyncio.sleep(pause)
+
+
+def backoff_s(attempt: int, first_s: float, max_s: float) -> float:
+    """Pause after failed attempt ``attempt`` (1-based): first_s, 2*first_s, ... max_s."""
+    return float(min(max_s, first_s * 2 ** (attempt - 1)))
+
+
+async def with_retries(
+    attempt_once: Callable[[], Awaitable[T]],
+    attempts: int,
+    first_s: float,
+    max_s: float,
+    on_retry: Callable[[int, DeliveryError], None] = lambda n, e: None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
+    """Run ``attempt_once`` until it succeeds, fails permanently or ``attempts`` are spent;
+    the last ``DeliveryError`` is raised."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await attempt_once()
+        except DeliveryError as error:
+            if error.permanent or attempt == attempts:
+                raise
+            on_retry(attempt, error)
+            await sleep(backoff_s(attempt, first_s, max_s))
+    raise AssertionError("unreachable: attempts >= 1")

@@ -1,0 +1,91 @@
+"""The notifier agent through ``agent.test_context()``: each action delivered once, the
+delivery log honoured, failures dead-lettered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import agents.notifier
+from agents.notifier import DeliveryLog, alert_deliveries, notify_alerts
+from notify.base import DeliveryError
+from rules.alert import Alert
+from rules.config import NotifySettings
+from tests.notify.conftest import make_alert
+
+HOOK = {"channel": "webhook", "url": "http://127.0.0.1:9/hook", "secret_env": None}
+MAIL = {"channel": "email", "to": ["sec@example.org"], "subject": None}
+
+
+class Recorder:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sent: list[str] = []
+        self.fail_with: DeliveryError | None = None
+
+    async def send(self, alert: Alert, action: dict[str, Any]) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append(alert.alert_id)
+
+
+@pytest.fixture
+def channels(monkeypatch: pytest.MonkeyPatch) -> dict[str, Recorder]:
+    fakes = {name: Recorder(name) for name in ("email", "sms", "slack", "webhook")}
+    monkeypatch.setattr(agents.notifier, "build_channels", lambda session, settings: fakes)
+    settings = NotifySettings(attempts=2, backoff_s=0, backoff_max_s=0)  # type: ignore[call-arg]
+    monkeypatch.setattr(agents.notifier, "get_notify_settings", lambda: settings)
+    return fakes
+
+
+@pytest.fixture
+def dead_letters(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    letters: list[Any] = []
+
+    async def record(letter: Any) -> None:
+        letters.append(letter)
+
+    monkeypatch.setattr(agents.notifier, "send_dead_letter", record)
+    return letters
+
+
+@pytest.fixture(autouse=True)
+def empty_log() -> Iterator[None]:
+    alert_deliveries.data.clear()
+    yield
+    alert_deliveries.data.clear()
+
+
+async def put(*alerts: Alert) -> None:
+    async with notify_alerts.test_context() as agent:
+        for alert in alerts:
+            await agent.put(alert, key=alert.alert_id)
+
+
+async def test_each_action_delivered_once_even_when_the_alert_comes_twice(
+    channels: dict[str, Recorder], dead_letters: list[Any]
+) -> None:
+    alert = make_alert("a1", [HOOK, MAIL])
+    await put(alert)
+    await put(alert)
+    assert channels["webhook"].sent == ["a1"] and channels["email"].sent == ["a1"]
+    assert alert_deliveries.data["a1"].done == ["0:webhook", "1:email"]
+    assert dead_letters == []
+
+
+async def test_logged_deliveries_are_skipped(channels: dict[str, Recorder]) -> None:
+    alert_deliveries.data["a1"] = DeliveryLog(done=["0:webhook"])  # as restored after a crash
+    await put(make_alert("a1", [HOOK, MAIL]))
+    assert channels["webhook"].sent == [] and channels["email"].sent == ["a1"]
+
+
+async def test_failure_after_the_last_retry_is_dead_lettered_and_not_logged(
+    channels: dict[str, Recorder], dead_letters: list[Any]
+) -> None:
+    channels["webhook"].fail_with = DeliveryError("503 from receiver")
+    await put(make_alert("a1", [HOOK, MAIL]))
+    (letter,) = dead_letters
+    assert letter.event_id == "a1" and "0:webhook: 503 from receiver" in letter.message
+    assert alert_deliveries.data["a1"].done == ["1:email"]
