@@ -10,6 +10,8 @@ import logging
 from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 
 from rules.model import AnyRule
 from rules.ruleset import encode_rule, rule_version
@@ -56,6 +58,24 @@ def new_consumer(bootstrap: str) -> AIOKafkaConsumer:
     )  # fmt: skip
 
 
+async def ensure_rule_topic(bootstrap: str, topic: str) -> None:
+    """Create the rule topic, compacted with one partition, unless it exists (the broker
+    would otherwise auto-create it without compaction)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        if topic in await admin.list_topics():
+            return
+        config = {"cleanup.policy": "compact", "max.message.bytes": str(8 * 1024 * 1024)}
+        new = NewTopic(topic, num_partitions=1, replication_factor=1, topic_configs=config)
+        try:
+            await admin.create_topics([new])
+        except TopicAlreadyExistsError:
+            pass
+    finally:
+        await admin.close()
+
+
 async def read_rule_topic(bootstrap: str, topic: str) -> dict[str, bytes]:
     """The current value of every rule on the topic, by name."""
     current: dict[str, bytes] = {}
@@ -83,6 +103,7 @@ async def publish_rules(
     """
     from rules.ruleset import decode_rule
 
+    await ensure_rule_topic(bootstrap, topic)
     current = {n: decode_rule(v)[1] for n, v in (await read_rule_topic(bootstrap, topic)).items()}
     report: dict[str, list[str]] = {"added": [], "changed": [], "unchanged": [], "removed": []}
     producer = AIOKafkaProducer(

@@ -1,0 +1,22 @@
+"""``alpr bootstrap`` publishes the rule files of ``ALPR_RULES_DIR``, if it is set."""
+
+from __future__ import annotations
+
+from config.settings import Settings
+from ops.bootstrap import bootstrap_step
+from rules.config import get_rules_settings
+from rules.loader import load_rules
+from rules.sync import ensure_rule_topic, publish_rules
+
+
+@bootstrap_step("alert rules", order=60)
+async def publish_rule_dir(settings: Settings) -> str:
+    rules = get_rules_settings()
+    await ensure_rule_topic(settings.kafka.bootstrap_servers, rules.topic)
+    if rules.dir is None:
+        return f"topic {rules.topic} present; no ALPR_RULES_DIR to publish"
+    result = load_rules([rules.dir])
+    if result.errors:
+        raise ValueError("rule files have errors:\n" + "\n".join(map(str, result.errors)))
+    report = await publish_rules(settings.kafka.bootstrap_servers, rules.topic, result.rules, True)
+    return ", ".join(f"{k}={len(v)}" for k, v in report.items())
