@@ -19,7 +19,6 @@ async def post(
     body: bytes | None = None,
     form: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
-    auth: aiohttp.BasicAuth | None = None,
 ) -> None:
     """POST to ``url``; 2xx is delivered, 408/429/5xx and network errors are worth a retry,
     other statuses are permanent failures."""
@@ -27,7 +26,7 @@ async def post(
     data: Any = body if body is not None else dict(form or {})
     try:
         async with session.post(
-            url, data=data, headers=dict(headers or {}), auth=auth, allow_redirects=False
+            url, data=data, headers=dict(headers or {}), allow_redirects=False
         ) as response:
             if 200 <= response.status < 300:
                 return

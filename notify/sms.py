@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,8 +36,9 @@ class SmsChannel:
                 "SMS needs ALPR_NOTIFY_SMS_ACCOUNT_SID and ALPR_NOTIFY_SMS_FROM", permanent=True
             )
         url = f"{s.sms_base_url.rstrip('/')}/2010-04-01/Accounts/{s.sms_account_sid}/Messages.json"
-        auth = aiohttp.BasicAuth(s.sms_account_sid, s.sms_auth_token.get_secret_value())
+        login = f"{s.sms_account_sid}:{s.sms_auth_token.get_secret_value()}".encode()
+        auth = {"Authorization": "Basic " + base64.b64encode(login).decode()}
         body = summary(alert)[:MAX_BODY]
         for number in action["to"]:
             form = {"To": number, "From": s.sms_from, "Body": body}
-            await post(self.session, url, self.allowed, form=form, auth=auth)
+            await post(self.session, url, self.allowed, form=form, headers=auth)
