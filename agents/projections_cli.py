@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import asyncpg
 import click
-from faust.cli import AppCommand
+from faust.cli import AppCommand, option
 from faust.cli.base import _apply_options, cli
 from mode.worker import exiting
 
@@ -112,3 +112,51 @@ async def template_step(settings: Settings) -> str:
     return (
         f"template for {index_pattern(es.index_prefix)} behind alias {alias_name(es.index_prefix)}"
     )
+
+
+@app.command(
+    option(
+        "--since",
+        "-s",
+        default=None,
+        help="Rebuild from this day on (90m, 2h, 3d or ISO 8601; whole UTC days). "
+        "Without it, everything.",
+    ),
+    option(
+        "--store",
+        type=click.Choice(["pg", "es"]),
+        default=None,
+        help="Rebuild only PostgreSQL (pg) or only Elasticsearch (es); both by default.",
+    ),
+    option(
+        "--batch-size",
+        type=click.IntRange(1, 50_000),
+        default=5000,
+        show_default=True,
+        help="Messages read and written at a time.",
+    ),
+    base=ProjectionsCommand,
+)
+async def projections_rebuild(
+    self: AppCommand, since: str | None, store: str | None, batch_size: int
+) -> None:
+    """Empty the stores from a day on and fill them again by replaying alpr.plates.detected.
+
+    Reads captured from the start of the --since day (UTC) are removed from PostgreSQL and the
+    daily Elasticsearch indices of those days are deleted, then every read on the topic is
+    written again, with a progress bar. Writes are idempotent, so workers may keep running;
+    searches see partial results until the rebuild ends.
+    Example: alpr projections rebuild --since 3d --store es
+    """
+    from agents.dlq import parse_since
+    from agents.projections_rebuild import run_rebuild
+
+    try:
+        when = parse_since(since) if since else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    stores = ("pg", "es") if store is None else (store,)
+    report = await run_rebuild(get_settings(), stores, when, batch_size)
+    for name in stores:
+        self.say(f"{name}: {report.written[name]} new, {report.refused[name]} refused")
+    self.say(f"{report.messages} messages replayed, {report.undecodable} not reads")

@@ -7,7 +7,6 @@ so a message that does not decode becomes a dead letter instead of an error befo
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -23,14 +22,13 @@ from agents.emit import send_dead_letter
 from alpr import app
 from stores import metrics
 from stores.config import ProjectionSettings
+from stores.decoding import decode_reads
 from stores.retry import Backoff
-from streams.codec import AvroSchema, decode_message, default_schema_cache, schema_id_of
+from streams.codec import default_schema_cache
 from streams.config import get_topic_settings
 from streams.failures import ProcessingError, Reason, Stage
 
 log = logging.getLogger(__name__)
-
-READ_SCHEMA = AvroSchema.named("PlateRead")
 
 #: ``alpr.plates.detected`` as bytes: each projection decodes its batch in one go.
 plates_detected_bytes: faust.TopicT = app.topic(
@@ -61,33 +59,13 @@ class DecodedBatch:
 
 
 async def decode_batch(events: Sequence[Any], backoff: Backoff) -> DecodedBatch:
-    """Decode every event's value as a PlateRead.
-
-    A registry outage is waited out (the bytes are fine: the schema is only not to be had
-    yet); every other failure is the message's own and is returned in ``failed``.
-    """
-    cache = default_schema_cache()
-    pauses = backoff.pauses()
-    while True:
-        ids = [sid for e in events if (sid := schema_id_of(e.message.value or b"")) is not None]
-        await cache.prefetch(ids)
-        batch = DecodedBatch()
-        waiting = False
-        for event in events:
-            try:
-                read, _ = decode_message(event.message.value, READ_SCHEMA, cache)
-            except ProcessingError as exc:
-                if exc.reason is Reason.REGISTRY_UNAVAILABLE:
-                    waiting = True
-                    break
-                batch.failed.append((event, exc))
-            else:
-                batch.reads.append((event, read))
-        if not waiting:
-            return batch
-        pause = next(pauses)
-        log.warning("schema registry unavailable; decoding again in %.1fs", pause)
-        await asyncio.sleep(pause)
+    """Decode every event's value as a PlateRead (see ``stores.decoding.decode_reads``)."""
+    values = [event.message.value for event in events]
+    decoded = await decode_reads(values, default_schema_cache(), backoff)
+    return DecodedBatch(
+        reads=[(events[position], read) for position, read in decoded.reads],
+        failed=[(events[position], error) for position, error in decoded.failed],
+    )
 
 
 def unwritable(message: str, event_id: str | None) -> ProcessingError:
