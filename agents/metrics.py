@@ -17,8 +17,3 @@ ROUTER_LATENCY = Histogram(
     "From a raw event's Kafka timestamp to its read or dead letter being sent",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
-ROUTER_BATCH = Histogram(
-    "alpr_router_batch_events",
-    "Events per router batch (stream.take)",
-    buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
-)

@@ -1,9 +1,9 @@
 """``route_raw_reads``: the router agent, ``alpr.plates.raw`` -> ``alpr.plates.detected``.
 
-Raw bytes come in and are decoded inside the agent, in batches (``stream.take_events``), so
-that every failure, decoding included, becomes a dead letter on ``alpr.dlq`` and no message
-can stop the worker. Each read goes out keyed by its normalised plate, so everything about
-one plate lands on one partition downstream.
+Raw bytes come in and are decoded inside the agent, so that every failure, decoding
+included, becomes a dead letter on ``alpr.dlq`` and no message can stop the worker. Each
+read goes out keyed by its normalised plate, so everything about one plate lands on one
+partition downstream.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from faust.streams import _current_event
 from agents import metrics
 from agents.emit import send_dead_letter, send_read
 from agents.router_config import get_router_settings
-from agents.routing import BatchOutcome, PlateRouter
+from agents.routing import Outcome, PlateRouter
 from alpr import app
 from streams.codec import AvroSchema, default_schema_cache
 from streams.topics import (
@@ -47,7 +47,7 @@ def build_router() -> PlateRouter:
 
 
 async def warm_schema_ids() -> None:
-    """Register the output schemas before the first batch so no send waits on the registry;
+    """Register the output schemas before the first event so no send waits on the registry;
     if it is down now, the first send registers instead."""
     cache = default_schema_cache()
     for topic, record in ((plates_detected, "PlateRead"), (dead_letters, "DeadLetter")):
@@ -66,23 +66,29 @@ async def declare_output_topics() -> None:
 
 @app.agent(plates_raw)
 async def route_raw_reads(stream: Any) -> Any:
-    """Route every raw plate event to a read or a dead letter, a batch at a time."""
-    settings = get_router_settings()
+    """Route every raw plate event to a read or a dead letter."""
     router = build_router()
-    reads_sent = metrics.EVENTS_OUT.labels(plates_detected.get_topic_name())
+    raw_in = metrics.EVENTS_IN.labels(plates_raw.get_topic_name())
+    reads_out = metrics.EVENTS_OUT.labels(plates_detected.get_topic_name())
     await warm_schema_ids()
-    async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-        outcome: BatchOutcome = await router.route_batch(events, make_current)
-        reads_sent.inc(outcome.reads)
+    # One event at a time on purpose: Stream.take/take_events in faust-streaming 0.15.3 can
+    # drop an event from a batch without acking it under load (its ``buffer_consuming``
+    # future is reset by a late producer), which stalls the partition's commits. Sends are
+    # batched by the producer, so per-event iteration costs little here.
+    async for event in stream.events():
+        raw_in.inc()
+        outcome: Outcome = await router.route(event.message)
+        if outcome.plate is not None:
+            reads_out.inc()
         yield outcome
 
 
 def make_current(event: Any) -> None:
     """Make ``event`` the current event of this task, as plain stream iteration does.
 
-    Table writes take their changelog partition (and, with RocksDB, their store partition)
-    from the current event, which a batch from ``take_events`` does not set. Only this
-    task's context variable is set: the stream's own ``current_event`` attribute belongs to
-    its background drain.
+    For agents that batch with ``take_events``: table writes take their changelog partition
+    (and, with RocksDB, their store partition) from the current event, which a batch does
+    not set. Only this task's context variable is set: the stream's own ``current_event``
+    attribute belongs to its background drain.
     """
     _current_event.set(weakref.ref(event))

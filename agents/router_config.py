@@ -69,12 +69,6 @@ class RouterSettings(BaseSettings):
     dedupe_sweep_s: float = Field(
         default=60, gt=0, le=3600, description="How often expired event ids are removed"
     )
-    batch_size: int = Field(
-        default=1000, ge=1, le=100_000, description="Most events routed in one batch (stream.take)"
-    )
-    batch_within_s: float = Field(
-        default=0.05, gt=0, le=10, description="Longest wait for a batch to fill, seconds"
-    )
 
     @model_validator(mode="after")
     def _plate_bounds(self) -> RouterSettings:

@@ -1,5 +1,5 @@
-"""The router's work on one batch of raw events: decode, validate, normalise, dedupe,
-enrich, then send a PlateRead or a DeadLetter for every event, never neither.
+"""The router's work on one raw event: decode, validate, normalise, dedupe, enrich, then
+send a PlateRead or a DeadLetter, never neither.
 
 Kept apart from the agent so it reads as the pipeline it is; ``agents.router`` wires it to
 the topics and tables. The hot path stays on fastavro datums and bytes: a read's Avro body
@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 from agents import metrics
@@ -49,16 +48,12 @@ class RoutedRead:
     payload: bytes
 
 
-@dataclass
-class BatchOutcome:
-    """What one batch became: how many reads were sent, and the dead letters."""
+@dataclass(frozen=True)
+class Outcome:
+    """What one raw event became: a read (its plate) or a dead letter."""
 
-    reads: int = 0
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-
-    @property
-    def reasons(self) -> Counter[str]:
-        return Counter(letter.reason for letter in self.dead_letters)
+    plate: str | None = None
+    dead_letter: DeadLetter | None = None
 
 
 class PlateRouter:
@@ -83,29 +78,25 @@ class PlateRouter:
         self.send_read = send_read
         self.send_dead_letter = send_dead_letter
         self.clock = clock
+        self._latency = metrics.ROUTER_LATENCY
 
-    async def route_batch(
-        self, events: Sequence[Any], make_current: Callable[[Any], None]
-    ) -> BatchOutcome:
-        """Route Faust events in order; ``make_current(event)`` runs before each one so that
-        table writes land on that event's partition."""
-        ids = (header_schema_id(e.message.value) for e in events if e.message.value)
-        await self.schema_cache.prefetch(i for i in ids if i is not None)
-        outcome = BatchOutcome()
+    async def route(self, message: Any) -> Outcome:
+        """Route one raw message (a Faust ``Message``): send its read or its dead letter."""
+        schema_id = header_schema_id(message.value) if message.value else None
+        if schema_id is not None and not self.schema_cache.is_cached(schema_id):
+            await self.schema_cache.prefetch((schema_id,))
         now = self.clock()
-        for event in events:
-            make_current(event)
-            message = event.message
-            try:
-                await self._route(message, now)
-            except ProcessingError as error:
-                outcome.dead_letters.append(await self._dead_letter(error, message, now))
-            else:
-                outcome.reads += 1
-        self._count(events, outcome)
-        return outcome
+        try:
+            plate = await self._route(message, now)
+        except ProcessingError as error:
+            letter = await self._dead_letter(error, message, now)
+            metrics.DEAD_LETTERS.labels(letter.reason, letter.stage).inc()
+            return Outcome(dead_letter=letter)
+        finally:
+            self._latency.observe(max(0.0, self.clock() - message.timestamp))
+        return Outcome(plate=plate)
 
-    async def _route(self, message: Any, now: float) -> None:
+    async def _route(self, message: Any, now: float) -> str:
         try:
             read = self.read_from(message.value, now)
         except ProcessingError:
@@ -120,6 +111,7 @@ class PlateRouter:
             raise _emit_error(exc, read.event_id) from exc
         # Marked only once sent: a read that failed to go out may come again.
         self.seen[read.event_id] = SeenEvent(seen_at=now, partition=message.partition)
+        return read.plate
 
     def read_from(self, payload: bytes | None, now: float) -> RoutedRead:
         """The read of one raw payload, or ``ProcessingError`` saying why there is none."""
@@ -192,17 +184,6 @@ class PlateRouter:
         letter = dead_letter_for(error, message, now)
         await self.send_dead_letter(letter)
         return letter
-
-    def _count(self, events: Sequence[Any], outcome: BatchOutcome) -> None:
-        if not events:
-            return
-        metrics.EVENTS_IN.labels(events[0].message.topic).inc(len(events))
-        metrics.ROUTER_BATCH.observe(len(events))
-        done = self.clock()
-        for event in events:
-            metrics.ROUTER_LATENCY.observe(max(0.0, done - event.message.timestamp))
-        for letter in outcome.dead_letters:
-            metrics.DEAD_LETTERS.labels(letter.reason, letter.stage).inc()
 
 
 def _emit_error(exc: Exception, event_id: str) -> ProcessingError:

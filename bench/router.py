@@ -109,7 +109,13 @@ def free_port() -> int:
 
 
 def start_worker(topics: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ALPR_FAUST__DATA_DIR": str(workdir / "data")}
+    env = {
+        **os.environ,
+        "ALPR_FAUST__DATA_DIR": str(workdir / "data"),
+        # measure the router alone, not the stores' projections of its output
+        "ALPR_PROJECTIONS_ENABLE_PG": "false",
+        "ALPR_PROJECTIONS_ENABLE_ES": "false",
+    }
     env.update({f"ALPR_TOPICS_{name.upper()}": topic for name, topic in topics.items()})
     command = [str(BIN / "faust"), "-A", "alpr", "worker", "-l", "warn",
                "--web-port", str(free_port())]  # fmt: skip

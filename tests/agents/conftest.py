@@ -49,8 +49,6 @@ def schema_cache(monkeypatch: pytest.MonkeyPatch) -> SchemaCache:
 @pytest.fixture
 def router_settings(monkeypatch: pytest.MonkeyPatch) -> RouterSettings:
     settings = RouterSettings(  # type: ignore[call-arg]
-        batch_size=100,
-        batch_within_s=0.01,
         cameras={"cam-config": CameraConfig(site_id="site-1", name="Configured gate", zone="in")},
     )
     monkeypatch.setattr(agents.router, "get_router_settings", lambda: settings)

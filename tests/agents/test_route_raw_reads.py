@@ -112,7 +112,7 @@ async def test_camera_metadata_falls_back_to_configuration(
 async def test_unknown_camera_can_be_dead_lettered(
     schema_cache: SchemaCache, sent: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    strict = RouterSettings(batch_within_s=0.01, unknown_camera="dead_letter")  # type: ignore[call-arg]
+    strict = RouterSettings(unknown_camera="dead_letter")  # type: ignore[call-arg]
     monkeypatch.setattr(agents.router, "get_router_settings", lambda: strict)
     await route(encode_plate_event(schema_cache, camera_id="cam-nowhere"))
     letter = only_dead_letter(sent)
@@ -258,7 +258,7 @@ async def test_a_bug_costs_one_dead_letter_not_the_worker(
     assert len(sent.reads) == 1
 
 
-async def test_bad_good_and_duplicate_events_in_one_batch(
+async def test_bad_good_and_duplicate_events_in_a_burst(
     schema_cache: SchemaCache, sent: Any
 ) -> None:
     good = [encode_plate_event(schema_cache) for _ in range(5)]

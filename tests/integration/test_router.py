@@ -104,7 +104,15 @@ def free_port() -> int:
 
 
 def alpr_env(topics: Topics, **extra: str) -> dict[str, str]:
-    return {**os.environ, **topics.env(), "PRODUCER_MAX_REQUEST_SIZE": str(BIG * 2), **extra}
+    return {
+        **os.environ,
+        **topics.env(),
+        "PRODUCER_MAX_REQUEST_SIZE": str(BIG * 2),
+        # the stores' projections are not under test here and would write these reads
+        "ALPR_PROJECTIONS_ENABLE_PG": "false",
+        "ALPR_PROJECTIONS_ENABLE_ES": "false",
+        **extra,
+    }
 
 
 @pytest.fixture
