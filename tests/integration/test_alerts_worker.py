@@ -1,0 +1,132 @@
+"""The alert path end to end: a real Faust worker, broker and registry, and a webhook
+receiver on loopback. A watch-listed read produced to the raw topic (twice, as a retrying
+edge would) is routed, evaluated and delivered to the webhook once, signed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from config.settings import Settings
+from notify.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from ops.worker import WorkerProcess
+from rules.model import WatchlistRule
+from rules.sync import publish_rules
+from streams.codec import default_schema_cache
+from streams.registry import RegistryError, SchemaRegistryClient
+from streams.testing import create_topics, encode_plate_event
+from tests.integration.conftest import require_port
+from tests.integration.test_services import _free_port
+
+PARTITIONS = 2
+SECRET = "e2e-secret"
+
+
+@pytest.fixture
+async def hook() -> AsyncIterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        received.append((dict(request.headers), await request.read()))
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/hook", received
+    await runner.cleanup()
+
+
+async def _drop(bootstrap: str, prefixes: tuple[str, ...], registry_url: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(prefixes)]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+    registry = SchemaRegistryClient(registry_url)
+    for topic in doomed:
+        try:
+            registry.delete_subject(f"{topic}-value", permanent=True)
+        except RegistryError:  # most topics have no subject
+            pass
+
+
+async def test_watchlisted_read_reaches_the_webhook_once(
+    settings: Settings,
+    unique: str,
+    tmp_path: Path,
+    hook: tuple[str, list[tuple[dict[str, str], bytes]]],
+) -> None:
+    bootstrap = settings.kafka.bootstrap_servers
+    require_port(bootstrap, "Kafka")
+    require_port(settings.schema_registry.url, "schema registry")
+    url, received = hook
+    prefix = f"test.{unique}."
+    app_id = f"alpr-test-{unique}"
+    names = {t: prefix + t for t in ("raw", "detected", "dlq", "cameras", "rules", "alerts")}
+    env = {
+        "ALPR_FAUST__APP_ID": app_id,
+        "ALPR_KAFKA__PARTITIONS": str(PARTITIONS),
+        **{f"ALPR_TOPICS_{t.upper()}": names[t] for t in ("raw", "detected", "dlq", "cameras")},
+        "ALPR_RULES_TOPIC": names["rules"],
+        "ALPR_RULES_ALERTS_TOPIC": names["alerts"],
+        "ALPR_NOTIFY_ALLOW_NETWORKS": '["127.0.0.0/8"]',
+        "ALPR_NOTIFY_BACKOFF_S": "0.2",
+        "ALPR_E2E_HOOK_KEY": SECRET,
+    }
+    rule = WatchlistRule(
+        type="watchlist", name="e2e-stolen", plates=["AB12CDE"], match="fuzzy",
+        actions=[{"channel": "webhook", "url": url, "secret_env": "ALPR_E2E_HOOK_KEY"}],  # type: ignore[list-item]
+    )  # fmt: skip
+    try:
+        await create_topics(
+            bootstrap, [names[t] for t in ("raw", "detected", "dlq", "alerts")], PARTITIONS
+        )
+        await publish_rules(bootstrap, names["rules"], [rule], prune=True)
+        worker = WorkerProcess(tmp_path, _free_port(), env=env).start()
+        try:
+            await asyncio.to_thread(worker.wait_ready, 120.0)
+            cache = default_schema_cache()
+            subject = f"{names['raw']}-value"
+            hit_id = str(uuid.uuid4())
+            hit = encode_plate_event(cache, subject, event_id=hit_id, plate_text="AB12 CDE")
+            misses = [encode_plate_event(cache, subject, plate_text=f"ZZ{n}9XY") for n in range(4)]
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+            await producer.start()
+            try:
+                for key, value in [(hit_id, hit), *((str(n), m) for n, m in enumerate(misses))]:
+                    await producer.send_and_wait(names["raw"], value, key=key.encode())
+                await producer.send_and_wait(names["raw"], hit, key=hit_id.encode())  # a retry
+            finally:
+                await producer.stop()
+            deadline = time.monotonic() + 60
+            while not received and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            assert received, f"no webhook call; worker log:\n{worker.log_tail()}"
+            await asyncio.sleep(3)  # time for a duplicate to show up, if one were coming
+        finally:
+            worker.stop()
+        ((headers, body),) = received
+        assert verify(SECRET.encode(), headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
+        alert = json.loads(body)
+        assert (alert["rule"], alert["plate"], alert["event_ids"]) == (
+            "e2e-stolen", "AB12CDE", [hit_id]
+        )  # fmt: skip
+    finally:
+        await _drop(bootstrap, (prefix, app_id), settings.schema_registry.url)
