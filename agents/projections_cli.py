@@ -20,7 +20,7 @@ from stores.migrations import MigrationReport, migrate
 from stores.pg_writer import create_partitions_ahead
 
 
-def _group_command(group: click.Group, prefix: str) -> type[AppCommand]:
+def group_command(group: click.Group, prefix: str) -> type[AppCommand]:
     """An ``AppCommand`` base whose subclasses register under ``group`` (``alpr <group> ...``)."""
 
     class GroupCommand(AppCommand):
@@ -53,8 +53,8 @@ def projections_group() -> None:
     """Manage the query stores fed from alpr.plates.detected (PostgreSQL, Elasticsearch)."""
 
 
-DbCommand = _group_command(db_group, "db_")
-ProjectionsCommand = _group_command(projections_group, "projections_")
+DbCommand = group_command(db_group, "db_")
+ProjectionsCommand = group_command(projections_group, "projections_")
 
 
 async def apply_migrations(settings: Settings) -> tuple[MigrationReport, int]:
