@@ -1,0 +1,114 @@
+"""The per-camera pipeline's decisions with stand-in models: one event per track, when."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from edge.cameras import CameraConfig, DirectionLine, TrackingConfig
+from edge.config import Formats
+from edge.engine.detections import Box, Detections
+from edge.engine.geometry import Image
+from edge.engine.ocr import PlateReader, TextRead
+from edge.engine.pipeline import Engine
+from edge.engine.vehicles import COCO_CLASSES, VehicleDetector
+from edge.formats import PlateFormats
+from edge.video.pipeline import CameraPipeline, TrackEvent
+from edge.video.source import Frame
+from tests.edge.fakes import FakePlates
+
+CAR, TRUCK = 2, 7
+W, H = 320, 240
+
+
+class ScriptedVehicles(VehicleDetector):
+    """Returns the next frame's boxes from a script: [(box, class id), ...] per call."""
+
+    def __init__(self, script: Sequence[list[tuple[Box, int]]]) -> None:
+        self.script = list(script)
+        self.calls = 0
+
+    def detect(self, frame: Image) -> Detections:
+        found = self.script[min(self.calls, len(self.script) - 1)]
+        self.calls += 1
+        return Detections(
+            np.asarray([b for b, _ in found], np.float32).reshape(-1, 4),
+            np.full(len(found), 0.9, np.float32),
+            np.asarray([c for _, c in found], np.int64),
+            COCO_CLASSES,
+        )
+
+
+class SequenceReader(PlateReader):
+    """Reads the next text of a list for each call (all margins read alike)."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = list(texts)
+        self.calls = 0
+
+    def read(self, crops: Sequence[Image]) -> list[TextRead]:
+        text = self.texts[min(self.calls, len(self.texts) - 1)]
+        self.calls += 1
+        return [TextRead(text, 0.9, 1) for _ in crops]
+
+
+def _pipeline(
+    script: Sequence[list[tuple[Box, int]]], texts: Sequence[str], **tracking: float
+) -> tuple[CameraPipeline, ScriptedVehicles, SequenceReader]:
+    vehicles = ScriptedVehicles(script)
+    reader = SequenceReader(texts)
+    formats = PlateFormats(Formats(region="cz"))
+    engine = Engine(vehicles, FakePlates([((10.0, 10.0, 60.0, 25.0), 0.9)]), reader, formats)
+    camera = CameraConfig(id="cam", url="x", line=DirectionLine(start=(0, 0.5), end=(1, 0.5)))
+    config = TrackingConfig(motion_threshold=0.0, detect_every=1, **tracking)  # type: ignore[arg-type]
+    return CameraPipeline(camera, engine, config), vehicles, reader
+
+
+def _frames(count: int, start: int = 0) -> list[Frame]:
+    image = np.zeros((H, W, 3), np.uint8)
+    return [
+        Frame.from_image(image, i, i / 10, 1000.0 + i / 10) for i in range(start, start + count)
+    ]
+
+
+def _run(pipeline: CameraPipeline, frames: list[Frame]) -> list[TrackEvent]:
+    events = []
+    for frame in frames:
+        events += pipeline.process(frame)
+    return events
+
+
+def test_a_pass_gives_one_event_with_its_vote_direction_and_majority_class() -> None:
+    # A car drives down across the middle line; the detector calls it a truck now and then.
+    script = [
+        [((100.0, 20.0 + 10 * i, 200.0, 100.0 + 10 * i), TRUCK if i % 3 == 2 else CAR)]
+        for i in range(10)
+    ]
+    script += [[] for _ in range(6)]  # gone
+    pipeline, _, reader = _pipeline(script, ["5AU5347", "5AU5341", "5AU5341", "5AU5341"])
+    events = _run(pipeline, _frames(16))
+    assert len(events) == 1
+    event = events[0]
+    assert (event.text, event.valid, event.frames_agreed, event.reads) == ("5AU5341", True, 3, 4)
+    assert (event.direction, event.vehicle_type, event.reason) == ("approaching", "car", "ended")
+    assert reader.calls == 4  # three agreeing reads settle the track: no more OCR
+    assert pipeline.finish() == []
+
+
+def test_a_lingering_track_publishes_once_after_the_maximum_delay() -> None:
+    parked = [[((100.0, 50.0, 200.0, 150.0), CAR)]]
+    pipeline, _, _ = _pipeline(parked, ["5AU5341"], max_delay_s=2.0)
+    events = _run(pipeline, _frames(40))  # 4 seconds of frames
+    assert [e.reason for e in events] == ["max_delay"]
+    assert events[0].direction == "unknown"
+    assert pipeline.finish() == []  # it published already
+
+
+def test_still_frames_with_no_track_are_not_analysed() -> None:
+    pipeline, vehicles, _ = _pipeline([[]], ["5AU5341"])
+    gate = TrackingConfig(motion_threshold=0.01, detect_every=1)
+    gated = CameraPipeline(pipeline.camera, pipeline.engine, gate)
+    _run(gated, _frames(20))
+    assert vehicles.calls == 1  # the first frame (nothing to compare with), then none
+    assert gated.stats.analysed == 1
