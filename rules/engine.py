@@ -28,7 +28,7 @@ from rules.evaluate import (
     rate_hit,
     silent_since,
 )
-from rules.model import DwellRule, RateRule, SilenceRule
+from rules.model import AnyRule, DwellRule, RateRule, SilenceRule, ThresholdRule, WatchlistRule
 from rules.ruleset import RuleBook
 from streams.records import PlateRead
 from tables.rule_state import CameraTick, PlateRuleState
@@ -60,6 +60,13 @@ def sighting_of(read: PlateRead) -> Sighting:
         frames_agreed=read.frames_agreed,
         track_id=read.track_id,
     )
+
+
+def _needs_plate_state(rule: AnyRule) -> bool:
+    """Whether a rule needs the plate's history or cooldowns between reads."""
+    if isinstance(rule, SilenceRule) or (isinstance(rule, RateRule) and rule.per == "camera"):
+        return False
+    return rule.cooldown > 0 or not isinstance(rule, WatchlistRule | ThresholdRule)
 
 
 def _utc(seconds: float) -> datetime:
@@ -116,15 +123,17 @@ class AlertEngine:
         """Evaluate one read of the plate-keyed stream; send and return its alerts."""
         rules = self.book.enabled()
         sighting = sighting_of(read)
-        stored = self.by_plate.get(read.plate)
+        stateful = any(_needs_plate_state(c.rule) for c in rules)
+        stored = self.by_plate.get(read.plate) if stateful else None
         history = stored.history() if stored is not None else PlateHistory()
         if sighting.ts < history.watermark - self.settings.lateness_s:
             metrics.LATE_READS.inc()
         if not history.add(sighting):
             return []  # a redelivered read: its alerts were raised the first time
         triggers = on_read(rules, history, read.plate, sighting, self.settings.lateness_s)
-        history.prune(horizon_s(rules) + self.settings.lateness_s, self.settings.history_max)
-        self.by_plate[read.plate] = PlateRuleState.of(history, partition)
+        if stateful:  # stateless rules alone need no table write per read
+            history.prune(horizon_s(rules) + self.settings.lateness_s, self.settings.history_max)
+            self.by_plate[read.plate] = PlateRuleState.of(history, partition)
         metrics.RULES_EVALUATED.inc(len(rules))
         if self._camera_rules_exist():
             tick = CameraTick(read.camera_id, read.site_id, read.event_id, sighting.ts)

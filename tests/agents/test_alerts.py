@@ -130,9 +130,14 @@ async def test_state_seeded_in_the_table_is_used(out: Outbox) -> None:
     assert [a.event_ids for a in out.alerts] == [["ev-1", "ev-2"]]
 
 
-async def test_redelivered_read_raises_nothing_new(out: Outbox) -> None:
-    use_rules(WATCH)
+async def test_redelivered_read_raises_the_same_alert_id_or_nothing(out: Outbox) -> None:
+    use_rules(WATCH)  # stateless: the same id again, which the notifier delivers once
     await put_reads(plate_read(1), plate_read(1))
+    assert [a.alert_id for a in out.alerts] == [alert_id("stolen", ["ev-1"])] * 2
+    assert rule_state_by_plate.data == {}  # no state needed, none written
+    out.alerts.clear()
+    use_rules({**WATCH, "cooldown": 60})  # stateful: the redelivery is recognised
+    await put_reads(plate_read(2), plate_read(2))
     assert len(out.alerts) == 1
 
 
