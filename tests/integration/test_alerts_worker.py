@@ -120,9 +120,29 @@ async def test_watchlisted_read_reaches_the_webhook_once(
                 await asyncio.sleep(0.2)
             assert received, f"no webhook call; worker log:\n{worker.log_tail()}"
             await asyncio.sleep(3)  # time for a duplicate to show up, if one were coming
+            first = list(received)
+            # A rule published to the running worker applies without a restart.
+            added = rule.model_copy(update={"name": "e2e-added", "plates": ["ZZ09XY"]})
+            await publish_rules(bootstrap, names["rules"], [rule, added], prune=True)
+            later_id = str(uuid.uuid4())
+            later = encode_plate_event(cache, subject, event_id=later_id, plate_text="ZZ0 9XY")
+            deadline = time.monotonic() + 30
+            while len(received) < 2 and time.monotonic() < deadline:
+                producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+                await producer.start()
+                try:  # until the worker has the rule: each attempt is a new read
+                    await producer.send_and_wait(names["raw"], later, key=later_id.encode())
+                    later_id = str(uuid.uuid4())
+                    later = encode_plate_event(
+                        cache, subject, event_id=later_id, plate_text="ZZ0 9XY"
+                    )
+                finally:
+                    await producer.stop()
+                await asyncio.sleep(1)
         finally:
             worker.stop()
-        ((headers, body),) = received
+        assert [json.loads(b)["rule"] for _, b in received[1:2]] == ["e2e-added"]
+        ((headers, body),) = first
         assert verify(SECRET.encode(), headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
         alert = json.loads(body)
         assert (alert["rule"], alert["plate"], alert["event_ids"]) == (
