@@ -1,0 +1,23 @@
+"""Decoding a batch of detected-topic values: reads, and messages that are not reads."""
+
+from __future__ import annotations
+
+from stores.decoding import decode_reads
+from stores.retry import Backoff
+from stores.testing import encode_reads, plate_read_datum
+from streams.testing import memory_schema_cache
+
+
+async def test_reads_decode_and_failures_keep_their_position_and_reason() -> None:
+    cache = memory_schema_cache()
+    reads = [plate_read_datum(), plate_read_datum()]
+    (_, first), (_, second) = encode_reads(cache, "detected-value", reads)
+    values = [first, b"\x01junk", None, second[:9], second]
+    decoded = await decode_reads(values, cache, Backoff())
+    assert [p for p, _ in decoded.reads] == [0, 4]
+    assert [r["event_id"] for _, r in decoded.reads] == [r["event_id"] for r in reads]
+    assert [(p, e.reason.value) for p, e in decoded.failed] == [
+        (1, "wrong_magic"),
+        (2, "empty_payload"),
+        (3, "truncated"),
+    ]
