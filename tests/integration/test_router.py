@@ -284,8 +284,8 @@ async def test_ten_thousand_reads_every_bad_one_dead_lettered_and_replay_adds_no
         Collector(bootstrap, topics.dlq, "DeadLetter") as letters,
     ):
         await produce(bootstrap, topics.raw, work.messages)
-        await reads.wait_for(VALID, timeout=120)
-        await letters.wait_for(bad_total, timeout=60)
+        await reads.wait_for(VALID, timeout=240)
+        await letters.wait_for(bad_total, timeout=120)
         await asyncio.sleep(3)  # anything extra would show up now
         assert len(reads.records) == VALID
         assert {r["event_id"] for r in reads.records} == work.valid_ids
@@ -297,7 +297,7 @@ async def test_ten_thousand_reads_every_bad_one_dead_lettered_and_replay_adds_no
         }
 
         assert f"replayed {bad_total} messages" in replay(topics)
-        await letters.wait_for(2 * bad_total, timeout=60)
+        await letters.wait_for(2 * bad_total, timeout=120)
         await asyncio.sleep(3)
         assert len(reads.records) == VALID
         replayed = letters.records[bad_total:]
