@@ -1,0 +1,227 @@
+"""Alert latency: from a raw read's produce to its webhook's receipt, through a real worker.
+
+    .venv/bin/python -m bench.alerts [--eps 1000] [--seconds 20] [--plates 100000] [--fuzzy]
+
+Publishes a watch list of ``--plates`` plates with a webhook action pointing at a receiver
+in this process, starts a real ``faust -A alpr worker`` on fresh topics (its own app id),
+then produces raw PlateEvents at ``--eps`` for ``--seconds`` with 1% of them on the list.
+Each alert's latency is the receipt time minus the produce time of its triggering read
+(both clocks are this machine's). Ends with ``RESULT alert_p50_ms=... alert_p99_ms=...
+eps=...`` (eps: the produce rate reached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from config.settings import get_settings
+from ops.worker import WorkerProcess
+from rules.model import WatchlistRule
+from rules.sync import publish_rules
+from streams.codec import AvroSchema, default_schema_cache, encode
+from streams.testing import create_topics, plate_event_datum
+
+EVENT = AvroSchema.named("PlateEvent")
+PARTITIONS = 4
+
+
+class Receiver:
+    """The webhook endpoint: the receipt time of each alert's triggering event ids."""
+
+    def __init__(self) -> None:
+        self.received: dict[str, float] = {}
+        self.calls = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        now = time.time()
+        alert = json.loads(await request.read())
+        self.calls += 1
+        for event_id in alert["event_ids"]:
+            self.received.setdefault(event_id, now)
+        return web.Response(text="ok")
+
+    async def start(self) -> tuple[web.AppRunner, str]:
+        app = web.Application()
+        app.router.add_post("/hook", self.handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return runner, f"http://127.0.0.1:{port}/hook"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def watch_plates(count: int) -> list[str]:
+    rnd = random.Random(7)
+    letters = "ABCDEFGHJKLMNPRSTUVWXY"
+    return sorted(
+        {"".join(rnd.choices(letters, k=2)) + f"{rnd.randrange(100):02d}"
+         + "".join(rnd.choices(letters, k=3)) for _ in range(count * 2)}
+    )[:count]  # fmt: skip
+
+
+async def produce(
+    bootstrap: str, topic: str, eps: int, seconds: float, plates: list[str]
+) -> tuple[dict[str, float], float]:
+    """Send ``eps`` events a second; the produce time of each matching event, and the rate."""
+    cache = default_schema_cache()
+    schema_id = cache.id_for(f"{topic}-value", EVENT)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1, acks=1)
+    await producer.start()
+    sent_at: dict[str, float] = {}
+    rnd = random.Random(11)
+    tick = 0.01
+    per_tick = max(1, round(eps * tick))
+    total = int(eps * seconds)
+    start = time.time()
+    try:
+        sent = 0
+        while sent < total:
+            for _ in range(min(per_tick, total - sent)):
+                hit = rnd.random() < 0.01
+                plate = rnd.choice(plates) if hit else f"Q{rnd.randrange(10**6):06d}"
+                datum = plate_event_datum(event_id=str(uuid.uuid4()), plate_text=plate)
+                if hit:
+                    sent_at[datum["event_id"]] = time.time()
+                value = encode(schema_id, EVENT, datum)
+                await producer.send(topic, value, key=datum["event_id"].encode())
+                sent += 1
+            pause = start + sent / eps - time.time()
+            await asyncio.sleep(max(0.0, pause))
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent_at, total / (time.time() - start)
+
+
+async def drop_topics(bootstrap: str, prefixes: tuple[str, ...]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(prefixes)]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
+def stage_means(web_url: str) -> str:
+    """Mean seconds of the worker's latency histograms, to tell the stages apart."""
+    import urllib.request
+
+    with urllib.request.urlopen(web_url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    values = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name.endswith(("_seconds_sum", "_seconds_count")) and "latency" in name:
+            values[name] = float(value)
+    means = []
+    for name in sorted(n for n in values if n.endswith("_sum")):
+        count = values.get(name.replace("_sum", "_count"), 0)
+        if count:
+            means.append(f"{name.removesuffix('_sum')} mean {values[name] / count * 1000:.1f} ms")
+    return "; ".join(means)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run(args: argparse.Namespace) -> int:
+    bootstrap = get_settings().kafka.bootstrap_servers
+    unique = uuid.uuid4().hex[:8]
+    prefix, app_id = f"bench.{unique}.", f"alpr-bench-{unique}"
+    names = {t: prefix + t for t in ("raw", "detected", "dlq", "cameras", "rules", "alerts")}
+    receiver = Receiver()
+    runner, url = await receiver.start()
+    plates = watch_plates(args.plates)
+    rule = WatchlistRule(
+        type="watchlist", name="bench-watch", plates=plates,
+        match="fuzzy" if args.fuzzy else "exact",
+        actions=[{"channel": "webhook", "url": url}],  # type: ignore[list-item]
+    )  # fmt: skip
+    env = {
+        "ALPR_FAUST__APP_ID": app_id,
+        "ALPR_KAFKA__PARTITIONS": str(PARTITIONS),
+        **{f"ALPR_TOPICS_{t.upper()}": names[t] for t in ("raw", "detected", "dlq", "cameras")},
+        "ALPR_RULES_TOPIC": names["rules"],
+        "ALPR_RULES_ALERTS_TOPIC": names["alerts"],
+        "ALPR_NOTIFY_ALLOW_NETWORKS": '["127.0.0.0/8"]',
+        "ALPR_NOTIFY_RATE_PER_S": "10000",
+        "ALPR_NOTIFY_BURST": "10000",
+    }
+    if not args.with_projections:  # they consume the same reads in the same worker
+        env |= {"ALPR_PROJECTIONS_ENABLE_PG": "false", "ALPR_PROJECTIONS_ENABLE_ES": "false"}
+    try:
+        await create_topics(
+            bootstrap, [names[t] for t in ("raw", "detected", "dlq", "alerts")], PARTITIONS
+        )
+        await publish_rules(bootstrap, names["rules"], [rule], prune=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(args.workdir) if args.workdir else Path(tmp)
+            with WorkerProcess(workdir, free_port(), env=env) as worker:
+                await asyncio.to_thread(worker.wait_ready, 180.0)
+                await asyncio.sleep(3)  # the rule set loads after the assignment
+                sent_at, eps = await produce(
+                    bootstrap, names["raw"], args.eps, args.seconds, plates
+                )
+                deadline = time.time() + 30
+                while len(receiver.received) < len(sent_at) and time.time() < deadline:
+                    await asyncio.sleep(0.2)
+                print(stage_means(worker.web_url))
+    finally:
+        await runner.cleanup()
+        await drop_topics(bootstrap, (prefix, app_id))
+    latencies = [
+        (receiver.received[e] - t) * 1000 for e, t in sent_at.items() if e in receiver.received
+    ]
+    print(f"watch list {len(plates)} plates ({rule.match}), {len(sent_at)} matching reads sent, "
+          f"{len(latencies)} alerts received, {receiver.calls} webhook calls")  # fmt: skip
+    if not latencies:
+        print(f"RESULT alert_p50_ms=nan alert_p99_ms=nan eps={eps:.0f}")
+        return 1
+    print(f"latency ms: min {min(latencies):.1f} mean {statistics.mean(latencies):.1f} "
+          f"max {max(latencies):.1f}")  # fmt: skip
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    print(f"RESULT alert_p50_ms={p50:.1f} alert_p99_ms={p99:.1f} eps={eps:.0f}")
+    return 0 if len(latencies) == len(sent_at) else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--eps", type=int, default=1000, help="events per second produced")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long to produce")
+    parser.add_argument("--plates", type=int, default=100_000, help="watch-list size")
+    parser.add_argument("--workdir", default=None, help="keep the worker's log here")
+    parser.add_argument(
+        "--with-projections", action="store_true", help="keep the store projections running"
+    )
+    parser.add_argument("--fuzzy", action="store_true", help="OCR-fuzzy instead of exact")
+    sys.exit(asyncio.run(run(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()
