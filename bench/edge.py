@@ -14,14 +14,30 @@ fewer than ``--fps`` frames per second. Ends with
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-# Run as a script, this file's folder leads sys.path and its name would hide the edge package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+def _without_bench_folder() -> list[str]:
+    here = Path(__file__).resolve().parent
+    return [p for p in sys.path if Path(p or ".").resolve() != here]
+
+
+# Every script in bench/ has this folder first on sys.path, where this file's name hides the
+# edge package. Imported as ``edge`` by a sibling script, it hands the importer the real
+# package (the import system returns whatever sys.modules holds once the module has run).
+if __name__ == "edge":
+    _saved = sys.path[:]
+    sys.path[:] = _without_bench_folder()
+    del sys.modules["edge"]
+    sys.modules["edge"] = importlib.import_module("edge")
+    sys.path[:] = _saved
+else:
+    sys.path[:] = _without_bench_folder()
 
 from edge.cameras import CameraConfig, TrackingConfig  # noqa: E402
 from edge.manifest import alpr_home  # noqa: E402
