@@ -23,7 +23,7 @@ from alpr import app
 from stores import metrics
 from stores.config import ProjectionSettings
 from stores.decoding import decode_reads
-from stores.retry import Backoff
+from stores.retry import Abandoned, Backoff
 from streams.codec import default_schema_cache
 from streams.config import get_topic_settings
 from streams.failures import ProcessingError, Reason, Stage
@@ -66,6 +66,11 @@ async def decode_batch(events: Sequence[Any], backoff: Backoff) -> DecodedBatch:
         reads=[(events[position], read) for position, read in decoded.reads],
         failed=[(events[position], error) for position, error in decoded.failed],
     )
+
+
+def worker_backoff(settings: ProjectionSettings) -> Backoff:
+    """The backoff of a projection in a worker: given up once the worker is stopping."""
+    return Backoff(settings.retry_first_s, settings.retry_max_s, stopping=lambda: app.should_stop)
 
 
 def unwritable(message: str, event_id: str | None) -> ProcessingError:
@@ -128,12 +133,17 @@ async def run_projection(
     can never be stored, and returns how many were new. The offsets of a batch advance only
     when the next batch is asked for, that is after ``store`` returned.
     """
-    backoff = Backoff(settings.retry_first_s, settings.retry_max_s)
+    backoff = worker_backoff(settings)
     events_in = metrics.EVENTS.labels(store_name)
     written = metrics.WRITTEN.labels(store_name)
     batch_sizes = metrics.BATCH.labels(store_name)
     write_seconds = metrics.WRITE_SECONDS.labels(store_name)
     async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+        if app.should_stop:
+            # Faust waits at shutdown until every message taken is acked: leave the rest of
+            # the buffer unwritten and uncommitted rather than write while stopping.
+            withhold_offsets(events)
+            continue
         try:
             started = time.perf_counter()
             decoded = await decode_batch(events, backoff)
@@ -141,6 +151,10 @@ async def run_projection(
                 for event, error in decoded.failed:
                     await dead_letter(store_name, event, error)
             new = await store(decoded.reads)
+        except Abandoned:
+            withhold_offsets(events)
+            log.warning("stopping: %d read(s) left unwritten for the next owner", len(events))
+            continue
         except BaseException:
             withhold_offsets(events)
             raise

@@ -18,6 +18,7 @@ from agents.projections_common import (
     plates_detected_bytes,
     run_projection,
     unwritable,
+    worker_backoff,
 )
 from alpr import app
 from config.settings import get_settings
@@ -25,7 +26,7 @@ from stores import metrics
 from stores.config import ProjectionSettings, get_projection_settings
 from stores.es_docs import index_for, read_document
 from stores.es_writer import Doc, EsReadWriter, is_transient, make_client, put_template
-from stores.retry import Backoff, retry_until_done
+from stores.retry import retry_until_done
 
 STORE = "es"
 
@@ -39,7 +40,7 @@ class ElasticsearchProjection:
         self.client = client
         self.prefix = prefix
         self.settings = settings
-        self.backoff = Backoff(settings.retry_first_s, settings.retry_max_s)
+        self.backoff = worker_backoff(settings)
         retries = metrics.RETRIES.labels(STORE)
         self.writer = EsReadWriter(
             client, self.backoff, settings.es_item_attempts, on_retry=lambda _e: retries.inc()

@@ -15,6 +15,7 @@ from agents.projections_common import (
     plates_detected_bytes,
     run_projection,
     unwritable,
+    worker_backoff,
 )
 from alpr import app
 from config.settings import get_settings
@@ -22,7 +23,6 @@ from stores import metrics
 from stores.config import ProjectionSettings, get_projection_settings
 from stores.isolating import IsolatingWriter
 from stores.pg_writer import ROW_ERRORS, PgReadWriter, is_transient
-from stores.retry import Backoff
 from stores.rows import Row, read_row
 
 STORE = "pg"
@@ -40,7 +40,7 @@ class PostgresProjection:
             is_transient,
             ROW_ERRORS,
             self._refused,
-            Backoff(settings.retry_first_s, settings.retry_max_s),
+            worker_backoff(settings),
             on_retry=lambda _exc: retries.inc(),
         )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 log = logging.getLogger(__name__)
@@ -17,13 +17,22 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class Abandoned(Exception):
+    """The process is stopping: the write is given up, to be done by the next owner."""
+
+
 @dataclass(frozen=True)
 class Backoff:
-    """Pauses of ``first``, ``first * factor``, ... seconds, capped at ``most``."""
+    """Pauses of ``first``, ``first * factor``, ... seconds, capped at ``most``.
+
+    ``stopping`` is asked before each pause: once it says yes, the next pause raises
+    ``Abandoned`` instead, so a worker that stops during an outage does not wait it out.
+    """
 
     first: float = 0.2
     most: float = 10.0
     factor: float = 2.0
+    stopping: Callable[[], bool] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not 0 < self.first <= self.most:
@@ -34,6 +43,8 @@ class Backoff:
     def pauses(self) -> Iterator[float]:
         pause = self.first
         while True:
+            if self.stopping is not None and self.stopping():
+                raise Abandoned("stopping: the write is left to the next owner")
             yield pause
             pause = min(pause * self.factor, self.most)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -362,3 +363,54 @@ async def test_stores_restarted_mid_load_lose_nothing_and_duplicate_nothing(
         assert "PostgreSQL write failed" in log and "Elasticsearch bulk failed" in log
     finally:
         await es.close()
+
+
+async def test_a_worker_stopped_during_an_outage_commits_nothing_it_did_not_write(
+    settings: Settings, scratch: Scratch, tmp_path: Path
+) -> None:
+    """With PostgreSQL unreachable the batch waits; stopping the worker then must leave the
+    group's offsets before it, so the next worker writes it (here: against the real store)."""
+    cache = default_schema_cache()
+    reads = workload(200)
+    await produce(
+        settings.kafka.bootstrap_servers,
+        scratch.detected,
+        encode_reads(cache, f"{scratch.detected}-value", reads),
+    )
+    unreachable = scratch.dsn.replace(f":{urlsplit(scratch.dsn).port}/", f":{free_port()}/")
+    env = {**scratch.env(), "ALPR_POSTGRES__DSN": unreachable, "ALPR_PROJECTIONS_ENABLE_ES": "0"}
+    with WorkerProcess(tmp_path / "down", free_port(), env=env) as worker:
+        worker.wait_ready(min_partitions=PARTITIONS)
+
+        async def retrying() -> bool:
+            return "PostgreSQL write failed" in worker.log_tail(100_000)
+
+        await wait_for("the write retried", retrying, worker)
+        await asyncio.sleep(4)  # more than Faust's commit interval (2.8 s)
+        # It stops when told, without waiting the outage out (SIGKILL comes after 30 s).
+        code = worker.stop()
+        assert code is not None and code >= 0, f"worker killed ({code}):\n{worker.log_tail()}"
+    assert await committed(settings.kafka.bootstrap_servers, scratch.app_id, scratch.detected) == 0
+
+    env["ALPR_POSTGRES__DSN"] = scratch.dsn
+    with WorkerProcess(tmp_path / "up", free_port(), env=env) as worker:
+        worker.wait_ready(min_partitions=PARTITIONS)
+
+        async def stored() -> bool:
+            return await pg_scalar(scratch.dsn, "SELECT count(*) FROM plate_reads") >= len(reads)
+
+        await wait_for("the reads stored by the next worker", stored, worker)
+    assert set(await pg_event_ids(scratch.dsn)) == {r["event_id"] for r in reads}
+
+
+async def committed(bootstrap: str, group: str, topic: str) -> int:
+    """Messages of ``topic`` the group has committed, over all partitions."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return sum(max(meta.offset, 0) for tp, meta in offsets.items() if tp.topic == topic)

@@ -143,3 +143,18 @@ async def test_busy_items_are_retried_and_doubtful_ones_given_up_after_attempts(
     assert await writer.write(docs, on_refused) == 4
     assert [p for p, _ in refused] == [2]
     assert client.requests == 3
+
+
+async def test_a_stopping_process_abandons_the_retry() -> None:
+    from stores.retry import Abandoned
+
+    stopping = False
+
+    async def attempt() -> str:
+        nonlocal stopping
+        stopping = True
+        raise ConnectionError("down")
+
+    backoff = Backoff(stopping=lambda: stopping)
+    with pytest.raises(Abandoned):
+        await retry_until_done("write", attempt, lambda e: True, backoff, sleep=_no_sleep)
