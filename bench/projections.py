@@ -27,6 +27,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,7 +54,7 @@ READ = AvroSchema.named("PlateRead")
 BATCH = 5000
 
 
-async def consume_batches(bootstrap: str, topic: str, count: int):  # type: ignore[no-untyped-def]
+async def consume_batches(bootstrap: str, topic: str, count: int) -> AsyncIterator[list[bytes]]:
     """Every message of ``topic`` (``count`` of them) in batches, from a fresh group."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=f"bench-{uuid.uuid4().hex[:8]}",
