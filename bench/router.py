@@ -117,7 +117,7 @@ def start_worker(topics: dict[str, str], workdir: Path) -> subprocess.Popen[byte
         "ALPR_PROJECTIONS_ENABLE_ES": "false",
     }
     env.update({f"ALPR_TOPICS_{name.upper()}": topic for name, topic in topics.items()})
-    command = [str(BIN / "faust"), "-A", "alpr", "worker", "-l", "warn",
+    command = [str(BIN / "faust"), "-A", "alpr", "worker", "-l", "info",
                "--web-port", str(free_port())]  # fmt: skip
     log = (workdir / "worker.log").open("wb")
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
