@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 #: Columns of ``plate_reads`` in the order of :func:`read_row`.
@@ -22,6 +23,12 @@ def _box(box: Mapping[str, int] | None) -> list[int] | None:
     if box is None:
         return None
     return [box["x"], box["y"], box["width"], box["height"]]
+
+
+@lru_cache(maxsize=1024)
+def _json_of(items: tuple[tuple[str, str], ...]) -> str:
+    # Reads of one edge carry the same model versions: encode each distinct map once.
+    return json.dumps(dict(items), separators=(",", ":"))
 
 
 def read_row(read: Mapping[str, Any]) -> Row:
@@ -48,7 +55,7 @@ def read_row(read: Mapping[str, Any]) -> Row:
         read["frames_agreed"],
         read.get("plate_crop_key"),
         read.get("vehicle_image_key"),
-        json.dumps(read.get("model_versions") or {}, sort_keys=True, separators=(",", ":")),
+        _json_of(tuple(sorted((read.get("model_versions") or {}).items()))),
         read["edge_version"],
         None if location is None else location["lat"],
         None if location is None else location["lon"],
