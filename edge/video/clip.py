@@ -10,6 +10,7 @@ testing that voting over a track's frames beats its single best frame.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -45,11 +46,21 @@ class ClipSpec:
     gap_frames: int = 20
     degrade: float = 0.0
     seed: int = 7
+    #: Photos to use, in this order; ``None`` for every photo with vehicles.
+    photos: tuple[str, ...] | None = None
 
     @property
     def name(self) -> str:
         degraded = f"-degraded{self.degrade:g}" if self.degrade else ""
-        return f"plates-{self.width}x{self.height}-{self.fps}fps{degraded}-v{CLIP_VERSION}"
+        scenes = f"-{len(self.photos)}of-{_digest(self.photos)}" if self.photos else ""
+        return (
+            f"plates-{self.width}x{self.height}-{self.fps}fps-{self.frames_per_scene}f"
+            f"{degraded}{scenes}-v{CLIP_VERSION}"
+        )
+
+
+def _digest(photos: tuple[str, ...]) -> str:
+    return hashlib.sha256("\n".join(photos).encode()).hexdigest()[:8]
 
 
 def vehicle_scenes(samples: Path) -> dict[str, list[str]]:
@@ -104,7 +115,13 @@ def _write(samples: Path, spec: ClipSpec, path: Path) -> list[Scene]:
         blank = np.full((spec.height, spec.width, 3), BACKGROUND, dtype=np.uint8)
         for _ in range(spec.gap_frames):
             put(blank)
-        for photo, plates in vehicle_scenes(samples).items():
+        scenes_by_photo = vehicle_scenes(samples)
+        chosen = spec.photos or tuple(scenes_by_photo)
+        unknown = sorted(set(chosen) - set(scenes_by_photo))
+        if unknown:
+            raise ValueError(f"photos {unknown} have no labelled plates on vehicles in {samples}")
+        for photo in chosen:
+            plates = scenes_by_photo[photo]
             image = cv2.imread(str(samples / photo), cv2.IMREAD_COLOR)
             if image is None:
                 raise ValueError(f"{samples / photo}: not a readable image")
@@ -157,12 +174,14 @@ def _degrade(image: np.ndarray, amount: float, rng: np.random.Generator) -> np.n
 TEST_CLIP = ClipSpec()
 DEGRADED_CLIP = ClipSpec(degrade=1.0, frames_per_scene=30)
 BENCH_CLIP = ClipSpec(width=1920, height=1080)
+#: Two scenes, three plates: for tests that run the whole worker or CLI.
+SHORT_CLIP = ClipSpec(photos=("alpr-two-cars.jpg", "fast-alpr-test-image.png"))
 
 
 def main() -> None:
     """Build every clip into the cache (``python -m edge.video.clip``)."""
     samples = alpr_home() / "samples" / "plates"
-    for spec in (TEST_CLIP, DEGRADED_CLIP, BENCH_CLIP):
+    for spec in (TEST_CLIP, SHORT_CLIP, DEGRADED_CLIP, BENCH_CLIP):
         path, scenes = build_clip(samples, spec)
         print(f"{path}: {len(scenes)} scenes")
 

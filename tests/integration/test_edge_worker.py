@@ -18,14 +18,14 @@ from aiokafka import AIOKafkaConsumer
 
 from config.settings import Settings
 from edge.manifest import alpr_home
-from edge.video.clip import TEST_CLIP, build_clip
+from edge.video.clip import SHORT_CLIP, build_clip
 from streams.codec import AvroSchema, SchemaCache, decode
 from streams.registry import SchemaRegistryClient
 from streams.testing import create_topics, delete_topics
 from tests.integration.conftest import require_port
 
 ALPR = Path(sys.executable).with_name("alpr")
-EXPECTED = sorted(["5AU5341", "PASSATCC", "NO23456", "MLB803", "MH14CS1938"])
+EXPECTED = ["5AU5341", "MLB803", "NO23456"]
 
 
 def _free_port() -> int:
@@ -86,7 +86,7 @@ async def test_the_edge_worker_publishes_one_event_per_pass_with_crops_and_heart
     samples = alpr_home() / "samples" / "plates"
     if not (samples / "labels.tsv").is_file():
         pytest.fail(f"no labelled set in {samples}: run `python bench/samples.py` first")
-    clip, _ = build_clip(samples, TEST_CLIP)
+    clip, _ = build_clip(samples, SHORT_CLIP)
 
     raw, cameras = f"alpr.plates.raw.test-edge-{unique}", f"alpr.cameras.test-edge-{unique}"
     bucket = f"alpr-test-edge-{unique}"
@@ -125,7 +125,7 @@ async def test_the_edge_worker_publishes_one_event_per_pass_with_crops_and_heart
         await s3.create_bucket(Bucket=bucket)
         try:
             output, metrics = _run_edge(config, env, port)
-            assert "5 plate events published" in output
+            assert "3 plate events published" in output
 
             cache = SchemaCache(registry)
             events = [
