@@ -117,6 +117,8 @@ async def edge(self: AppCommand, config_file: str, processes: int) -> None:
     try:
         require_edge()
         site = load_site_config(config_file)
+        if not site.enabled_cameras:
+            raise CameraConfigError(f"{config_file}: no enabled camera")
     except (RuntimeError, CameraConfigError) as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(2) from None

@@ -168,6 +168,11 @@ class EdgeWorker:
         except SourceError as exc:
             run.error = str(exc)
             logger.error("camera %s stopped: %s", camera, exc)
+        except Exception as exc:
+            # One camera's failure must not stop the site: the others go on, and its
+            # heartbeat reports it offline with the error.
+            run.error = f"{type(exc).__name__}: {exc}"
+            logger.exception("camera %s failed", camera)
         for event in run.pipeline.finish():
             self._publish(run, event)
         self.metrics.tracks.labels(camera).set(0)

@@ -33,3 +33,16 @@ def test_read_prints_one_json_line_per_track_of_a_video(
     assert all(t["vehicle"] == "car" and t["frames_agreed"] >= 2 for t in tracks)
     assert len({t["track"] for t in tracks}) == len(tracks)
     assert scenes  # the clip's scenes were written beside it
+
+
+def test_edge_refuses_a_bad_cameras_file_naming_the_field(tmp_path: Path) -> None:
+    config = tmp_path / "cameras.yaml"
+    config.write_text("site_id: s\ncameras:\n  - {id: gate, url: x.mp4, fps: 500}\n")
+    result = subprocess.run(
+        [str(ALPR), "edge", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "cameras.0.fps" in result.stderr
