@@ -124,7 +124,11 @@ async def edge(self: AppCommand, config_file: str, processes: int) -> None:
         raise SystemExit(2) from None
     from edge.worker import run_site
 
-    events = await run_site(site, processes)
+    try:
+        events = await run_site(site, processes)
+    except (ModelMissing, ChecksumError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from None
     if events >= 0:
         click.echo(f"{events} plate events published")
 
