@@ -151,6 +151,8 @@ class VideoSource:
     def _connection(self, first_index: int) -> Iterator[Frame]:
         container = av.open(self.url, **self._open_options())
         try:
+            if not container.streams.video:
+                raise SourceError(f"{self.url}: no video stream")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             self.stats.connected = True
