@@ -1,7 +1,9 @@
 """The edge pipeline on a 1080p clip: every-frame against gated-and-tracked, and cameras.
 
-    python bench/edge.py [--max-cameras N] [--fps F]
+    python bench/edge_cameras.py [--max-cameras N] [--fps F]
 
+(Not ``bench/edge.py``: a script of that name would hide the ``edge`` package from every
+script in this folder, whose folder leads sys.path, and clash with it in ``mypy .``.)
 The clip is built from the labelled real photographs (``edge.video.clip``, cached in
 $ALPR_HOME/clips). Mode ``every_frame`` detects vehicles and reads every track on every
 frame; mode ``gated`` uses the default tracking settings (motion gate, detection every k-th
@@ -14,33 +16,13 @@ fewer than ``--fps`` frames per second. Ends with
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-
-def _without_bench_folder() -> list[str]:
-    here = Path(__file__).resolve().parent
-    return [p for p in sys.path if Path(p or ".").resolve() != here]
-
-
-# Every script in bench/ has this folder first on sys.path, where this file's name hides the
-# edge package. Imported as ``edge`` by a sibling script, it hands the importer the real
-# package (the import system returns whatever sys.modules holds once the module has run).
-if __name__ == "edge":
-    _saved = sys.path[:]
-    sys.path[:] = _without_bench_folder()
-    del sys.modules["edge"]
-    sys.modules["edge"] = importlib.import_module("edge")
-    sys.path[:] = _saved
-else:
-    sys.path[:] = _without_bench_folder()
-
-from edge.cameras import CameraConfig, TrackingConfig  # noqa: E402
-from edge.manifest import alpr_home  # noqa: E402
+from edge.cameras import CameraConfig, TrackingConfig
+from edge.manifest import alpr_home
 
 EVERY_FRAME = TrackingConfig(
     motion_threshold=0.0, detect_every=1, ocr_every=1, max_reads=100, settle_reads=100
