@@ -9,6 +9,7 @@ partition downstream.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import weakref
 from typing import Any
@@ -29,7 +30,7 @@ from streams.topics import (
     value_subject,
 )
 from tables.cameras import cameras_by_id
-from tables.dedupe import event_ids_seen
+from tables.dedupe import event_ids_seen, mark_seen
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def build_router() -> PlateRouter:
         schema_cache=default_schema_cache(),
         read_subject=value_subject(plates_detected.get_topic_name()),
         seen=event_ids_seen,
+        mark_seen=functools.partial(mark_seen, event_ids_seen),
         cameras=cameras_by_id,
         send_read=send_read,
         send_dead_letter=send_dead_letter,

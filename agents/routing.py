@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +64,8 @@ class PlateRouter:
         settings: RouterSettings,
         schema_cache: SchemaCache,
         read_subject: str,
-        seen: MutableMapping[str, SeenEvent],
+        seen: Mapping[str, SeenEvent],
+        mark_seen: Callable[[str, SeenEvent], Awaitable[Any]],
         cameras: Mapping[str, CameraStatus],
         send_read: SendRead,
         send_dead_letter: SendDeadLetter,
@@ -74,6 +75,7 @@ class PlateRouter:
         self.schema_cache = schema_cache
         self.read_subject = read_subject
         self.seen = seen
+        self.mark_seen = mark_seen
         self.cameras = cameras
         self.send_read = send_read
         self.send_dead_letter = send_dead_letter
@@ -110,7 +112,7 @@ class PlateRouter:
         except Exception as exc:
             raise _emit_error(exc, read.event_id) from exc
         # Marked only once sent: a read that failed to go out may come again.
-        self.seen[read.event_id] = SeenEvent(seen_at=now, partition=message.partition)
+        await self.mark_seen(read.event_id, SeenEvent(seen_at=now, partition=message.partition))
         return read.plate
 
     def read_from(self, payload: bytes | None, now: float) -> RoutedRead:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import cast
 
 import faust
+from faust.tables.base import Collection
 from faust.types import TableT
 
 from agents.router_config import get_router_settings
@@ -37,6 +39,24 @@ event_ids_seen = app.Table(
     value_type=SeenEvent,
     help="Event ids routed within the dedupe TTL (agents.router)",
 )
+
+
+async def mark_seen(table: TableT, event_id: str, entry: SeenEvent) -> None:
+    """``table[event_id] = entry``, with the changelog message sent and awaited directly.
+
+    Assignment would queue the message in Faust's producer buffer, whose drain is one
+    message at a time and pauses the whole consumer (up to 0.1 s at a time) whenever more
+    than 100 are queued: at a few thousand events a second that caps the router near 1,000.
+    """
+    collection = cast(Collection, table)
+    table.data[event_id] = entry
+    await table.changelog_topic.send(
+        key=event_id,
+        value=entry,
+        partition=entry.partition,
+        key_serializer=collection.key_serializer,
+        value_serializer=collection.value_serializer,
+    )
 
 
 def is_fresh(entry: SeenEvent | None, now: float, ttl_s: float) -> bool:

@@ -64,6 +64,18 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
 
 
 @pytest.fixture(autouse=True)
+def changelog_sends(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """Changelog messages the router sends itself (no producer runs in these tests)."""
+    sent: list[tuple[Any, ...]] = []
+
+    async def send(key: Any = None, value: Any = None, partition: Any = None, **kw: Any) -> None:
+        sent.append((partition, key, value))
+
+    monkeypatch.setattr(event_ids_seen.changelog_topic, "send", send)
+    return sent
+
+
+@pytest.fixture(autouse=True)
 def empty_tables() -> Iterator[None]:
     for table in (event_ids_seen, cameras_by_id):
         table.data.clear()

@@ -71,6 +71,17 @@ async def test_valid_event_becomes_a_read_keyed_by_plate(
     assert event_ids_seen.data[event_id].seen_at >= before - 1
 
 
+async def test_seen_entry_is_logged_on_the_event_partition(
+    schema_cache: SchemaCache, sent: Any, changelog_sends: list[tuple[Any, ...]]
+) -> None:
+    event_id = str(uuid.uuid4())
+    async with route_raw_reads.test_context() as agent:
+        await agent.put(encode_plate_event(schema_cache, event_id=event_id), key=b"k", partition=3)
+    ((partition, key, entry),) = changelog_sends
+    assert (partition, key, entry.partition) == (3, event_id, 3)
+    assert event_ids_seen.data[event_id] == entry
+
+
 async def test_camera_metadata_comes_from_the_table(schema_cache: SchemaCache, sent: Any) -> None:
     cameras_by_id.data["cam-1"] = CameraStatus(
         camera_id="cam-1",
