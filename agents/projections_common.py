@@ -69,8 +69,13 @@ async def decode_batch(events: Sequence[Any], backoff: Backoff) -> DecodedBatch:
 
 
 def worker_backoff(settings: ProjectionSettings) -> Backoff:
-    """The backoff of a projection in a worker: given up once the worker is stopping."""
-    return Backoff(settings.retry_first_s, settings.retry_max_s, stopping=lambda: app.should_stop)
+    """The backoff of a projection in a worker: given up once the worker is stopping or
+    rebalancing, both of which wait for the messages in flight."""
+    return Backoff(
+        settings.retry_first_s,
+        settings.retry_max_s,
+        stopping=lambda: bool(app.should_stop or app.rebalancing),
+    )
 
 
 def unwritable(message: str, event_id: str | None) -> ProcessingError:
@@ -101,6 +106,21 @@ def withhold_offsets(events: Sequence[Any]) -> None:
     """
     for event in events:
         event.message.acked = True
+
+
+def withhold_pending(topic: str) -> int:
+    """Withhold every message of ``topic`` fetched but not acked yet; return how many.
+
+    Faust waits at shutdown (and rebalance) until every fetched message is acked, but a
+    projection that could not store its batch will not store the messages queued after it
+    either: they are marked so the wait ends and the consumer commits none of them. It
+    reaches into the consumer's private set of unacked messages (faust-streaming 0.15).
+    """
+    unacked = getattr(app.consumer, "_unacked_messages", ())
+    pending = [m for m in list(unacked) if m.topic == topic and not m.acked]
+    for message in pending:
+        message.acked = True
+    return len(pending)
 
 
 def update_lag(store: str, events: Sequence[Any]) -> None:
@@ -153,7 +173,10 @@ async def run_projection(
             new = await store(decoded.reads)
         except Abandoned:
             withhold_offsets(events)
-            log.warning("stopping: %d read(s) left unwritten for the next owner", len(events))
+            pending = withhold_pending(plates_detected_bytes.get_topic_name())
+            log.warning(
+                "stopping: %d read(s) left unwritten for the next owner", len(events) + pending
+            )
             continue
         except BaseException:
             withhold_offsets(events)

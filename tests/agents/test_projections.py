@@ -47,6 +47,7 @@ def letters(
     monkeypatch: pytest.MonkeyPatch, cache: SchemaCache
 ) -> list[tuple[str, Any, ProcessingError]]:
     monkeypatch.setattr(common, "update_lag", lambda store, events: None)
+    monkeypatch.setattr(common, "withhold_pending", lambda topic: 0)
     sent: list[tuple[str, Any, ProcessingError]] = []
 
     async def dead_letter(store: str, ev: Any, error: ProcessingError) -> None:

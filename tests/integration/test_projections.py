@@ -378,7 +378,9 @@ async def test_a_worker_stopped_during_an_outage_commits_nothing_it_did_not_writ
         encode_reads(cache, f"{scratch.detected}-value", reads),
     )
     unreachable = scratch.dsn.replace(f":{urlsplit(scratch.dsn).port}/", f":{free_port()}/")
-    env = {**scratch.env(), "ALPR_POSTGRES__DSN": unreachable, "ALPR_PROJECTIONS_ENABLE_ES": "0"}
+    # Small batches: more reads wait behind the one being retried, and must be held back too.
+    env = {**scratch.env(), "ALPR_POSTGRES__DSN": unreachable, "ALPR_PROJECTIONS_ENABLE_ES": "0",
+           "ALPR_PROJECTIONS_BATCH_SIZE": "50"}  # fmt: skip
     with WorkerProcess(tmp_path / "down", free_port(), env=env) as worker:
         worker.wait_ready(min_partitions=PARTITIONS)
 
