@@ -174,14 +174,16 @@ def _degrade(image: np.ndarray, amount: float, rng: np.random.Generator) -> np.n
 TEST_CLIP = ClipSpec()
 DEGRADED_CLIP = ClipSpec(degrade=1.0, frames_per_scene=30)
 BENCH_CLIP = ClipSpec(width=1920, height=1080)
-#: Two scenes, three plates: for tests that run the whole worker or CLI.
+#: Two scenes, three plates: for tests that run the whole worker.
 SHORT_CLIP = ClipSpec(photos=("alpr-two-cars.jpg", "fast-alpr-test-image.png"))
+#: One scene, one plate: for tests of the command line.
+ONE_CAR_CLIP = ClipSpec(photos=("fast-alpr-test-image.png",))
 
 
 def main() -> None:
     """Build every clip into the cache (``python -m edge.video.clip``)."""
     samples = alpr_home() / "samples" / "plates"
-    for spec in (TEST_CLIP, SHORT_CLIP, DEGRADED_CLIP, BENCH_CLIP):
+    for spec in (TEST_CLIP, SHORT_CLIP, ONE_CAR_CLIP, DEGRADED_CLIP, BENCH_CLIP):
         path, scenes = build_clip(samples, spec)
         print(f"{path}: {len(scenes)} scenes")
 
