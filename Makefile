@@ -9,12 +9,12 @@ RUN    := ops/stack exec --
 STAMP  := $(VENV)/.installed
 EXTRAS := dev,stack,edge
 
-.PHONY: help install stack stack-down bootstrap models lint typecheck unit integration test demo clean
+.PHONY: help install stack stack-down bootstrap models rtsp-server lint typecheck unit integration test demo clean
 
 help:
 	@echo "make demo   set up everything and run the main job (plates through the worker)"
 	@echo "make test   set up everything and run ruff, mypy and pytest"
-	@echo "other targets: install stack stack-down bootstrap models lint typecheck unit integration clean"
+	@echo "other targets: install stack stack-down bootstrap models rtsp-server lint typecheck unit integration clean"
 
 $(STAMP): setup.cfg pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "python3 is missing: sudo apt-get install -y python3 python3-venv"; exit 2; }
@@ -36,6 +36,11 @@ bootstrap: install stack
 models: install
 	$(BIN)/alpr models fetch
 	$(BIN)/python bench/samples.py
+	$(BIN)/python -m edge.video.clip
+
+# The RTSP server the edge tests publish to (mediamtx, built once with the Go toolchain).
+rtsp-server: install
+	$(BIN)/python -m tests.integration.test_edge_rtsp
 
 lint: install
 	$(BIN)/ruff check .
@@ -50,7 +55,7 @@ unit: models
 integration: bootstrap
 	$(RUN) $(BIN)/pytest -m integration
 
-test: install lint typecheck stack bootstrap models
+test: install lint typecheck stack bootstrap models rtsp-server
 	$(RUN) $(BIN)/pytest
 
 demo: install stack bootstrap models
