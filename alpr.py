@@ -38,6 +38,8 @@ def _create_app() -> faust.App:
         web_in_thread=False,
         # Kafka is the log of record: acks from every in-sync replica.
         producer_acks=-1,
+        # A dead letter carries the original payload (up to the raw topic's 8 MiB) plus headers.
+        producer_max_request_size=16 * 1024 * 1024,
         topic_allow_declare=True,
     )
 
