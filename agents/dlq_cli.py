@@ -5,18 +5,16 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from datetime import datetime
-from functools import wraps
-from typing import Any, ClassVar
 
 import click
 from faust.cli import AppCommand, argument, option
-from faust.cli.base import _apply_options, cli
-from mode.worker import exiting
+from faust.cli.base import cli
 
 from agents.dlq import Filter, Unreadable, latest_per_original, parse_since, read_dead_letters
 from agents.dlq import replay as replay_letters
 from alpr import app
 from config.settings import get_settings
+from ops.command_groups import group_command
 from streams.codec import default_schema_cache
 from streams.config import get_topic_settings
 from streams.failures import Reason
@@ -31,24 +29,7 @@ def dlq_group() -> None:
     dead-letter topic (alpr.dlq) with the reason, the stage and the original bytes."""
 
 
-class DlqCommand(AppCommand):
-    """An app command registered under ``alpr dlq`` instead of at the top level."""
-
-    abstract: ClassVar[bool] = True
-
-    @classmethod
-    def as_click_command(cls) -> Any:
-        @click.pass_context
-        @wraps(cls)
-        def _inner(*args: Any, **kwargs: Any) -> None:
-            cmd = cls(*args, **kwargs)
-            with exiting(print_exception=True, file=sys.stderr):
-                cmd()
-
-        name = cls.__name__.removeprefix("dlq_")
-        return _apply_options(cls.options or [])(
-            dlq_group.command(name=name, help=cls.__doc__)(_inner)
-        )
+DlqCommand = group_command(dlq_group, "dlq_")
 
 
 def _filter(reason: tuple[str, ...], since: str | None, ids: tuple[str, ...] = ()) -> Filter:

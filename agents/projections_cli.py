@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-import sys
-from functools import wraps
-from typing import Any, ClassVar
-
 import asyncpg
 import click
 from faust.cli import AppCommand, option
-from faust.cli.base import _apply_options, cli
-from mode.worker import exiting
+from faust.cli.base import cli
 
 from alpr import app
 from config.settings import Settings, get_settings
 from ops.bootstrap import bootstrap_step
+from ops.command_groups import group_command
 from stores.config import get_projection_settings
 from stores.migrations import MigrationReport, migrate
 from stores.pg_writer import create_partitions_ahead
-
-
-def group_command(group: click.Group, prefix: str) -> type[AppCommand]:
-    """An ``AppCommand`` base whose subclasses register under ``group`` (``alpr <group> ...``)."""
-
-    class GroupCommand(AppCommand):
-        abstract: ClassVar[bool] = True
-
-        @classmethod
-        def as_click_command(cls) -> Any:
-            @click.pass_context
-            @wraps(cls)
-            def _inner(*args: Any, **kwargs: Any) -> None:
-                cmd = cls(*args, **kwargs)
-                with exiting(print_exception=True, file=sys.stderr):
-                    cmd()
-
-            name = cls.__name__.removeprefix(prefix).replace("_", "-")
-            return _apply_options(cls.options or [])(
-                group.command(name=name, help=cls.__doc__)(_inner)
-            )
-
-    return GroupCommand
 
 
 @cli.group(name="db")

@@ -14,9 +14,9 @@ import asyncpg
 from faust.cli import AppCommand
 from faust.cli.base import cli
 
-from agents.projections_cli import group_command
 from alpr import app
 from config.settings import Settings, get_settings
+from ops.command_groups import group_command
 from stores.config import get_projection_settings
 from stores.es_writer import make_client
 from stores.retention import (

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import sys
-from functools import wraps
 from pathlib import Path
-from typing import Any, ClassVar
 
 import click
 from faust.cli import AppCommand, argument, option
-from faust.cli.base import _apply_options, cli
-from mode.worker import exiting
+from faust.cli.base import cli
 
 from alpr import app
 from config.settings import get_settings
+from ops.command_groups import group_command
 from rules.config import get_rules_settings
 from rules.loader import load_rules
 from rules.ruleset import decode_rule
@@ -26,25 +24,7 @@ def rules_group() -> None:
     (alpr.rules) that every worker follows, and list the rules in force."""
 
 
-class RulesCommand(AppCommand):
-    """An app command registered under ``alpr rules``."""
-
-    abstract: ClassVar[bool] = True
-
-    @classmethod
-    def as_click_command(cls) -> Any:
-        @click.pass_context
-        @wraps(cls)
-        def _inner(*args: Any, **kwargs: Any) -> None:
-            cmd = cls(*args, **kwargs)
-            with exiting(print_exception=True, file=sys.stderr):
-                cmd()
-
-        name = cls.__name__.removeprefix("rules_")
-        return _apply_options(cls.options or [])(
-            rules_group.command(name=name, help=cls.__doc__)(_inner)
-        )
-
+RulesCommand = group_command(rules_group, "rules_")
 
 _files = argument("files", nargs=-1, type=click.Path(path_type=Path))
 
