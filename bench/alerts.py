@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from config.settings import get_settings
-from ops.worker import WorkerProcess
+from ops.worker import WorkerProcess, free_port
 from rules.model import WatchlistRule
 from rules.sync import publish_rules
 from streams.codec import AvroSchema, default_schema_cache, encode
@@ -62,14 +62,6 @@ class Receiver:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return runner, f"http://127.0.0.1:{port}/hook"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def watch_plates(count: int) -> list[str]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import socket
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from aiokafka import AIOKafkaConsumer
 from elasticsearch import AsyncElasticsearch
 
 from config.settings import get_settings
-from ops.worker import WorkerProcess
+from ops.worker import WorkerProcess, free_port
 from stores.es_docs import MAPPING, alias_name, read_document
 from stores.migrations import migrate
 from stores.rows import COLUMNS, read_row
@@ -129,10 +128,7 @@ def metric(worker: WorkerProcess, name: str, store: str) -> float:
 
 def projection_rate(env: dict[str, str], store: str, n: int, workdir: Path) -> float:
     """Start a worker with only ``store``'s projection on; rows per second while it writes."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    with WorkerProcess(workdir / store, port, env=env) as worker:
+    with WorkerProcess(workdir / store, free_port(), env=env) as worker:
         worker.wait_ready(timeout=180)
         first_at = first_count = None
         deadline = time.monotonic() + 1800

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -25,11 +21,11 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from config.settings import get_settings
+from ops.worker import WorkerProcess, free_port
 from streams.codec import AvroSchema, SchemaCache, decode, default_schema_cache, encode
 from streams.registry import SchemaRegistryClient
 from streams.testing import create_topics, delete_topics, plate_event_datum
 
-BIN = Path(sys.executable).parent
 EVENT = AvroSchema.named("PlateEvent")
 
 
@@ -102,35 +98,11 @@ async def output_rate(
     return (len(stamps) - 1) / span if span > 0 else float("inf")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_worker(topics: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "ALPR_FAUST__DATA_DIR": str(workdir / "data"),
-        # measure the router alone, not the stores' projections of its output
-        "ALPR_PROJECTIONS_ENABLE_PG": "false",
-        "ALPR_PROJECTIONS_ENABLE_ES": "false",
-    }
+def router_env(topics: dict[str, str]) -> dict[str, str]:
+    """The worker measures the router alone, not the stores' projections of its output."""
+    env = {"ALPR_PROJECTIONS_ENABLE_PG": "false", "ALPR_PROJECTIONS_ENABLE_ES": "false"}
     env.update({f"ALPR_TOPICS_{name.upper()}": topic for name, topic in topics.items()})
-    command = [str(BIN / "faust"), "-A", "alpr", "worker", "-l", "info",
-               "--web-port", str(free_port())]  # fmt: skip
-    log = (workdir / "worker.log").open("wb")
-    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
-
-
-def stop_worker(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    return env
 
 
 async def run(count: int, keep: bool) -> tuple[float, float]:
@@ -153,13 +125,10 @@ async def run(count: int, keep: bool) -> tuple[float, float]:
 
         print("router: faust -A alpr worker", flush=True)
         with tempfile.TemporaryDirectory() as workdir:
-            proc = start_worker(topics, Path(workdir))
-            try:
+            with WorkerProcess(Path(workdir), free_port(), env=router_env(topics)) as worker:
                 router_eps = await output_rate(
-                    bootstrap, topics["detected"], count, timeout=900, alive=proc
+                    bootstrap, topics["detected"], count, timeout=900, alive=worker.process
                 )
-            finally:
-                stop_worker(proc)
         print(f"router: {router_eps:,.0f} events/s", flush=True)
         return router_eps, baseline_eps
     finally:

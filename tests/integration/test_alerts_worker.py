@@ -18,14 +18,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from config.settings import Settings
 from notify.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from ops.worker import WorkerProcess
+from ops.worker import WorkerProcess, free_port
 from rules.model import WatchlistRule
 from rules.sync import publish_rules
 from streams.codec import default_schema_cache
 from streams.registry import RegistryError, SchemaRegistryClient
 from streams.testing import create_topics, encode_plate_event
 from tests.integration.conftest import require_port
-from tests.integration.test_services import _free_port
 
 PARTITIONS = 2
 SECRET = "e2e-secret"
@@ -99,7 +98,7 @@ async def test_watchlisted_read_reaches_the_webhook_once(
             bootstrap, [names[t] for t in ("raw", "detected", "dlq", "alerts")], PARTITIONS
         )
         await publish_rules(bootstrap, names["rules"], [rule], prune=True)
-        worker = WorkerProcess(tmp_path, _free_port(), env=env).start()
+        worker = WorkerProcess(tmp_path, free_port(), env=env).start()
         try:
             await asyncio.to_thread(worker.wait_ready, 120.0)
             cache = default_schema_cache()

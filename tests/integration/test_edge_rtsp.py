@@ -24,6 +24,7 @@ from edge.manifest import alpr_home
 from edge.retry import Backoff
 from edge.video.clip import TEST_CLIP, build_clip
 from edge.video.source import VideoSource
+from ops.worker import free_port
 
 MEDIAMTX_VERSION = "v1.12.3"
 
@@ -57,12 +58,6 @@ def ensure_mediamtx() -> Path:
     subprocess.run([go, "build", "-o", str(binary), "."], cwd=source, check=True, timeout=1800)
     shutil.rmtree(source, ignore_errors=True)
     return binary
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _start_server(binary: Path, config: Path) -> subprocess.Popen[bytes]:
@@ -112,7 +107,7 @@ def test_the_source_reconnects_when_the_rtsp_server_restarts(tmp_path: Path) -> 
     if not (samples / "labels.tsv").is_file():
         pytest.fail(f"no labelled set in {samples}: run `python bench/samples.py` first")
     clip, _ = build_clip(samples, TEST_CLIP)
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "mediamtx.yml"
     config.write_text(
         "logLevel: warn\nrtspTransports: [tcp]\n"

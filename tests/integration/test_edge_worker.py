@@ -5,7 +5,6 @@ cameras topic, and Prometheus metrics while it runs."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from config.settings import Settings
 from edge.manifest import alpr_home
 from edge.video.clip import SHORT_CLIP, build_clip
+from ops.worker import free_port
 from streams.codec import AvroSchema, SchemaCache, decode
 from streams.registry import SchemaRegistryClient
 from streams.testing import create_topics, delete_topics
@@ -26,12 +26,6 @@ from tests.integration.conftest import require_port
 
 ALPR = Path(sys.executable).with_name("alpr")
 EXPECTED = ["5AU5341", "MLB803", "NO23456"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def _read_all(bootstrap: str, topic: str) -> list[bytes]:
@@ -91,7 +85,7 @@ async def test_the_edge_worker_publishes_one_event_per_pass_with_crops_and_heart
     raw, cameras = f"alpr.plates.raw.test-edge-{unique}", f"alpr.cameras.test-edge-{unique}"
     bucket = f"alpr-test-edge-{unique}"
     camera = f"cam-{unique}"
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "cameras.yaml"
     config.write_text(
         yaml.safe_dump(

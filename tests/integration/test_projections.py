@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from elasticsearch import AsyncElasticsearch
 
 from config.settings import Settings
-from ops.worker import WorkerProcess
+from ops.worker import WorkerProcess, free_port
 from stores.es_docs import alias_name
 from stores.migrations import migrate
 from stores.testing import (
@@ -132,14 +132,6 @@ def start_worker(scratch: Scratch, tmp_path: Path) -> Iterator[Callable[[], Work
     yield start
     for worker in started:
         worker.stop()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def wait_for(what: str, check: Callable[[], Awaitable[bool]], worker: WorkerProcess,

@@ -11,8 +11,6 @@ import asyncio
 import json
 import os
 import random
-import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -29,6 +27,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from config.settings import Settings
+from ops.worker import WorkerProcess, free_port
 from streams.codec import AvroSchema, SchemaCache, decode, default_schema_cache
 from streams.registry import SchemaRegistryClient
 from streams.testing import create_topics, delete_topics, encode_plate_event, plate_event_datum
@@ -97,12 +96,6 @@ async def topics(settings: Settings, unique: str) -> AsyncIterator[Topics]:
         registry.delete_subject(f"{topic}-value", permanent=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def alpr_env(topics: Topics, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
@@ -118,29 +111,10 @@ def alpr_env(topics: Topics, **extra: str) -> dict[str, str]:
 @pytest.fixture
 def worker(topics: Topics, tmp_path: Path) -> Iterator[int]:
     """A real ``faust -A alpr worker`` on the test's topics; its web port."""
-    port = free_port()
-    log = tmp_path / "worker.log"
-    env = alpr_env(topics, ALPR_FAUST__DATA_DIR=str(tmp_path / "data"))
-    command = [str(BIN / "faust"), "-A", "alpr", "worker", "-l", "info", "--web-port", str(port)]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + 120
+    with WorkerProcess(tmp_path, free_port(), env=alpr_env(topics)) as proc:
         # Ready and holding partitions: a member of an earlier run may delay the assignment.
-        while b"Worker ready" not in log.read_bytes() or not assigned_partitions(port):
-            assert proc.poll() is None, f"worker exited:\n{log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"worker not ready:\n{log.read_text()[-3000:]}"
-            time.sleep(0.5)
-        yield port
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        proc.wait_ready(timeout=120)
+        yield int(proc.web_url.rsplit(":", 1)[1])
 
 
 def assigned_partitions(port: int) -> int:

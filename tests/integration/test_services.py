@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import mailbox
-import socket
 import subprocess
 import time
 import urllib.request
@@ -192,17 +191,11 @@ async def test_smtp_delivers_an_email(settings: Settings, unique: str, smtp_mail
     assert message["Subject"] in subjects
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_faust_worker_answers_health(settings: Settings, tmp_path: Path) -> None:
-    from ops.worker import WorkerProcess
+    from ops.worker import WorkerProcess, free_port
 
     require_port(settings.kafka.bootstrap_servers.split(",")[0], "Kafka")
-    with WorkerProcess(tmp_path, _free_port()) as worker:
+    with WorkerProcess(tmp_path, free_port()) as worker:
         assert worker.process is not None
         deadline = time.monotonic() + 90
         body = None
