@@ -1,0 +1,107 @@
+"""Records and the backend interface between the lookup stores and the HTTP layer.
+
+The web views depend only on this module: a backend (PostgreSQL with pg_trgm, or
+Elasticsearch) is chosen by configuration and must return the same records for the same data.
+Cursors are opaque strings made and checked by the backend; a bad cursor raises
+``BadCursor`` and a bad argument ``BadQuery``, each with a message a person can read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Generic, Literal, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MatchKind = Literal["exact", "prefix", "fuzzy"]
+T = TypeVar("T")
+
+
+class LookupFailure(Exception):
+    """Base of the errors a backend raises for bad input (never for a store failure)."""
+
+
+class BadQuery(LookupFailure):
+    """The query or a filter is malformed; the message says which part and why."""
+
+
+class BadCursor(LookupFailure):
+    """The cursor was not made by this backend for this query, or is corrupt."""
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SearchHit(_Record):
+    """One plate that matches a search, with why it matched."""
+
+    plate: str = Field(description="Normalised plate")
+    match: MatchKind = Field(description="How the plate matched the query")
+    reason: str = Field(description="The match reason in words, e.g. 'fuzzy: 0 read as O'")
+    distance: int = Field(ge=0, description="OCR-aware edit distance to the query (0 if exact)")
+    score: float = Field(description="Ranking score, higher first")
+    sightings: int = Field(ge=0, description="Reads of this plate in the store")
+    last_seen: datetime = Field(description="Capture time of the newest read")
+    last_camera_id: str = Field(description="Camera of the newest read")
+
+
+class Sighting(_Record):
+    """One read of a plate, as shown in a history or an event list."""
+
+    event_id: str
+    plate: str
+    captured_at: datetime
+    camera_id: str
+    site_id: str
+    camera_name: str | None = None
+    confidence: float
+    direction: str
+    vehicle_type: str | None = None
+    plate_crop_key: str | None = None
+    vehicle_image_key: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+class Page(_Record, Generic[T]):
+    """A page of results, newest first; ``next_cursor`` is None on the last page."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class EventFilter(_Record):
+    """Filters of ``GET /api/events``; all optional, combined with AND."""
+
+    camera_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    min_confidence: float | None = Field(default=None, ge=0, le=1)
+    vehicle_type: str | None = None
+
+
+class HourlyCount(_Record):
+    camera_id: str
+    hour: datetime
+    reads: int = Field(ge=0)
+
+
+class LookupBackend(Protocol):
+    """What every lookup store offers the web views."""
+
+    name: str
+
+    async def search(self, query: str, *, limit: int) -> list[SearchHit]:
+        """Exact, then prefix, then fuzzy matches of ``query`` (already normalised), ranked."""
+
+    async def history(self, plate: str, *, cursor: str | None, limit: int) -> Page[Sighting]:
+        """Every read of one normalised plate, newest first."""
+
+    async def events(self, where: EventFilter, *, cursor: str | None, limit: int) -> Page[Sighting]:
+        """Reads matching the filter, newest first."""
+
+    async def sighting(self, event_id: str) -> Sighting | None:
+        """One read by its event id (for image redirects), or None."""
+
+    async def close(self) -> None: ...
