@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 MatchKind = Literal["exact", "prefix", "fuzzy"]
 T = TypeVar("T")
 
+#: Most items a backend returns in one call; a larger ``limit`` is a ``BadQuery``.
+MAX_LIMIT = 1000
+
 
 class LookupFailure(Exception):
     """Base of the errors a backend raises for bad input (never for a store failure)."""
@@ -40,6 +43,11 @@ class SearchHit(_Record):
     match: MatchKind = Field(description="How the plate matched the query")
     reason: str = Field(description="The match reason in words, e.g. 'fuzzy: 0 read as O'")
     distance: int = Field(ge=0, description="OCR-aware edit distance to the query (0 if exact)")
+    cost: float = Field(
+        default=0.0,
+        ge=0,
+        description="Weighted edit cost: an OCR look-alike swap (O/0, B/8...) costs less than 1",
+    )
     score: float = Field(description="Ranking score, higher first")
     sightings: int = Field(ge=0, description="Reads of this plate in the store")
     last_seen: datetime = Field(description="Capture time of the newest read")
@@ -85,6 +93,46 @@ class HourlyCount(_Record):
     camera_id: str
     hour: datetime
     reads: int = Field(ge=0)
+
+
+class AlertFilter(_Record):
+    """Filters of ``GET /api/alerts``; all optional, combined with AND."""
+
+    since: datetime | None = None
+    severity: str | None = None
+    rule_id: str | None = None
+    acknowledged: bool | None = None
+
+
+class Alert(_Record):
+    """One alert a rule raised, with its acknowledgement if an operator gave one."""
+
+    alert_id: str
+    rule_id: str
+    event_id: str
+    captured_at: datetime
+    plate: str
+    camera_id: str
+    severity: str
+    raised_at: datetime
+    details: dict[str, object] = Field(default_factory=dict)
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    ack_note: str | None = None
+
+
+class Camera(_Record):
+    """A camera as described in the ``cameras`` table (live figures come from tables)."""
+
+    camera_id: str
+    site_id: str
+    name: str | None = None
+    zone: str | None = None
+    state: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    edge_version: str | None = None
+    last_seen_at: datetime | None = None
 
 
 class LookupBackend(Protocol):
