@@ -146,6 +146,14 @@ class WebSettings(_Section):
     )
 
 
+class LookupSettings(_Section):
+    search_backend: Literal["auto", "elasticsearch", "postgres"] = Field(
+        "auto",
+        description="Store of plate searches and histories: auto (Elasticsearch when its url is "
+        "set and it answers, else PostgreSQL), elasticsearch, or postgres",
+    )
+
+
 class RetentionSettings(_Section):
     reads_days: int = Field(
         30, ge=1, le=3650, description="Days to keep plate reads that hit no alert"
@@ -206,6 +214,7 @@ class Settings(BaseSettings):
         default_factory=RetentionSettings  # type: ignore[arg-type]
     )
     faust: FaustSettings = Field(default_factory=FaustSettings)  # type: ignore[arg-type]
+    lookup: LookupSettings = Field(default_factory=LookupSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(
