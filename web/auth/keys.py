@@ -110,8 +110,11 @@ class KeyStore:
         """The stored key for a presented key (revoked ones too), None if unknown."""
         if not well_formed(key):
             return None
+        # last_used_at is refreshed at most once a minute, so a burst of requests is reads only.
         row = await self.db.fetchrow(
-            f"UPDATE api_keys SET last_used_at = now() WHERE key_hash = $1 RETURNING {_COLUMNS}",
+            f"WITH touched AS (UPDATE api_keys SET last_used_at = now() WHERE key_hash = $1"
+            f" AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
+            f" SELECT {_COLUMNS} FROM api_keys WHERE key_hash = $1",
             hash_key(key),
         )
         return None if row is None else _key(row)

@@ -1,0 +1,1 @@
+"""The JSON API under ``/api``, described by ``web/openapi.yaml`` (``GET /api/openapi.json``)."""

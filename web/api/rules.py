@@ -1,0 +1,104 @@
+"""``/api/rules``: the live rule set for admins, read from and published to ``alpr.rules``.
+
+Rules are validated by the same model as rule files (``rules.model``) and published with
+``rules.sync``, as ``alpr rules publish`` does; every worker applies them at once. A watch
+list's plates are given inline here (``plates_csv`` only has a meaning next to a file).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faust.web import Request, Response
+from pydantic import TypeAdapter, ValidationError
+
+from alpr import app
+from rules.config import get_rules_settings
+from rules.model import AnyRule, Rule, WatchlistRule
+from rules.ruleset import decode_rule, rule_version
+from rules.sync import publish_rules, read_rule_topic
+from web.api.base import ApiView, json_body
+from web.errors import ApiError, bad_request, not_found
+
+_RULE: TypeAdapter[AnyRule] = TypeAdapter(Rule)
+
+
+def parse_rule(body: dict[str, Any]) -> AnyRule:
+    """The rule in a request body; 422 listing every field that is wrong."""
+    try:
+        rule = _RULE.validate_python(body)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(rule)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ApiError(422, "invalid_rule", f"the rule is not valid: {problems}") from None
+    if isinstance(rule, WatchlistRule) and rule.plates_csv is not None:
+        raise ApiError(422, "invalid_rule", "give a watch list's plates inline, not plates_csv")
+    return rule
+
+
+def rule_json(rule: AnyRule, version: str) -> dict[str, Any]:
+    return {"name": rule.name, "version": version, "rule": rule.model_dump(mode="json")}
+
+
+class _RulesView(ApiView):
+    async def current(self) -> dict[str, AnyRule]:
+        bootstrap = self.state.settings.kafka.bootstrap_servers
+        raw = await read_rule_topic(bootstrap, get_rules_settings().topic)
+        return {name: decode_rule(value)[0] for name, value in raw.items()}
+
+    async def publish(self, rules: list[AnyRule], prune: bool) -> None:
+        bootstrap = self.state.settings.kafka.bootstrap_servers
+        await publish_rules(bootstrap, get_rules_settings().topic, rules, prune)
+
+
+@app.page("/api/rules")
+class Rules(_RulesView):
+    """List the rules in force, or add one."""
+
+    async def get(self, request: Request) -> Response:
+        await self.caller(request, "admin")
+        current = await self.current()
+        items = [rule_json(current[n], rule_version(current[n])) for n in sorted(current)]
+        return self.json({"items": items})
+
+    async def post(self, request: Request) -> Response:
+        await self.caller(request, "admin")
+        rule = parse_rule(await json_body(request))
+        if rule.name in await self.current():
+            message = f"a rule named {rule.name!r} exists: PUT /api/rules/{rule.name} changes it"
+            raise ApiError(409, "rule_exists", message)
+        await self.publish([rule], prune=False)
+        return self.json(rule_json(rule, rule_version(rule)), status=201)
+
+
+@app.page("/api/rules/{name}")
+class RuleByName(_RulesView):
+    """Read, replace or remove one rule."""
+
+    async def _existing(self, name: str) -> tuple[dict[str, AnyRule], AnyRule]:
+        current = await self.current()
+        if name not in current:
+            raise not_found(f"no rule named {name[:100]!r}")
+        return current, current[name]
+
+    async def get(self, request: Request, name: str) -> Response:
+        await self.caller(request, "admin")
+        _, rule = await self._existing(name)
+        return self.json(rule_json(rule, rule_version(rule)))
+
+    async def put(self, request: Request, name: str) -> Response:
+        await self.caller(request, "admin")
+        rule = parse_rule(await json_body(request))
+        if rule.name != name:
+            raise bad_request(f"the rule's name {rule.name!r} differs from the URL's {name!r}")
+        await self._existing(name)
+        await self.publish([rule], prune=False)
+        return self.json(rule_json(rule, rule_version(rule)))
+
+    async def delete(self, request: Request, name: str) -> Response:
+        await self.caller(request, "admin")
+        current, _ = await self._existing(name)
+        # Publishing the others with prune removes exactly this one (the rest are unchanged).
+        await self.publish([r for n, r in current.items() if n != name], prune=True)
+        return self.json({"removed": name})

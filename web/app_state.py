@@ -1,0 +1,95 @@
+"""What the web views share in one worker: the PostgreSQL pool, the lookup backend, the S3
+presigner and the rate limiter, each made on first use and closed when the worker stops.
+
+These are connections and configuration, not stream state: a restarted worker makes them
+again and loses nothing (rate-limit buckets simply start full).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import asyncpg
+from mode import Service
+
+from alpr import app
+from config.settings import Settings, get_settings
+from web.auth.ratelimit import RateLimiter
+from web.errors import StoreUnavailable
+from web.lookup.contract import LookupBackend
+
+
+class WebResources:
+    """Lazily opened clients of the stores the views read."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.limiter = RateLimiter(settings.web.rate_per_s, settings.web.rate_burst)
+        self._lock = asyncio.Lock()
+        self._pool: asyncpg.Pool | None = None
+        self._lookup: LookupBackend | None = None
+        self._s3: Any = None
+        self._exits = contextlib.AsyncExitStack()
+
+    async def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    pg = self.settings.postgres
+                    try:
+                        self._pool = await asyncpg.create_pool(
+                            pg.dsn, min_size=min(pg.pool_min, 2), max_size=pg.pool_max,
+                            timeout=5, command_timeout=30,
+                        )  # fmt: skip
+                    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+                        raise StoreUnavailable(f"PostgreSQL: {exc}") from exc
+        return self._pool
+
+    async def lookup(self) -> LookupBackend:
+        if self._lookup is None:
+            async with self._lock:
+                if self._lookup is None:
+                    from web.lookup.factory import create_backend
+
+                    self._lookup = await create_backend(self.settings)
+        return self._lookup
+
+    async def s3(self) -> Any:
+        """An aiobotocore S3 client (only presigns here, so it never blocks on the server)."""
+        if self._s3 is None:
+            async with self._lock:
+                if self._s3 is None:
+                    from aiobotocore.session import get_session
+
+                    client = get_session().create_client("s3", **self.settings.s3.client_kwargs())
+                    self._s3 = await self._exits.enter_async_context(client)
+        return self._s3
+
+    async def close(self) -> None:
+        if self._lookup is not None:
+            await self._lookup.close()
+        if self._pool is not None:
+            await self._pool.close()
+        await self._exits.aclose()
+        self._lookup = self._pool = self._s3 = None
+
+
+_RESOURCES: list[WebResources] = []
+
+
+def resources() -> WebResources:
+    """This worker's shared web resources."""
+    if not _RESOURCES:
+        _RESOURCES.append(WebResources(get_settings()))
+    return _RESOURCES[0]
+
+
+@app.service
+class WebResourcesCloser(Service):
+    """Closes the web views' store clients when the worker stops."""
+
+    async def on_stop(self) -> None:
+        if _RESOURCES:
+            await _RESOURCES[0].close()
