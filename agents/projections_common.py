@@ -1,43 +1,41 @@
-"""What the PostgreSQL and Elasticsearch projections share: the topic, decoding a batch,
-dead-lettering reads that can never be stored, and holding offsets back on the way out.
+"""What the PostgreSQL and Elasticsearch projections share: a batch consumer of their own on
+``alpr.plates.detected``, decoding a batch in one go, dead-lettering reads that can never be
+stored, and the metrics.
 
-Both projections read ``alpr.plates.detected`` as raw bytes and decode the batch themselves,
-so a message that does not decode becomes a dead letter instead of an error before the agent.
+Each projection reads the topic below Faust's per-event layer (``streams.batch_consumer``),
+in a consumer group of its own (``<app id>-projection-<store>``), so one store's outage
+holds back only its own offsets. A batch's offsets are committed only after the store has
+it; the stores are idempotent on the event id, so a batch read twice adds nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
 
-import faust
+from aiokafka import ConsumerRecord
 
 from agents import metrics as core_metrics
 from agents.deadletters import dead_letter_for
 from agents.emit import send_dead_letter
 from alpr import app
+from config.settings import get_settings
 from stores import metrics
-from stores.config import ProjectionSettings
+from stores.config import ProjectionSettings, get_projection_settings
 from stores.decoding import decode_reads
 from stores.retry import Abandoned, Backoff
-from streams.codec import default_schema_cache
+from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
+from streams.batch_service import BatchConsumerService
+from streams.codec import SchemaCache, default_schema_cache
 from streams.config import get_topic_settings
 from streams.failures import ProcessingError, Reason, Stage
 
 log = logging.getLogger(__name__)
-
-#: ``alpr.plates.detected`` as bytes: each projection decodes its batch in one go.
-plates_detected_bytes: faust.TopicT = app.topic(
-    get_topic_settings().detected,
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-)
 
 
 class ProjectionFailure(StrEnum):
@@ -50,32 +48,13 @@ class ProjectionFailure(StrEnum):
     STAGE = "project"
 
 
-@dataclass
-class DecodedBatch:
-    """A batch split into decoded reads (with their events) and messages that failed."""
-
-    reads: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
-    failed: list[tuple[Any, ProcessingError]] = field(default_factory=list)
-
-
-async def decode_batch(events: Sequence[Any], backoff: Backoff) -> DecodedBatch:
-    """Decode every event's value as a PlateRead (see ``stores.decoding.decode_reads``)."""
-    values = [event.message.value for event in events]
-    decoded = await decode_reads(values, default_schema_cache(), backoff)
-    return DecodedBatch(
-        reads=[(events[position], read) for position, read in decoded.reads],
-        failed=[(events[position], error) for position, error in decoded.failed],
-    )
-
-
-def worker_backoff(settings: ProjectionSettings) -> Backoff:
-    """The backoff of a projection in a worker: given up once the worker is stopping or
-    rebalancing, both of which wait for the messages in flight."""
-    return Backoff(
-        settings.retry_first_s,
-        settings.retry_max_s,
-        stopping=lambda: bool(app.should_stop or app.rebalancing),
-    )
+#: A pair of the message a read came in and the decoded read.
+Pair = tuple[ConsumerRecord, dict[str, Any]]
+#: A store's write of a batch: waits out outages, dead-letters what it can never store,
+#: returns how many reads were new.
+Store = Callable[[list[Pair]], Awaitable[int]]
+#: Sends a message a store refuses for good to the dead-letter topic.
+DeadLetterFn = Callable[[ConsumerRecord, ProcessingError], Awaitable[None]]
 
 
 def unwritable(message: str, event_id: str | None) -> ProcessingError:
@@ -88,102 +67,146 @@ def unwritable(message: str, event_id: str | None) -> ProcessingError:
     )
 
 
-async def dead_letter(store: str, event: Any, error: ProcessingError) -> None:
-    """Send ``event``'s original bytes to the dead-letter topic with ``error``'s reason."""
-    letter = dead_letter_for(error, event.message, time.time())
+@dataclass(frozen=True)
+class RecordMessage:
+    """A consumed record in the shape ``dead_letter_for`` reads (Faust's ``Message``)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float | None
+    headers: Sequence[tuple[str, bytes]]
+
+    @classmethod
+    def of(cls, record: ConsumerRecord) -> RecordMessage:
+        stamp = record.timestamp / 1000.0 if record.timestamp is not None else None
+        return cls(record.topic, record.partition, record.offset, record.key, record.value,
+                   stamp, list(record.headers or ()))  # fmt: skip
+
+
+async def dead_letter(store: str, record: ConsumerRecord, error: ProcessingError) -> None:
+    """Send ``record``'s original bytes to the dead-letter topic with ``error``'s reason."""
+    letter = dead_letter_for(error, RecordMessage.of(record), time.time())
     await send_dead_letter(letter)
     metrics.DEAD_LETTERS.labels(store, letter.reason).inc()
     core_metrics.DEAD_LETTERS.labels(letter.reason, letter.stage).inc()
 
 
-def withhold_offsets(events: Sequence[Any]) -> None:
-    """Make sure the offsets of ``events`` are never committed by this process.
+class Projection:
+    """The handler of one projection's batches: decode, dead-letter, store, count.
 
-    ``stream.take`` acks a batch's events when its generator is closed, even when the agent
-    is leaving with the batch unwritten (a worker stopping during a store outage). Marking
-    the messages acked here, without the consumer's bookkeeping, makes that ack a no-op and
-    leaves a gap the consumer cannot commit past: the next owner reads them again.
+    ``dead_letter_decode_failures`` is off for the second projection when both run, so a
+    message that does not decode is dead-lettered once.
     """
-    for event in events:
-        event.message.acked = True
+
+    def __init__(
+        self,
+        store_name: str,
+        store: Store,
+        dead_letter_decode_failures: bool,
+        backoff: Backoff,
+        cache: SchemaCache | None = None,
+        flush: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.store_name = store_name
+        self.store = store
+        self.dead_letter_decode_failures = dead_letter_decode_failures
+        self.backoff = backoff
+        self.cache = cache or default_schema_cache()
+        self.flush = flush
+        self.letters = 0
+        self._events = metrics.EVENTS.labels(store_name)
+        self._written = metrics.WRITTEN.labels(store_name)
+        self._batch_sizes = metrics.BATCH.labels(store_name)
+        self._write_seconds = metrics.WRITE_SECONDS.labels(store_name)
+        self._lag = metrics.LAG.labels(store_name)
+
+    async def handle(self, batch: Batch) -> None:
+        """Store every read of ``batch``; raises ``Abandoned`` when told to give it up."""
+        started = time.perf_counter()
+        records = batch.records
+        letters_before = self.letters
+        decoded = await decode_reads([r.value for r in records], self.cache, self.backoff)
+        if self.dead_letter_decode_failures:
+            for position, error in decoded.failed:
+                await self.dead_letter(records[position], error)
+        new = await self.store([(records[position], read) for position, read in decoded.reads])
+        if self.letters != letters_before and self.flush is not None:
+            # A dead letter stands in for its read: it must be in Kafka before the commit.
+            await self.flush()
+        self._write_seconds.observe(time.perf_counter() - started)
+        self._events.inc(len(records))
+        self._batch_sizes.observe(len(records))
+        self._written.inc(new)
+        self._lag.set(batch.lag)
+
+    async def dead_letter(self, record: ConsumerRecord, error: ProcessingError) -> None:
+        self.letters += 1
+        await dead_letter(self.store_name, record, error)
 
 
-def withhold_pending(topic: str) -> int:
-    """Withhold every message of ``topic`` fetched but not acked yet; return how many.
-
-    Faust waits at shutdown (and rebalance) until every fetched message is acked, but a
-    projection that could not store its batch will not store the messages queued after it
-    either: they are marked so the wait ends and the consumer commits none of them. It
-    reaches into the consumer's private set of unacked messages (faust-streaming 0.15).
-    """
-    unacked = getattr(app.consumer, "_unacked_messages", ())
-    pending = [m for m in list(unacked) if m.topic == topic and not m.acked]
-    for message in pending:
-        message.acked = True
-    return len(pending)
+def consumer_settings(settings: ProjectionSettings) -> BatchConsumerSettings:
+    return BatchConsumerSettings(
+        max_records=settings.batch_size,
+        fetch_wait_ms=int(settings.batch_within_s * 1000),
+        max_in_flight=settings.batches_in_flight,
+    )
 
 
-def update_lag(store: str, events: Sequence[Any]) -> None:
-    """Messages left on the topic after ``events``: highwater minus next offset, summed."""
-    last: dict[Any, int] = {}
-    for event in events:
-        last[event.message.tp] = max(last.get(event.message.tp, -1), event.message.offset)
-    consumer = app.consumer
-    lag = 0
-    for tp, offset in last.items():
-        highwater = consumer.highwater(tp)
-        if highwater is not None:
-            lag += max(highwater - offset - 1, 0)
-    metrics.LAG.labels(store).set(lag)
+async def flush_producer() -> None:
+    await app.producer.flush()
 
 
-Store = Callable[[list[tuple[Any, dict[str, Any]]]], Awaitable[int]]
+class ProjectionService(BatchConsumerService):
+    """A projection run in the worker: subclasses say which store and how it writes."""
+
+    store_name: str = ""
+
+    @abstractmethod
+    def make_store(self, backoff: Backoff, dead_letter: DeadLetterFn) -> Store:
+        """The store's write of a batch."""
+
+    @abstractmethod
+    def own_decode_failures(self) -> bool:
+        """Whether this projection dead-letters messages that do not decode."""
+
+    async def close_store(self) -> None:
+        """Release the store's connections (after the consumer stopped)."""
+
+    def build_consumer(self) -> BatchConsumer:
+        settings = get_projection_settings()
+        holder: list[BatchConsumer] = []
+        backoff = Backoff(
+            settings.retry_first_s,
+            settings.retry_max_s,
+            stopping=lambda: bool(holder and holder[0].should_abandon()),
+        )
+        projection = Projection(
+            self.store_name,
+            self.make_store(backoff, lambda r, e: projection.dead_letter(r, e)),
+            self.own_decode_failures(),
+            backoff,
+            flush=flush_producer,
+        )
+        consumer = BatchConsumer(
+            f"projection-{self.store_name}",
+            get_settings().kafka.bootstrap_servers,
+            [get_topic_settings().detected],
+            group_id(self.store_name),
+            projection.handle,
+            consumer_settings(settings),
+            abandoned=(Abandoned,),
+        )
+        holder.append(consumer)
+        return consumer
+
+    async def on_stop(self) -> None:
+        await super().on_stop()
+        await self.close_store()
 
 
-async def run_projection(
-    store_name: str,
-    stream: Any,
-    settings: ProjectionSettings,
-    store: Store,
-    dead_letter_decode_failures: bool,
-) -> Any:
-    """The body of a projection agent: batches from ``stream``, each stored before the next.
-
-    ``store`` writes a batch of (event, read) pairs, waiting out outages, dead-lettering what
-    can never be stored, and returns how many were new. The offsets of a batch advance only
-    when the next batch is asked for, that is after ``store`` returned.
-    """
-    backoff = worker_backoff(settings)
-    events_in = metrics.EVENTS.labels(store_name)
-    written = metrics.WRITTEN.labels(store_name)
-    batch_sizes = metrics.BATCH.labels(store_name)
-    write_seconds = metrics.WRITE_SECONDS.labels(store_name)
-    async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-        if app.should_stop:
-            # Faust waits at shutdown until every message taken is acked: leave the rest of
-            # the buffer unwritten and uncommitted rather than write while stopping.
-            withhold_offsets(events)
-            continue
-        try:
-            started = time.perf_counter()
-            decoded = await decode_batch(events, backoff)
-            if dead_letter_decode_failures:
-                for event, error in decoded.failed:
-                    await dead_letter(store_name, event, error)
-            new = await store(decoded.reads)
-        except Abandoned:
-            withhold_offsets(events)
-            pending = withhold_pending(plates_detected_bytes.get_topic_name())
-            log.warning(
-                "stopping: %d read(s) left unwritten for the next owner", len(events) + pending
-            )
-            continue
-        except BaseException:
-            withhold_offsets(events)
-            raise
-        write_seconds.observe(time.perf_counter() - started)
-        events_in.inc(len(events))
-        batch_sizes.observe(len(events))
-        written.inc(new)
-        update_lag(store_name, events)
-        yield new
+def group_id(store_name: str) -> str:
+    """The consumer group of a projection: its own, beside the worker's Faust group."""
+    return f"{app.conf.id}-projection-{store_name}"

@@ -1,32 +1,26 @@
-"""``project_reads_to_elasticsearch``: ``alpr.plates.detected`` -> daily indices in Elasticsearch.
+"""The Elasticsearch projection: ``alpr.plates.detected`` -> daily indices in Elasticsearch.
 
-Batches from ``stream.take`` go in bulk requests with ``_id`` = event id (``create``, so a
-replay changes nothing). Items Elasticsearch is too busy for are retried; documents it can
-never index go to the dead-letter topic; while it is down the batch is retried with backoff,
-and the batch's offsets advance only when every document is stored or dead-lettered.
+Batches of the projection's own consumer go in bulk requests with ``_id`` = event id
+(``create``, so a replay changes nothing). Items Elasticsearch is too busy for are retried;
+documents it can never index go to the dead-letter topic; while it is down the batch is
+retried with backoff, and the batch's offsets are committed only when every document is
+stored or dead-lettered.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
-from agents.projections_common import (
-    dead_letter,
-    plates_detected_bytes,
-    run_projection,
-    unwritable,
-    worker_backoff,
-)
+from agents.projections_common import DeadLetterFn, Pair, ProjectionService, Store, unwritable
 from alpr import app
 from config.settings import get_settings
 from stores import metrics
 from stores.config import ProjectionSettings, get_projection_settings
 from stores.es_docs import index_for, read_document
 from stores.es_writer import Doc, EsReadWriter, is_transient, make_client, put_template
-from stores.retry import retry_until_done
+from stores.retry import Backoff, retry_until_done
 
 STORE = "es"
 
@@ -35,12 +29,18 @@ class ElasticsearchProjection:
     """Maps reads to documents and indexes them; refused documents become dead letters."""
 
     def __init__(
-        self, client: AsyncElasticsearch, prefix: str, settings: ProjectionSettings
+        self,
+        client: AsyncElasticsearch,
+        prefix: str,
+        settings: ProjectionSettings,
+        backoff: Backoff,
+        dead_letter: DeadLetterFn,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.settings = settings
-        self.backoff = worker_backoff(settings)
+        self.backoff = backoff
+        self.dead_letter = dead_letter
         retries = metrics.RETRIES.labels(STORE)
         self.writer = EsReadWriter(
             client, self.backoff, settings.es_item_attempts, on_retry=lambda _e: retries.inc()
@@ -61,7 +61,7 @@ class ElasticsearchProjection:
             )
             self._template_put = True
 
-    async def store(self, reads: list[tuple[Any, dict[str, Any]]]) -> int:
+    async def store(self, reads: list[Pair]) -> int:
         await self.ensure_template()
         events: list[Any] = []
         docs: list[Doc] = []
@@ -80,25 +80,32 @@ class ElasticsearchProjection:
 
         return await self.writer.write(docs, refused)
 
-    async def _refuse(self, event: Any, message: str) -> None:
-        await dead_letter(STORE, event, unwritable(message, None))
+    async def _refuse(self, record: Any, message: str) -> None:
+        await self.dead_letter(record, unwritable(message, None))
 
 
 if get_projection_settings().enable_es and get_settings().elasticsearch.url:
 
-    @app.agent(plates_detected_bytes, name="project_reads_to_elasticsearch")
-    async def project_reads_to_elasticsearch(stream: Any) -> AsyncIterator[int]:
-        """Index every read of alpr.plates.detected in Elasticsearch exactly once."""
-        settings = get_projection_settings()
-        es = get_settings().elasticsearch
-        client = make_client(es.url)
-        projection = ElasticsearchProjection(client, es.index_prefix, settings)
-        # Decoding failures are dead-lettered once, by the PostgreSQL projection if it runs.
-        own_decode_failures = not settings.enable_pg
-        try:
-            async for new in run_projection(
-                STORE, stream, settings, projection.store, own_decode_failures
-            ):
-                yield new
-        finally:
-            await client.close()
+    @app.service
+    class ElasticsearchProjectionService(ProjectionService):
+        """Indexes every read of alpr.plates.detected in Elasticsearch exactly once."""
+
+        store_name = STORE
+        client: AsyncElasticsearch | None = None
+
+        def make_store(self, backoff: Backoff, dead_letter: DeadLetterFn) -> Store:
+            es = get_settings().elasticsearch
+            self.client = make_client(es.url)
+            settings = get_projection_settings()
+            projection = ElasticsearchProjection(
+                self.client, es.index_prefix, settings, backoff, dead_letter
+            )
+            return projection.store
+
+        def own_decode_failures(self) -> bool:
+            # Decoding failures are dead-lettered once, by the PostgreSQL projection if it runs.
+            return not get_projection_settings().enable_pg
+
+        async def close_store(self) -> None:
+            if self.client is not None:
+                await self.client.close()

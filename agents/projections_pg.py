@@ -1,28 +1,25 @@
-"""``project_reads_to_postgres``: ``alpr.plates.detected`` -> ``plate_reads`` in PostgreSQL.
+"""The PostgreSQL projection: ``alpr.plates.detected`` -> ``plate_reads`` in PostgreSQL.
 
-Batches from ``stream.take`` go in one transaction each (binary COPY, then an insert that
-skips event ids already stored), so replays and restarts add nothing; the batch's offsets
-advance only after the commit. While PostgreSQL is down the batch is retried with backoff.
+Batches of the projection's own consumer go in one transaction each (binary COPY, then an
+insert that skips event ids already stored), so replays and restarts add nothing; the batch's
+offsets are committed only after the transaction. While PostgreSQL is down the batch is
+retried with backoff and no further batch is fetched.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-from agents.projections_common import (
-    dead_letter,
-    plates_detected_bytes,
-    run_projection,
-    unwritable,
-    worker_backoff,
-)
+from aiokafka import ConsumerRecord
+
+from agents.projections_common import DeadLetterFn, Pair, ProjectionService, Store, unwritable
 from alpr import app
 from config.settings import get_settings
 from stores import metrics
-from stores.config import ProjectionSettings, get_projection_settings
+from stores.config import get_projection_settings
 from stores.isolating import IsolatingWriter
 from stores.pg_writer import ROW_ERRORS, PgReadWriter, is_transient
+from stores.retry import Backoff
 from stores.rows import Row, read_row
 
 STORE = "pg"
@@ -31,8 +28,9 @@ STORE = "pg"
 class PostgresProjection:
     """Maps reads to rows and stores them; rows PostgreSQL refuses become dead letters."""
 
-    def __init__(self, writer: PgReadWriter, settings: ProjectionSettings) -> None:
+    def __init__(self, writer: PgReadWriter, backoff: Backoff, dead_letter: DeadLetterFn) -> None:
         self.writer = writer
+        self.dead_letter = dead_letter
         retries = metrics.RETRIES.labels(STORE)
         self.isolating: IsolatingWriter[Row] = IsolatingWriter(
             "PostgreSQL write",
@@ -40,12 +38,12 @@ class PostgresProjection:
             is_transient,
             ROW_ERRORS,
             self._refused,
-            worker_backoff(settings),
+            backoff,
             on_retry=lambda _exc: retries.inc(),
         )
 
-    async def store(self, reads: list[tuple[Any, dict[str, Any]]]) -> int:
-        pairs: list[tuple[Any, Row]] = []
+    async def store(self, reads: list[Pair]) -> int:
+        pairs: list[tuple[ConsumerRecord, Row]] = []
         for event, read in reads:
             try:
                 pairs.append((event, read_row(read)))
@@ -53,8 +51,8 @@ class PostgresProjection:
                 await self._refused(event, f"read does not map to a row: {exc!r}")
         return await self.isolating.write(pairs)
 
-    async def _refused(self, event: Any, message: str) -> None:
-        await dead_letter(STORE, event, unwritable(message, None))
+    async def _refused(self, record: Any, message: str) -> None:
+        await self.dead_letter(record, unwritable(message, None))
 
 
 def build_writer() -> PgReadWriter:
@@ -69,14 +67,20 @@ def build_writer() -> PgReadWriter:
 
 if get_projection_settings().enable_pg:
 
-    @app.agent(plates_detected_bytes, name="project_reads_to_postgres")
-    async def project_reads_to_postgres(stream: Any) -> AsyncIterator[int]:
-        """Store every read of alpr.plates.detected in PostgreSQL exactly once."""
-        settings = get_projection_settings()
-        writer = build_writer()
-        projection = PostgresProjection(writer, settings)
-        try:
-            async for new in run_projection(STORE, stream, settings, projection.store, True):
-                yield new
-        finally:
-            await writer.close()
+    @app.service
+    class PostgresProjectionService(ProjectionService):
+        """Stores every read of alpr.plates.detected in PostgreSQL exactly once."""
+
+        store_name = STORE
+        writer: PgReadWriter | None = None
+
+        def make_store(self, backoff: Backoff, dead_letter: DeadLetterFn) -> Store:
+            self.writer = build_writer()
+            return PostgresProjection(self.writer, backoff, dead_letter).store
+
+        def own_decode_failures(self) -> bool:
+            return True
+
+        async def close_store(self) -> None:
+            if self.writer is not None:
+                await self.writer.close()

@@ -17,10 +17,16 @@ class ProjectionSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ALPR_PROJECTIONS_", extra="forbid", frozen=True)
 
     batch_size: int = Field(
-        default=2000, ge=1, le=50_000, description="Most reads written per batch (stream.take)"
+        default=5000, ge=1, le=50_000, description="Most reads written per batch"
     )
     batch_within_s: float = Field(
-        default=0.5, gt=0, le=60, description="Longest wait, seconds, to fill a batch"
+        default=0.2, gt=0, le=60, description="Longest wait, seconds, to fill a batch"
+    )
+    batches_in_flight: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Batches written at once by a projection (offsets still commit in order)",
     )
     retry_first_s: float = Field(
         default=0.2, gt=0, le=60, description="First pause, seconds, after a failed write"

@@ -389,7 +389,8 @@ async def test_a_worker_stopped_during_an_outage_commits_nothing_it_did_not_writ
         # It stops when told, without waiting the outage out (SIGKILL comes after 30 s).
         code = worker.stop()
         assert code is not None and code >= 0, f"worker killed ({code}):\n{worker.log_tail()}"
-    assert await committed(settings.kafka.bootstrap_servers, scratch.app_id, scratch.detected) == 0
+    group = f"{scratch.app_id}-projection-pg"
+    assert await committed(settings.kafka.bootstrap_servers, group, scratch.detected) == 0
 
     env["ALPR_POSTGRES__DSN"] = scratch.dsn
     with WorkerProcess(tmp_path / "up", free_port(), env=env) as worker:
