@@ -9,7 +9,7 @@ RUN    := ops/stack exec --
 STAMP  := $(VENV)/.installed
 EXTRAS := dev,stack,edge
 
-.PHONY: help install stack stack-down bootstrap models rtsp-server lint typecheck unit integration test demo clean
+.PHONY: help install stack stack-down bootstrap models rtsp-server browser lint typecheck unit integration test demo clean
 
 help:
 	@echo "make demo   set up everything and run the main job (plates through the worker)"
@@ -42,6 +42,12 @@ models: install
 rtsp-server: install
 	$(BIN)/python -m tests.integration.test_edge_rtsp
 
+# Debian's Chromium and its driver for the pages' browser test (apt-get once; a no-op after).
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; fi
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -55,7 +61,7 @@ unit: models
 integration: bootstrap
 	$(RUN) $(BIN)/pytest -m integration
 
-test: install lint typecheck stack bootstrap models rtsp-server
+test: install lint typecheck stack bootstrap models rtsp-server browser
 	$(RUN) $(BIN)/pytest
 
 demo: install stack bootstrap models
