@@ -58,7 +58,7 @@ typecheck: install
 unit: models
 	$(RUN) $(BIN)/pytest -m "not integration"
 
-integration: bootstrap
+integration: bootstrap browser
 	$(RUN) $(BIN)/pytest -m integration
 
 test: install lint typecheck stack bootstrap models rtsp-server browser
