@@ -1,0 +1,77 @@
+"""The page templates render with the data the views give them, escaped, phone-ready."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from web.auth.keys import ApiKey
+from web.lookup.contract import SearchHit, Sighting
+from web.pages.base import safe_next
+from web.pages.lookups import by_day
+from web.pages.render import render
+
+KEY = ApiKey(key_id="abc", owner="Desk 3", role="viewer", created_at=datetime.now(UTC))
+AT = datetime(2026, 1, 31, 8, 15, tzinfo=UTC)
+
+
+def sighting(n: int, crop: bool = True) -> Sighting:
+    return Sighting(
+        event_id=f"e{n}", plate="AB12CDE", captured_at=AT.replace(hour=8 - n), camera_id="cam-1",
+        site_id="s", confidence=0.91, direction="approaching", vehicle_type="car",
+        plate_crop_key="crops/a.jpg" if crop else None,
+    )  # fmt: skip
+
+
+def test_every_page_has_the_viewport_meta_and_no_undefined_names() -> None:
+    hit = SearchHit(
+        plate="AB12CDE", match="fuzzy", reason="fuzzy: 8 read as B", distance=1, score=0.5,
+        sightings=3, last_seen=AT, last_camera_id="cam-1",
+    )  # fmt: skip
+    pages = [
+        render("signin.html", key=None, next="/search", message="That key is not valid."),
+        render(
+            "search.html",
+            key=KEY,
+            q="AB12",
+            reason="case 7",
+            hits=[hit],
+            error=None,
+            needs_reason=True,
+        ),
+        render("search.html", key=KEY, q="", reason="", hits=None, error="bad", needs_reason=False),
+        render(
+            "plate.html",
+            key=KEY,
+            plate="AB12CDE",
+            days=by_day([sighting(0), sighting(1)]),
+            needs_reason=False,
+            next_cursor="c1",
+            reason="case 7",
+        ),
+        render("plate.html", key=KEY, plate="AB12CDE", needs_reason=True, message="a reason"),
+        render("error.html", key=None, message="A data store is not answering right now."),
+    ]
+    for html in pages:
+        assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    assert 'href="/plates/AB12CDE?reason=case%207"' in pages[1]
+    assert 'src="/api/images/e0/plate"' in pages[3]
+    assert "?cursor=c1&amp;reason=case%207" in pages[3]
+
+
+def test_text_from_people_and_stores_is_escaped() -> None:
+    html = render("search.html", key=KEY, q="<script>x</script>", reason="", hits=[],
+                  error=None, needs_reason=False)  # fmt: skip
+    assert "<script>x" not in html and "&lt;script&gt;" in html
+
+
+def test_the_timeline_groups_by_day_newest_first() -> None:
+    late = sighting(0)
+    early = Sighting(**{**sighting(1).model_dump(), "captured_at": AT.replace(day=30)})
+    days = by_day([late, early])
+    assert [d.isoformat() for d, _ in days] == ["2026-01-31", "2026-01-30"]
+
+
+def test_sign_in_only_returns_to_this_site() -> None:
+    assert safe_next("/plates/AB12?reason=x") == "/plates/AB12?reason=x"
+    for bad in (None, "", "https://evil.example/", "//evil.example/", "/\\evil"):
+        assert safe_next(bad) == "/search"

@@ -1,0 +1,1 @@
+"""Server-rendered pages (Jinja2): sign-in, search, plate detail, alerts and cameras."""
