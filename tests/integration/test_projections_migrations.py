@@ -69,7 +69,8 @@ async def test_concurrent_runs_apply_once_and_an_edited_file_is_refused(
     conns = [await asyncpg.connect(fresh_dsn) for _ in range(3)]
     try:
         reports = await asyncio.gather(*(migrate(conn, tmp_path) for conn in conns))
-        assert sorted(len(report.applied) for report in reports) == [0, 0, 2]
+        applied = sorted(len(report.applied) for report in reports)
+        assert applied == [0, 0, len(migration_files()) - 1]  # one version has a file per mode
         first = sorted(tmp_path.glob("0001_*.sql"))[0]
         first.write_text(first.read_text() + "\n-- edited\n")
         with pytest.raises(MigrationError, match="changed after it was applied"):
