@@ -1,0 +1,156 @@
+"""Alerts (list, filters, acknowledgement), hourly counts and cameras from a fresh PostgreSQL
+database, and the choice of lookup backend against the real services."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+from elasticsearch import AsyncElasticsearch
+
+from config.settings import Settings, load_settings
+from ops.worker import free_port
+from stores.migrations import migrate
+from stores.testing import create_database, drop_database
+from tests.integration.conftest import require_port
+from web.lookup.contract import AlertFilter, BadCursor, BadQuery
+from web.lookup.es import EsLookup
+from web.lookup.factory import LookupConfigError, open_backend, open_reference
+from web.lookup.pg import PgLookup
+from web.lookup.reference import PgReference
+from web.lookup.testing import load_es, load_pg, plate_pool, reads
+
+T0 = datetime(2026, 4, 1, 8, tzinfo=UTC)
+
+
+@pytest.fixture
+async def dsn(settings: Settings, unique: str) -> AsyncIterator[str]:
+    require_port(settings.postgres.dsn.split("@")[-1].split("/")[0], "PostgreSQL")
+    database = f"alpr_lookupref_{unique}"
+    fresh = await create_database(settings.postgres.dsn, database)
+    conn = await asyncpg.connect(fresh)
+    try:
+        await migrate(conn)
+        for n in range(25):
+            await conn.execute(
+                "INSERT INTO alerts (alert_id, rule_id, event_id, captured_at, plate, camera_id,"
+                " severity, raised_at, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                f"alert-{n:02d}", f"rule-{n % 3}", f"event-{n}", T0 + timedelta(minutes=n),
+                f"AB{n:02d}CDE", "cam-1", "critical" if n % 5 == 0 else "info",
+                T0 + timedelta(minutes=n, seconds=1), json.dumps({"n": n}),
+            )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO cameras (camera_id, site_id, name, lat, lon) VALUES"
+            " ('cam-2', 'site-b', 'South gate', 51.1, -0.2), ('cam-1', 'site-a', 'North', 51, 0)"
+        )
+    finally:
+        await conn.close()
+    yield fresh
+    await drop_database(settings.postgres.dsn, database)
+
+
+@pytest.fixture
+async def reference(dsn: str) -> AsyncIterator[PgReference]:
+    store = PgReference(dsn)
+    yield store
+    await store.close()
+
+
+async def test_alerts_page_newest_first_and_filter(reference: PgReference) -> None:
+    seen, cursor = [], None
+    while True:
+        page = await reference.alerts(AlertFilter(), cursor=cursor, limit=4)
+        seen.extend(page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert [a.alert_id for a in seen] == [f"alert-{n:02d}" for n in reversed(range(25))]
+    assert seen[0].details == {"n": 24} and seen[0].acknowledged_at is None
+
+    critical = await reference.alerts(AlertFilter(severity="critical"), cursor=None, limit=100)
+    assert [a.alert_id for a in critical.items] == ["alert-20", "alert-15", "alert-10",
+                                                    "alert-05", "alert-00"]  # fmt: skip
+    recent = AlertFilter(rule_id="rule-1", since=T0 + timedelta(minutes=15))
+    assert {a.alert_id for a in (await reference.alerts(recent, cursor=None, limit=100)).items} == {
+        "alert-16", "alert-19", "alert-22"}  # fmt: skip
+    with pytest.raises(BadCursor, match="another query"):
+        await reference.alerts(AlertFilter(severity="info"), cursor=cursor, limit=4)
+    with pytest.raises(BadQuery):
+        await reference.alerts(AlertFilter(rule_id="x' OR 1=1 --"), cursor=None, limit=4)
+
+
+async def test_acknowledge_once_and_filter_by_it(reference: PgReference) -> None:
+    acked = await reference.acknowledge("alert-03", "operator-1", "false alarm")
+    assert acked is not None and acked.acknowledged_by == "operator-1"
+    assert acked.ack_note == "false alarm" and acked.acknowledged_at is not None
+    again = await reference.acknowledge("alert-03", "operator-2", "me too")
+    assert again == acked
+    assert await reference.acknowledge("no-such-alert", "operator-1") is None
+    done = await reference.alerts(AlertFilter(acknowledged=True), cursor=None, limit=100)
+    assert [a.alert_id for a in done.items] == ["alert-03"]
+    open_ = await reference.alerts(AlertFilter(acknowledged=False), cursor=None, limit=100)
+    assert len(open_.items) == 24
+    with pytest.raises(BadQuery):
+        await reference.acknowledge("alert-04", "  ")
+
+
+async def test_hourly_counts_and_cameras(reference: PgReference, dsn: str) -> None:
+    data = list(reads(500, plate_pool(50), T0, timedelta(hours=5), cameras=3))
+    assert await load_pg(dsn, data) == 500
+    counts = await reference.hourly(since=T0, until=T0 + timedelta(hours=5))
+    expected: dict[tuple[str, datetime], int] = {}
+    for read in data:
+        hour = read["captured_at"].replace(minute=0, second=0, microsecond=0)
+        expected[(read["camera_id"], hour)] = expected.get((read["camera_id"], hour), 0) + 1
+    assert {(c.camera_id, c.hour): c.reads for c in counts} == expected
+    one = await reference.hourly(since=T0, until=T0 + timedelta(hours=1), camera_id="cam-1")
+    assert {c.camera_id for c in one} == {"cam-1"} and len(one) == 1
+    with pytest.raises(BadQuery):
+        await reference.hourly(since=T0, until=T0)
+
+    cameras = await reference.cameras()
+    assert [(c.site_id, c.camera_id, c.name) for c in cameras] == [
+        ("site-a", "cam-1", "North"), ("site-b", "cam-2", "South gate")]  # fmt: skip
+
+
+async def test_backend_choice(dsn: str, unique: str) -> None:
+    base = load_settings()
+    require_port(base.elasticsearch.url, "Elasticsearch")
+    prefix = f"lookupchoice-{unique}"
+
+    def settings(choice: str, url: str | None = None) -> Settings:
+        return load_settings(
+            postgres={"dsn": dsn},
+            elasticsearch={"url": base.elasticsearch.url if url is None else url,
+                           "index_prefix": prefix},
+            lookup={"search_backend": choice},
+        )  # fmt: skip
+
+    async def kind(choice: str, url: str | None = None) -> type:
+        backend = await open_backend(settings(choice, url))
+        await backend.close()
+        return type(backend)
+
+    assert await kind("postgres") is PgLookup
+    assert await kind("auto") is PgLookup  # Elasticsearch answers but has no reads alias yet
+    assert await kind("auto", f"http://127.0.0.1:{free_port()}") is PgLookup  # nothing listens
+    assert await kind("auto", "") is PgLookup
+    with pytest.raises(LookupConfigError):
+        await open_backend(settings("elasticsearch", ""))
+    client = AsyncElasticsearch(base.elasticsearch.url)
+    try:
+        await load_es(client, prefix, list(reads(10, ["AB12CDE"], T0, timedelta(minutes=1))))
+        assert await kind("auto") is EsLookup
+        assert await kind("elasticsearch") is EsLookup
+    finally:
+        await client.indices.delete(index=f"{prefix}-reads*", ignore_unavailable=True)
+        await client.indices.delete_index_template(name=f"{prefix}-reads")
+        await client.close()
+    reference = open_reference(settings("auto"))
+    try:
+        assert len(await reference.cameras()) == 2
+    finally:
+        await reference.close()

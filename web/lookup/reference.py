@@ -1,0 +1,149 @@
+"""Alerts, reads per hour and cameras, from PostgreSQL (Elasticsearch holds only reads).
+
+Alerts page newest first by keyset on (raised_at, alert_id); an operator acknowledges an alert
+once (acknowledging again keeps the first acknowledgement and returns it).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from web.lookup import cursor
+from web.lookup.contract import Alert, AlertFilter, BadQuery, Camera, HourlyCount, Page
+from web.lookup.queries import check_name
+from web.lookup.ranking import check_limit
+
+_ALERT_COLUMNS = (
+    "alert_id, rule_id, event_id, captured_at, plate, camera_id, severity, raised_at, details,"
+    " acknowledged_at, acknowledged_by, ack_note"
+)
+_ORDER = "ORDER BY raised_at DESC, alert_id DESC"
+_MAX_NOTE = 2000
+
+
+def _alert(row: asyncpg.Record) -> Alert:
+    values = dict(row)
+    details = values["details"]
+    values["details"] = json.loads(details) if isinstance(details, str) else dict(details or {})
+    return Alert(**values)
+
+
+def alerts_scope(where: AlertFilter) -> str:
+    return cursor.scope_of("alerts", where.model_dump_json())
+
+
+class PgReference:
+    """Reads and acknowledges alerts, reads hourly counts and cameras; pool opened on first use."""
+
+    def __init__(self, dsn: str, pool_min: int = 1, pool_max: int = 4) -> None:
+        self.dsn = dsn
+        self.pool_min = pool_min
+        self.pool_max = pool_max
+        self._pool: asyncpg.Pool | None = None
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        if self._pool is None:
+            pool = await asyncpg.create_pool(
+                self.dsn, min_size=self.pool_min, max_size=self.pool_max, timeout=5,
+                command_timeout=30,
+            )  # fmt: skip
+            assert pool is not None  # create_pool only returns None when not awaited
+            self._pool = pool
+        async with self._pool.acquire() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+            return rows
+
+    async def alerts(self, where: AlertFilter, *, cursor: str | None, limit: int) -> Page[Alert]:
+        """Alerts matching ``where``, newest first."""
+        check_limit(limit)
+        for name, value in (("severity", where.severity), ("rule_id", where.rule_id)):
+            if value is not None:
+                check_name(value, name)
+        if where.since is not None and where.since.tzinfo is None:
+            raise BadQuery("since must carry a time zone, e.g. 2026-01-31T08:00:00Z")
+        scope = alerts_scope(where)
+        args: list[Any] = [limit + 1]
+        conditions = []
+        wanted: tuple[tuple[str, object], ...] = (
+            ("raised_at >=", where.since), ("severity =", where.severity),
+            ("rule_id =", where.rule_id),
+        )  # fmt: skip
+        for column, given in wanted:
+            if given is not None:
+                args.append(given)
+                conditions.append(f"{column} ${len(args)}")
+        if where.acknowledged is not None:
+            conditions.append(f"acknowledged_at IS {'NOT ' if where.acknowledged else ''}NULL")
+        if cursor is not None:
+            after = _decode(scope, cursor)
+            args.extend([after.at, after.id])
+            at, ident = f"${len(args) - 1}", f"${len(args)}"
+            conditions.append(f"raised_at <= {at} AND (raised_at, alert_id) < ({at}, {ident})")
+        sql = (
+            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(conditions) or 'true'}"
+            f" {_ORDER} LIMIT $1"
+        )
+        rows = await self._fetch(sql, *args)
+        items = [_alert(row) for row in rows[:limit]]
+        following = None
+        if len(rows) > limit:
+            following = cursor_of(scope, items[-1])
+        return Page[Alert](items=items, next_cursor=following)
+
+    async def acknowledge(self, alert_id: str, by: str, note: str | None = None) -> Alert | None:
+        """Mark an alert acknowledged by ``by``; None when there is no such alert."""
+        check_name(alert_id, "alert id")
+        if not isinstance(by, str) or not by.strip() or len(by) > 200:
+            raise BadQuery("the acknowledging operator must be named (1 to 200 characters)")
+        if note is not None and len(note) > _MAX_NOTE:
+            raise BadQuery(f"the note has {len(note)} characters, at most {_MAX_NOTE} are kept")
+        rows = await self._fetch(
+            "UPDATE alerts SET acknowledged_at = now(), acknowledged_by = $2, ack_note = $3"
+            f" WHERE alert_id = $1 AND acknowledged_at IS NULL RETURNING {_ALERT_COLUMNS}",
+            alert_id, by.strip(), note,
+        )  # fmt: skip
+        if not rows:
+            rows = await self._fetch(
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE alert_id = $1", alert_id
+            )
+        return _alert(rows[0]) if rows else None
+
+    async def hourly(
+        self, *, since: datetime, until: datetime, camera_id: str | None = None
+    ) -> list[HourlyCount]:
+        """Reads per camera and hour in [since, until), oldest hour first."""
+        if since.tzinfo is None or until.tzinfo is None or since >= until:
+            raise BadQuery("since and until need time zones, and since must be before until")
+        if camera_id is not None:
+            check_name(camera_id, "camera_id")
+        rows = await self._fetch(
+            "SELECT camera_id, hour, reads::bigint AS reads FROM plate_reads_hourly"
+            " WHERE hour >= $1 AND hour < $2 AND ($3::text IS NULL OR camera_id = $3)"
+            " ORDER BY hour, camera_id",
+            since, until, camera_id,
+        )  # fmt: skip
+        return [HourlyCount(**dict(row)) for row in rows]
+
+    async def cameras(self) -> list[Camera]:
+        rows = await self._fetch(
+            "SELECT camera_id, site_id, name, zone, state, lat, lon, edge_version, last_seen_at"
+            " FROM cameras ORDER BY site_id, camera_id"
+        )
+        return [Camera(**dict(row)) for row in rows]
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+def cursor_of(scope: str, alert: Alert) -> str:
+    return cursor.encode(scope, cursor.Position(alert.raised_at, alert.alert_id))
+
+
+def _decode(scope: str, token: str) -> cursor.Position:
+    return cursor.decode(scope, token)
