@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from mode import Service
@@ -19,6 +19,9 @@ from config.settings import Settings, get_settings
 from web.auth.ratelimit import RateLimiter
 from web.errors import StoreUnavailable
 from web.lookup.contract import LookupBackend
+
+if TYPE_CHECKING:
+    from web.lookup.reference import PgReference
 
 
 class WebResources:
@@ -30,6 +33,7 @@ class WebResources:
         self._lock = asyncio.Lock()
         self._pool: asyncpg.Pool | None = None
         self._lookup: LookupBackend | None = None
+        self._reference: PgReference | None = None
         self._s3: Any = None
         self._exits = contextlib.AsyncExitStack()
 
@@ -56,6 +60,14 @@ class WebResources:
                     self._lookup = await create_backend(self.settings)
         return self._lookup
 
+    async def reference(self) -> PgReference:
+        """Alerts, hourly counts and camera metadata (PostgreSQL)."""
+        if self._reference is None:
+            from web.lookup.factory import open_reference
+
+            self._reference = open_reference(self.settings)
+        return self._reference
+
     async def s3(self) -> Any:
         """An aiobotocore S3 client (only presigns here, so it never blocks on the server)."""
         if self._s3 is None:
@@ -70,10 +82,12 @@ class WebResources:
     async def close(self) -> None:
         if self._lookup is not None:
             await self._lookup.close()
+        if self._reference is not None:
+            await self._reference.close()
         if self._pool is not None:
             await self._pool.close()
         await self._exits.aclose()
-        self._lookup = self._pool = self._s3 = None
+        self._lookup = self._reference = self._pool = self._s3 = None
 
 
 _RESOURCES: list[WebResources] = []

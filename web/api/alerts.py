@@ -1,0 +1,64 @@
+"""``GET /api/alerts`` and ``POST /api/alerts/{alert_id}/ack`` (operators and admins)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from faust.web import Request, Response
+
+from alpr import app
+from web.api import params
+from web.api.base import ApiView, json_body
+from web.errors import bad_request, not_found
+from web.lookup.contract import AlertFilter
+
+_BOOLEAN = {"true": True, "1": True, "false": False, "0": False}
+
+
+def alert_filter(q: Mapping[str, str]) -> AlertFilter:
+    """The filter in ``q``'s parameters; 400 naming the first bad one."""
+    acknowledged = params.text(q, "acknowledged")
+    if acknowledged is not None and acknowledged.lower() not in _BOOLEAN:
+        raise bad_request("acknowledged must be true or false", "bad_acknowledged")
+    return AlertFilter(
+        since=params.timestamp(q, "since"),
+        severity=params.text(q, "severity"),
+        rule_id=params.text(q, "rule_id"),
+        acknowledged=None if acknowledged is None else _BOOLEAN[acknowledged.lower()],
+    )
+
+
+@app.page("/api/alerts")
+class Alerts(ApiView):
+    """Alerts raised by rules, newest first, one page at a time."""
+
+    async def get(self, request: Request) -> Response:
+        await self.caller(request, "viewer")
+        where = alert_filter(request.query)
+        cursor = params.text(request.query, "cursor")
+        limit = params.limit(request.query, 50, self.state.settings.web.max_page)
+        page = await (await self.state.reference()).alerts(where, cursor=cursor, limit=limit)
+        return self.json(
+            {
+                "items": [a.model_dump(mode="json") for a in page.items],
+                "next_cursor": page.next_cursor,
+            }
+        )
+
+
+@app.page("/api/alerts/{alert_id}/ack")
+class AcknowledgeAlert(ApiView):
+    """An operator takes charge of an alert, optionally with a note."""
+
+    async def post(self, request: Request, alert_id: str) -> Response:
+        key = await self.caller(request, "operator")
+        body = await json_body(request) if await request.read() else {}
+        note = body.get("note")
+        if note is not None and (not isinstance(note, str) or len(note) > 1000):
+            raise bad_request("note must be text of at most 1000 characters", "bad_note")
+        alert = await (await self.state.reference()).acknowledge(
+            alert_id, f"{key.owner} ({key.key_id})", note or None
+        )
+        if alert is None:
+            raise not_found(f"no alert {alert_id[:100]!r}")
+        return self.json(alert.model_dump(mode="json"))
