@@ -75,3 +75,38 @@ def test_sign_in_only_returns_to_this_site() -> None:
     assert safe_next("/plates/AB12?reason=x") == "/plates/AB12?reason=x"
     for bad in (None, "", "https://evil.example/", "//evil.example/", "/\\evil"):
         assert safe_next(bad) == "/search"
+
+
+def test_alerts_offer_acknowledge_only_to_operators() -> None:
+    from web.lookup.contract import Alert
+
+    alert = Alert(
+        alert_id="a-1", rule_id="stolen", event_id="e0", captured_at=AT, plate="AB12CDE",
+        camera_id="cam-1", severity="critical", raised_at=AT,
+    )  # fmt: skip
+    operator = render("alerts.html", key=KEY, alerts=[alert], open_only=False, can_ack=True)
+    viewer = render("alerts.html", key=KEY, alerts=[alert], open_only=False, can_ack=False)
+    assert 'action="/alerts/a-1/ack"' in operator
+    assert "/ack" not in viewer and "open" in viewer
+
+
+def test_the_cameras_page_draws_one_line_per_camera() -> None:
+    from markupsafe import Markup
+
+    from web.camera_status import CameraView
+    from web.lookup.contract import HourlyCount
+    from web.pages.chart import hourly_svg, legend
+
+    since = AT.replace(hour=0)
+    counts = [
+        HourlyCount(camera_id=cam, hour=since.replace(hour=h), reads=h * n)
+        for n, cam in enumerate(["cam-1", "cam-<2>"], start=1)
+        for h in range(5)
+    ]
+    svg = hourly_svg(counts, since, 24)
+    assert svg.count("<polyline") == 2 and "cam-&lt;2&gt;" in svg
+    html = render(
+        "cameras.html", key=KEY, hours=24, chart=Markup(svg), legend=legend(counts),
+        cameras=[CameraView(camera_id="cam-1", health="stale", reads_per_minute=1.5)],
+    )  # fmt: skip
+    assert "<svg" in html and "stale" in html and "1.50" in html
