@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -126,10 +128,42 @@ def metric(worker: WorkerProcess, name: str, store: str) -> float:
     return float(match[1]) if match else 0.0
 
 
-def projection_rate(env: dict[str, str], store: str, n: int, workdir: Path) -> float:
+def start_profiler(worker: WorkerProcess, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the worker into collapsed stacks (``out``), until interrupted."""
+    assert worker.process is not None
+    spy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen(
+        [str(spy), "record", "--pid", str(worker.process.pid), "--format", "raw",
+         "--rate", "200", "--output", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def top_functions(collapsed: Path, count: int = 15) -> list[tuple[float, str]]:
+    """Share of samples in which each function is on the stack (inclusive), largest first."""
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        if not samples.isdigit():
+            continue
+        total += int(samples)
+        for frame in set(stack.split(";")):
+            name = frame.split(" (")[0]
+            where = frame.rsplit("/", 1)[-1].split(":")[0] if "/" in frame else ""
+            key = f"{name} ({where})"
+            inclusive[key] = inclusive.get(key, 0) + int(samples)
+    ranked = sorted(((n / max(total, 1), k) for k, n in inclusive.items()), reverse=True)
+    return ranked[:count]
+
+
+def projection_rate(
+    env: dict[str, str], store: str, n: int, workdir: Path, profile: Path | None = None
+) -> float:
     """Start a worker with only ``store``'s projection on; rows per second while it writes."""
     with WorkerProcess(workdir / store, free_port(), env=env) as worker:
         worker.wait_ready(timeout=180)
+        spy = start_profiler(worker, profile / f"{store}.txt") if profile else None
         first_at = first_count = None
         deadline = time.monotonic() + 1800
         while True:
@@ -143,6 +177,12 @@ def projection_rate(env: dict[str, str], store: str, n: int, workdir: Path) -> f
                 raise TimeoutError(f"{store}: {count:.0f}/{n} after 30 min\n{worker.log_tail()}")
             time.sleep(0.1)
         assert first_at is not None and first_count is not None
+        if spy is not None and profile is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+            print(f"  {store}: profile (share of samples with the function on the stack):")
+            for share, name in top_functions(profile / f"{store}.txt"):
+                print(f"    {share:6.1%}  {name}")
         batches = metric(worker, "alpr_projection_batch_events_count", store)
         events = metric(worker, "alpr_projection_batch_events_sum", store)
         seconds = metric(worker, "alpr_projection_write_seconds_sum", store)
@@ -151,7 +191,7 @@ def projection_rate(env: dict[str, str], store: str, n: int, workdir: Path) -> f
         return (n - first_count) / max(now - first_at, 1e-9)
 
 
-async def run(reads: int, partitions: int) -> None:
+async def run(reads: int, partitions: int, profile: Path | None) -> None:
     settings = get_settings()
     bootstrap = settings.kafka.bootstrap_servers
     tag = uuid.uuid4().hex[:8]
@@ -186,12 +226,12 @@ async def run(reads: int, partitions: int) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-projections-") as tmp:
             pg_rps = projection_rate(
                 {**env, "ALPR_FAUST__APP_ID": f"bench-pg-{tag}",
-                 "ALPR_PROJECTIONS_ENABLE_ES": "false"}, "pg", reads, Path(tmp),
+                 "ALPR_PROJECTIONS_ENABLE_ES": "false"}, "pg", reads, Path(tmp), profile,
             )  # fmt: skip
             print(f"pg projection (faust worker): {pg_rps:,.0f} rows/s", flush=True)
             es_dps = projection_rate(
                 {**env, "ALPR_FAUST__APP_ID": f"bench-es-{tag}",
-                 "ALPR_PROJECTIONS_ENABLE_PG": "false"}, "es", reads, Path(tmp),
+                 "ALPR_PROJECTIONS_ENABLE_PG": "false"}, "es", reads, Path(tmp), profile,
             )  # fmt: skip
             print(f"es projection (faust worker): {es_dps:,.0f} docs/s", flush=True)
         assert (await es.count(index=alias_name(prefix)))["count"] <= reads
@@ -212,10 +252,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reads", type=int, default=100_000, help="reads to project")
     parser.add_argument("--partitions", type=int, default=4, help="partitions of the topic")
+    parser.add_argument(
+        "--profile", type=Path, help="sample each worker with py-spy into this folder"
+    )
     args = parser.parse_args()
     if args.reads < 1:
         sys.exit("--reads must be at least 1")
-    asyncio.run(run(args.reads, args.partitions))
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    asyncio.run(run(args.reads, args.partitions, args.profile))
 
 
 if __name__ == "__main__":
