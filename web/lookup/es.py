@@ -4,8 +4,9 @@ Search sends one request with three filter aggregations, each bucketing plates b
 in key order: the exact plate (``term``), plates starting with the query (``prefix``) and
 plates whose ``search_key`` is within one plain edit of the query's (``fuzzy``, fuzziness 1,
 no transpositions: the same set PostgreSQL finds by key neighbours). Ranking and reasons are
-shared with PostgreSQL (``ranking``); a second request reads the hits' figures. Histories and
-event lists sort on (captured_at, event_id) descending and page with ``search_after``.
+shared with PostgreSQL (``ranking``); each plate bucket carries its figures (reads, newest
+read), so a search is one request. Histories and event lists sort on (captured_at, event_id)
+descending and page with ``search_after``.
 """
 
 from __future__ import annotations
@@ -25,11 +26,22 @@ from web.lookup.ranking import PlateStats, SearchPlan
 FUZZY_CANDIDATES = 1000
 
 _SORT = [{"captured_at": "desc"}, {"event_id": "desc"}]
+_NEWEST = {"newest": {"top_hits": {"size": 1, "sort": _SORT,
+                                   "_source": ["captured_at", "camera_id"]}}}  # fmt: skip
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _millis(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _stats(bucket: dict[str, Any]) -> PlateStats:
+    source = bucket["newest"]["hits"]["hits"][0]["_source"]
+    return PlateStats(
+        sightings=bucket["doc_count"],
+        last_seen=datetime.fromisoformat(source["captured_at"]).astimezone(UTC),
+        last_camera_id=source["camera_id"],
+    )
 
 
 def _sighting(source: dict[str, Any]) -> Sighting:
@@ -70,8 +82,9 @@ class EsLookup:
     async def search(self, query: str, *, limit: int) -> list[SearchHit]:
         plan = ranking.plan_search(query, limit)
         clauses = _clauses(plan, limit)
+        # Each plate bucket carries its figures (reads, newest read): one request in all.
         aggs = {
-            kind: {"filter": clause, "aggs": {"plates": _terms(size)}}
+            kind: {"filter": clause, "aggs": {"plates": {**_terms(size), "aggs": _NEWEST}}}
             for kind, (clause, size) in clauses.items()
         }
         response = await self._search(
@@ -79,10 +92,8 @@ class EsLookup:
             query={"bool": {"should": [c for c, _ in clauses.values()], "minimum_should_match": 1}},
             aggs=aggs,
         )
-        found = {
-            kind: [b["key"] for b in response["aggregations"][kind]["plates"]["buckets"]]
-            for kind in clauses
-        }
+        buckets = {kind: response["aggregations"][kind]["plates"]["buckets"] for kind in clauses}
+        found = {kind: [b["key"] for b in kind_buckets] for kind, kind_buckets in buckets.items()}
         ranked = ranking.rank(
             plan,
             bool(found.get("exact")),
@@ -90,28 +101,8 @@ class EsLookup:
             found.get("fuzzy", []),
             limit,
         )
-        stats = await self._stats([match.plate for match in ranked])
+        stats = {b["key"]: _stats(b) for kind_buckets in buckets.values() for b in kind_buckets}
         return ranking.hits(ranked, stats)
-
-    async def _stats(self, plates: list[str]) -> dict[str, PlateStats]:
-        if not plates:
-            return {}
-        newest = {"top_hits": {"size": 1, "sort": _SORT,
-                               "_source": ["captured_at", "camera_id"]}}  # fmt: skip
-        response = await self._search(
-            size=0,
-            query={"terms": {"plate": plates}},
-            aggs={"plates": {**_terms(len(plates)), "aggs": {"newest": newest}}},
-        )
-        stats = {}
-        for bucket in response["aggregations"]["plates"]["buckets"]:
-            source = bucket["newest"]["hits"]["hits"][0]["_source"]
-            stats[bucket["key"]] = PlateStats(
-                sightings=bucket["doc_count"],
-                last_seen=datetime.fromisoformat(source["captured_at"]).astimezone(UTC),
-                last_camera_id=source["camera_id"],
-            )
-        return stats
 
     async def _page(
         self, scope: str, filters: list[dict[str, Any]], token: str | None, limit: int
