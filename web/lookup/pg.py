@@ -118,7 +118,11 @@ class PgLookup:
     async def pool(self) -> asyncpg.Pool:
         if self._pool is None:
             pool = await asyncpg.create_pool(
-                self.dsn, min_size=self.pool_min, max_size=self.pool_max, command_timeout=30
+                self.dsn,
+                min_size=self.pool_min,
+                max_size=self.pool_max,
+                timeout=5,
+                command_timeout=30,
             )
             assert pool is not None  # create_pool only returns None when not awaited
             self._pool = pool
