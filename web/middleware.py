@@ -1,0 +1,38 @@
+"""The API's own error shape for what aiohttp answers before any view runs: an unknown path
+under ``/api`` (404) or a method a path does not take (405)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from alpr import app
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def json_router_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or not request.path.startswith("/api/"):
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        message = f"{exc.reason}: {request.method} {request.path}"
+        if exc.status == 405:
+            message = f"{request.path} does not take {request.method}"
+            message += f" (it takes {exc.headers.get('Allow', '')})"
+        body = {"error": {"code": code, "message": message}}
+        headers = {k: v for k, v in exc.headers.items() if k == "Allow"}
+        return web.json_response(body, status=exc.status, headers=headers)
+
+
+def install(web_app: web.Application) -> None:
+    """Add the middleware (before the server starts; aiohttp freezes the list then)."""
+    if json_router_errors not in web_app.middlewares and not web_app.frozen:
+        web_app.middlewares.append(json_router_errors)
+
+
+install(app.web.web_app)  # type: ignore[attr-defined]  # the aiohttp driver's Application
