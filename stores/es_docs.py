@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from stores.partitions import utc_day
@@ -31,7 +32,9 @@ def retained_index(prefix: str) -> str:
     return f"{prefix}-reads-retained"
 
 
+@lru_cache(maxsize=4096)
 def daily_index(prefix: str, day: date) -> str:
+    # Cached: every document of a batch asks, and a batch spans a day or two.
     return f"{prefix}-reads-{day.strftime(_DAY_FORMAT)}"
 
 
