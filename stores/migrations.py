@@ -114,13 +114,26 @@ def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
     return sorted(directory.glob("*.sql"))
 
 
+def choose_mode(available: bool, preload: str | None) -> StorageMode:
+    """``timescale`` when the extension is installed (``available``) and the server preloads
+    it (``shared_preload_libraries``: names or paths, a versioned library counts), else
+    ``native``: TimescaleDB refuses to create its extension without the preload."""
+    if not available:
+        return "native"
+    for entry in (preload or "").split(","):
+        library = entry.strip().strip('"').rsplit("/", 1)[-1].removesuffix(".so")
+        if library == "timescaledb" or library.startswith("timescaledb-"):
+            return "timescale"
+    return "native"
+
+
 async def detect_mode(conn: asyncpg.Connection) -> StorageMode:
     """``timescale`` when the extension is available and preloaded, else ``native``."""
     available = await conn.fetchval(
         "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'"
     )
     preload = await conn.fetchval("SELECT current_setting('shared_preload_libraries')")
-    return "timescale" if available and "timescaledb" in (preload or "") else "native"
+    return choose_mode(bool(available), preload)
 
 
 async def storage_mode(conn: asyncpg.Connection) -> StorageMode | None:

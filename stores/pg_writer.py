@@ -71,6 +71,13 @@ ROW_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def insert_sql(mode: StorageMode) -> str:
+    """The statement that moves a batch into ``plate_reads``: in native mode it also counts
+    the rows really inserted into the hourly rollup; TimescaleDB's continuous aggregate
+    counts by itself."""
+    return _INSERT_NATIVE if mode == "native" else _INSERT_TIMESCALE
+
+
 def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT_PG_ERRORS)
 
@@ -141,8 +148,8 @@ class PgReadWriter:
             await self._ensure_days(conn, {utc_day(row[1]) for row in rows})
         async with conn.transaction():
             await conn.copy_records_to_table(INCOMING, records=rows, columns=COLUMNS)
-            sql = _INSERT_NATIVE if self._mode == "native" else _INSERT_TIMESCALE
-            inserted: int = await conn.fetchval(sql)
+            assert self._mode is not None  # set when the pool was opened
+            inserted: int = await conn.fetchval(insert_sql(self._mode))
         return inserted
 
     async def _ensure_days(self, conn: asyncpg.Connection, days: set[date]) -> None:

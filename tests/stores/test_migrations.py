@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from stores.migrations import MigrationError, migration_files, parse_name, plan
+from stores.migrations import (
+    MigrationError,
+    choose_mode,
+    detect_mode,
+    migration_files,
+    parse_name,
+    plan,
+)
+from stores.pg_writer import insert_sql
 
 
 def _files(tmp_path: Path, *names: str) -> list[Path]:
@@ -58,3 +66,50 @@ def test_the_project_migrations_plan_in_both_modes(mode: str) -> None:
     chosen = plan(migration_files(), mode)  # type: ignore[arg-type]
     assert [m.version for m in chosen] == list(range(1, len(chosen) + 1))
     assert all(m.variant in ("all", mode) for m in chosen)
+
+
+# The TimescaleDB path is chosen by this logic only: no TimescaleDB is packaged on the
+# machines this project is tested on, so the timescale migrations, insert and retention
+# have not run against a real TimescaleDB.
+@pytest.mark.parametrize(
+    ("available", "preload", "mode"),
+    [
+        (False, "timescaledb", "native"),  # preloaded but not installed as an extension
+        (True, "", "native"),  # installed but not preloaded: CREATE EXTENSION would fail
+        (True, None, "native"),
+        (True, "pg_stat_statements", "native"),
+        (True, "timescaledb_toolkit", "native"),  # another library of a similar name
+        (True, "pg_stat_statements,timescaledb", "timescale"),
+        (True, " pg_stat_statements , timescaledb ", "timescale"),
+        (True, "$libdir/timescaledb-2.14.2", "timescale"),
+        (True, '"timescaledb"', "timescale"),
+    ],
+)
+def test_the_storage_mode_is_timescale_only_when_installed_and_preloaded(
+    available: bool, preload: str | None, mode: str
+) -> None:
+    assert choose_mode(available, preload) == mode
+
+
+class _Server:
+    """Answers the two questions detect_mode asks a server."""
+
+    def __init__(self, available: int, preload: str) -> None:
+        self.answers = {"pg_available_extensions": available, "shared_preload_libraries": preload}
+
+    async def fetchval(self, sql: str) -> object:
+        return next(value for key, value in self.answers.items() if key in sql)
+
+
+@pytest.mark.parametrize(("available", "mode"), [(0, "native"), (1, "timescale")])
+async def test_detect_mode_asks_the_server_for_the_extension_and_the_preload(
+    available: int, mode: str
+) -> None:
+    server = _Server(available, "pg_stat_statements,timescaledb")
+    assert await detect_mode(server) == mode  # type: ignore[arg-type]
+
+
+def test_each_mode_writes_with_its_own_insert() -> None:
+    native, timescale = insert_sql("native"), insert_sql("timescale")
+    assert "plate_reads_hourly" in native and "ON CONFLICT DO NOTHING" in native
+    assert "plate_reads_hourly" not in timescale and "ON CONFLICT DO NOTHING" in timescale
