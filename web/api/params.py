@@ -62,7 +62,11 @@ def timestamp(query: Mapping[str, str], name: str) -> datetime | None:
             f"{name} must be an ISO 8601 time such as 2026-01-31T08:00:00Z (got {raw[:40]!r})",
             f"bad_{name}",
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        # Stores compare in UTC; an offset that pushes the time outside years 1..9999 is bad.
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise bad_request(f"{name} is out of range (got {raw[:40]!r})", f"bad_{name}") from None
 
 
 def fraction(query: Mapping[str, str], name: str) -> float | None:
