@@ -195,8 +195,12 @@ async def _camera_statuses(stack: WebStack) -> None:
         await producer.stop()
 
 
-async def start(settings: Settings, tmp: Path, backend: str, rate: float, burst: int) -> WebStack:
-    """Create the stores, load them, and start a worker serving the web views."""
+async def start(
+    settings: Settings, tmp: Path, backend: str, rate: float, burst: int,
+    override: dict[str, str] | None = None,
+) -> WebStack:  # fmt: skip
+    """Create the stores, load them, and start a worker serving the web views (with the
+    ``override`` settings, e.g. a store address where nothing answers)."""
     require_port(settings.kafka.bootstrap_servers, "Kafka")
     require_port(settings.schema_registry.url, "schema registry")
     require_port(settings.postgres.dsn.split("@")[-1].split("/")[0], "PostgreSQL")
@@ -213,7 +217,8 @@ async def start(settings: Settings, tmp: Path, backend: str, rate: float, burst:
         await create_bucket(settings)
         await _put_crops(stack)
         await _camera_statuses(stack)
-        worker = WorkerProcess(tmp / "worker", free_port(), env=stack.env(backend, rate, burst))
+        env = {**stack.env(backend, rate, burst), **(override or {})}
+        worker = WorkerProcess(tmp / "worker", free_port(), env=env)
         stack.worker = worker.start()
         await asyncio.to_thread(worker.wait_ready, 180.0, PARTITIONS)
     except BaseException:
