@@ -305,6 +305,8 @@ async def run(args: argparse.Namespace) -> None:
               f"in {seconds:.0f} s ({args.reads / seconds:,.0f} reads/s, PostgreSQL"
               f"{'' if es is None else ' and Elasticsearch together'})", flush=True)  # fmt: skip
         print(await trigger_cost(dsn, plates), flush=True)
+        if args.keep:
+            print(f"kept afterwards: database {database}, index prefix {prefix}", flush=True)
         queries = make_queries(plates, args.queries)
 
         backends: list[tuple[str, LookupBackend]] = [("postgres", PgLookup(dsn, pool_max=4))]
