@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import asyncpg
 import click
@@ -30,16 +30,25 @@ def keys_group() -> None:
 KeysCommand = group_command(keys_group, "keys_")
 
 
+def _fail(message: str) -> NoReturn:
+    """One line on stderr and exit status 1 (inside a running command click would print a
+    traceback for an exception)."""
+    sys.stderr.write(f"error: {message}\n")
+    raise SystemExit(1)
+
+
 async def _with_store(work: Callable[[KeyStore], Awaitable[T]]) -> T:
     dsn = get_settings().postgres.dsn
     try:
-        conn = await asyncpg.connect(dsn)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise click.ClickException(f"cannot reach PostgreSQL: {exc}") from None
+        conn = await asyncpg.connect(dsn, timeout=10)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        _fail(f"cannot reach PostgreSQL: {exc}")
     try:
         return await work(KeyStore(conn))
     except asyncpg.UndefinedTableError:
-        raise click.ClickException("no api_keys table: run `alpr db migrate` first") from None
+        _fail("no api_keys table: run `alpr db migrate` first")
+    except ValueError as exc:
+        _fail(str(exc))
     finally:
         await conn.close()
 
@@ -60,10 +69,7 @@ async def keys_create(self: AppCommand, role: str, owner: str) -> None:
 
     Example: alpr keys create --role viewer --owner "Desk 3"
     """
-    try:
-        key, secret = await _with_store(lambda store: store.create(parse_role(role), owner))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--owner") from None
+    key, secret = await _with_store(lambda store: store.create(parse_role(role), owner))
     self.say(f"created key {key.key_id} ({key.role}) for {key.owner}; it is shown only once:")
     self.say(secret)
 
