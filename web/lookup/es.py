@@ -22,9 +22,6 @@ from web.lookup.contract import EventFilter, Page, SearchHit, Sighting
 from web.lookup.queries import check_event_filter, check_event_id, events_scope, history_scope
 from web.lookup.ranking import PlateStats, SearchPlan
 
-#: Most fuzzy candidates read from the store before ranking (as in PostgreSQL).
-FUZZY_CANDIDATES = 1000
-
 _SORT = [{"captured_at": "desc"}, {"event_id": "desc"}]
 _NEWEST = {"newest": {"top_hits": {"size": 1, "sort": _SORT,
                                    "_source": ["captured_at", "camera_id"]}}}  # fmt: skip
@@ -174,5 +171,5 @@ def _clauses(plan: SearchPlan, limit: int) -> dict[str, tuple[dict[str, Any], in
         fuzzy = {"fuzzy": {"search_key": {"value": plan.key, "fuzziness": 1,
                                           "transpositions": False, "prefix_length": 0,
                                           "max_expansions": 1024}}}  # fmt: skip
-        clauses["fuzzy"] = (fuzzy, FUZZY_CANDIDATES)
+        clauses["fuzzy"] = (fuzzy, ranking.FUZZY_CANDIDATES)
     return clauses

@@ -21,9 +21,6 @@ from web.lookup.cursor import decode as cursor_decode
 from web.lookup.queries import check_event_filter, check_event_id, events_scope, history_scope
 from web.lookup.ranking import PlateStats
 
-#: Most fuzzy candidates read from the store before ranking.
-FUZZY_CANDIDATES = 1000
-
 _SIGHTING_COLUMNS = (
     "event_id, plate, captured_at, camera_id, site_id, camera_name, plate_confidence,"
     " direction, vehicle_type, plate_crop_key, vehicle_image_key, lat, lon"
@@ -138,7 +135,7 @@ class PgLookup:
         plan = ranking.plan_search(query, limit)
         rows = await self._fetch(
             _CANDIDATES, plan.query, plan.prefix, limit, list(plan.key_neighbours), plan.key,
-            FUZZY_CANDIDATES if plan.fuzzy else 0,
+            ranking.FUZZY_CANDIDATES if plan.fuzzy else 0,
         )  # fmt: skip
         found: dict[str, list[str]] = {"exact": [], "prefix": [], "fuzzy": []}
         for row in rows:

@@ -27,6 +27,9 @@ _PLATE = re.compile(r"[A-Z0-9]{1,12}")
 PREFIX_MIN_LENGTH = 2
 FUZZY_MIN_LENGTH = 3
 
+#: Most fuzzy candidates a store reads before ranking (more only on a very crowded key).
+FUZZY_CANDIDATES = 1000
+
 EXACT_SCORE = 1.0
 PREFIX_SCORE = 0.6
 
