@@ -96,6 +96,8 @@ def test_pages_explain_problems_in_words(web: WebStack, page: Page, tmp_path: Pa
     page.fill("#key", web.keys["viewer"])
     page.click("#signin button[type=submit]")
     page.wait_for_url("**/search")
+    page.goto(f"{web.url}/")
+    assert page.url == f"{web.url}/search"  # the home page is the search page
     response = page.goto(f"{web.url}/plates/%24%24")
     assert response is not None and response.status == 400
     text = page.locator("main").inner_text()
