@@ -17,7 +17,7 @@ WRITTEN = Counter(
 )
 BATCH = Histogram(
     "alpr_projection_batch_events",
-    "Reads per projection batch (stream.take)",
+    "Reads per projection batch",
     ["store"],
     buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 50000),
 )
@@ -37,6 +37,6 @@ DEAD_LETTERS = Counter(
 )
 LAG = Gauge(
     "alpr_projection_lag_messages",
-    "Messages on the topic after the last batch a projection stored, summed over partitions",
+    "Messages on the topic after the last batch a projection took, summed over its partitions",
     ["store"],
 )

@@ -1,10 +1,14 @@
-"""Writing reads to PostgreSQL: COPY into a session table, then one idempotent insert.
+"""Writing reads to PostgreSQL: binary COPY, and an idempotent path for batches seen before.
 
-``COPY`` cannot skip rows that exist, so a batch goes by binary ``COPY`` into a temporary
-table and from there into ``plate_reads`` with ``ON CONFLICT DO NOTHING`` on the event id. In
-native mode the same statement adds the rows really inserted to the hourly rollup, so a replay
-changes neither the reads nor the counts. The batch is one transaction: either all of it is
-stored or nothing, and the caller moves its offsets only after the commit.
+``COPY`` cannot skip rows that exist. A batch first goes by binary ``COPY`` straight into
+``plate_reads`` with its hourly counts (the fast path: new reads, the usual case); when a read
+of it is already stored the unique key refuses the whole COPY, and the batch goes again by
+``COPY`` into a temporary table and from there into ``plate_reads`` with ``ON CONFLICT DO
+NOTHING`` on the event id, the same statement adding the rows really inserted to the hourly
+rollup (native mode). Replays come in runs, so after a conflict the next batches take the
+idempotent path directly. Either way a replay changes neither the reads nor the counts, the
+batch is one transaction (all of it stored or nothing), and the caller moves its offsets only
+after the commit.
 """
 
 from __future__ import annotations
@@ -45,6 +49,16 @@ WITH inserted AS (
 SELECT count(*) FROM inserted
 """
 
+#: Hourly counts of a batch copied straight into plate_reads (every row of it is new).
+_ADD_HOURLY = """
+INSERT INTO plate_reads_hourly AS h (camera_id, hour, reads)
+SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[]) ORDER BY 1, 2
+ON CONFLICT (camera_id, hour) DO UPDATE SET reads = h.reads + EXCLUDED.reads
+"""
+
+#: Batches that take the idempotent path after one met a stored read (a replay).
+IDEMPOTENT_RUN = 20
+
 #: Errors of a store that is down, restarting or busy: wait and write the batch again.
 TRANSIENT_PG_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -69,6 +83,18 @@ ROW_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
     TypeError,
 )
+
+
+def hourly_counts(rows: Sequence[Row]) -> tuple[list[str], list[datetime], list[int]]:
+    """Reads per (camera, UTC hour) of ``rows``, as the columns of ``plate_reads_hourly``,
+    sorted so concurrent writers lock the rollup's rows in one order."""
+    counts: dict[tuple[str, datetime], int] = {}
+    for row in rows:
+        hour = row[1].astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        key = (row[4], hour)
+        counts[key] = counts.get(key, 0) + 1
+    ordered = sorted(counts.items())
+    return [c for (c, _), _ in ordered], [h for (_, h), _ in ordered], [n for _, n in ordered]
 
 
 def insert_sql(mode: StorageMode) -> str:
@@ -100,6 +126,8 @@ class PgReadWriter:
         self._mode: StorageMode | None = None
         self._days: set[date] = set()
         self._opening = asyncio.Lock()
+        #: Batches left to write by the idempotent path (set when one met a stored read).
+        self._idempotent_left = 0
 
     async def pool(self) -> asyncpg.Pool:
         async with self._opening:
@@ -146,6 +174,24 @@ class PgReadWriter:
     async def _write(self, conn: asyncpg.Connection, rows: Sequence[Row]) -> int:
         if self._mode == "native":
             await self._ensure_days(conn, {utc_day(row[1]) for row in rows})
+        if self._idempotent_left > 0:
+            self._idempotent_left -= 1
+        else:
+            try:
+                return await self._copy_new(conn, rows)
+            except asyncpg.UniqueViolationError:
+                self._idempotent_left = IDEMPOTENT_RUN
+        return await self._copy_idempotent(conn, rows)
+
+    async def _copy_new(self, conn: asyncpg.Connection, rows: Sequence[Row]) -> int:
+        """COPY straight into plate_reads; the unique key refuses a batch with a stored read."""
+        async with conn.transaction():
+            await conn.copy_records_to_table("plate_reads", records=rows, columns=COLUMNS)
+            if self._mode == "native":
+                await conn.execute(_ADD_HOURLY, *hourly_counts(rows))
+        return len(rows)
+
+    async def _copy_idempotent(self, conn: asyncpg.Connection, rows: Sequence[Row]) -> int:
         async with conn.transaction():
             await conn.copy_records_to_table(INCOMING, records=rows, columns=COLUMNS)
             assert self._mode is not None  # set when the pool was opened

@@ -251,6 +251,7 @@ class BatchConsumer:
             self._stopping = True
             for flight in self._in_flight:
                 flight.task.cancel()
+            self._in_flight.clear()
             self._consumer = None
             await consumer.stop()
 
