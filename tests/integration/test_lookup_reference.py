@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -13,7 +14,7 @@ from elasticsearch import AsyncElasticsearch
 
 from config.settings import Settings, load_settings
 from ops.worker import free_port
-from stores.migrations import migrate
+from stores.migrations import migrate, migration_files, plan
 from stores.testing import create_database, drop_database
 from tests.integration.conftest import require_port
 from web.lookup.contract import AlertFilter, BadCursor, BadQuery
@@ -154,3 +155,33 @@ async def test_backend_choice(dsn: str, unique: str) -> None:
         assert len(await reference.cameras()) == 2
     finally:
         await reference.close()
+
+
+async def test_migration_0003_on_a_database_with_reads(settings: Settings, unique: str,
+                                                       tmp_path: Path) -> None:  # fmt: skip
+    """0003 on a database that already holds reads fills plate_keys from them, applies once,
+    and the trigger keeps it up to date afterwards."""
+    require_port(settings.postgres.dsn.split("@")[-1].split("/")[0], "PostgreSQL")
+    database = f"alpr_lookupmig_{unique}"
+    fresh = await create_database(settings.postgres.dsn, database)
+    before = [p for p in migration_files() if int(p.name[:4]) < 3]
+    for path in before:
+        (tmp_path / path.name).write_text(path.read_text())
+    old = list(reads(300, plate_pool(40), T0, timedelta(hours=2)))
+    new = list(reads(50, ["NEW1PLT", "NEW2PLT"], T0 + timedelta(hours=3), timedelta(minutes=5)))
+    conn = await asyncpg.connect(fresh)
+    try:
+        assert [m.version for m in plan(tmp_path.glob("*.sql"), "native")] == [1, 2]
+        await migrate(conn, tmp_path)
+        assert await load_pg(fresh, old) == 300
+        report = await migrate(conn)
+        assert report.applied[0] == "0003_lookup.sql"  # and any later ones
+        assert (await migrate(conn)).applied == []
+        keys = {r["plate"]: r["search_key"] for r in await conn.fetch("SELECT * FROM plate_keys")}
+        assert keys == {r["plate"]: r["search_key"] for r in old}
+        await load_pg(fresh, new)
+        assert {"NEW1PLT", "NEW2PLT"} <= {
+            r[0] for r in await conn.fetch("SELECT plate FROM plate_keys")}  # fmt: skip
+    finally:
+        await conn.close()
+        await drop_database(settings.postgres.dsn, database)
