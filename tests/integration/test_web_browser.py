@@ -110,3 +110,23 @@ def test_pages_explain_problems_in_words(web: WebStack, page: Page, tmp_path: Pa
     shot(page, tmp_path, "3-cameras")
     forbidden = page.request.post(f"{web.url}/alerts/x/ack", form={"note": "n"})
     assert forbidden.status == 403 and "operator" in forbidden.text()
+
+
+def test_an_operator_acknowledges_an_alert_on_the_alerts_page(
+    web: WebStack, page: Page, tmp_path: Path
+) -> None:
+    page.goto(f"{web.url}/signin?next=%2Falerts%3Fopen%3D1")
+    page.fill("#key", web.keys["operator"])
+    page.click("#signin button[type=submit]")
+    page.wait_for_url("**/alerts?open=1")
+    buttons = page.locator("#alerts form button")
+    before = buttons.count()
+    assert before >= 1
+    page.locator("#alerts form input[name=note]").first.fill("patrol sent")
+    buttons.first.click()
+    page.wait_for_url("**/alerts#*")
+    assert "acknowledged by test operator" in page.locator("#alerts").inner_text()
+    assert "patrol sent" in page.locator("#alerts").inner_text()
+    page.goto(f"{web.url}/alerts?open=1")
+    assert page.locator("#alerts form button").count() == before - 1
+    shot(page, tmp_path, "4-alerts")
