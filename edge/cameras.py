@@ -132,6 +132,12 @@ class TrackingConfig(_Section):
         le=100,
         description="Reading stops early when this many reads agree on the text",
     )
+    reuse_plate_box: bool = Field(
+        default=True,
+        description="Read a track's plate again where it sat in the vehicle's box (OCR only) "
+        "instead of searching the vehicle for it; a read that fits no plate format searches "
+        "again",
+    )
     lost_after: int = Field(
         default=3,
         ge=1,

@@ -50,6 +50,7 @@ class FileResult:
 
 def _plate_json(plate: PlateRead) -> dict[str, Any]:
     body = asdict(plate)
+    del body["box_score"]  # inside ``confidence`` already; the JSON lines stay as they were
     body["box"] = list(plate.box)
     if plate.vehicle is not None:
         body["vehicle"] = {"type": plate.vehicle.type, "box": list(plate.vehicle.box)}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge.cameras import CameraConfig, SiteConfig
+from edge.config import EngineConfig
 from edge.manifest import alpr_home
 from edge.metrics import EdgeMetrics
 
@@ -97,7 +98,7 @@ class EdgeWorker:
         if self.engine is None:
             from edge.engine.factory import build_engine
 
-            self.engine = await asyncio.to_thread(build_engine, self.site.engine)
+            self.engine = await asyncio.to_thread(build_engine, engine_config(self.site))
         self.model_versions = _model_versions()
         senders_stop = asyncio.Event()
         senders = [asyncio.create_task(s.run(senders_stop)) for s in (self._events, self._crops)]
@@ -263,6 +264,16 @@ class EdgeWorker:
             self._events.spool.depth(),
             self._crops.spool.depth(),
         )
+
+
+def engine_config(site: SiteConfig) -> EngineConfig:
+    """The site's engine settings; with several cameras in one process and ``threads: 0``,
+    one ONNX Runtime thread per model: the cameras' threads run models side by side, and
+    several threads per call would only contend with them for the same cores."""
+    config = site.engine
+    if config.threads == 0 and len(site.enabled_cameras) > 1:
+        return config.model_copy(update={"threads": 1})
+    return config
 
 
 def _state(run: CameraRun, fps: float, final: bool) -> str:

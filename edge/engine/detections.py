@@ -130,6 +130,13 @@ class Detections:
             self.boxes[indices], self.scores[indices], self.class_ids[indices], self.names
         )
 
+    def scaled(self, factor: float) -> Detections:
+        """The same detections with boxes multiplied by ``factor`` (a small copy's pixels to
+        the source's)."""
+        if factor <= 0:
+            raise ValueError(f"factor must be positive, got {factor!r}")
+        return Detections(self.boxes * np.float32(factor), self.scores, self.class_ids, self.names)
+
     def shifted(self, dx: float, dy: float) -> Detections:
         """The same detections moved by (dx, dy): from a crop's pixels to the frame's."""
         offset = np.asarray([dx, dy, dx, dy], dtype=np.float32)

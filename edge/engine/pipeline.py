@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from edge.engine.consensus import consensus
@@ -49,6 +50,8 @@ class PlateRead:
     valid: bool
     format: str | None
     lines: int
+    #: The locator's score for the plate's box (``confidence`` is the text's times it).
+    box_score: float = 1.0
 
 
 @dataclass
@@ -121,10 +124,28 @@ class Engine:
         # smallest one around it owns it, whichever crop it was found in.
         return [(p, _owner(p, owners)) for p, _ in _drop_duplicates(found)]
 
-    def _read(
-        self, frame: Image, plate: Detection, vehicle: Vehicle | None, formats: PlateFormats
+    def read_at(
+        self,
+        image: Image,
+        box: Box,
+        score: float,
+        formats: PlateFormats | None = None,
+        margins: Sequence[tuple[float, float]] = PLATE_MARGINS,
     ) -> PlateRead | None:
-        crops = [crop(frame, pad_box(plate.box, mx, my)) for mx, my in PLATE_MARGINS]
+        """The plate at ``box`` in ``image`` (found earlier, e.g. in a previous frame of a
+        track, with the locator's ``score``), read without locating it again."""
+        plate = Detection(box, score, "plate")
+        return self._read(image, plate, None, formats or self.formats, margins)
+
+    def _read(
+        self,
+        frame: Image,
+        plate: Detection,
+        vehicle: Vehicle | None,
+        formats: PlateFormats,
+        margins: Sequence[tuple[float, float]] = PLATE_MARGINS,
+    ) -> PlateRead | None:
+        crops = [crop(frame, pad_box(plate.box, mx, my)) for mx, my in margins]
         candidates = self.reader.read(crops)
         if not candidates:
             return None
@@ -137,6 +158,7 @@ class Engine:
             valid=check.valid,
             format=check.format,
             lines=text.lines,
+            box_score=round(plate.score, 4),
         )
 
 

@@ -53,6 +53,10 @@ def open_session(
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Idle threads sleep rather than spin: cameras, decoders and other processes share the
+    # cores, and spinning threads burn the time they need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     providers = choose_providers(ort.get_available_providers(), allow_gpu)
     try:

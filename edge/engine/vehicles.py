@@ -19,9 +19,17 @@ COCO_CLASSES = tuple(COCO_VEHICLES.get(i, f"coco{i}") for i in range(80))
 class VehicleDetector(ABC):
     """Finds vehicles in a frame."""
 
+    #: Width of the model's input: a video pipeline hands over frames shrunk to it (the model
+    #: would shrink them anyway); ``None`` for the full frame.
+    input_width: int | None = None
+
     @abstractmethod
-    def detect(self, frame: Image) -> Detections:
-        """Vehicle boxes in frame pixels, labelled car, motorcycle, bus or truck."""
+    def detect(self, frame: Image, scale: float = 1.0) -> Detections:
+        """Vehicle boxes in source pixels, labelled car, motorcycle, bus or truck.
+
+        ``scale`` is how much ``frame`` was shrunk from the source (its width over the
+        source's): a video pipeline hands over a small copy, as the model's input is small.
+        """
 
 
 class YoloVehicleDetector(VehicleDetector):
@@ -31,12 +39,23 @@ class YoloVehicleDetector(VehicleDetector):
         self, model: Path, config: YoloVehicles, threads: int = 0, allow_gpu: bool = True
     ) -> None:
         self.config = config
+        self.input_width = 640
         self.yolo = YoloV8Onnx(
-            model, COCO_CLASSES, 640, config.min_score, config.iou_threshold, threads, allow_gpu
+            model,
+            COCO_CLASSES,
+            self.input_width,
+            config.min_score,
+            config.iou_threshold,
+            threads,
+            allow_gpu,
         )
 
-    def detect(self, frame: Image) -> Detections:
+    def detect(self, frame: Image, scale: float = 1.0) -> Detections:
+        if not 0.0 < scale <= 1.0:
+            raise ValueError(f"scale must be in (0, 1], got {scale!r}")
         found = self.yolo.detect(frame, keep_classes=sorted(COCO_VEHICLES))
+        if scale != 1.0:
+            found = found.scaled(1.0 / scale)
         wide = (found.boxes[:, 2] - found.boxes[:, 0]) >= self.config.min_size
         keep = np.flatnonzero(wide)
         return found.select(keep)
@@ -45,5 +64,5 @@ class YoloVehicleDetector(VehicleDetector):
 class NoVehicleDetector(VehicleDetector):
     """Skips vehicle detection: plates are searched in the whole frame."""
 
-    def detect(self, frame: Image) -> Detections:
+    def detect(self, frame: Image, scale: float = 1.0) -> Detections:
         return Detections.empty(COCO_CLASSES)

@@ -21,7 +21,7 @@ from norfair import Tracker
 
 from edge.cameras import CameraConfig, TrackingConfig
 from edge.engine.detections import Box, Detections
-from edge.engine.geometry import crop, overlap, pad_box
+from edge.engine.geometry import overlap, pad_box
 from edge.engine.pipeline import Engine, PlateRead
 from edge.engine.vehicles import NoVehicleDetector
 from edge.formats import PlateFormats
@@ -38,6 +38,18 @@ SAME_VEHICLE_OVERLAP = 0.8
 OWN_PLATE_OVERLAP = 0.8
 #: Margin around a tracked plate box (no vehicle detector) searched for the plate again.
 PLATE_MARGIN = 0.5
+#: Most detections a track waits between searches for a plate that were in vain.
+MAX_MISS_WAIT = 8
+#: Margins of the crop a plate is read again from, at its place in the vehicle's box
+#: (fractions of the plate's width and height): the vehicle box jitters by a few pixels.
+REREAD_MARGIN_X = 0.15
+REREAD_MARGIN_Y = 0.4
+#: Padding of the plate's box read at its known place (fractions of its width, height).
+REREAD_PAD_X = 0.03
+REREAD_PAD_Y = 0.06
+#: A read at the plate's known place counts only when at least this confident (and fitting
+#: a format); otherwise the plate is searched for again.
+REREAD_MIN_CONFIDENCE = 0.7
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,10 @@ class PipelineStats:
     analysed: int = 0
     detections: int = 0
     plate_reads: int = 0
+    #: Plate reads at the plate's place in the vehicle, without searching for it.
+    rereads: int = 0
+    #: Searches for a track's plate (plate localisation and OCR).
+    searches: int = 0
     events: int = 0
     weak_tracks: int = 0
     stage_ms: dict[str, float] = field(default_factory=dict)
@@ -130,7 +146,7 @@ class CameraPipeline:
     def process(self, frame: Frame) -> list[TrackEvent]:
         """The events this frame completes (usually none)."""
         self.stats.frames += 1
-        if self.gate.moving(frame):
+        if self._timed("gate", lambda: self.gate.moving(frame)):
             # Keep looking for a while: a slow vehicle changes few pixels per frame.
             self._hangover = self.tracking.detect_every
         elif not self.tracks and self._hangover <= 0:
@@ -141,9 +157,9 @@ class CameraPipeline:
         if self._since_detection < self.tracking.detect_every:
             return self._overdue(frame)
         self._since_detection = 0
-        objects = self._timed("detect", lambda: self._detect(frame.image))
+        objects = self._timed("detect", lambda: self._detect(frame))
         self.stats.detections += 1
-        hits = self._track(objects, frame)
+        hits = self._timed("track", lambda: self._track(objects, frame))
         for track, box in hits:
             if self._wants_read(track):
                 started = time.perf_counter()
@@ -164,16 +180,22 @@ class CameraPipeline:
         return result
 
     def _record(self, stage: str, started: float) -> None:
-        elapsed = (time.perf_counter() - started) * 1000.0
+        self._add_stage(stage, (time.perf_counter() - started) * 1000.0)
+
+    def _add_stage(self, stage: str, elapsed: float) -> None:
         self.stats.stage_ms[stage] = self.stats.stage_ms.get(stage, 0.0) + elapsed
         if self._observe is not None:
             self._observe(stage, elapsed)
 
-    def _detect(self, image: np.ndarray) -> Detections:
-        if isinstance(self.engine.vehicles, NoVehicleDetector):
-            found = self.engine.plates.locate(image)
+    def _detect(self, frame: Frame) -> Detections:
+        vehicles = self.engine.vehicles
+        if isinstance(vehicles, NoVehicleDetector):
+            found = self.engine.plates.locate(frame.image)
             return Detections(found.boxes, found.scores, np.zeros_like(found.class_ids), ["plate"])
-        return self.engine.vehicles.detect(image)
+        if vehicles.input_width is None or vehicles.input_width >= frame.width:
+            return vehicles.detect(frame.image)
+        small = frame.scaled(vehicles.input_width)
+        return vehicles.detect(small, small.shape[1] / frame.width)
 
     def _track(self, objects: Detections, frame: Frame) -> list[tuple[Track, Box]]:
         objects = _one_box_per_vehicle(objects)
@@ -207,42 +229,92 @@ class CameraPipeline:
             hits.append((track, box))
         return hits
 
-    def _wants_read(self, track: Track) -> bool:
+    def _reading(self, track: Track) -> bool:
         return (
             not track.emitted
             and len(track.reads) < self.tracking.max_reads
             and not track.settled(self.tracking.settle_reads)
-            and (not track.reads or track.detections_since_read >= self.tracking.ocr_every)
         )
 
+    def _wants_read(self, track: Track) -> bool:
+        if not self._reading(track):
+            return False
+        if track.misses:
+            # Searched in vain: wait twice as many detections after each miss, as a plate
+            # too small or at an angle now stays so for a while (a track with no plate at
+            # all would search on every detection).
+            return track.detections_since_read >= min(2**track.misses, MAX_MISS_WAIT)
+        return not track.reads or track.detections_since_read >= self.tracking.ocr_every
+
     def _read(self, track: Track, box: Box, frame: Frame) -> None:
-        image = frame.image
+        if self._reread(track, box, frame):
+            return
         margin = PLATE_MARGIN if track.vehicle_type is None else VEHICLE_MARGIN
-        x1, y1, x2, y2 = pad_box(box, margin, margin)
-        x1, y1 = max(0.0, x1), max(0.0, y1)
-        x2, y2 = min(float(frame.width), x2), min(float(frame.height), y2)
-        region = crop(image, (x1, y1, x2, y2))
-        if region.shape[0] < 8 or region.shape[1] < 8:
+        x1, y1, x2, y2 = _inside(pad_box(box, margin, margin), frame)
+        if x2 - x1 < 8 or y2 - y1 < 8:
             return
+        region = frame.region((x1, y1, x2, y2))
         track.detections_since_read = 0
-        plates = self.plate_engine.read(region, self.formats).plates
-        plate = _main_plate(plates, x1, y1, box, frame, self.camera)
+        result = self.plate_engine.read(region, self.formats)
+        self.stats.searches += 1
+        self._add_stage("locate", result.timings.get("plates", 0.0))
+        self._add_stage("ocr", result.timings.get("ocr", 0.0))
+        plate = _main_plate(result.plates, x1, y1, box, frame, self.camera)
         if plate is None:
+            track.misses += 1
             return
+        track.misses = 0
         px1, py1, px2, py2 = plate.box
         plate_box: Box = (px1 + x1, py1 + y1, px2 + x1, py2 + y1)
-        plate_crop = crop(image, plate_box).copy()
+        self._keep(track, plate.text, plate.confidence, plate_box, box, frame)
+        if track.vehicle_type is not None:
+            track.plate_in_vehicle = (_relative(plate_box, box), plate.box_score)
+
+    def _reread(self, track: Track, box: Box, frame: Frame) -> bool:
+        """Read the plate where it sat in the vehicle's box at the last search, without
+        searching for it (OCR only); ``False`` when that read does not fit a plate format
+        or is not confident, and the plate has to be searched for again."""
+        if not self.tracking.reuse_plate_box or track.plate_in_vehicle is None:
+            return False
+        relative, score = track.plate_in_vehicle
+        plate_box = _absolute(relative, box)
+        if not inside(self.camera.zone, *_centre(plate_box, frame)):
+            return False
+        # The vehicle's box jitters from detection to detection: read a wider crop.
+        x1, y1, x2, y2 = _inside(pad_box(plate_box, REREAD_MARGIN_X, REREAD_MARGIN_Y), frame)
+        if x2 - x1 < 8 or y2 - y1 < 4:
+            return False
+        region = frame.region((x1, y1, x2, y2))
+        started = time.perf_counter()
+        # Read a little wider than the box found: a box shifted by the jitter cuts edge
+        # characters, which the search's tight box does not.
+        wide = pad_box(plate_box, REREAD_PAD_X, REREAD_PAD_Y)
+        local: Box = (wide[0] - x1, wide[1] - y1, wide[2] - x1, wide[3] - y1)
+        plate = self.plate_engine.read_at(region, local, score, self.formats)
+        self._record("ocr", started)
+        if plate is None or not plate.valid or plate.confidence < REREAD_MIN_CONFIDENCE:
+            track.plate_in_vehicle = None  # search for it at the next read
+            return False
+        track.detections_since_read = 0
+        self.stats.rereads += 1
+        self._keep(track, plate.text, plate.confidence, plate_box, box, frame)
+        return True
+
+    def _keep(
+        self, track: Track, text: str, confidence: float, plate_box: Box, box: Box, frame: Frame
+    ) -> None:
+        plate_crop = frame.region(plate_box)
         self.stats.plate_reads += 1
         vehicle = track.vehicle_type is not None
         track.reads.append(
             TrackRead(
-                text=plate.text,
-                confidence=plate.confidence,
+                text=text,
+                confidence=confidence,
                 captured_at=frame.captured_at,
                 plate_box=plate_box,
                 vehicle_box=box if vehicle else None,
                 plate_crop=plate_crop,
-                vehicle_crop=crop(image, box).copy() if vehicle else None,
+                vehicle_crop=frame.region(box) if vehicle else None,
                 sharpness=sharpness(plate_crop),
             )
         )
@@ -316,6 +388,43 @@ def _one_box_per_vehicle(objects: Detections) -> Detections:
 def _box(row: np.ndarray) -> Box:
     x1, y1, x2, y2 = (float(v) for v in row)
     return x1, y1, x2, y2
+
+
+def _inside(box: Box, frame: Frame) -> Box:
+    """``box`` clipped to the frame."""
+    return (
+        max(0.0, box[0]),
+        max(0.0, box[1]),
+        min(float(frame.width), box[2]),
+        min(float(frame.height), box[3]),
+    )
+
+
+def _centre(box: Box, frame: Frame) -> tuple[float, float]:
+    """The box's centre as fractions of the frame's width and height."""
+    return (box[0] + box[2]) / 2 / frame.width, (box[1] + box[3]) / 2 / frame.height
+
+
+def _relative(inner: Box, outer: Box) -> Box:
+    """``inner`` in fractions of ``outer``'s width and height, from its top left corner."""
+    width, height = max(outer[2] - outer[0], 1e-6), max(outer[3] - outer[1], 1e-6)
+    return (
+        (inner[0] - outer[0]) / width,
+        (inner[1] - outer[1]) / height,
+        (inner[2] - outer[0]) / width,
+        (inner[3] - outer[1]) / height,
+    )
+
+
+def _absolute(relative: Box, outer: Box) -> Box:
+    """The inverse of ``_relative``: fractions of ``outer`` back to pixels."""
+    width, height = outer[2] - outer[0], outer[3] - outer[1]
+    return (
+        outer[0] + relative[0] * width,
+        outer[1] + relative[1] * height,
+        outer[0] + relative[2] * width,
+        outer[1] + relative[3] * height,
+    )
 
 
 def _main_plate(

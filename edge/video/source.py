@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 
 from edge.retry import Backoff
@@ -42,6 +43,8 @@ class SourceStats:
     connected: bool = False
     last_error: str | None = None
     last_frame_at: float | None = None
+    #: Seconds spent decoding (and skipping) frames, for per-stage profiles.
+    decode_s: float = 0.0
 
 
 class Frame:
@@ -57,6 +60,7 @@ class Frame:
         self.width: int = frame.width
         self.height: int = frame.height
         self._image: np.ndarray | None = None
+        self._scaled: dict[int, np.ndarray] = {}
 
     @classmethod
     def from_image(cls, image: np.ndarray, index: int, time_s: float, captured_at: float) -> Frame:
@@ -73,9 +77,62 @@ class Frame:
             self._image = self._frame.to_ndarray(format="bgr24")
         return self._image
 
+    def scaled(self, width: int) -> np.ndarray:
+        """BGR pixels ``width`` wide (aspect kept), scaled by the decoder from its own format:
+        far cheaper than converting the whole frame and shrinking it (detection input)."""
+        if width >= self.width:
+            return self.image
+        cached = self._scaled.get(width)
+        if cached is None:
+            height = max(2, round(self.height * width / self.width))
+            if self._image is not None:
+                cached = cv2.resize(self._image, (width, height), interpolation=cv2.INTER_AREA)
+            else:
+                small = self._frame.reformat(width=width, height=height, format="bgr24")
+                cached = small.to_ndarray()
+            self._scaled[width] = cached
+        return cached
+
+    def region(self, box: tuple[float, float, float, float]) -> np.ndarray:
+        """BGR pixels inside ``box`` (clipped to the frame), converted from the decoder's
+        YUV 4:2:0 planes for that region only when the whole frame was not converted."""
+        x1, y1 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
+        x2, y2 = min(self.width, int(np.ceil(box[2]))), min(self.height, int(np.ceil(box[3])))
+        if self._image is not None or not self._planar_420:
+            return self.image[y1:y2, x1:x2].copy()
+        # 4:2:0 chroma covers 2x2 pixels: work on the even-aligned box, then trim.
+        ex1, ey1 = x1 // 2 * 2, y1 // 2 * 2
+        ex2, ey2 = (
+            min(self.width // 2 * 2, -(-x2 // 2) * 2),
+            min(self.height // 2 * 2, -(-y2 // 2) * 2),
+        )
+        if ex2 <= ex1 or ey2 <= ey1:
+            return np.zeros((max(0, y2 - y1), max(0, x2 - x1), 3), np.uint8)
+        y_plane, u_plane, v_plane = (_plane(p) for p in self._frame.planes[:3])
+        i420 = np.concatenate(
+            [
+                y_plane[ey1:ey2, ex1:ex2].reshape(-1),
+                u_plane[ey1 // 2 : ey2 // 2, ex1 // 2 : ex2 // 2].reshape(-1),
+                v_plane[ey1 // 2 : ey2 // 2, ex1 // 2 : ex2 // 2].reshape(-1),
+            ]
+        ).reshape((ey2 - ey1) * 3 // 2, ex2 - ex1)
+        bgr = cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+        return bgr[y1 - ey1 : y2 - ey1, x1 - ex1 : x2 - ex1].copy()
+
+    @property
+    def _planar_420(self) -> bool:
+        """Whether regions can be converted from YUV 4:2:0 planes (even sizes only)."""
+        return self._frame.format.name == "yuv420p" and not (self.width % 2 or self.height % 2)
+
     def grey(self, width: int) -> np.ndarray:
         """A small grey copy ``width`` pixels wide (aspect kept), scaled by the decoder."""
         height = max(2, round(self.height * width / self.width)) // 2 * 2
+        if self._image is None and self._planar_420 and self.width >= 2 * width:
+            # Every n-th pixel of the luma plane: no conversion at all (motion gating
+            # blurs the copy anyway, so the aliasing of plain decimation does not matter).
+            luma = _plane(self._frame.planes[0])
+            step_x, step_y = self.width // width, max(1, self.height // height)
+            return luma[::step_y, ::step_x][:height, :width].copy()
         small = self._frame.reformat(width=width, height=height, format="gray")
         return small.to_ndarray()  # type: ignore[no-any-return]
 
@@ -161,10 +218,13 @@ class VideoSource:
             interval = 1.0 / self.fps
             due = None
             index = first_index
+            resumed = time.perf_counter()
             for decoded in container.decode(stream):
+                self.stats.decode_s += time.perf_counter() - resumed
                 self.stats.decoded += 1
                 t = float(decoded.time) if decoded.time is not None else 0.0
                 if due is not None and t + 1e-6 < due:
+                    resumed = time.perf_counter()
                     continue
                 # Behind by more than a frame (a stall): start the schedule again from now.
                 due = (due + interval) if due is not None and t - due < interval else t + interval
@@ -173,6 +233,7 @@ class VideoSource:
                 self.stats.last_frame_at = time.monotonic()
                 yield Frame(decoded, index, t, captured)
                 index += 1
+                resumed = time.perf_counter()
         finally:
             container.close()
 
@@ -184,6 +245,12 @@ class VideoSource:
         if hwaccel is not None:
             kwargs["hwaccel"] = hwaccel
         return kwargs
+
+
+def _plane(plane: Any) -> np.ndarray:
+    """One picture plane as a 2-D array without its row padding."""
+    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, : plane.width]
 
 
 def hardware_decoder() -> Any | None:

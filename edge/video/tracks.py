@@ -107,6 +107,11 @@ class Track:
     reads: list[TrackRead] = field(default_factory=list)
     detections_since_read: int = 0
     emitted: bool = False
+    #: Searches for the plate in a row that found none.
+    misses: int = 0
+    #: Where the plate sat in the vehicle's box when last found (fractions of the box) and
+    #: the locator's score then: later reads look there first.
+    plate_in_vehicle: tuple[Box, float] | None = None
 
     @property
     def first_read_at(self) -> float | None:

@@ -1,6 +1,6 @@
 """Fixtures for tests that run the real models on the real sample photographs.
 
-They need ``alpr models fetch`` and ``python bench/samples.py`` to have run (the test target
+They need ``alpr models fetch`` and ``python -m bench.samples`` to have run (the test target
 does both first). A missing cache fails these tests with the command to run: it never
 skips them, so a run without models cannot pass unnoticed.
 """
@@ -28,7 +28,7 @@ def model_store() -> ModelStore:
 def samples_dir() -> Path:
     directory = alpr_home() / "samples" / "plates"
     if not (directory / "labels.tsv").is_file():
-        pytest.fail(f"no labelled set in {directory}: run `python bench/samples.py` first")
+        pytest.fail(f"no labelled set in {directory}: run `python -m bench.samples` first")
     return directory
 
 

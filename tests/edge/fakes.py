@@ -29,7 +29,7 @@ class FakeVehicles(VehicleDetector):
     def __init__(self, cars: Sequence[tuple[Box, float]]) -> None:
         self.cars = cars
 
-    def detect(self, frame: Image) -> Detections:
+    def detect(self, frame: Image, scale: float = 1.0) -> Detections:
         return boxes(self.cars, COCO_CLASSES, class_id=2)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -109,7 +108,7 @@ def test_accuracy_on_the_labelled_set_is_not_below_the_committed_baseline(
 ) -> None:
     baseline = json.loads((ROOT / "tests" / "data" / "plates" / "baseline.json").read_text())
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "accuracy.py"), str(samples_dir)],
+        [sys.executable, "-m", "bench.accuracy", str(samples_dir)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -126,11 +125,9 @@ def test_accuracy_on_the_labelled_set_is_not_below_the_committed_baseline(
 def test_a_1080p_frame_with_several_vehicles_gives_each_plate_once(
     engine: Engine, samples_dir: Path
 ) -> None:
-    spec = importlib.util.spec_from_file_location("bench_read", ROOT / "bench" / "read.py")
-    assert spec is not None and spec.loader is not None
-    bench_read = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_read)
-    frame = bench_read.compose_frame(samples_dir)
+    from bench.read import compose_frame
+
+    frame = compose_frame(samples_dir)
     assert frame.shape == (1080, 1920, 3)
     texts = sorted(p.text for p in engine.read(frame).plates)
     # The scooter's two-line plate is too small at this scale; the other five are legible.

@@ -29,7 +29,7 @@ class ScriptedVehicles(VehicleDetector):
         self.script = list(script)
         self.calls = 0
 
-    def detect(self, frame: Image) -> Detections:
+    def detect(self, frame: Image, scale: float = 1.0) -> Detections:
         found = self.script[min(self.calls, len(self.script) - 1)]
         self.calls += 1
         return Detections(

@@ -105,7 +105,7 @@ def test_the_source_reconnects_when_the_rtsp_server_restarts(tmp_path: Path) -> 
     binary = ensure_mediamtx()
     samples = alpr_home() / "samples" / "plates"
     if not (samples / "labels.tsv").is_file():
-        pytest.fail(f"no labelled set in {samples}: run `python bench/samples.py` first")
+        pytest.fail(f"no labelled set in {samples}: run `python -m bench.samples` first")
     clip, _ = build_clip(samples, TEST_CLIP)
     port = free_port()
     config = tmp_path / "mediamtx.yml"

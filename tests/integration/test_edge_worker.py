@@ -79,7 +79,7 @@ async def test_the_edge_worker_publishes_one_event_per_pass_with_crops_and_heart
     require_port(settings.s3.endpoint, "S3")
     samples = alpr_home() / "samples" / "plates"
     if not (samples / "labels.tsv").is_file():
-        pytest.fail(f"no labelled set in {samples}: run `python bench/samples.py` first")
+        pytest.fail(f"no labelled set in {samples}: run `python -m bench.samples` first")
     clip, _ = build_clip(samples, SHORT_CLIP)
 
     raw, cameras = f"alpr.plates.raw.test-edge-{unique}", f"alpr.cameras.test-edge-{unique}"
