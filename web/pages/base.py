@@ -25,6 +25,15 @@ from web.pages.render import render
 
 log = logging.getLogger(__name__)
 
+#: Pages show plates and reasons: never cached, never framed, and their URLs (which carry
+#: the plate and the reason) never sent as a Referer to the object store serving the crops.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+
 _SIGN_IN_AGAIN = {"unauthenticated", "unknown_key", "revoked_key", "bad_authorization"}
 
 
@@ -63,7 +72,7 @@ class PageView(View):
         self, template: str, *, key: ApiKey | None, status: int = 200, **context: Any
     ) -> Response:
         response = self.html(render(template, key=key, **context), status=status)
-        response.headers["Cache-Control"] = "no-store"
+        response.headers.update(PAGE_HEADERS)
         return response
 
     def failure(
