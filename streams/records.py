@@ -49,6 +49,8 @@ class PlateEvent(_Record):
     vehicle_image_key: str | None = None
     model_versions: dict[str, str] = {}
     location: GeoPoint | None = None
+    preview: bool = False
+    supersedes: str | None = None
 
 
 class CameraInfo(_Record):
@@ -87,6 +89,8 @@ class PlateRead(_Record):
     vehicle_image_key: str | None = None
     model_versions: dict[str, str] = {}
     location: GeoPoint | None = None
+    preview: bool = False
+    supersedes: str | None = None
 
 
 class DeadLetter(_Record):

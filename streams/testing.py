@@ -68,6 +68,8 @@ def plate_event_datum(**overrides: Any) -> dict[str, Any]:
         "model_versions": {"detector": "yolov8n", "ocr": "ppocr-rec"},
         "edge_version": "0.1.0",
         "location": {"lat": 51.5, "lon": -0.12},
+        "preview": False,
+        "supersedes": None,
     }
     datum.update(overrides)
     return datum
