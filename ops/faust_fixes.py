@@ -1,0 +1,86 @@
+"""Fixes for faust-streaming 0.15.3 bugs that lose data, applied before the app is built.
+
+Seek after a rebalance (found with two workers and a SIGKILL, tests/integration/
+test_alerts_failover.py): when a rebalance hands a worker a partition, its fetcher may
+already be fetching from it while the recovery still holds the flow. Faust drops the records
+it fetches then (flow inactive, or the generation changed), but aiokafka's position has moved
+past them. Faust then relies on ``seek_to_committed`` to rewind every partition, and
+aiokafka's ``seek_to_committed`` skips partitions whose committed offset is missing or 0. A
+partition whose previous owner died before committing anything (it had received nothing, or
+had not reached the commit interval) therefore loses the records produced while the group
+rebalanced: the survivor starts after them and never sees them.
+
+:func:`apply` makes the seek cover those partitions: no committed offset means the position
+``consumer_auto_offset_reset`` names (``earliest`` by default), committed 0 means offset 0.
+Reading again what the fetcher had already delivered is safe: delivery is at-least-once and
+every sink is idempotent.
+
+Queues cleared after the seek (same test): at the end of a recovery Faust resumes the stream
+partitions, seeks them, and only then calls ``flow_control.resume()``, which empties every
+stream queue. When the flow was already running (it is resumed earlier to read changelogs and
+standbys), the reads fetched between the seek and that call are thrown away although their
+offsets count as read, and the commit later passes over them: the first reads of a partition
+taken over from a dead worker vanished this way. The rebalance itself suspends and clears
+the queues at its start, so a ``resume()`` while the flow is active has nothing stale to drop:
+:func:`apply` makes it keep the queues then.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from aiokafka import TopicPartition
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from mode.utils.queues import FlowControlEvent
+
+log = logging.getLogger(__name__)
+
+_APPLIED_FLAG = "_alpr_seek_fix"
+
+
+async def _seek_every_partition(consumer: Any, reset: str) -> Mapping[TopicPartition, int]:
+    """Seek ``consumer`` (an ``AIOKafkaConsumer``) to the committed offsets, and the
+    partitions without one to where ``reset`` says."""
+    committed: Mapping[TopicPartition, int] = await consumer.seek_to_committed()
+    at_zero = [tp for tp, offset in committed.items() if offset == 0]
+    for tp in at_zero:
+        consumer.seek(tp, 0)
+    uncommitted = [tp for tp, offset in committed.items() if offset is None]
+    if uncommitted:
+        log.info("no committed offset for %d partitions: seeking to %s", len(uncommitted), reset)
+        if reset == "earliest":
+            await consumer.seek_to_beginning(*uncommitted)
+        elif reset == "latest":
+            await consumer.seek_to_end(*uncommitted)
+    return committed
+
+
+async def _seek_to_committed(self: Any) -> Mapping[TopicPartition, int]:
+    consumer = self._ensure_consumer()
+    reset = self.app.conf.consumer_auto_offset_reset
+    result: Mapping[TopicPartition, int] = await self.call_thread(
+        _seek_every_partition, consumer, reset
+    )
+    return result
+
+
+_resume_and_clear = FlowControlEvent.resume
+
+
+def _resume(self: FlowControlEvent) -> None:
+    if self.is_active():
+        return  # not suspended: the queues hold reads of the current assignment
+    _resume_and_clear(self)
+
+
+def apply() -> None:
+    """Install the fixes (idempotent)."""
+    thread_class: Any = AIOKafkaConsumerThread
+    if getattr(thread_class, _APPLIED_FLAG, False):
+        return
+    thread_class.seek_to_committed = _seek_to_committed
+    flow_class: Any = FlowControlEvent
+    flow_class.resume = _resume
+    setattr(thread_class, _APPLIED_FLAG, True)
