@@ -12,12 +12,14 @@ import sys
 import faust
 
 from config.settings import SettingsError, get_settings
+from ops import faust_fixes
 
 #: Packages scanned for @app.agent, @app.table, @app.page, @app.command and friends.
 DISCOVERED_PACKAGES = ["streams", "tables", "agents", "rules", "web", "edge", "ops", "stores"]
 
 
 def _create_app() -> faust.App:
+    faust_fixes.apply()  # upstream bugs that lose reads after a rebalance
     try:
         settings = get_settings()
     except SettingsError as exc:
