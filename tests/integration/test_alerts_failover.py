@@ -1,0 +1,173 @@
+"""Two workers in one group; one is killed with SIGKILL inside a ``rate`` rule's window.
+
+Two plates whose reads land on different partitions each get two reads while both workers
+run, so each worker holds the rule state of one plate. Those reads all travel on raw
+partition 1; the third read of each plate travels on raw partition 0, which the victim owns
+and has therefore never committed. The victim is killed, the third reads are produced while
+the group has not noticed yet, and the survivor must take over the partitions, restore the
+victim's plate state from the changelog, read the raw partition from its start, and raise
+each plate's alert exactly once, counting three reads.
+
+Before ``ops.faust_fixes`` the survivor lost those third reads (see that module).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+from aiokafka.partitioner import murmur2
+
+from config.settings import Settings
+from ops.worker import WorkerProcess, free_port
+from rules.model import RateRule
+from rules.sync import publish_rules
+from streams.codec import SchemaCache, default_schema_cache
+from streams.testing import create_topics, encode_plate_event
+from tests.integration.conftest import require_port
+from tests.integration.test_alerts_worker import _drop, hook  # noqa: F401  (fixture)
+
+PARTITIONS = 2
+PLATES = ("FA11AAA", "FB22BBB")  # murmur2: partitions 0 and 1 of a two-partition topic
+#: Faust reads these from the environment: a dead member is noticed within seconds.
+FAST_GROUP = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
+
+
+def partition_of(key: str) -> int:
+    """The partition the default partitioner gives ``key`` on a two-partition topic."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % PARTITIONS
+
+
+def event_id_on(partition: int) -> str:
+    while True:
+        event_id = str(uuid.uuid4())
+        if partition_of(event_id) == partition:
+            return event_id
+
+
+async def send_reads(bootstrap: str, topic: str, cache: SchemaCache, partition: int) -> None:
+    """One read of each plate, keyed by an event id that lands on raw ``partition``."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for plate in PLATES:
+            event_id = event_id_on(partition)
+            value = encode_plate_event(cache, f"{topic}-value", event_id=event_id, plate_text=plate)
+            await producer.send_and_wait(topic, value, key=event_id.encode())
+    finally:
+        await producer.stop()
+
+
+async def wait_for_sightings(bootstrap: str, topic: str, count: int, timeout: float) -> None:
+    """Until the changelog holds ``count`` sightings for every plate of ``PLATES``."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    seen: dict[str, int] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while any(seen.get(p, 0) < count for p in PLATES):
+            assert time.monotonic() < deadline, f"changelog holds {seen}"
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    if record.key and record.value:
+                        seen[json.loads(record.key)] = len(json.loads(record.value)["sightings"])
+    finally:
+        await consumer.stop()
+
+
+async def owner_of(bootstrap: str, group: str, topic: str, partition: int) -> str:
+    """The member id of the group member assigned ``topic``'s ``partition``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    (group_row,) = described.groups
+    for member_id, _client, _host, _metadata, assignment in group_row[5]:
+        decoded = ConsumerProtocolMemberAssignment.decode(assignment)
+        if any(t == topic and partition in parts for t, parts in decoded.assignment):
+            return str(member_id)
+    raise AssertionError(f"nobody in {group} owns {topic}[{partition}]: {group_row}")
+
+
+def member_id_of(worker: WorkerProcess) -> str:
+    joined = re.findall(r"with member_id (\S+)", worker.log_path.read_text(errors="replace"))
+    return joined[-1] if joined else ""
+
+
+async def test_survivor_fires_the_rate_alert_once_with_the_right_count(
+    settings: Settings,
+    unique: str,
+    tmp_path: Path,
+    hook: tuple[str, list[tuple[dict[str, str], bytes]]],  # noqa: F811
+) -> None:
+    assert {partition_of(p) for p in PLATES} == {0, 1}
+    bootstrap = settings.kafka.bootstrap_servers
+    require_port(bootstrap, "Kafka")
+    require_port(settings.schema_registry.url, "schema registry")
+    url, received = hook
+    prefix, app_id = f"test.{unique}.", f"alpr-test-{unique}"
+    names = {t: prefix + t for t in ("raw", "detected", "dlq", "cameras", "rules", "alerts")}
+    env = {
+        "ALPR_FAUST__APP_ID": app_id,
+        "ALPR_KAFKA__PARTITIONS": str(PARTITIONS),
+        **{f"ALPR_TOPICS_{t.upper()}": names[t] for t in ("raw", "detected", "dlq", "cameras")},
+        "ALPR_RULES_TOPIC": names["rules"],
+        "ALPR_RULES_ALERTS_TOPIC": names["alerts"],
+        "ALPR_NOTIFY_ALLOW_NETWORKS": '["127.0.0.0/8"]',
+        # the store projections read the same reads and are not what this test is about
+        "ALPR_PROJECTIONS_ENABLE_PG": "false",
+        "ALPR_PROJECTIONS_ENABLE_ES": "false",
+        **FAST_GROUP,
+    }
+    rule = RateRule(
+        type="rate", name="circling", count=3, window=600,
+        actions=[{"channel": "webhook", "url": url}],  # type: ignore[list-item]
+    )  # fmt: skip
+    cache = default_schema_cache()
+    workers = [WorkerProcess(tmp_path / name, free_port(), env=env) for name in ("one", "two")]
+    try:
+        await create_topics(
+            bootstrap, [names[t] for t in ("raw", "detected", "dlq", "alerts")], PARTITIONS
+        )
+        await publish_rules(bootstrap, names["rules"], [rule], prune=True)
+        for worker in workers:
+            worker.start()
+        await asyncio.gather(*(asyncio.to_thread(w.wait_ready, 150.0) for w in workers))
+        for _ in range(2):
+            await send_reads(bootstrap, names["raw"], cache, partition=1)
+        changelog = f"{app_id}-rule_state_by_plate-changelog"
+        await wait_for_sightings(bootstrap, changelog, 2, timeout=60)
+        assert received == []
+        owner = await owner_of(bootstrap, app_id, names["raw"], 0)
+        (victim,) = [w for w in workers if member_id_of(w) == owner]
+        (survivor,) = [w for w in workers if w is not victim]
+        assert victim.process is not None
+        os.killpg(victim.process.pid, signal.SIGKILL)
+        victim.process.wait(timeout=10)
+        await send_reads(bootstrap, names["raw"], cache, partition=0)
+        deadline = time.monotonic() + 120
+        while len(received) < len(PLATES) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        assert len(received) == len(PLATES), survivor.log_tail()
+        await asyncio.sleep(5)  # a duplicate would come now
+    finally:
+        for worker in workers:
+            worker.stop()
+        await _drop(bootstrap, (prefix, app_id), settings.schema_registry.url)
+    alerts = [json.loads(body) for _, body in received]
+    assert sorted(a["plate"] for a in alerts) == sorted(PLATES)
+    assert all(a["details"]["count"] == "3" and len(a["event_ids"]) == 3 for a in alerts)
