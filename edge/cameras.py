@@ -92,6 +92,12 @@ class CameraConfig(_Section):
         default=None, description="Direction line; without it the direction is 'unknown'"
     )
     enabled: bool = Field(default=True, description="Disabled cameras are not opened")
+    preview: bool = Field(
+        default=False,
+        description="Also publish an early PlateEvent flagged preview at a track's first "
+        "confident read that fits a plate format (without crops); the track's final event "
+        "supersedes it",
+    )
     loop: bool = Field(
         default=False, description="Start a video file again at its end (demos, soak tests)"
     )

@@ -84,6 +84,9 @@ class EdgeWorker:
         self._events: EventPublisher | None = None
         self._crops: CropUploader | None = None
         self._published_counted: dict[str, int] = {}
+        #: Event ids of the previews of live tracks, by (camera, track): their final
+        #: events name them. Written by the cameras' threads, one key each.
+        self._previews: dict[tuple[str, int], str] = {}
 
     async def run(self, stop: asyncio.Event) -> int:
         """Run until ``stop`` is set or all sources end; the number of events published."""
@@ -184,9 +187,16 @@ class EdgeWorker:
 
         assert self._events is not None and self._crops is not None
         event_id = str(uuid.uuid4())
+        track = (event.camera_id, event.track_id)
+        supersedes = None
+        if event.preview:
+            self._previews[track] = event_id
+        else:
+            supersedes = self._previews.pop(track, None)
+        # A preview carries no crops: the final event's best shot follows within seconds.
         keys = (
             crop_keys(self.site.site_id, event, event_id)
-            if self.site.publish.upload_crops
+            if self.site.publish.upload_crops and not event.preview
             else None
         )
         if keys is not None:
@@ -194,9 +204,11 @@ class EdgeWorker:
             self._crops.enqueue(keys.plate, jpeg(event.plate_crop), tags)
             if keys.vehicle is not None and event.vehicle_image is not None:
                 self._crops.enqueue(keys.vehicle, jpeg(event.vehicle_image), tags)
-        datum = plate_event_datum(self.site.site_id, event, self.model_versions, keys, event_id)
+        datum = plate_event_datum(
+            self.site.site_id, event, self.model_versions, keys, event_id, supersedes
+        )
         self._events.enqueue(self.to.raw_topic, event.camera_id, "PlateEvent", datum)
-        run.events += 1
+        run.events += not event.preview
         run.last_read_at = event.captured_at
         self.metrics.events.labels(event.camera_id).inc()
 

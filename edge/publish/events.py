@@ -44,8 +44,10 @@ def plate_event_datum(
     model_versions: Mapping[str, str],
     keys: CropKeys | None,
     event_id: str | None = None,
+    supersedes: str | None = None,
 ) -> dict[str, Any]:
-    """The PlateEvent datum of a track event (timestamps in epoch milliseconds)."""
+    """The PlateEvent datum of a track event (timestamps in epoch milliseconds);
+    ``supersedes`` is the event id of the track's preview, on its final event."""
     region = event.format.split(":", 1)[0].upper() if event.format else None
     return {
         "event_id": event_id or str(uuid.uuid4()),
@@ -67,6 +69,8 @@ def plate_event_datum(
         "model_versions": dict(model_versions),
         "edge_version": edge_version(),
         "location": None,
+        "preview": event.preview,
+        "supersedes": supersedes,
     }
 
 

@@ -27,7 +27,7 @@ from edge.engine.vehicles import NoVehicleDetector
 from edge.formats import PlateFormats
 from edge.video.motion import MotionGate, inside
 from edge.video.source import Frame
-from edge.video.tracks import Track, TrackRead, sharpness
+from edge.video.tracks import Track, TrackRead, Verdict, sharpness
 
 #: Margin around a vehicle box searched for its plate (fraction of its size): detectors box
 #: vehicles tightly and a plate sits at the box's edge.
@@ -75,6 +75,9 @@ class TrackEvent:
     plate_crop: np.ndarray
     vehicle_image: np.ndarray | None
     reason: str
+    #: An early event of a track still alive (cameras with ``preview: true``); the track's
+    #: final event follows and supersedes it.
+    preview: bool = False
 
     def as_line(self) -> str:
         """One line for people: ``track TEXT confidence agreed/reads vehicle direction``."""
@@ -98,6 +101,8 @@ class PipelineStats:
     rereads: int = 0
     #: Searches for a track's plate (plate localisation and OCR).
     searches: int = 0
+    #: Preview events (cameras with ``preview: true``).
+    previews: int = 0
     events: int = 0
     weak_tracks: int = 0
     stage_ms: dict[str, float] = field(default_factory=dict)
@@ -165,7 +170,8 @@ class CameraPipeline:
                 started = time.perf_counter()
                 self._read(track, box, frame)
                 self._record("read", started)
-        return self._ended(frame) + self._overdue(frame)
+        previews = self._previews() if self.camera.preview else []
+        return previews + self._ended(frame) + self._overdue(frame)
 
     def finish(self) -> list[TrackEvent]:
         """End every track (end of a file, shutdown): their events."""
@@ -341,12 +347,37 @@ class CameraPipeline:
         self.stats.events += len(events)
         return events
 
+    def _previews(self) -> list[TrackEvent]:
+        """Preview events of live tracks whose reads first fit a plate format confidently."""
+        events = []
+        for track in self.tracks.values():
+            if track.emitted or track.previewed or not track.reads:
+                continue
+            verdict = track.verdict(self.formats)
+            if verdict is None or not verdict.valid:
+                continue
+            if verdict.confidence < self.tracking.min_confidence:
+                continue
+            track.previewed = True
+            events.append(self._track_event(track, verdict, "preview", preview=True))
+        self.stats.previews += len(events)
+        return events
+
     def _event(self, track: Track, reason: str) -> TrackEvent | None:
         track.emitted = True
         verdict = track.verdict(self.formats)
-        if verdict is None or verdict.confidence < self.tracking.min_confidence:
-            self.stats.weak_tracks += verdict is not None
+        if verdict is None:
             return None
+        # A previewed track always ends with its final event: it supersedes the preview
+        # consumers have seen, even when the later reads made the vote less sure.
+        if verdict.confidence < self.tracking.min_confidence and not track.previewed:
+            self.stats.weak_tracks += 1
+            return None
+        return self._track_event(track, verdict, reason)
+
+    def _track_event(
+        self, track: Track, verdict: Verdict, reason: str, preview: bool = False
+    ) -> TrackEvent:
         best = track.best_shot(verdict.text)
         return TrackEvent(
             camera_id=self.camera.id,
@@ -367,6 +398,7 @@ class CameraPipeline:
             plate_crop=best.plate_crop,
             vehicle_image=best.vehicle_crop,
             reason=reason,
+            preview=preview,
         )
 
 

@@ -109,6 +109,8 @@ class Track:
     emitted: bool = False
     #: Searches for the plate in a row that found none.
     misses: int = 0
+    #: A preview event of this track was published.
+    previewed: bool = False
     #: Where the plate sat in the vehicle's box when last found (fractions of the box) and
     #: the locator's score then: later reads look there first.
     plate_in_vehicle: tuple[Box, float] | None = None

@@ -112,3 +112,26 @@ def test_still_frames_with_no_track_are_not_analysed() -> None:
     _run(gated, _frames(20))
     assert vehicles.calls == 1  # the first frame (nothing to compare with), then none
     assert gated.stats.analysed == 1
+
+
+def test_a_preview_camera_publishes_the_first_confident_read_early_then_the_final() -> None:
+    script = [[((100.0, 20.0 + 10 * i, 200.0, 100.0 + 10 * i), CAR)] for i in range(10)]
+    script += [[] for _ in range(6)]
+    pipeline, _, _ = _pipeline(script, ["5AU5347", "5AU5341", "5AU5341", "5AU5341"])
+    previewing = CameraPipeline(
+        pipeline.camera.model_copy(update={"preview": True}), pipeline.engine, pipeline.tracking
+    )
+    timeline = [(frame.index, e) for frame in _frames(16) for e in previewing.process(frame)]
+    (first_at, preview), (final_at, final) = timeline
+    assert (preview.preview, preview.reason, preview.text) == (True, "preview", "5AU5347")
+    assert first_at == 0  # the first read fits the format: published at once
+    assert (final.preview, final.reason, final.text) == (False, "ended", "5AU5341")
+    assert final_at > first_at and final.track_id == preview.track_id
+    assert previewing.stats.previews == 1 and previewing.finish() == []
+
+
+def test_a_camera_without_previews_publishes_none() -> None:
+    script = [[((100.0, 20.0, 200.0, 100.0), CAR)]] * 5 + [[]] * 6
+    pipeline, _, _ = _pipeline(script, ["5AU5341"])
+    events = _run(pipeline, _frames(11))
+    assert [(e.preview, e.reason) for e in events] == [(False, "ended")]
