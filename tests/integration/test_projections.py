@@ -387,6 +387,50 @@ async def outage_load(
         await es.close()
 
 
+async def test_two_workers_share_the_projections_and_one_leaving_mid_load_loses_nothing(
+    settings: Settings, scratch: Scratch, start_worker: Callable[[], WorkerProcess]
+) -> None:
+    """A second worker joins during a load (rebalance), then the first stops (rebalance
+    again): every read is stored exactly once and both groups commit to the end."""
+    cache = default_schema_cache()
+    reads = workload(READS)
+    messages = encode_reads(cache, f"{scratch.detected}-value", reads)
+    half = len(messages) // 2
+    bootstrap = settings.kafka.bootstrap_servers
+    await produce(bootstrap, scratch.detected, messages[:half])
+    first = start_worker()
+    es = AsyncElasticsearch(scratch.es_url)
+    try:
+
+        async def some_stored() -> bool:
+            return await pg_scalar(scratch.dsn, "SELECT count(*) FROM plate_reads") > 0
+
+        await wait_for("the first reads stored", some_stored, first)
+        second = start_worker()
+        await produce(bootstrap, scratch.detected, messages[half:])
+        first.stop()
+
+        async def stored() -> bool:
+            return (
+                await pg_scalar(scratch.dsn, "SELECT count(*) FROM plate_reads") >= READS
+                and await es_count(es, scratch.alias) >= READS
+                and all(
+                    [await committed(bootstrap, f"{scratch.app_id}-projection-{store}",
+                                     scratch.detected) == READS for store in ("pg", "es")]
+                )
+            )  # fmt: skip
+
+        await wait_for("every read stored and committed", stored, second)
+        ids = {r["event_id"] for r in reads}
+        pg_ids = await pg_event_ids(scratch.dsn)
+        es_ids = await es_event_ids(es, scratch.alias)
+        assert len(pg_ids) == READS and set(pg_ids) == ids
+        assert len(es_ids) == READS and set(es_ids) == ids
+        assert await pg_scalar(scratch.dsn, "SELECT sum(reads) FROM plate_reads_hourly") == READS
+    finally:
+        await es.close()
+
+
 async def test_a_worker_stopped_during_an_outage_commits_nothing_it_did_not_write(
     settings: Settings, scratch: Scratch, tmp_path: Path
 ) -> None:
