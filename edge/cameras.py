@@ -179,6 +179,27 @@ class PublishConfig(_Section):
         description="Directory of the disk spools; default $ALPR_HOME/spool/<site_id>",
     )
     upload_crops: bool = Field(default=True, description="Upload plate crops and vehicle images")
+    events_spool_max_bytes: int = Field(
+        default=256 * 2**20,
+        ge=1024,
+        le=2**40,
+        description="Cap of the events spool (bytes of spooled events). When full, heartbeats "
+        "and previews are dropped oldest first, then cameras hold their final events back "
+        "(stop analysing) until the broker takes some: plate events are never dropped",
+    )
+    events_spool_max_items: int | None = Field(
+        default=None, ge=1, description="Cap of the events spool in items; none by default"
+    )
+    crops_spool_max_bytes: int = Field(
+        default=4 * 2**30,
+        ge=1024,
+        le=2**44,
+        description="Cap of the crops spool (bytes of images). When full, new images are not "
+        "spooled and their events are published without the image's key (logged, counted)",
+    )
+    crops_spool_max_items: int | None = Field(
+        default=None, ge=1, description="Cap of the crops spool in items; none by default"
+    )
     heartbeat_s: float = Field(
         default=10.0, ge=0.5, le=3600.0, description="Seconds between CameraStatus heartbeats"
     )

@@ -42,6 +42,21 @@ class EdgeMetrics:
         self.spool_depth = Gauge(
             "alpr_edge_spool_depth", "Items waiting in the disk spool", ["spool"], registry=r
         )
+        self.spool_bytes = Gauge(
+            "alpr_edge_spool_bytes", "Bytes waiting in the disk spool", ["spool"], registry=r
+        )
+        self.spool_full = Gauge(
+            "alpr_edge_spool_full",
+            "1 while the spool is at its cap (events: cameras hold their events back)",
+            ["spool"],
+            registry=r,
+        )
+        self.spool_dropped = Counter(
+            "alpr_edge_spool_dropped",
+            "Items not spooled or evicted because the spool was full, by kind",
+            ["spool", "kind"],
+            registry=r,
+        )
         self.reconnects = Counter(
             "alpr_edge_reconnects", "Reconnections of the camera's stream", ["camera"], registry=r
         )

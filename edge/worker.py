@@ -24,6 +24,8 @@ from edge.metrics import EdgeMetrics
 
 if TYPE_CHECKING:
     from edge.engine.pipeline import Engine
+    from edge.publish.capped import CappedSpools
+    from edge.publish.events import CropKeys
     from edge.publish.kafka import EventPublisher
     from edge.publish.s3 import CropUploader
     from edge.video.pipeline import CameraPipeline, TrackEvent
@@ -83,21 +85,39 @@ class EdgeWorker:
         self.model_versions: dict[str, str] = {}
         self._events: EventPublisher | None = None
         self._crops: CropUploader | None = None
+        self._spools: CappedSpools
         self._published_counted: dict[str, int] = {}
+        self._evicted_counted: dict[str, int] = {}
+        self._stopping = threading.Event()
         #: Event ids of the previews of live tracks, by (camera, track): their final
         #: events name them. Written by the cameras' threads, one key each.
         self._previews: dict[tuple[str, int], str] = {}
 
     async def run(self, stop: asyncio.Event) -> int:
         """Run until ``stop`` is set or all sources end; the number of events published."""
+        from edge.publish.capped import CappedSpools
         from edge.publish.kafka import EventPublisher
         from edge.publish.s3 import CropUploader
         from edge.publish.spool import Spool
 
+        caps = self.site.publish
         self._events = EventPublisher(
-            Spool(self.spool_dir / "events.db"), self.to.bootstrap_servers, self.to.registry_url
+            Spool(
+                self.spool_dir / "events.db",
+                caps.events_spool_max_bytes,
+                caps.events_spool_max_items,
+            ),
+            self.to.bootstrap_servers,
+            self.to.registry_url,
         )
-        self._crops = CropUploader(Spool(self.spool_dir / "crops.db"), self.to.bucket, self.to.s3)
+        self._crops = CropUploader(
+            Spool(
+                self.spool_dir / "crops.db", caps.crops_spool_max_bytes, caps.crops_spool_max_items
+            ),
+            self.to.bucket,
+            self.to.s3,
+        )
+        self._spools = CappedSpools(self._events, self._crops, self.metrics, self._stopping)
         if self.engine is None:
             from edge.engine.factory import build_engine
 
@@ -111,6 +131,12 @@ class EdgeWorker:
         finally:
             for run in self.cameras:
                 run.source.stop()
+            for run in self.cameras:
+                if run.thread is not None:
+                    # A camera holding events back for a full spool gets the drain's time
+                    # for the broker to take some, then gives them up (logged in full).
+                    await asyncio.to_thread(run.thread.join, DRAIN_TIMEOUT_S)
+            self._stopping.set()
             for run in self.cameras:
                 if run.thread is not None:
                     await asyncio.to_thread(run.thread.join)
@@ -183,15 +209,13 @@ class EdgeWorker:
 
     def _publish(self, run: CameraRun, event: TrackEvent) -> None:
         """Spool the event's crops and then the event (called in the camera's thread)."""
-        from edge.publish.events import crop_keys, jpeg, plate_event_datum
+        from edge.publish.events import crop_keys, plate_event_datum
 
         assert self._events is not None and self._crops is not None
         event_id = str(uuid.uuid4())
         track = (event.camera_id, event.track_id)
         supersedes = None
-        if event.preview:
-            self._previews[track] = event_id
-        else:
+        if not event.preview:
             supersedes = self._previews.pop(track, None)
         # A preview carries no crops: the final event's best shot follows within seconds.
         keys = (
@@ -200,17 +224,34 @@ class EdgeWorker:
             else None
         )
         if keys is not None:
-            tags = {"camera": event.camera_id, "track": str(event.track_id), "plate": event.text}
-            self._crops.enqueue(keys.plate, jpeg(event.plate_crop), tags)
-            if keys.vehicle is not None and event.vehicle_image is not None:
-                self._crops.enqueue(keys.vehicle, jpeg(event.vehicle_image), tags)
+            keys = self._spool_crops(event, keys)
         datum = plate_event_datum(
             self.site.site_id, event, self.model_versions, keys, event_id, supersedes
         )
-        self._events.enqueue(self.to.raw_topic, event.camera_id, "PlateEvent", datum)
-        run.events += not event.preview
+        if event.preview:
+            if self._spools.superseded(self.to.raw_topic, event.camera_id, "PlateEvent", datum):
+                self._previews[track] = event_id
+            return
+        if not self._spools.event(self.to.raw_topic, event.camera_id, "PlateEvent", datum):
+            return
+        run.events += 1
         run.last_read_at = event.captured_at
         self.metrics.events.labels(event.camera_id).inc()
+
+    def _spool_crops(self, event: TrackEvent, keys: CropKeys) -> CropKeys:
+        """Spool the event's images; the keys of those that were (the crops spool may be
+        full)."""
+        from edge.publish.events import CropKeys, jpeg
+
+        tags = {"camera": event.camera_id, "track": str(event.track_id), "plate": event.text}
+        plate, vehicle = keys.plate, keys.vehicle
+        if plate is not None:
+            if not self._spools.crop(plate, jpeg(event.plate_crop), tags, "plate"):
+                plate = None
+        if vehicle is not None and event.vehicle_image is not None:
+            if not self._spools.crop(vehicle, jpeg(event.vehicle_image), tags, "vehicle"):
+                vehicle = None
+        return CropKeys(plate, vehicle)
 
     async def _beat_until(self, stop: asyncio.Event) -> None:
         interval = self.site.publish.heartbeat_s
@@ -255,9 +296,20 @@ class EdgeWorker:
                 message=run.error or stats.last_error,
                 reported_at=time.time(),
             )
-            self._events.enqueue(self.to.cameras_topic, run.config.id, "CameraStatus", datum)
+            self._spools.superseded(self.to.cameras_topic, run.config.id, "CameraStatus", datum)
         for name, sender in (("events", self._events), ("crops", self._crops)):
-            self.metrics.spool_depth.labels(name).set(sender.spool.depth())
+            spool = sender.spool
+            self.metrics.spool_depth.labels(name).set(spool.depth())
+            self.metrics.spool_bytes.labels(name).set(spool.size())
+            if spool.fits(0):
+                self.metrics.spool_full.labels(name).set(0)
+            evicted, self._evicted_counted[name] = (
+                spool.evicted - self._evicted_counted.get(name, 0),
+                spool.evicted,
+            )
+            if evicted:
+                logger.warning("%s spool full: evicted %d heartbeats or previews", name, evicted)
+                self.metrics.spool_dropped.labels(name, "evicted").inc(evicted)
             counted = self._published_counted.get(name, 0)
             self.metrics.published.labels(name).inc(sender.stats.sent - counted)
             self._published_counted[name] = sender.stats.sent

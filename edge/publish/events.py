@@ -24,7 +24,7 @@ def edge_version() -> str:
 class CropKeys:
     """Object-store keys of an event's plate crop and vehicle image."""
 
-    plate: str
+    plate: str | None
     vehicle: str | None
 
 

@@ -39,10 +39,20 @@ class EventPublisher(SpoolSender):
         self.schemas = SchemaCache(SchemaRegistryClient(registry_url))
         self._producer: AIOKafkaProducer | None = None
 
-    def enqueue(self, topic: str, key: str, record: str, datum: Mapping[str, Any]) -> int:
-        """Write the datum of ``record`` (e.g. PlateEvent) to the spool; its sequence number."""
+    def enqueue(
+        self,
+        topic: str,
+        key: str,
+        record: str,
+        datum: Mapping[str, Any],
+        evictable: bool = False,
+    ) -> int:
+        """Write the datum of ``record`` (e.g. PlateEvent) to the spool; its sequence number.
+        ``evictable`` items (superseded kinds) make room for others when the spool is full;
+        ``SpoolFull`` when it is full all the same."""
         meta = json.dumps({"topic": topic, "record": record})
-        return self.spool.put(key, json.dumps(datum, separators=(",", ":")).encode(), meta)
+        value = json.dumps(datum, separators=(",", ":")).encode()
+        return self.spool.put(key, value, meta, evictable=evictable)
 
     async def send(self, items: list[Item]) -> None:
         messages = [await self._encode(item) for item in items]

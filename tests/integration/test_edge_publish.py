@@ -156,6 +156,7 @@ async def test_crops_spooled_through_a_store_outage_are_all_uploaded_with_tags(
             for track in range(4):
                 event = _track_event("gate-in", track, f"5AU534{track}")
                 key = crop_keys("site-t", event, str(uuid.uuid4())).plate
+                assert key is not None
                 tags = {"camera": "gate-in", "track": str(track), "plate": event.text}
                 down.enqueue(key, f"jpeg-{track}".encode(), tags)
                 keys.append(key)
