@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from web import metrics
 from web.api import params
 from web.app_state import WebResources
 from web.auth import audit
@@ -50,6 +51,7 @@ async def search(state: WebResources, who: Lookup, text: str, limit: int) -> lis
     reason = checked_reason(state, who.key, who.reason)
     hits = await (await state.lookup()).search(plate, limit=limit)
     await audit.record(await state.pool(), who.key, "search", plate, reason, len(hits), who.client)
+    metrics.AUDITED.labels("search").inc()
     return hits
 
 
@@ -63,4 +65,5 @@ async def history(
     await audit.record(
         await state.pool(), who.key, "plate", plate, reason, len(page.items), who.client
     )
+    metrics.AUDITED.labels("plate").inc()
     return plate, page

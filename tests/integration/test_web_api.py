@@ -239,7 +239,11 @@ def test_a_key_over_its_rate_gets_429_with_retry_after(api: WebStack) -> None:
     assert api.call("GET", "/api/cameras", "operator").status_code == 200  # other keys unaffected
 
 
-def test_the_openapi_document_is_served(api: WebStack) -> None:
+def test_the_openapi_document_and_the_metrics_are_served(api: WebStack) -> None:
     document = requests.get(api.url + "/api/openapi.json", timeout=10).json()
     assert document["openapi"].startswith("3.")
     assert {"/api/plates/search", "/api/plates/{plate}", "/api/rules"} <= set(document["paths"])
+    api.call("GET", f"/api/plates/search?q={PLATE}", "admin")
+    metrics = requests.get(api.url + "/metrics", timeout=10).text
+    assert 'alpr_web_requests_total{status="200",view="PlateSearch"}' in metrics
+    assert 'alpr_web_audited_lookups_total{kind="search"}' in metrics

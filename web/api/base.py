@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from faust.web import Request, Response, View
 from faust.web.exceptions import WebError
 
+from web import metrics
 from web.app_state import WebResources, resources
 from web.auth.guard import authenticate
 from web.auth.keys import ApiKey
@@ -32,6 +34,14 @@ class ApiView(View):
     """A JSON view of the API; subclasses implement ``get``/``post``/... as usual."""
 
     async def dispatch(self, request: Any) -> Any:
+        started = time.perf_counter()
+        response = await self._answer(request)
+        name = type(self).__name__
+        metrics.REQUESTS.labels(name, str(response.status)).inc()
+        metrics.LATENCY.labels(name).observe(time.perf_counter() - started)
+        return response
+
+    async def _answer(self, request: Any) -> Any:
         try:
             return await super().dispatch(request)
         except ApiError as exc:
