@@ -81,6 +81,7 @@ def test_sign_in_search_a_plate_and_see_its_crop(web: WebStack, page: Page, tmp_
     hit = page.locator(f"#hits a.plate:text-is('{PLATE}')")
     hit.wait_for()
     assert "exact" in page.locator("#hits tbody tr").first.inner_text()
+    assert loaded(page, "#hits img.thumb"), "the hit's crop did not load from S3"
     shot(page, tmp_path, "1-search")
 
     hit.click()

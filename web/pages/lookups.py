@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import date
 from itertools import groupby
@@ -13,9 +14,10 @@ from alpr import app
 from web import plate_lookup
 from web.api import params
 from web.api.base import client_address
-from web.api.sightings import sighting_json
+from web.api.sightings import image_url, sighting_json
+from web.app_state import WebResources
 from web.errors import ApiError
-from web.lookup.contract import Sighting
+from web.lookup.contract import SearchHit, Sighting
 from web.pages.base import PageView
 
 PAGE_SIZE = 25
@@ -29,6 +31,26 @@ def by_day(sightings: Iterable[Sighting]) -> list[tuple[date, list[dict[str, Any
     ]
 
 
+#: Hits whose newest crop the search page shows beside them.
+THUMBNAILS = 5
+
+
+async def newest_crops(state: WebResources, hits: list[SearchHit]) -> dict[str, str]:
+    """The image URL of the newest plate crop of each of the first hits, by plate.
+
+    Part of the audited search that found the hits, so not audited again as plate lookups.
+    """
+    backend = await state.lookup()
+    pages = await asyncio.gather(
+        *(backend.history(hit.plate, cursor=None, limit=1) for hit in hits[:THUMBNAILS])
+    )
+    crops = {}
+    for hit, page in zip(hits, pages, strict=False):
+        if page.items and page.items[0].plate_crop_key:
+            crops[hit.plate] = image_url(page.items[0].event_id, "plate")
+    return crops
+
+
 @app.page("/search")
 class SearchPage(PageView):
     """A search box (plate and reason) and the ranked hits."""
@@ -37,7 +59,7 @@ class SearchPage(PageView):
         key = await self.caller(request, "viewer")
         q = (request.query.get("q") or "").strip()
         reason = (request.query.get("reason") or "").strip()
-        hits, error, status = None, None, 200
+        hits, crops, error, status = None, {}, None, 200
         if q:
             who = plate_lookup.Lookup(key, reason or None, client_address(request))
             try:
@@ -46,9 +68,11 @@ class SearchPage(PageView):
                 if exc.status != 400:
                     raise
                 error, status = exc.message, 400
+            else:
+                crops = await newest_crops(self.state, hits)
         needs_reason = key.role in self.state.settings.web.reason_required_for
         return self.page(
-            "search.html", key=key, status=status, q=q, reason=reason, hits=hits,
+            "search.html", key=key, status=status, q=q, reason=reason, hits=hits, crops=crops,
             error=error, needs_reason=needs_reason,
         )  # fmt: skip
 

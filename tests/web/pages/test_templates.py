@@ -37,8 +37,18 @@ def test_every_page_has_the_viewport_meta_and_no_undefined_names() -> None:
             hits=[hit],
             error=None,
             needs_reason=True,
+            crops={"AB12CDE": "/api/images/e0/plate"},
         ),
-        render("search.html", key=KEY, q="", reason="", hits=None, error="bad", needs_reason=False),
+        render(
+            "search.html",
+            key=KEY,
+            q="",
+            reason="",
+            hits=None,
+            error="bad",
+            needs_reason=False,
+            crops={},
+        ),
         render(
             "plate.html",
             key=KEY,
@@ -54,13 +64,14 @@ def test_every_page_has_the_viewport_meta_and_no_undefined_names() -> None:
     for html in pages:
         assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     assert 'href="/plates/AB12CDE?reason=case%207"' in pages[1]
+    assert 'class="thumb" src="/api/images/e0/plate"' in pages[1]
     assert 'src="/api/images/e0/plate"' in pages[3]
     assert "?cursor=c1&amp;reason=case%207" in pages[3]
 
 
 def test_text_from_people_and_stores_is_escaped() -> None:
     html = render("search.html", key=KEY, q="<script>x</script>", reason="", hits=[],
-                  error=None, needs_reason=False)  # fmt: skip
+                  error=None, needs_reason=False, crops={})  # fmt: skip
     assert "<script>x" not in html and "&lt;script&gt;" in html
 
 
