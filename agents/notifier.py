@@ -36,9 +36,6 @@ from streams.failures import ProcessingError, Reason, Stage
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 100
-BATCH_WITHIN_S = 0.002
-
 
 class DeliveryLog(faust.Record, serializer="json", include_metadata=False):
     """The actions of one alert already delivered (``index:channel``)."""
@@ -72,43 +69,92 @@ async def _dead_letter(event: Any, alert: Alert, failed: dict[str, str]) -> None
     await send_dead_letter(dead_letter_for(error, event.message, time.time()))
 
 
-async def handle_batch(dispatcher: Dispatcher, events: list[Any]) -> list[Outcome]:
-    """Deliver a batch of alerts concurrently (each alert id once), then record and
-    dead-letter per event."""
-    first: dict[str, Any] = {}
-    for event in events:
-        first.setdefault(event.value.alert_id, event)
+async def deliver(dispatcher: Dispatcher, event: Any) -> Outcome:
+    """Deliver the actions of one alert not yet in its delivery log, record those sent and
+    dead-letter those that failed for good."""
+    alert: Alert = event.value
+    logged = alert_deliveries.get(alert.alert_id)
+    outcome = await dispatcher.dispatch(alert, set(logged.done if logged else ()))
+    make_current(event)  # the log entry goes to the changelog partition of this alert
+    if outcome.sent:
+        logged = alert_deliveries.get(alert.alert_id)
+        done = [*(logged.done if logged else ()), *outcome.sent]
+        alert_deliveries[alert.alert_id] = DeliveryLog(done=done)
+    if outcome.failed:
+        await _dead_letter(event, alert, outcome.failed)
+    return outcome
 
-    async def one(event: Any) -> Outcome:
-        logged = alert_deliveries.get(event.value.alert_id)
-        return await dispatcher.dispatch(event.value, set(logged.done if logged else ()))
 
-    outcomes = await asyncio.gather(*(one(e) for e in first.values()))
-    for event, outcome in zip(first.values(), outcomes, strict=True):
-        make_current(event)
-        alert: Alert = event.value
-        if outcome.sent:
-            logged = alert_deliveries.get(alert.alert_id)
-            done = [*(logged.done if logged else ()), *outcome.sent]
-            alert_deliveries[alert.alert_id] = DeliveryLog(done=done)
-        if outcome.failed:
-            await _dead_letter(event, alert, outcome.failed)
-    return list(outcomes)
+Delivery = asyncio.Task[Outcome | None]
+
+
+class PendingDeliveries:
+    """Alerts being delivered in the background, so a slow receiver holds its own alerts
+    and not the partition: each event is acked when its delivery ends (recorded or
+    dead-lettered), and Faust commits an offset only once every event before it is acked,
+    so a crash redelivers what was not finished (the log skips what was).
+
+    At most ``max_pending`` alerts wait at once (then the agent waits for room); a second
+    event of an alert id still being delivered waits for the first, then reads the log.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, max_pending: int) -> None:
+        self.dispatcher = dispatcher
+        self.room = asyncio.Semaphore(max_pending)
+        self.by_alert: dict[str, Delivery] = {}
+
+    async def start(self, event: Any) -> None:
+        await self.room.acquire()
+        alert_id = event.value.alert_id
+        task = asyncio.create_task(self._run(event, self.by_alert.get(alert_id)))
+        self.by_alert[alert_id] = task
+        task.add_done_callback(lambda done: self._forget(alert_id, done))
+
+    def _forget(self, alert_id: str, task: Delivery) -> None:
+        if self.by_alert.get(alert_id) is task:
+            del self.by_alert[alert_id]
+        self.room.release()
+
+    async def _run(self, event: Any, earlier: Delivery | None) -> Outcome | None:
+        try:
+            if earlier is not None:
+                await asyncio.wait([earlier])
+            return await deliver(self.dispatcher, event)
+        except Exception as exc:  # a bug costs a dead letter, not the notifier
+            log.exception("notification of %s failed", event.value.alert_id)
+            await _dead_letter(event, event.value, {"notifier": repr(exc)})
+            return None
+        finally:
+            event.ack()
+
+    async def settle(self) -> None:
+        """Wait until every delivery started so far has ended."""
+        while self.by_alert:
+            await asyncio.wait(list(self.by_alert.values()))
+
+
+#: The notifier's deliveries in this process (one per agent actor), for ``settle``.
+_PENDING: list[PendingDeliveries] = []
+
+
+async def settle() -> None:
+    """Wait for the deliveries in flight in this process (tests, shutdown)."""
+    for pending in list(_PENDING):
+        await pending.settle()
 
 
 @app.agent(alerts)
 async def notify_alerts(stream: Any) -> Any:
-    """Deliver every alert to the actions of its rule, at most once each."""
+    """Deliver every alert to the actions of its rule, at most once each, concurrently."""
     settings = get_notify_settings()
     timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         dispatcher = Dispatcher(build_channels(session, settings), settings)
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
-            try:
-                outcomes = await handle_batch(dispatcher, events)
-            except Exception as exc:  # a bug costs dead letters, not the notifier
-                log.exception("notifier batch failed")
-                for event in events:
-                    await _dead_letter(event, event.value, {"batch": repr(exc)})
-                continue
-            yield outcomes
+        pending = PendingDeliveries(dispatcher, settings.max_pending)
+        _PENDING.append(pending)
+        try:
+            async for event in stream.noack().events():
+                await pending.start(event)
+                yield event.value.alert_id
+        finally:
+            _PENDING.remove(pending)

@@ -48,6 +48,10 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
         self.buckets = {name: TokenBucket(settings.rate_per_s, settings.burst) for name in channels}
+        # A slow receiver holds at most this many attempts; other channels go on.
+        self.in_flight = {
+            name: asyncio.Semaphore(settings.in_flight_per_channel) for name in channels
+        }
 
     async def dispatch(self, alert: Alert, done: set[str]) -> Outcome:
         """Deliver every action of ``alert`` not in ``done``, concurrently."""
@@ -77,8 +81,9 @@ class Dispatcher:
         s = self.settings
 
         async def once() -> None:
-            await self.buckets[name].acquire()
-            await asyncio.wait_for(channel.send(alert, dict(action)), s.timeout_s)
+            async with self.in_flight[name]:  # held for one attempt, not for the backoff
+                await self.buckets[name].acquire()
+                await asyncio.wait_for(channel.send(alert, dict(action)), s.timeout_s)
 
         async def attempt() -> None:
             try:

@@ -77,6 +77,18 @@ class NotifySettings(BaseSettings):
     burst: int = Field(
         default=20, ge=1, le=10_000, description="Deliveries a channel may send at once"
     )
+    in_flight_per_channel: int = Field(
+        default=16,
+        ge=1,
+        le=1000,
+        description="Deliveries a channel may have waiting on receivers at once",
+    )
+    max_pending: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Alerts being delivered at once; the notifier reads on while fewer wait",
+    )
     allow_networks: list[str] = Field(
         default_factory=list,
         description="Private or loopback networks (CIDR) webhook/Slack/SMS URLs may point at",

@@ -3,13 +3,14 @@ delivery log honoured, failures dead-lettered."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import agents.notifier
-from agents.notifier import DeliveryLog, alert_deliveries, notify_alerts
+from agents.notifier import DeliveryLog, alert_deliveries, notify_alerts, settle
 from notify.base import DeliveryError
 from rules.alert import Alert
 from rules.config import NotifySettings
@@ -62,6 +63,7 @@ async def put(*alerts: Alert) -> None:
     async with notify_alerts.test_context() as agent:
         for alert in alerts:
             await agent.put(alert, key=alert.alert_id)
+        await settle()
 
 
 async def test_each_action_delivered_once_even_when_the_alert_comes_twice(
@@ -89,3 +91,62 @@ async def test_failure_after_the_last_retry_is_dead_lettered_and_not_logged(
     (letter,) = dead_letters
     assert letter.event_id == "a1" and "0:webhook: 503 from receiver" in letter.message
     assert alert_deliveries.data["a1"].done == ["1:email"]
+
+
+class SlowReceiver(Recorder):
+    """Holds every delivery until released; counts how many wait at once."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.release = asyncio.Event()
+        self.waiting = 0
+        self.most_waiting = 0
+
+    async def send(self, alert: Alert, action: dict[str, Any]) -> None:
+        self.waiting += 1
+        self.most_waiting = max(self.most_waiting, self.waiting)
+        try:
+            await self.release.wait()
+        finally:
+            self.waiting -= 1
+        self.sent.append(alert.alert_id)
+
+
+async def test_a_slow_receiver_holds_neither_the_partition_nor_other_channels(
+    channels: dict[str, Recorder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow = SlowReceiver("webhook")
+    channels["webhook"] = slow
+    settings = NotifySettings(  # type: ignore[call-arg]
+        attempts=1, backoff_s=0, backoff_max_s=0, in_flight_per_channel=2
+    )
+    monkeypatch.setattr(agents.notifier, "get_notify_settings", lambda: settings)
+    hooks = [make_alert(f"h{n}", [HOOK]) for n in range(5)]
+    mail = make_alert("m1", [MAIL])
+    async with notify_alerts.test_context() as agent:
+        for alert in [*hooks, mail]:
+            await agent.put(alert, key=alert.alert_id)
+        for _ in range(100):  # the mail behind five waiting hooks goes out meanwhile
+            if channels["email"].sent:
+                break
+            await asyncio.sleep(0.01)
+        assert channels["email"].sent == ["m1"]
+        assert slow.sent == [] and slow.waiting == 2  # at most two in flight per channel
+        slow.release.set()
+        await settle()
+    assert sorted(slow.sent) == [a.alert_id for a in hooks] and slow.most_waiting == 2
+    assert all(alert_deliveries.data[a.alert_id].done == ["0:webhook"] for a in hooks)
+
+
+async def test_an_alert_redelivered_while_its_first_delivery_waits_is_sent_once(
+    channels: dict[str, Recorder],
+) -> None:
+    slow = SlowReceiver("webhook")
+    channels["webhook"] = slow
+    alert = make_alert("a1", [HOOK])
+    async with notify_alerts.test_context() as agent:
+        await agent.put(alert, key=alert.alert_id)
+        await agent.put(alert, key=alert.alert_id)
+        slow.release.set()
+        await settle()
+    assert slow.sent == ["a1"] and slow.most_waiting == 1
