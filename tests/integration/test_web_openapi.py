@@ -53,7 +53,8 @@ def test_generated_requests_get_documented_answers_and_never_a_5xx(
         "--workers", "2", "--request-timeout", "30", *RUNS[phases],
         "--report", "junit", "--report-dir", str(tmp_path),
     ]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # In the test's directory: schemathesis keeps a crash cache (.schemathesis/) in its cwd.
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     print(run.stdout[-6000:])
     worker_log = web.worker.log_tail() if web.worker else ""
     assert run.returncode == 0, f"{run.stdout[-12000:]}\n{run.stderr[-2000:]}\n{worker_log}"
