@@ -228,3 +228,21 @@ async def test_timer_raises_silence_for_a_quiet_camera_once(
     (alert,) = await check_timed_rules(last + 600)
     assert (alert.rule, alert.subject) == ("quiet", "gate")
     assert await check_timed_rules(last + 1200) == []
+
+
+async def test_reads_out_of_order_and_late_are_windowed_by_capture_time(
+    out: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = agents.alerts.get_rules_settings().model_copy(update={"lateness_s": 120.0})
+    monkeypatch.setattr(agents.alerts, "get_rules_settings", lambda: settings)
+    use_rules({"type": "rate", "name": "circling", "count": 3, "window": 60})
+    await put_reads(plate_read(1, seconds=1000), plate_read(2, seconds=1030))
+    await put_reads(plate_read(3, seconds=1500))  # the plate's event time moves to 1500
+    # 1040 would complete 1000..1040, but it is 460 s late: beyond the 120 s bound
+    await put_reads(plate_read(4, seconds=1040))
+    assert out.alerts == []
+    # out of order but inside the bound: they complete the window of their capture times
+    await put_reads(plate_read(5, seconds=1470), plate_read(6, seconds=1480))
+    (alert,) = out.alerts
+    assert alert.event_ids == ["ev-5", "ev-6", "ev-3"]
+    assert alert.triggered_at == T0 + timedelta(seconds=1500)
