@@ -1,4 +1,4 @@
-"""Topics of the alert engine: the rule set (compacted) and the alerts.
+"""Topics of the alert engine: the rule set (compacted) and the alerts (Avro).
 
 The rule set carries raw bytes (gzip-compressed JSON of one rule, keyed by its name; a
 tombstone removes it) so that a watch list of 100,000 plates fits one message.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import faust
 
 from alpr import app
-from rules.alert import Alert
+from rules.alert import Alert, AlertCodec
 from rules.config import get_rules_settings
 from tables.rule_state import CameraTick
 
@@ -31,6 +31,7 @@ alerts: faust.TopicT = app.topic(
     key_type=str,
     value_type=Alert,
     key_serializer="raw",
+    value_serializer=AlertCodec(subject=f"{_settings.alerts_topic}-value"),
     internal=True,
 )
 

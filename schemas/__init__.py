@@ -18,6 +18,7 @@ SCHEMA_FILES = {
     "PlateRead": "plate_read.avsc",
     "DeadLetter": "dead_letter.avsc",
     "CameraStatus": "camera_status.avsc",
+    "Alert": "alert.avsc",
 }
 
 
