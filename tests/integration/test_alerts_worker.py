@@ -1,6 +1,7 @@
 """The alert path end to end: a real Faust worker, broker and registry, and a webhook
 receiver on loopback. A watch-listed read produced to the raw topic (twice, as a retrying
-edge would) is routed, evaluated and delivered to the webhook once, signed."""
+edge would) is routed, evaluated and delivered to the webhook once, signed, and the alert is
+projected into PostgreSQL's ``alerts`` table."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
@@ -64,6 +66,21 @@ async def _drop(bootstrap: str, prefixes: tuple[str, ...], registry_url: str) ->
             registry.delete_subject(f"{topic}-value", permanent=True)
         except RegistryError:  # most topics have no subject
             pass
+
+
+async def stored_alert(dsn: str, alert_id: str, timeout: float = 30.0) -> asyncpg.Record:
+    """The alert's row in PostgreSQL, once the alert projection has written it (removed)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + timeout
+        query = "SELECT * FROM alerts WHERE alert_id = $1"
+        while (row := await conn.fetchrow(query, alert_id)) is None:
+            assert time.monotonic() < deadline, f"alert {alert_id} not in PostgreSQL"
+            await asyncio.sleep(0.3)
+        await conn.execute("DELETE FROM alerts WHERE alert_id = $1", alert_id)
+        return row
+    finally:
+        await conn.close()
 
 
 async def test_watchlisted_read_reaches_the_webhook_once(
@@ -120,6 +137,8 @@ async def test_watchlisted_read_reaches_the_webhook_once(
             assert received, f"no webhook call; worker log:\n{worker.log_tail()}"
             await asyncio.sleep(3)  # time for a duplicate to show up, if one were coming
             first = list(received)
+            stored = await stored_alert(settings.postgres.dsn, json.loads(first[0][1])["alert_id"])
+            assert (stored["rule_id"], stored["event_id"]) == ("e2e-stolen", hit_id)
             # A rule published to the running worker applies without a restart.
             added = rule.model_copy(update={"name": "e2e-added", "plates": ["ZZ09XY"]})
             await publish_rules(bootstrap, names["rules"], [rule, added], prune=True)
