@@ -1,8 +1,10 @@
-"""``alpr rules check|publish|list``: validate rule files and manage the live rule set."""
+"""``alpr rules check|publish|list|history``: validate rule files and manage the live rule
+set."""
 
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -15,7 +17,7 @@ from ops.command_groups import group_command
 from rules.config import get_rules_settings
 from rules.loader import load_rules
 from rules.ruleset import decode_rule
-from rules.sync import publish_rules, read_rule_topic
+from rules.sync import publish_rules, read_history, read_rule_topic
 
 
 @cli.group(name="rules")
@@ -83,3 +85,26 @@ async def rules_list(self: AppCommand) -> None:
         state = "enabled" if rule.enabled else "disabled"
         self.say(f"{name:<32} {rule.type:<18} {version}  {state}  {rule.severity}")
     self.say(f"{len(current)} rules")
+
+
+@app.command(argument("name"), base=RulesCommand)
+async def rules_history(self: AppCommand, name: str) -> None:
+    """List every published version of rule NAME, oldest first: when, version, type, state.
+
+    The rule topic keeps only the latest version of each rule; every publish also goes to
+    its history topic (<rules topic>.history), which this reads.
+    """
+    versions = await read_history(
+        get_settings().kafka.bootstrap_servers, get_rules_settings().topic, name
+    )
+    for published, value in versions:
+        when = datetime.fromtimestamp(published, UTC).isoformat(timespec="seconds")
+        if value is None:
+            self.say(f"{when}  removed")
+            continue
+        rule, version = decode_rule(value)
+        state = "enabled" if rule.enabled else "disabled"
+        self.say(f"{when}  {version}  {rule.type:<18} {state}  {rule.severity}")
+    self.say(f"{len(versions)} versions of {name}")
+    if not versions:
+        raise SystemExit(1)

@@ -2,6 +2,10 @@
 
 Every worker reads the whole compacted topic from the start, so each holds the full rule
 set whatever partitions it owns, and then follows it to apply changes without a restart.
+
+Compaction keeps only the latest version of each rule, so every published change is also
+appended to ``<topic>.history`` (never compacted, kept forever): ``alpr rules history NAME``
+lists a rule's versions from there.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -29,7 +33,9 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
     return [TopicPartition(topic, p) for p in sorted(parts or ())]
 
 
-async def catch_up(consumer: AIOKafkaConsumer, topic: str, apply: Apply) -> None:
+async def _read_to_end(
+    consumer: AIOKafkaConsumer, topic: str, on_record: Callable[[ConsumerRecord], None]
+) -> None:
     """Assign every partition of ``topic``, read it from the start to its current end."""
     tps = await _partitions(consumer, topic)
     consumer.assign(tps)
@@ -40,9 +46,14 @@ async def catch_up(consumer: AIOKafkaConsumer, topic: str, apply: Apply) -> None
         batch = await consumer.getmany(timeout_ms=1000)
         for tp, messages in batch.items():
             for message in messages:
-                apply(message.key.decode() if message.key else "", message.value)
+                on_record(message)
             if await consumer.position(tp) >= ends[tp]:
                 pending.discard(tp)
+
+
+async def catch_up(consumer: AIOKafkaConsumer, topic: str, apply: Apply) -> None:
+    """Apply every message of ``topic`` from the start to its current end."""
+    await _read_to_end(consumer, topic, lambda m: apply(m.key.decode() if m.key else "", m.value))
 
 
 async def follow(consumer: AIOKafkaConsumer, apply: Apply) -> None:
@@ -58,22 +69,53 @@ def new_consumer(bootstrap: str) -> AIOKafkaConsumer:
     )  # fmt: skip
 
 
+_LARGE = {"max.message.bytes": str(8 * 1024 * 1024)}
+
+
+def history_topic(topic: str) -> str:
+    """The topic that keeps every published version of the rules of ``topic``."""
+    return f"{topic}.history"
+
+
 async def ensure_rule_topic(bootstrap: str, topic: str) -> None:
-    """Create the rule topic, compacted with one partition, unless it exists (the broker
-    would otherwise auto-create it without compaction)."""
+    """Create the rule topic (compacted, one partition) and its history topic (kept
+    forever) unless they exist: the broker would otherwise auto-create them with its own
+    cleanup and retention."""
+    wanted = {
+        topic: {"cleanup.policy": "compact", **_LARGE},
+        history_topic(topic): {"cleanup.policy": "delete", "retention.ms": "-1", **_LARGE},
+    }
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        if topic in await admin.list_topics():
-            return
-        config = {"cleanup.policy": "compact", "max.message.bytes": str(8 * 1024 * 1024)}
-        new = NewTopic(topic, num_partitions=1, replication_factor=1, topic_configs=config)
-        try:
-            await admin.create_topics([new])
-        except TopicAlreadyExistsError:
-            pass
+        existing = set(await admin.list_topics())
+        for name, config in wanted.items():
+            if name in existing:
+                continue
+            new = NewTopic(name, num_partitions=1, replication_factor=1, topic_configs=config)
+            try:
+                await admin.create_topics([new])
+            except TopicAlreadyExistsError:
+                pass
     finally:
         await admin.close()
+
+
+async def read_history(bootstrap: str, topic: str, name: str) -> list[tuple[float, bytes | None]]:
+    """Every published version of rule ``name``, oldest first: (publish time in seconds,
+    encoded rule, or None where it was removed)."""
+    versions: list[tuple[float, bytes | None]] = []
+
+    def keep(record: ConsumerRecord) -> None:
+        if record.key == name.encode():
+            versions.append((record.timestamp / 1000.0, record.value or None))
+
+    consumer = new_consumer(bootstrap)
+    try:
+        await _read_to_end(consumer, history_topic(topic), keep)
+    finally:
+        await consumer.stop()
+    return versions
 
 
 async def read_rule_topic(bootstrap: str, topic: str) -> dict[str, bytes]:
@@ -118,11 +160,20 @@ async def publish_rules(
             if before == rule_version(rule):
                 report["unchanged"].append(rule.name)
                 continue
-            await producer.send_and_wait(topic, key=rule.name.encode(), value=encode_rule(rule))
+            await _send_version(producer, topic, rule.name, encode_rule(rule))
             report["added" if before is None else "changed"].append(rule.name)
         for name in sorted(set(current) - given) if prune else ():
-            await producer.send_and_wait(topic, key=name.encode(), value=None)
+            await _send_version(producer, topic, name, None)
             report["removed"].append(name)
     finally:
         await producer.stop()
     return report
+
+
+async def _send_version(
+    producer: AIOKafkaProducer, topic: str, name: str, value: bytes | None
+) -> None:
+    """Publish one rule version (None: removal), first to the history: a crash between the
+    two sends leaves a version in the history that the next publish sends again."""
+    await producer.send_and_wait(history_topic(topic), key=name.encode(), value=value or b"")
+    await producer.send_and_wait(topic, key=name.encode(), value=value)

@@ -1,0 +1,55 @@
+"""Rule version history on a real broker: every published change is kept, in order, and
+``alpr rules history NAME`` lists it as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from config.settings import Settings
+from rules.model import WatchlistRule
+from rules.ruleset import decode_rule, rule_version
+from rules.sync import history_topic, publish_rules, read_history, read_rule_topic
+from tests.integration.conftest import require_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_every_published_version_is_kept_and_listed(settings: Settings, unique: str) -> None:
+    bootstrap = settings.kafka.bootstrap_servers
+    require_port(bootstrap, "Kafka")
+    topic = f"test.{unique}.rules"
+    first = WatchlistRule(type="watchlist", name="stolen", plates=["AB12CDE"])
+    second = first.model_copy(update={"severity": "critical", "plates": ["AB12CDE", "XY99ZZZ"]})
+    try:
+        await publish_rules(bootstrap, topic, [first], prune=True)
+        await publish_rules(bootstrap, topic, [second], prune=True)
+        await publish_rules(bootstrap, topic, [second], prune=True)  # unchanged: no version
+        await publish_rules(bootstrap, topic, [], prune=True)  # removed
+        versions = await read_history(bootstrap, topic, "stolen")
+        assert await read_rule_topic(bootstrap, topic) == {}  # compacted topic: only the last
+        listed = subprocess.run(
+            [sys.executable, "-m", "faust", "-A", "alpr", "rules", "history", "stolen"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "ALPR_RULES_TOPIC": topic},
+        )  # fmt: skip
+    finally:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics([topic, history_topic(topic)])
+        finally:
+            await admin.close()
+    assert [None if v is None else decode_rule(v)[1] for _, v in versions] == [
+        rule_version(first), rule_version(second), None
+    ]  # fmt: skip
+    assert [t for t, _ in versions] == sorted(t for t, _ in versions)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert rule_version(first) in lines[0] and "warning" in lines[0]
+    assert rule_version(second) in lines[1] and "critical" in lines[1]
+    assert lines[2].endswith("removed") and lines[3] == "3 versions of stolen"
