@@ -55,6 +55,25 @@ class EventPublisher(SpoolSender):
         return self.spool.put(key, value, meta, evictable=evictable)
 
     async def send(self, items: list[Item]) -> None:
+        # A connected producer whose broker goes away keeps the batch and retries it until
+        # the broker is back. Giving up on it then (a new producer sending the items again)
+        # would duplicate the batch once the old producer delivers it after all: so wait
+        # on, saying so, and give up only when the worker stops.
+        task = asyncio.ensure_future(self._send(items))
+        timeout_s = 2 * self.request_timeout_ms / 1000
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=timeout_s)
+            if done:
+                return task.result()
+            self.stats.up = False
+            self.stats.failures += 1
+            self.stats.last_error = f"batch not acknowledged within {timeout_s:g} s"
+            logger.warning("%s: broker not acknowledging; items stay spooled", self.name)
+            if self.stopping.is_set():
+                task.cancel()
+                raise ConnectionError("stopping with a batch not acknowledged")
+
+    async def _send(self, items: list[Item]) -> None:
         messages = [await self._encode(item) for item in items]
         producer = await self._connected()
         # Idempotent producer: one partition per key keeps the send order; wait for all.

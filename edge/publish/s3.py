@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -27,8 +28,14 @@ class CropUploader(SpoolSender):
         client_kwargs: Mapping[str, str],
         batch: int = 20,
         backoff: Backoff | None = None,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 10.0,
     ) -> None:
         super().__init__(spool, batch, backoff)
+        if connect_timeout_s <= 0 or read_timeout_s <= 0:
+            raise ValueError("connect_timeout_s and read_timeout_s must be positive")
+        self.connect_timeout_s = connect_timeout_s
+        self.read_timeout_s = read_timeout_s
         self.bucket = bucket
         self.client_kwargs = dict(client_kwargs)
         self._client: Any = None
@@ -41,15 +48,23 @@ class CropUploader(SpoolSender):
 
     async def send(self, items: list[Item]) -> None:
         client = await self._connected()
+        # aiobotocore's read timeout does not end a request to a store that accepted the
+        # connection and hangs: bound the whole request (a put repeated later, under the
+        # same key, stores the object once all the same).
+        timeout_s = 3 * (self.connect_timeout_s + self.read_timeout_s)
         for item in items:  # in order: an object is acknowledged only after the ones before
             meta = json.loads(item.meta)
-            await client.put_object(
+            put = client.put_object(
                 Bucket=self.bucket,
                 Key=item.key,
                 Body=item.value,
                 ContentType=meta["content_type"],
                 Tagging=urlencode(meta["tags"]),
             )
+            try:
+                await asyncio.wait_for(put, timeout_s)
+            except TimeoutError:
+                raise ConnectionError(f"no answer to a put within {timeout_s:g} s") from None
 
     async def _connected(self) -> Any:
         if self._client is None:
@@ -57,8 +72,8 @@ class CropUploader(SpoolSender):
             from aiobotocore.session import get_session
 
             config = AioConfig(
-                connect_timeout=5,
-                read_timeout=10,
+                connect_timeout=self.connect_timeout_s,
+                read_timeout=self.read_timeout_s,
                 retries={"max_attempts": 3, "mode": "standard"},
             )
             self._context = get_session().create_client("s3", config=config, **self.client_kwargs)

@@ -42,6 +42,8 @@ class SpoolSender(ABC):
         self.batch = batch
         self.backoff = backoff or Backoff(initial_s=0.5, max_s=30.0)
         self.stats = SenderStats()
+        #: Set when ``run`` is told to stop: a send waiting on its receiver may give up.
+        self.stopping = asyncio.Event()
 
     @abstractmethod
     async def send(self, items: list[Item]) -> None:
@@ -74,6 +76,7 @@ class SpoolSender(ABC):
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain until ``stop`` is set and the spool is empty or the receiver is down."""
+        self.stopping = stop
         attempt = 0
         while True:
             try:
