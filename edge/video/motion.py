@@ -23,6 +23,7 @@ class MotionGate:
         self.threshold = threshold
         self.zone = zone
         self._previous: np.ndarray | None = None
+        self._marked: np.ndarray | None = None
         self._mask: np.ndarray | None = None
 
     def moving(self, frame: Frame) -> bool:
@@ -31,9 +32,25 @@ class MotionGate:
             return True
         grey = cv2.GaussianBlur(frame.grey(GATE_WIDTH), (5, 5), 0)
         previous, self._previous = self._previous, grey
-        if previous is None or previous.shape != grey.shape:
+        return self._differ(grey, previous)
+
+    def mark(self) -> None:
+        """Remember the last frame seen (the one a detection ran on)."""
+        self._marked = self._previous
+
+    def unchanged_since_mark(self) -> bool:
+        """True when gating is on and the last frame seen differs from the marked one by no
+        more than the threshold: a detection on it would find what the marked one did.
+        Compared with the marked frame, not the previous one, so that a slow vehicle's
+        small changes per frame add up."""
+        if self.threshold == 0.0 or self._previous is None or self._marked is None:
+            return False
+        return not self._differ(self._previous, self._marked)
+
+    def _differ(self, grey: np.ndarray, other: np.ndarray | None) -> bool:
+        if other is None or other.shape != grey.shape:
             return True
-        changed = cv2.absdiff(grey, previous) > PIXEL_DELTA
+        changed = cv2.absdiff(grey, other) > PIXEL_DELTA
         mask = self._zone_mask(grey.shape)
         if mask is not None:
             changed = changed[mask]

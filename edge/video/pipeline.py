@@ -103,6 +103,8 @@ class PipelineStats:
     searches: int = 0
     #: Preview events (cameras with ``preview: true``).
     previews: int = 0
+    #: Detections not run because the scene had not changed since the last one.
+    replayed: int = 0
     events: int = 0
     weak_tracks: int = 0
     stage_ms: dict[str, float] = field(default_factory=dict)
@@ -143,6 +145,7 @@ class CameraPipeline:
         self._observe = observe
         self._since_detection = tracking.detect_every  # the first analysed frame detects
         self._hangover = 0
+        self._last_objects: Detections | None = None
 
     @property
     def live_tracks(self) -> int:
@@ -162,8 +165,17 @@ class CameraPipeline:
         if self._since_detection < self.tracking.detect_every:
             return self._overdue(frame)
         self._since_detection = 0
-        objects = self._timed("detect", lambda: self._detect(frame))
-        self.stats.detections += 1
+        if self._last_objects is not None and self.gate.unchanged_since_mark():
+            # A still scene (a parked car, the empty road after a pass): the detector would
+            # find what it found last time, so the tracker gets that again (a track that
+            # was not in it still runs out of detections and ends).
+            objects = self._last_objects
+            self.stats.replayed += 1
+        else:
+            objects = self._timed("detect", lambda: self._detect(frame))
+            self._last_objects = objects
+            self.gate.mark()
+            self.stats.detections += 1
         hits = self._timed("track", lambda: self._track(objects, frame))
         for track, box in hits:
             if self._wants_read(track):

@@ -135,3 +135,14 @@ def test_a_camera_without_previews_publishes_none() -> None:
     pipeline, _, _ = _pipeline(script, ["5AU5341"])
     events = _run(pipeline, _frames(11))
     assert [(e.preview, e.reason) for e in events] == [(False, "ended")]
+
+
+def test_a_still_scene_replays_the_last_detection_instead_of_running_the_detector() -> None:
+    parked = [[((100.0, 50.0, 200.0, 150.0), CAR)]]
+    pipeline, vehicles, _ = _pipeline(parked, ["5AU5341"], max_delay_s=2.0)
+    still = TrackingConfig(motion_threshold=0.01, detect_every=1, max_delay_s=2.0)
+    gated = CameraPipeline(pipeline.camera, pipeline.engine, still)
+    events = _run(gated, _frames(40))  # identical frames: the car is parked
+    assert vehicles.calls == 1 and gated.stats.replayed == 39
+    assert [e.reason for e in events] == ["max_delay"]  # tracked all along, read once
+    assert gated.live_tracks == 1
