@@ -139,21 +139,26 @@ def start_profiler(worker: WorkerProcess, out: Path) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
-def top_functions(collapsed: Path, count: int = 15) -> list[tuple[float, str]]:
-    """Share of samples in which each function is on the stack (inclusive), largest first."""
-    inclusive: dict[str, int] = {}
+#: Leaf frames of a thread that waits (event loop poll, idle thread pool): not work.
+IDLE = ("select", "thread.py", "threading.py")
+
+
+def top_functions(collapsed: Path, count: int = 12) -> list[tuple[float, str]]:
+    """Share of the busy samples spent in each function itself (leaf frame), largest first."""
+    own: dict[str, int] = {}
     total = 0
     for line in collapsed.read_text().splitlines():
         stack, _, samples = line.rpartition(" ")
         if not samples.isdigit():
             continue
+        leaf = stack.rsplit(";", 1)[-1]
+        if any(idle in leaf for idle in IDLE):
+            continue
         total += int(samples)
-        for frame in set(stack.split(";")):
-            name = frame.split(" (")[0]
-            where = frame.rsplit("/", 1)[-1].split(":")[0] if "/" in frame else ""
-            key = f"{name} ({where})"
-            inclusive[key] = inclusive.get(key, 0) + int(samples)
-    ranked = sorted(((n / max(total, 1), k) for k, n in inclusive.items()), reverse=True)
+        name, _, where = leaf.partition(" (")
+        key = f"{name} ({where.rsplit('/', 1)[-1].split(':')[0].rstrip(')')})"
+        own[key] = own.get(key, 0) + int(samples)
+    ranked = sorted(((n / max(total, 1), k) for k, n in own.items()), reverse=True)
     return ranked[:count]
 
 
@@ -180,7 +185,7 @@ def projection_rate(
         if spy is not None and profile is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
-            print(f"  {store}: profile (share of samples with the function on the stack):")
+            print(f"  {store}: profile (share of busy samples in the function itself):")
             for share, name in top_functions(profile / f"{store}.txt"):
                 print(f"    {share:6.1%}  {name}")
         batches = metric(worker, "alpr_projection_batch_events_count", store)
