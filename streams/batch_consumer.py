@@ -20,6 +20,14 @@ Delivery is at-least-once and the handler must be idempotent:
 - a handler that fails for good (any exception but :class:`stores.retry.Abandoned`-like
   exceptions named in ``abandoned``) stops the consumer with that error, offsets left before
   the batch; a batch abandoned while the consumer goes on is fetched again.
+
+Using it: give a handler ``async def handle(batch: Batch) -> None`` that returns only once
+every message of the batch has had its effect (stored, produced and acknowledged, or
+dead-lettered), retries what is transient with a backoff whose ``stopping`` is
+:meth:`BatchConsumer.should_abandon`, and raises one of ``abandoned`` when told to stop; run
+it in the worker with :class:`streams.batch_service.BatchConsumerService`. With
+``max_in_flight`` above 1 the batches of one partition may be handled concurrently, so a
+handler that needs per-key order (a router producing keyed output, rule state) keeps it at 1.
 """
 
 from __future__ import annotations
