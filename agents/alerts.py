@@ -2,8 +2,11 @@
 ``evaluate_camera_rules`` on the reads repartitioned by camera, and a timer for the rules
 that time alone fires (dwell, silence). Alerts go to ``alpr.alerts`` keyed by alert id.
 
-Each read is evaluated inside its own try: a read that breaks the engine becomes a dead
-letter and the batch goes on.
+The reads come in as raw bytes: their key is the normalised plate, and when the rule set is
+watch lists alone (the common case) a plate on no list is dropped after a hash lookup,
+without decoding the Avro value or building a record. Each read is evaluated inside its own
+try: a read that does not decode or breaks the engine becomes a dead letter and the batch
+goes on.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+import faust
 
 from agents.deadletters import dead_letter_for
 from agents.emit import send_dead_letter
@@ -23,7 +28,9 @@ from rules.alert import Alert
 from rules.config import get_rules_settings
 from rules.engine import AlertEngine
 from rules.topics import alerts, camera_ticks
+from streams.codec import AvroSchema, decode, default_schema_cache
 from streams.failures import ProcessingError, Reason, Stage
+from streams.records import PlateRead
 from streams.topics import plates_detected
 from tables.rule_state import CameraTick, PlateRuleState, rule_state_by_camera, rule_state_by_plate
 
@@ -31,6 +38,17 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 BATCH_WITHIN_S = 0.005
+
+READ_SCHEMA = AvroSchema.named("PlateRead")
+
+#: ``alpr.plates.detected`` undecoded (the router declares and writes it as PlateRead).
+reads_by_plate: faust.TopicT = app.topic(
+    plates_detected.get_topic_name(),
+    key_type=str,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+)
 
 
 async def send_alert(alert: Alert) -> None:
@@ -63,32 +81,53 @@ async def wait_for_rules() -> None:
 
 
 async def _dead_letter(event: Any, exc: Exception) -> None:
-    log.exception("alert evaluation failed on %s", event.message.tp)
-    error = ProcessingError(
-        Reason.INTERNAL_ERROR, Stage.EMIT, f"alert evaluation failed: {exc!r}",
-        event_id=getattr(event.value, "event_id", None),
-    )  # fmt: skip
+    if isinstance(exc, ProcessingError):  # the read does not decode: its own reason
+        error = exc
+    else:
+        log.exception("alert evaluation failed on %s", event.message.tp)
+        error = ProcessingError(
+            Reason.INTERNAL_ERROR, Stage.EMIT, f"alert evaluation failed: {exc!r}",
+            event_id=getattr(event.value, "event_id", None),
+        )  # fmt: skip
     await send_dead_letter(dead_letter_for(error, event.message, time.time()))
 
 
-async def _evaluate(stream: Any, handle: Any) -> Any:
+Handle = Callable[[Any], Awaitable[list[Alert]]]
+
+
+async def _evaluate(stream: Any, handle: Handle) -> Any:
     async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
         raised: list[Alert] = []
         for event in events:
             make_current(event)
             try:
-                raised += await handle(event.value, event.message.partition)
+                raised += await handle(event)
             except Exception as exc:  # one bad read costs a dead letter, not the worker
                 await _dead_letter(event, exc)
         yield raised
 
 
-@app.agent(plates_detected)
+async def evaluate_read(engine: AlertEngine, event: Any) -> list[Alert]:
+    """Evaluate one undecoded read; a plate no rule can act on is not decoded."""
+    if not engine.needs_read(event.key):
+        return []
+    read = PlateRead.from_data(decode(event.value, READ_SCHEMA, default_schema_cache()))
+    try:
+        return await engine.on_read(read, event.message.partition)
+    except Exception as exc:  # named by the read's event id, which the bytes do not show
+        log.exception("alert evaluation failed on %s", event.message.tp)
+        raise ProcessingError(
+            Reason.INTERNAL_ERROR, Stage.EMIT, f"alert evaluation failed: {exc!r}",
+            event_id=read.event_id,
+        ) from exc  # fmt: skip
+
+
+@app.agent(reads_by_plate)
 async def evaluate_plate_rules(stream: Any) -> Any:
     """Evaluate every read against the rule set; state per plate."""
     engine = build_engine()
     await wait_for_rules()
-    async for raised in _evaluate(stream, engine.on_read):
+    async for raised in _evaluate(stream, lambda event: evaluate_read(engine, event)):
         yield raised
 
 
@@ -96,7 +135,11 @@ async def evaluate_plate_rules(stream: Any) -> Any:
 async def evaluate_camera_rules(stream: Any) -> Any:
     """Evaluate the camera-keyed rules (rate per camera; silence's last read)."""
     engine = build_engine()
-    async for raised in _evaluate(stream, engine.on_camera_tick):
+
+    async def tick(event: Any) -> list[Alert]:
+        return await engine.on_camera_tick(event.value, event.message.partition)
+
+    async for raised in _evaluate(stream, tick):
         yield raised
 
 

@@ -112,6 +112,18 @@ class AlertEngine:
         self.send_alert = send_alert
         self.send_tick = send_tick
 
+    def needs_read(self, plate: str) -> bool:
+        """Whether a read of ``plate`` can raise an alert or change rule state.
+
+        Watch lists answer from the plate alone (a hash lookup, or the deletion index for
+        fuzzy lists); any other kind of rule needs every read (its fields, its time, the
+        camera tick).
+        """
+        for compiled in self.book.enabled():
+            if compiled.watchlist is None or compiled.watchlist.match(plate) is not None:
+                return True
+        return False
+
     def _camera_rules_exist(self) -> bool:
         return any(
             isinstance(c.rule, SilenceRule)

@@ -22,7 +22,9 @@ from rules.alert import Alert, alert_id
 from rules.model import AnyRule, Rule
 from rules.ruleset import encode_rule
 from rules.topics import alerts, camera_ticks
+from streams.codec import AvroCodec
 from streams.records import Box, CameraInfo, PlateRead
+from streams.testing import memory_schema_cache
 from tables.rule_state import CameraTick, PlateRuleState, rule_state_by_camera, rule_state_by_plate
 
 RULE: TypeAdapter[AnyRule] = TypeAdapter(Rule)
@@ -87,10 +89,23 @@ def plate_read(
     )  # fmt: skip
 
 
-async def put_reads(*reads: PlateRead) -> None:
+#: The registry of these tests: the agent decodes reads through it.
+CACHE = memory_schema_cache()
+READS = AvroCodec("PlateRead", subject="test.detected-value", schema_cache=CACHE)
+
+
+@pytest.fixture(autouse=True)
+def registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(agents.alerts, "default_schema_cache", lambda: CACHE)
+
+
+async def put_reads(*reads: PlateRead | tuple[str, bytes]) -> None:
+    """Reads as the router writes them: keyed by plate, Avro in the wire format (or given
+    as a plate and raw bytes)."""
     async with evaluate_plate_rules.test_context() as agent:
         for read in reads:
-            await agent.put(read, key=read.plate)
+            key, value = read if isinstance(read, tuple) else (read.plate, READS.dumps(read))
+            await agent.put(value, key=key)
 
 
 WATCH = {"type": "watchlist", "name": "stolen", "plates": ["AB123CD"], "severity": "critical",
@@ -246,3 +261,20 @@ async def test_reads_out_of_order_and_late_are_windowed_by_capture_time(
     (alert,) = out.alerts
     assert alert.event_ids == ["ev-5", "ev-6", "ev-3"]
     assert alert.triggered_at == T0 + timedelta(seconds=1500)
+
+
+async def test_a_plate_on_no_watch_list_is_not_decoded(out: Outbox) -> None:
+    use_rules(WATCH, {**WATCH, "name": "fuzzy", "plates": ["XY99ZZZ"], "match": "fuzzy"})
+    await put_reads(("ZZ999ZZ", b"not avro at all"), ("XY99ZZ2", b"\x00\x00"))
+    assert out.alerts == []
+    (letter,) = out.dead_letters  # the fuzzy match of XY99ZZ2 had to decode it
+    assert letter.reason == "truncated" and letter.stage == "decode"
+
+
+async def test_any_other_rule_needs_every_read_decoded(out: Outbox) -> None:
+    use_rules({"type": "threshold", "name": "blur", "field": "plate_confidence",
+               "op": "<", "value": 0.95})  # fmt: skip
+    await put_reads(("ZZ999ZZ", b"{}"), plate_read(1, plate="QQ111QQ"))
+    assert [a.plate for a in out.alerts] == ["QQ111QQ"]
+    (letter,) = out.dead_letters
+    assert letter.reason == "json_payload"
