@@ -1,6 +1,6 @@
 """``alpr edge`` on the clip built from the real photos, against the real services: one
-PlateEvent per vehicle pass on the raw topic, its crops in the bucket, heartbeats on the
-cameras topic, and Prometheus metrics while it runs."""
+PlateEvent per vehicle pass on the raw topic (after the preview it supersedes), its crops in
+the bucket, heartbeats on the cameras topic, and Prometheus metrics while it runs."""
 
 from __future__ import annotations
 
@@ -96,6 +96,7 @@ async def test_the_edge_worker_publishes_one_event_per_pass_with_crops_and_heart
                         "id": camera,
                         "url": str(clip),
                         "line": {"start": [0, 0.5], "end": [1, 0.5]},
+                        "preview": True,
                     }
                 ],
                 "publish": {
@@ -126,12 +127,23 @@ async def test_the_edge_worker_publishes_one_event_per_pass_with_crops_and_heart
                 decode(v, AvroSchema.named("PlateEvent"), cache)
                 for v in await _read_all(bootstrap, raw)
             ]
-            assert sorted(e["plate_text"] for e in events) == EXPECTED
             assert {e["camera_id"] for e in events} == {camera}
-            assert {e["direction"] for e in events} == {"approaching"}
+            # Previews come first, without crops; each track's final event supersedes its
+            # preview (one partition per camera: the topic keeps their order).
+            finals = [e for e in events if not e["preview"]]
+            previews = {e["event_id"]: i for i, e in enumerate(events) if e["preview"]}
+            assert previews, "no preview published"
+            assert all(events[i]["plate_crop_key"] is None for i in previews.values())
+            superseded = [e["supersedes"] for e in finals if e["supersedes"] is not None]
+            assert sorted(superseded) == sorted(previews)
+            for n, event in enumerate(events):
+                if event["supersedes"] is not None:
+                    assert previews[event["supersedes"]] < n
+            assert sorted(e["plate_text"] for e in finals) == EXPECTED
+            assert {e["direction"] for e in finals} == {"approaching"}
             listed = await s3.list_objects_v2(Bucket=bucket)
             stored = {o["Key"] for o in listed.get("Contents", [])}
-            for event in events:
+            for event in finals:
                 assert event["plate_crop_key"] in stored
                 assert event["vehicle_image_key"] in stored
 
@@ -145,6 +157,7 @@ async def test_the_edge_worker_publishes_one_event_per_pass_with_crops_and_heart
             assert f'alpr_edge_frames_total{{camera="{camera}"}}' in metrics
             assert "alpr_edge_stage_seconds_bucket" in metrics
             assert 'alpr_edge_spool_depth{spool="events"}' in metrics
+            assert 'alpr_edge_spool_bytes{spool="crops"}' in metrics
         finally:
             listed = await s3.list_objects_v2(Bucket=bucket)
             for obj in listed.get("Contents", []):
