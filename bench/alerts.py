@@ -1,13 +1,16 @@
 """Alert latency: from a raw read's produce to its webhook's receipt, through a real worker.
 
     .venv/bin/python -m bench.alerts [--eps 1000] [--seconds 20] [--plates 100000] [--fuzzy]
+                                     [--profile DIR]
 
 Publishes a watch list of ``--plates`` plates with a webhook action pointing at a receiver
 in this process, starts a real ``faust -A alpr worker`` on fresh topics (its own app id),
 then produces raw PlateEvents at ``--eps`` for ``--seconds`` with 1% of them on the list.
 Each alert's latency is the receipt time minus the produce time of its triggering read
 (both clocks are this machine's). Ends with ``RESULT alert_p50_ms=... alert_p99_ms=...
-eps=...`` (eps: the produce rate reached).
+eps=...`` (eps: the produce rate reached). ``--profile DIR`` samples the worker with py-spy
+while the reads are produced and prints the share of its samples by stage (router, alert
+agent, notifier, producer and consumer I/O).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import asyncio
 import json
 import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -27,6 +31,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.projections import start_profiler
 from config.settings import get_settings
 from ops.worker import WorkerProcess, free_port
 from rules.model import WatchlistRule
@@ -137,6 +142,42 @@ def stage_means(web_url: str) -> str:
     return "; ".join(means)
 
 
+#: Stages of the worker, each named by a frame its samples pass through (first match wins).
+STAGES = (
+    ("router agent (route_raw_reads, its sends and dedupe)", "route_raw_reads"),
+    ("alert agent (evaluate_plate_rules)", "evaluate_plate_rules"),
+    ("camera-rule agent", "evaluate_camera_rules"),
+    ("notifier", "agents/notifier.py"),
+    ("alert projection (PostgreSQL)", "project_alerts_to_postgres"),
+    ("producer: requests to Kafka (aiokafka Sender)", "aiokafka/producer/sender.py"),
+    ("consumer: fetch and hand-off (Faust Fetcher, Conductor)", "Fetcher._fetcher"),
+    ("consumer thread (Faust's aiokafka thread)", "mode/threads.py"),
+)
+
+
+#: Leaf functions of threads that wait for work (thread pools): not the worker's time.
+IDLE_THREAD_LEAVES = {"_worker", "Condition.wait", "Event.wait"}
+
+
+def stage_shares(collapsed: Path) -> list[tuple[float, str]]:
+    """Share of the worker's busy samples in each of :data:`STAGES` (the rest: Faust's
+    streams, tables, timers and web server), largest first. Samples of idle threads (a pool
+    waiting for work) are left out; the event loops' waits are a stage of their own."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        leaf = stack.rsplit(";", 1)[-1].partition(" (")[0]  # the function, not its file
+        if not samples.isdigit() or leaf in IDLE_THREAD_LEAVES:
+            continue
+        total += int(samples)
+        stage = next((name for name, frame in STAGES if frame in stack), "other Faust machinery")
+        if leaf == "EpollSelector.select":
+            stage = "event loops waiting (either thread)"
+        counts[stage] = counts.get(stage, 0) + int(samples)
+    return sorted(((n / max(total, 1), stage) for stage, n in counts.items()), reverse=True)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -177,9 +218,19 @@ async def run(args: argparse.Namespace) -> int:
             with WorkerProcess(workdir, free_port(), env=env) as worker:
                 await asyncio.to_thread(worker.wait_ready, 180.0)
                 await asyncio.sleep(3)  # the rule set loads after the assignment
+                spy = None
+                if args.profile:
+                    args.profile.mkdir(parents=True, exist_ok=True)
+                    spy = start_profiler(worker, args.profile / "alerts.txt")
                 sent_at, eps = await produce(
                     bootstrap, names["raw"], args.eps, args.seconds, plates
                 )
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    await asyncio.to_thread(spy.wait, 60)
+                    print("worker profile while producing (share of samples by stage):")
+                    for share, stage in stage_shares(args.profile / "alerts.txt"):
+                        print(f"  {share:6.1%}  {stage}")
                 deadline = time.time() + 30
                 while len(receiver.received) < len(sent_at) and time.time() < deadline:
                     await asyncio.sleep(0.2)
@@ -212,6 +263,9 @@ def main() -> None:
         "--with-projections", action="store_true", help="keep the store projections running"
     )
     parser.add_argument("--fuzzy", action="store_true", help="OCR-fuzzy instead of exact")
+    parser.add_argument(
+        "--profile", type=Path, help="sample the worker with py-spy into this folder"
+    )
     sys.exit(asyncio.run(run(parser.parse_args())))
 
 
