@@ -18,7 +18,7 @@ from stores.pg_writer import create_partitions_ahead
 
 @cli.group(name="db")
 def db_group() -> None:
-    """Manage the PostgreSQL schema: versioned SQL migrations in migrations/."""
+    """Manage the PostgreSQL schema: versioned SQL migrations in stores/migrations_sql/."""
 
 
 @cli.group(name="projections")

@@ -1,4 +1,4 @@
-"""Versioned SQL migrations in ``migrations/``, applied once each and recorded in a table.
+"""Versioned SQL migrations in ``stores/migrations_sql/``, applied once each and recorded.
 
 A file is ``NNNN_name.sql``, or a pair ``NNNN_name.native.sql`` / ``NNNN_name.timescale.sql``
 when the schema differs with the storage mode. The mode is chosen once, at the first
@@ -21,7 +21,8 @@ from typing import Literal
 
 import asyncpg
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+#: Inside the package (and its package data), so an installed copy has them too.
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations_sql"
 
 StorageMode = Literal["native", "timescale"]
 MODES: tuple[StorageMode, ...] = ("native", "timescale")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from stores.migrations import (
+    MIGRATIONS_DIR,
     MigrationError,
     choose_mode,
     detect_mode,
@@ -113,3 +114,21 @@ def test_each_mode_writes_with_its_own_insert() -> None:
     native, timescale = insert_sql("native"), insert_sql("timescale")
     assert "plate_reads_hourly" in native and "ON CONFLICT DO NOTHING" in native
     assert "plate_reads_hourly" not in timescale and "ON CONFLICT DO NOTHING" in timescale
+
+
+def test_the_migrations_ship_inside_the_stores_package_as_package_data() -> None:
+    """A non-editable install has them: they live in the package and setup.cfg lists them."""
+    import configparser
+    import fnmatch
+
+    import stores
+
+    package = Path(stores.__file__).resolve().parent
+    assert MIGRATIONS_DIR.parent == package
+    config = configparser.ConfigParser()
+    config.read(package.parent / "setup.cfg")
+    patterns = [p.strip() for p in config["options.package_data"]["stores"].split(",")]
+    shipped = [p.relative_to(package).as_posix() for p in MIGRATIONS_DIR.iterdir()]
+    assert migration_files() and all(
+        any(fnmatch.fnmatch(name, pattern) for pattern in patterns) for name in shipped
+    ), (shipped, patterns)
