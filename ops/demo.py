@@ -23,6 +23,7 @@ import yaml
 
 from config.settings import Settings, get_settings
 from edge.manifest import alpr_home
+from ops.demo_lookup import demo_key, search
 from ops.worker import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,14 +203,44 @@ def main() -> int:
         reads = asyncio.run(run(settings, clip, workdir))
         show(reads)
         pg, es = asyncio.run(count_in_stores(settings, [r["event_id"] for r in reads]))
-    ok = bool(reads) and pg == es == len(reads)
-    print(
-        f"\ndemo {'done' if ok else 'FAILED'}: {len(reads)} plates read from the clip and routed; "
-        f"{pg} rows in PostgreSQL, {es} documents in Elasticsearch.\n"
-        f"Worker: {worker.web_url}/health and /metrics (log {worker.log_path}).\n"
-        f"Try: .venv/bin/alpr read {samples / 'fast-alpr-test-image.png'}"
-    )
+        found = look_up(settings, worker.web_url, reads)
+        ok = bool(reads) and pg == es == len(reads) and found
+        print(
+            f"\ndemo {'done' if ok else 'FAILED'}: {len(reads)} plates read from the clip and "
+            f"routed; {pg} rows in PostgreSQL, {es} documents in Elasticsearch.\n"
+            f"Worker: {worker.web_url}/health and /metrics (log {worker.log_path}).\n"
+            f"Try: .venv/bin/alpr read {samples / 'fast-alpr-test-image.png'}"
+        )
+        if ok and sys.stdin.isatty() and os.environ.get("ALPR_DEMO_SERVE", "1") != "0":
+            serve(worker.web_url)
     return 0 if ok else 1
+
+
+def look_up(settings: Settings, web_url: str, reads: list[dict[str, Any]]) -> bool:
+    """Search the first read's plate through the API and print how to open the pages."""
+    if not reads:
+        return False
+    key = asyncio.run(demo_key(settings.postgres.dsn))
+    plate = str(reads[0]["plate"])
+    hits = search(web_url, key, plate)
+    shown = [f"{h['plate']} ({h['match']}, {h['sightings']} sighting(s))" for h in hits]
+    print(f"\nlookup API: {plate} -> {', '.join(shown) or 'no hit'}")
+    print(
+        f"lookup page: {web_url}/search  (sign in with the demo admin key {key};\n"
+        f"  more keys: ops/stack exec -- .venv/bin/alpr keys create --role viewer --owner NAME)"
+    )
+    return any(h["plate"] == plate for h in hits)
+
+
+def serve(web_url: str) -> None:
+    """Keep the worker (and so the pages) up until the newcomer presses Ctrl-C."""
+    print(f"\nserving the pages at {web_url}/search; Ctrl-C stops the worker "
+          "(set ALPR_DEMO_SERVE=0 to stop at once)")  # fmt: skip
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping the worker")
 
 
 if __name__ == "__main__":
