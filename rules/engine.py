@@ -48,9 +48,13 @@ class TimerWriter(Protocol):
 
 
 def sighting_of(read: PlateRead) -> Sighting:
+    """The read as the rules see it, named by its vehicle pass: a final read that supersedes
+    an edge preview takes the preview's id, so the rules count the pass once (a stateful
+    rule sees a redelivery) and a stateless rule raises the preview's alert id again, which
+    the notifier has already delivered."""
     location = read.location or read.camera.location
     return Sighting(
-        event_id=read.event_id,
+        event_id=read.supersedes or read.event_id,
         camera_id=read.camera_id,
         site_id=read.site_id,
         ts=read.captured_at.timestamp(),

@@ -278,3 +278,27 @@ async def test_any_other_rule_needs_every_read_decoded(out: Outbox) -> None:
     assert [a.plate for a in out.alerts] == ["QQ111QQ"]
     (letter,) = out.dead_letters
     assert letter.reason == "json_payload"
+
+
+def final_of(preview: PlateRead, n: int) -> PlateRead:
+    """The track's final read, which supersedes its edge preview."""
+    return preview.derive(event_id=f"ev-{n}", preview=False, supersedes=preview.event_id)
+
+
+async def test_a_preview_alerts_early_and_its_final_read_adds_no_second_alert(
+    out: Outbox,
+) -> None:
+    use_rules(WATCH)  # stateless: the final read raises the preview's alert id again
+    preview = plate_read(1).derive(preview=True)
+    await put_reads(preview, final_of(preview, 2))
+    assert {a.alert_id for a in out.alerts} == {alert_id("stolen", ["ev-1"])}
+
+
+async def test_a_preview_and_its_final_read_count_as_one_pass(out: Outbox) -> None:
+    use_rules({"type": "rate", "name": "circling", "count": 2, "window": 60})
+    preview = plate_read(1).derive(preview=True)
+    await put_reads(preview, final_of(preview, 2))
+    assert out.alerts == []  # one vehicle pass, not two reads
+    await put_reads(plate_read(3, seconds=30))
+    (alert,) = out.alerts
+    assert alert.event_ids == ["ev-1", "ev-3"]
