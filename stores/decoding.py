@@ -20,10 +20,16 @@ READ_SCHEMA = AvroSchema.named("PlateRead")
 
 @dataclass
 class Decoded:
-    """Positions in the batch with their read, and positions that failed with the error."""
+    """Positions in the batch with their read, and positions that failed with the error.
+
+    Edge previews (early reads of a track, flagged ``preview``) are counted in ``previews``
+    and not returned: the stores hold each vehicle pass once, as its final read, which
+    supersedes the preview (the alert rules use previews to page early).
+    """
 
     reads: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     failed: list[tuple[int, ProcessingError]] = field(default_factory=list)
+    previews: int = 0
 
 
 async def decode_reads(
@@ -46,7 +52,10 @@ async def decode_reads(
                     break
                 decoded.failed.append((position, exc))
             else:
-                decoded.reads.append((position, read))
+                if read.get("preview"):
+                    decoded.previews += 1
+                else:
+                    decoded.reads.append((position, read))
         else:
             return decoded
         pause = next(pauses)

@@ -21,3 +21,13 @@ async def test_reads_decode_and_failures_keep_their_position_and_reason() -> Non
         (2, "empty_payload"),
         (3, "truncated"),
     ]
+
+
+async def test_edge_previews_are_counted_and_not_stored() -> None:
+    cache = memory_schema_cache()
+    preview = {**plate_read_datum(), "preview": True}
+    final = {**plate_read_datum(), "supersedes": preview["event_id"]}
+    values = [value for _, value in encode_reads(cache, "detected-value", [preview, final])]
+    decoded = await decode_reads(values, cache, Backoff())
+    assert [r["event_id"] for _, r in decoded.reads] == [final["event_id"]]
+    assert decoded.previews == 1 and decoded.failed == []
