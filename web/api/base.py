@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any
 
-from faust.web import Request, Response, View
+from faust.web import Request, Response
 from faust.web.exceptions import WebError
 
-from web import metrics
 from web.app_state import WebResources, resources
 from web.auth.guard import authenticate
 from web.auth.keys import ApiKey
 from web.auth.roles import Role
 from web.errors import ApiError, bad_request, store_down, unavailable
 from web.lookup.contract import BadCursor, BadQuery
+from web.metered import MeteredView
 
 log = logging.getLogger(__name__)
 
@@ -30,20 +29,12 @@ _INTERNAL = ApiError(
 )
 
 
-class ApiView(View):
+class ApiView(MeteredView):
     """A JSON view of the API; subclasses implement ``get``/``post``/... as usual."""
-
-    async def dispatch(self, request: Any) -> Any:
-        started = time.perf_counter()
-        response = await self._answer(request)
-        name = type(self).__name__
-        metrics.REQUESTS.labels(name, str(response.status)).inc()
-        metrics.LATENCY.labels(name).observe(time.perf_counter() - started)
-        return response
 
     async def _answer(self, request: Any) -> Any:
         try:
-            return await super().dispatch(request)
+            return await self._view(request)
         except ApiError as exc:
             return self.problem(exc)
         except BadCursor as exc:

@@ -9,20 +9,19 @@ short message with the HTTP status, never a traceback.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 from urllib.parse import quote
 
-from faust.web import Request, Response, View
+from faust.web import Request, Response
 from faust.web.exceptions import WebError
 
-from web import metrics
 from web.app_state import WebResources, resources
 from web.auth.guard import authenticate
 from web.auth.keys import ApiKey
 from web.auth.roles import Role
 from web.errors import ApiError, store_down
 from web.lookup.contract import LookupFailure
+from web.metered import MeteredView
 from web.pages.render import render
 
 log = logging.getLogger(__name__)
@@ -39,20 +38,12 @@ PAGE_HEADERS = {
 _SIGN_IN_AGAIN = {"unauthenticated", "unknown_key", "revoked_key", "bad_authorization"}
 
 
-class PageView(View):
+class PageView(MeteredView):
     """An HTML page; subclasses implement ``get``/``post`` and call :meth:`page`."""
-
-    async def dispatch(self, request: Any) -> Any:
-        started = time.perf_counter()
-        response = await self._answer(request)
-        name = type(self).__name__
-        metrics.REQUESTS.labels(name, str(response.status)).inc()
-        metrics.LATENCY.labels(name).observe(time.perf_counter() - started)
-        return response
 
     async def _answer(self, request: Any) -> Any:
         try:
-            return await super().dispatch(request)
+            return await self._view(request)
         except ApiError as exc:
             if exc.code in _SIGN_IN_AGAIN:
                 return self.redirect(f"/signin?next={quote(str(request.rel_url), safe='')}")
