@@ -12,6 +12,10 @@ EVENTS_OUT = Counter("alpr_events_out_total", "Messages produced, by topic", ["t
 DEAD_LETTERS = Counter(
     "alpr_dead_letters_total", "Messages dead-lettered, by reason and stage", ["reason", "stage"]
 )
+REDELIVERED = Counter(
+    "alpr_router_redelivered_total",
+    "Raw messages Kafka delivered again after the router had routed them (skipped)",
+)
 ROUTER_LATENCY = Histogram(
     "alpr_router_latency_seconds",
     "From a raw event's Kafka timestamp to its read or dead letter being sent",

@@ -50,7 +50,8 @@ class RoutedRead:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one raw event became: a read (its plate) or a dead letter."""
+    """What one raw event became: a read (its plate), a dead letter, or neither (a message
+    Kafka delivered again after it was routed)."""
 
     plate: str | None = None
     dead_letter: DeadLetter | None = None
@@ -91,6 +92,13 @@ class PlateRouter:
         try:
             plate = await self._route(message, now)
         except ProcessingError as error:
+            if self._redelivered(error, message):
+                # At-least-once: after a rebalance or restart Kafka hands over a message
+                # this router already routed; its read is out, so it is neither read nor
+                # bad input. An event sent twice by the edge (another offset) is still a
+                # duplicate dead letter.
+                metrics.REDELIVERED.inc()
+                return Outcome()
             letter = await self._dead_letter(error, message, now)
             metrics.DEAD_LETTERS.labels(letter.reason, letter.stage).inc()
             return Outcome(dead_letter=letter)
@@ -112,8 +120,15 @@ class PlateRouter:
         except Exception as exc:
             raise _emit_error(exc, read.event_id) from exc
         # Marked only once sent: a read that failed to go out may come again.
-        await self.mark_seen(read.event_id, SeenEvent(seen_at=now, partition=message.partition))
+        seen = SeenEvent(seen_at=now, partition=message.partition, offset=message.offset)
+        await self.mark_seen(read.event_id, seen)
         return read.plate
+
+    def _redelivered(self, error: ProcessingError, message: Any) -> bool:
+        if error.reason is not Reason.DUPLICATE or error.event_id is None:
+            return False
+        entry = self.seen.get(error.event_id)
+        return entry is not None and entry.is_message(message.partition, message.offset)
 
     def read_from(self, payload: bytes | None, now: float) -> RoutedRead:
         """The read of one raw payload, or ``ProcessingError`` saying why there is none."""

@@ -27,10 +27,17 @@ _settings = get_router_settings()
 
 
 class SeenEvent(faust.Record, serializer="json", include_metadata=False):
-    """When an event id was first routed, and the raw partition its entry belongs to."""
+    """When an event id was first routed, the raw partition its entry belongs to, and the
+    offset of the raw message that routed it (-1 in entries written before it was kept)."""
 
     seen_at: float
     partition: int
+    offset: int = -1
+
+    def is_message(self, partition: int, offset: int) -> bool:
+        """Whether this entry was written for that very raw message (so seeing the message
+        again is Kafka redelivering it, not the edge sending the event twice)."""
+        return self.offset >= 0 and (self.partition, self.offset) == (partition, offset)
 
 
 event_ids_seen = app.Table(

@@ -226,6 +226,19 @@ async def test_event_seen_within_ttl_is_a_duplicate(schema_cache: SchemaCache, s
     assert only_dead_letter(sent).reason == "duplicate"
 
 
+async def test_a_message_kafka_delivers_again_is_skipped_without_a_dead_letter(
+    schema_cache: SchemaCache, sent: Any
+) -> None:
+    payload = encode_plate_event(schema_cache)
+    async with route_raw_reads.test_context() as agent:
+        await agent.put(payload, key=b"cam-1", partition=0)
+        agent.sent_offset -= 1  # the same partition and offset again: a redelivery
+        await agent.put(payload, key=b"cam-1", partition=0)
+        await agent.put(payload, key=b"cam-1", partition=0)  # the edge sent it twice
+    assert len(sent.reads) == 1
+    assert sent.reasons == ["duplicate"]
+
+
 async def test_event_seen_before_the_ttl_is_routed_again(
     schema_cache: SchemaCache, sent: Any, router_settings: RouterSettings
 ) -> None:
