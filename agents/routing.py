@@ -101,10 +101,14 @@ class PlateRouter:
                 return Outcome()
             letter = await self._dead_letter(error, message, now)
             metrics.DEAD_LETTERS.labels(letter.reason, letter.stage).inc()
+            self._observe_latency(message)
             return Outcome(dead_letter=letter)
-        finally:
-            self._latency.observe(max(0.0, self.clock() - message.timestamp))
+        self._observe_latency(message)
         return Outcome(plate=plate)
+
+    def _observe_latency(self, message: Any) -> None:
+        """Time from the raw message's Kafka timestamp to its read or dead letter sent."""
+        self._latency.observe(max(0.0, self.clock() - message.timestamp))
 
     async def _route(self, message: Any, now: float) -> str:
         try:
