@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from config.settings import Settings
 from edge.publish.events import plate_event_datum
@@ -42,6 +41,7 @@ from streams.codec import AvroSchema, SchemaCache, decode
 from streams.registry import SchemaRegistryClient
 from streams.testing import create_topics, delete_topics
 from tests.integration.conftest import require_port
+from tests.integration.kafka_reading import consume_topic
 from tests.integration.test_edge_publish import _track_event
 
 FAST = Backoff(initial_s=0.2, max_s=1.0)
@@ -144,25 +144,6 @@ async def _until(condition: Any, timeout_s: float, what: str) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _consume_all(bootstrap: str, topic: str, expected: int) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    messages: list[Any] = []
-    try:
-        for _ in range(120):
-            batch = await consumer.getmany(timeout_ms=500)
-            messages += [m for part in batch.values() for m in part]
-            if len(messages) >= expected:
-                batch = await consumer.getmany(timeout_ms=1500)  # a duplicate would show now
-                messages += [m for part in batch.values() for m in part]
-                break
-    finally:
-        await consumer.stop()
-    return messages
-
-
 async def test_events_through_a_kafka_stop_and_restart_arrive_exactly_once_in_order(
     settings: Settings, unique: str, tmp_path: Path, private_kafka: PrivateService
 ) -> None:
@@ -204,7 +185,7 @@ async def test_events_through_a_kafka_stop_and_restart_arrive_exactly_once_in_or
             for n in range(30, 40):
                 camera_event(n)
             await _until(lambda: publisher.spool.depth() == 0, 120, "the spool to drain")
-        messages = await _consume_all(bootstrap, topic, 40)
+        messages = await consume_topic(bootstrap, topic, 40, polls=120)
         cache = SchemaCache(registry)
         got: dict[str, list[str]] = defaultdict(list)
         for message in messages:

@@ -11,12 +11,10 @@ import asyncio
 import uuid
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from config.settings import Settings
 from edge.publish.events import crop_keys, plate_event_datum
@@ -30,6 +28,7 @@ from streams.codec import AvroSchema, SchemaCache, decode
 from streams.registry import SchemaRegistryClient
 from streams.testing import create_topics, delete_topics
 from tests.integration.conftest import require_port
+from tests.integration.kafka_reading import consume_topic
 
 CLOSED = "127.0.0.1:9"  # the discard port: nothing listens here
 FAST = Backoff(initial_s=0.1, max_s=0.5)
@@ -73,26 +72,6 @@ async def _drain(sender: SpoolSender) -> None:
     assert sender.spool.depth() == 0, sender.stats.last_error
 
 
-async def _consume(bootstrap: str, topic: str, expected: int) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    messages: list[Any] = []
-    try:
-        for _ in range(60):
-            batch = await consumer.getmany(timeout_ms=500)
-            messages += [m for part in batch.values() for m in part]
-            if len(messages) >= expected:
-                # One more poll: a duplicate would show up now.
-                batch = await consumer.getmany(timeout_ms=1000)
-                messages += [m for part in batch.values() for m in part]
-                break
-    finally:
-        await consumer.stop()
-    return messages
-
-
 async def test_events_spooled_through_a_broker_outage_and_a_restart_all_arrive_in_order(
     settings: Settings, unique: str, tmp_path: Path
 ) -> None:
@@ -124,7 +103,7 @@ async def test_events_spooled_through_a_broker_outage_and_a_restart_all_arrive_i
         await _drain(restarted)
         assert restarted.stats.sent == 12
 
-        messages = await _consume(bootstrap, topic, 12)
+        messages = await consume_topic(bootstrap, topic, 12)
         cache = SchemaCache(registry)
         got: dict[str, list[str]] = defaultdict(list)
         for message in messages:
