@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from aiokafka import ConsumerRecord
 
 from streams.failures import ProcessingError
 from streams.records import DeadLetter
@@ -21,6 +24,26 @@ HEADER_ATTEMPTS = "alpr-dlq-attempts"
 HEADER_REPLAY_OF = "alpr-dlq-replay-of"
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class RecordMessage:
+    """An aiokafka record in the shape of Faust's ``Message`` (timestamp in seconds), as
+    :func:`dead_letter_for` and the router read it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float | None
+    headers: Sequence[tuple[str, bytes]]
+
+    @classmethod
+    def of(cls, record: ConsumerRecord) -> RecordMessage:
+        stamp = record.timestamp / 1000.0 if record.timestamp is not None else None
+        return cls(record.topic, record.partition, record.offset, record.key, record.value,
+                   stamp, list(record.headers or ()))  # fmt: skip
 
 
 def _header_map(headers: Any) -> dict[str, bytes]:

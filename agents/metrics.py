@@ -16,6 +16,10 @@ REDELIVERED = Counter(
     "alpr_router_redelivered_total",
     "Raw messages Kafka delivered again after the router had routed them (skipped)",
 )
+ROUTER_RETRIES = Counter(
+    "alpr_router_retries_total",
+    "Batches the router sent again because Kafka did not take every read, letter or mark",
+)
 ROUTER_LATENCY = Histogram(
     "alpr_router_latency_seconds",
     "From a raw event's Kafka timestamp to its read or dead letter being sent",

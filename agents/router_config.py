@@ -69,6 +69,22 @@ class RouterSettings(BaseSettings):
     dedupe_sweep_s: float = Field(
         default=60, gt=0, le=3600, description="How often expired event ids are removed"
     )
+    batch_size: int = Field(
+        default=2000, ge=1, le=50_000, description="Most raw messages routed in one batch"
+    )
+    linger_ms: int = Field(
+        default=2,
+        ge=0,
+        le=1000,
+        description="Milliseconds the producer waits to fill a request with reads (latency "
+        "against fewer, larger requests)",
+    )
+    retry_first_s: float = Field(
+        default=0.2, gt=0, le=60, description="First pause before a batch is sent again"
+    )
+    retry_max_s: float = Field(
+        default=10.0, gt=0, le=600, description="Longest pause between sends of a batch"
+    )
 
     @model_validator(mode="after")
     def _plate_bounds(self) -> RouterSettings:

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -48,14 +49,19 @@ class Receiver:
 
     def __init__(self) -> None:
         self.received: dict[str, float] = {}
+        #: Per triggering event id: when the router routed its read and the alert was raised.
+        self.stamps: dict[str, tuple[float, float]] = {}
         self.calls = 0
 
     async def handle(self, request: web.Request) -> web.Response:
         now = time.time()
         alert = json.loads(await request.read())
         self.calls += 1
+        routed, raised = (_epoch(alert.get(f)) for f in ("received_at", "raised_at"))
         for event_id in alert["event_ids"]:
             self.received.setdefault(event_id, now)
+            if routed is not None and raised is not None:
+                self.stamps.setdefault(event_id, (routed, raised))
         return web.Response(text="ok")
 
     async def start(self) -> tuple[web.AppRunner, str]:
@@ -67,6 +73,28 @@ class Receiver:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return runner, f"http://127.0.0.1:{port}/hook"
+
+
+def _epoch(stamp: str | None) -> float | None:
+    return datetime.fromisoformat(stamp).timestamp() if stamp else None
+
+
+def stage_report(sent_at: dict[str, float], receiver: Receiver) -> str:
+    """p50/p99 of each hop, ms: produce -> routed (router), routed -> alert raised (alert
+    agent), raised -> webhook receipt (alerts topic, notifier, HTTP)."""
+    hops: dict[str, list[float]] = {"router": [], "alert agent": [], "notifier": []}
+    for event_id, produced in sent_at.items():
+        if event_id not in receiver.stamps or event_id not in receiver.received:
+            continue
+        routed, raised = receiver.stamps[event_id]
+        hops["router"].append((routed - produced) * 1000)
+        hops["alert agent"].append((raised - routed) * 1000)
+        hops["notifier"].append((receiver.received[event_id] - raised) * 1000)
+    return "; ".join(
+        f"{hop} p50 {percentile(v, 0.5):.1f} p99 {percentile(v, 0.99):.1f} ms"
+        for hop, v in hops.items()
+        if v
+    )
 
 
 def watch_plates(count: int) -> list[str]:
@@ -144,7 +172,7 @@ def stage_means(web_url: str) -> str:
 
 #: Stages of the worker, each named by a frame its samples pass through (first match wins).
 STAGES = (
-    ("router agent (route_raw_reads, its sends and dedupe)", "route_raw_reads"),
+    ("router (BatchRouter: routing, its sends and dedupe)", "BatchRouter"),
     ("alert agent (evaluate_plate_rules)", "evaluate_plate_rules"),
     ("camera-rule agent", "evaluate_camera_rules"),
     ("notifier", "agents/notifier.py"),
@@ -248,6 +276,7 @@ async def run(args: argparse.Namespace) -> int:
         return 1
     print(f"latency ms: min {min(latencies):.1f} mean {statistics.mean(latencies):.1f} "
           f"max {max(latencies):.1f}")  # fmt: skip
+    print(f"by hop: {stage_report(sent_at, receiver)}")
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     print(f"RESULT alert_p50_ms={p50:.1f} alert_p99_ms={p99:.1f} eps={eps:.0f}")
     return 0 if len(latencies) == len(sent_at) else 1

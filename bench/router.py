@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from config.settings import get_settings
 from ops.worker import WorkerProcess, free_port
@@ -98,9 +99,23 @@ async def output_rate(
     return (len(stamps) - 1) / span if span > 0 else float("inf")
 
 
-def router_env(topics: dict[str, str]) -> dict[str, str]:
+async def topics_of_app(bootstrap: str, app_id: str) -> list[str]:
+    """The worker's own topics (changelogs, repartitions): named after its app id."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return [t for t in await admin.list_topics() if t.startswith(app_id)]
+    finally:
+        await admin.close()
+
+
+def router_env(topics: dict[str, str], app_id: str) -> dict[str, str]:
     """The worker measures the router alone, not the stores' projections of its output."""
-    env = {"ALPR_PROJECTIONS_ENABLE_PG": "false", "ALPR_PROJECTIONS_ENABLE_ES": "false"}
+    env = {
+        "ALPR_FAUST__APP_ID": app_id,
+        "ALPR_PROJECTIONS_ENABLE_PG": "false",
+        "ALPR_PROJECTIONS_ENABLE_ES": "false",
+    }
     env.update({f"ALPR_TOPICS_{name.upper()}": topic for name, topic in topics.items()})
     return env
 
@@ -112,6 +127,7 @@ async def run(count: int, keep: bool) -> tuple[float, float]:
     tag = uuid.uuid4().hex[:8]
     topics = {t: f"bench.{tag}.{t}" for t in ("raw", "detected", "dlq", "cameras")}
     baseline_out = f"bench.{tag}.baseline"
+    app_id = f"alpr-bench-router-{tag}"
     names = [*topics.values(), baseline_out]
     await create_topics(bootstrap, names, partitions=settings.kafka.partitions)
     try:
@@ -124,8 +140,9 @@ async def run(count: int, keep: bool) -> tuple[float, float]:
         print(f"baseline: {baseline_eps:,.0f} events/s", flush=True)
 
         print("router: faust -A alpr worker", flush=True)
+        env = router_env(topics, app_id)
         with tempfile.TemporaryDirectory() as workdir:
-            with WorkerProcess(Path(workdir), free_port(), env=router_env(topics)) as worker:
+            with WorkerProcess(Path(workdir), free_port(), env=env) as worker:
                 router_eps = await output_rate(
                     bootstrap, topics["detected"], count, timeout=900, alive=worker.process
                 )
@@ -134,6 +151,7 @@ async def run(count: int, keep: bool) -> tuple[float, float]:
     finally:
         if not keep:
             await delete_topics(bootstrap, names)
+            await delete_topics(bootstrap, await topics_of_app(bootstrap, app_id))
             registry = SchemaRegistryClient(settings.schema_registry.url)
             for name in names:
                 registry.delete_subject(f"{name}-value", permanent=True)

@@ -150,6 +150,8 @@ class Batch:
 
 
 Handler = Callable[[Batch], Awaitable[None]]
+#: Called with the partitions assigned, before any message of them is handed out.
+OnAssigned = Callable[[list[TopicPartition]], Awaitable[None]]
 
 
 @dataclass
@@ -176,6 +178,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log.info("%s: assigned %s", self.owner.name, sorted(f"{t.topic}/{t.partition}"
                                                              for t in assigned))  # fmt: skip
+        await self.owner._on_assigned(assigned)
 
 
 class BatchConsumer:
@@ -183,6 +186,9 @@ class BatchConsumer:
 
     ``abandoned`` are the exceptions by which a handler says "given up, not handled" (it was
     told to by :meth:`should_abandon`); any other exception is a bug and ends :meth:`run`.
+    ``on_assigned`` prepares what the handler needs for newly assigned partitions (state
+    restored from a changelog); no message is handed out before it returns, and its failure
+    ends :meth:`run` like the handler's.
     """
 
     def __init__(
@@ -195,6 +201,7 @@ class BatchConsumer:
         settings: BatchConsumerSettings | None = None,
         abandoned: tuple[type[BaseException], ...] = (),
         client_id: str | None = None,
+        on_assigned: OnAssigned | None = None,
     ) -> None:
         self.name = name
         self.bootstrap = bootstrap
@@ -204,6 +211,7 @@ class BatchConsumer:
         self.settings = settings or BatchConsumerSettings()
         self.abandoned = abandoned
         self.client_id = client_id or f"{group_id}-{name}"
+        self.on_assigned = on_assigned
         self._consumer: AIOKafkaConsumer | None = None
         self._in_flight: deque[_InFlight] = deque()
         self._generation = 0
@@ -393,6 +401,16 @@ class BatchConsumer:
                 len(self._in_flight),
             )
             self._abandoned.inc(len(self._in_flight))
+
+    async def _on_assigned(self, assigned: list[TopicPartition]) -> None:
+        if self.on_assigned is None or self._stopping:
+            return
+        try:
+            await self.on_assigned(assigned)
+        except Exception as exc:  # aiokafka would log it and go on consuming without it
+            log.error("%s: preparing the assigned partitions failed", self.name, exc_info=exc)
+            self._failure = exc
+            self._stopping = True
 
     async def _on_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         """Before giving partitions up: commit what was handled, leave the rest."""

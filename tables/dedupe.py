@@ -1,32 +1,29 @@
 """Event ids already routed, so a redelivered or replayed event adds no second read.
 
-A plain changelog-backed table keyed by event id with the time it was first routed; entries
-older than ``dedupe_ttl_s`` count as absent and a timer removes them. (Faust's windowed
-tables expire keys too, but their expiry index is not rebuilt after recovery, so restored
-keys would never leave.) Each entry lives on the partition of the raw event that wrote it,
-the partition every redelivery of that event (same key) arrives on.
+The router's state: event id -> when it was first routed, from which raw partition and
+offset. Each entry lives on the partition of the raw event that wrote it (the partition every
+redelivery of that event arrives on) and is logged to a compacted changelog topic with one
+partition per raw partition, so the worker that takes a raw partition over restores its
+entries before routing from it. Entries older than ``dedupe_ttl_s`` count as absent; the
+sweep removes them with a tombstone.
+
+The changelog's format is the one the router's Faust table used (key: the event id as a JSON
+string; value: ``{"seen_at", "partition", "offset"}``), so state written before the router
+left Faust's per-event streams is read back as it was.
+
+This module is the state and its changelog format only; reading and writing the topic is
+:mod:`streams.changelog`'s job, wired in :mod:`agents.router`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from typing import cast
-
-import faust
-from faust.tables.base import Collection
-from faust.types import TableT
-
-from agents.router_config import get_router_settings
-from alpr import app
-
-log = logging.getLogger(__name__)
-
-_settings = get_router_settings()
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 
-class SeenEvent(faust.Record, serializer="json", include_metadata=False):
+@dataclass(frozen=True, slots=True)
+class SeenEvent:
     """When an event id was first routed, the raw partition its entry belongs to, and the
     offset of the raw message that routed it (-1 in entries written before it was kept)."""
 
@@ -40,54 +37,106 @@ class SeenEvent(faust.Record, serializer="json", include_metadata=False):
         return self.offset >= 0 and (self.partition, self.offset) == (partition, offset)
 
 
-event_ids_seen = app.Table(
-    "event_ids_seen",
-    key_type=str,
-    value_type=SeenEvent,
-    help="Event ids routed within the dedupe TTL (agents.router)",
-)
-
-
-async def mark_seen(table: TableT, event_id: str, entry: SeenEvent) -> None:
-    """``table[event_id] = entry``, with the changelog message sent and awaited directly.
-
-    Assignment would queue the message in Faust's producer buffer, whose drain is one
-    message at a time and pauses the whole consumer (up to 0.1 s at a time) whenever more
-    than 100 are queued: at a few thousand events a second that caps the router near 1,000.
-    """
-    collection = cast(Collection, table)
-    table.data[event_id] = entry
-    await table.changelog_topic.send(
-        key=event_id,
-        value=entry,
-        partition=entry.partition,
-        key_serializer=collection.key_serializer,
-        value_serializer=collection.value_serializer,
-    )
-
-
 def is_fresh(entry: SeenEvent | None, now: float, ttl_s: float) -> bool:
     """Whether ``entry`` still marks its event id as seen at time ``now``."""
     return entry is not None and now - entry.seen_at < ttl_s
 
 
-async def sweep_expired(table: TableT, now: float, ttl_s: float, chunk: int = 1000) -> int:
-    """Remove entries older than ``ttl_s`` from the local part of ``table``; how many went.
+def encode_key(event_id: str) -> bytes:
+    return json.dumps(event_id).encode()
 
-    Deletes with an explicit changelog partition because no stream event is current here.
+
+def encode_entry(entry: SeenEvent) -> bytes:
+    return json.dumps(
+        {"seen_at": entry.seen_at, "partition": entry.partition, "offset": entry.offset}
+    ).encode()
+
+
+def decode_key(key: bytes) -> str:
+    event_id = json.loads(key)
+    if not isinstance(event_id, str):
+        raise ValueError(f"changelog key is not a JSON string: {key[:80]!r}")
+    return event_id
+
+
+def decode_entry(value: bytes) -> SeenEvent:
+    data = json.loads(value)
+    return SeenEvent(
+        seen_at=float(data["seen_at"]),
+        partition=int(data["partition"]),
+        offset=int(data.get("offset", -1)),
+    )
+
+
+class SeenEvents(Mapping[str, SeenEvent]):
+    """The entries of the raw partitions this worker has read, and how far into each
+    changelog partition they go.
+
+    A partition that is given up keeps its entries and position: if it comes back, only the
+    changelog written since (by its owner meanwhile) is read.
     """
-    expired = [k for k, v in list(table.data.items()) if not is_fresh(v, now, ttl_s)]
-    for done, key in enumerate(expired, 1):
-        entry = table.data.pop(key, None)
-        if entry is not None:
-            table.send_changelog(entry.partition, key, None, value_serializer="raw")
-        if done % chunk == 0:
-            await asyncio.sleep(0)  # let the router run between chunks
-    return len(expired)
+
+    def __init__(self) -> None:
+        self.data: dict[str, SeenEvent] = {}
+        #: Per raw partition, the changelog offset after the last record applied or written.
+        self.positions: dict[int, int] = {}
+        self.malformed = 0
+
+    def __getitem__(self, event_id: str) -> SeenEvent:
+        return self.data[event_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def apply(self, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
+        """Apply one changelog record read back (``value`` None: a tombstone)."""
+        self.positions[partition] = max(self.positions.get(partition, 0), offset + 1)
+        try:
+            event_id = decode_key(key or b"")
+            if value is None:
+                self.data.pop(event_id, None)
+            else:
+                self.data[event_id] = decode_entry(value)
+        except (ValueError, KeyError, TypeError):
+            self.malformed += 1  # not ours to fix: the record is skipped, the rest restored
+
+    def written(self, marks: Mapping[str, SeenEvent], offsets: Mapping[int, int]) -> None:
+        """Take ``marks`` in once their changelog records are in Kafka (``offsets``: per
+        partition, the last offset written)."""
+        self.data.update(marks)
+        for partition, offset in offsets.items():
+            self.positions[partition] = max(self.positions.get(partition, 0), offset + 1)
+
+    def expired(self, now: float, ttl_s: float) -> list[tuple[str, SeenEvent]]:
+        """Entries older than ``ttl_s`` at ``now``."""
+        return [(k, v) for k, v in list(self.data.items()) if not is_fresh(v, now, ttl_s)]
+
+    def forget(self, event_ids: Iterable[str]) -> None:
+        for event_id in event_ids:
+            self.data.pop(event_id, None)
 
 
-@app.timer(interval=_settings.dedupe_sweep_s, on_leader=False)
-async def expire_seen_event_ids() -> None:
-    removed = await sweep_expired(event_ids_seen, time.time(), _settings.dedupe_ttl_s)
-    if removed:
-        log.info("dedupe: removed %d event ids older than %.0fs", removed, _settings.dedupe_ttl_s)
+class BatchView(Mapping[str, SeenEvent]):
+    """What the router sees while it routes one batch: the batch's own marks (not in the
+    changelog yet) over the stored entries, so a duplicate within the batch is caught."""
+
+    def __init__(self, stored: Mapping[str, SeenEvent]) -> None:
+        self.stored = stored
+        self.marks: dict[str, SeenEvent] = {}
+
+    def __getitem__(self, event_id: str) -> SeenEvent:
+        found = self.marks.get(event_id)
+        return found if found is not None else self.stored[event_id]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.marks
+        yield from (k for k in self.stored if k not in self.marks)
+
+    def __len__(self) -> int:
+        return len(self.marks) + sum(1 for k in self.stored if k not in self.marks)
+
+    async def mark(self, event_id: str, entry: SeenEvent) -> None:
+        self.marks[event_id] = entry

@@ -14,7 +14,6 @@ from streams.codec import SchemaCache
 from streams.testing import memory_schema_cache
 from streams.topics import dead_letters, plates_detected
 from tables.cameras import cameras_by_id
-from tables.dedupe import event_ids_seen
 
 
 class Sent:
@@ -64,21 +63,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
 
 
 @pytest.fixture(autouse=True)
-def changelog_sends(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
-    """Changelog messages the router sends itself (no producer runs in these tests)."""
-    sent: list[tuple[Any, ...]] = []
-
-    async def send(key: Any = None, value: Any = None, partition: Any = None, **kw: Any) -> None:
-        sent.append((partition, key, value))
-
-    monkeypatch.setattr(event_ids_seen.changelog_topic, "send", send)
-    return sent
-
-
-@pytest.fixture(autouse=True)
 def empty_tables() -> Iterator[None]:
-    for table in (event_ids_seen, cameras_by_id):
-        table.data.clear()
+    cameras_by_id.data.clear()
     yield
-    for table in (event_ids_seen, cameras_by_id):
-        table.data.clear()
+    cameras_by_id.data.clear()

@@ -1,20 +1,18 @@
-"""The dedupe table's time-to-live: what counts as seen, and what the sweep removes."""
+"""The dedupe state: what counts as seen, its changelog format, and restoring from it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import json
 
-import pytest
-
-from tables.dedupe import SeenEvent, event_ids_seen, is_fresh, sweep_expired
-
-
-@pytest.fixture(autouse=True)
-def empty_table() -> Iterator[None]:
-    event_ids_seen.data.clear()
-    yield
-    event_ids_seen.data.clear()
+from tables.dedupe import (
+    BatchView,
+    SeenEvent,
+    SeenEvents,
+    decode_entry,
+    encode_entry,
+    encode_key,
+    is_fresh,
+)
 
 
 def test_freshness_is_bounded_by_the_ttl() -> None:
@@ -25,23 +23,47 @@ def test_freshness_is_bounded_by_the_ttl() -> None:
     assert not is_fresh(None, now=1000.0, ttl_s=60)
 
 
-async def test_sweep_removes_expired_entries_with_tombstones_on_their_partition(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    tombstones: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(
-        event_ids_seen,
-        "send_changelog",
-        lambda partition, key, value, **kw: tombstones.append((partition, key, value)),
-    )
-    event_ids_seen.data.update(
-        {
-            "old-a": SeenEvent(seen_at=100.0, partition=2),
-            "old-b": SeenEvent(seen_at=500.0, partition=5),
-            "new": SeenEvent(seen_at=950.0, partition=2),
-        }
-    )
-    removed = await sweep_expired(event_ids_seen, now=1000.0, ttl_s=100.0, chunk=1)
-    assert removed == 2
-    assert set(event_ids_seen.data) == {"new"}
-    assert sorted(tombstones) == [(2, "old-a", None), (5, "old-b", None)]
+def test_changelog_format_is_the_faust_tables() -> None:
+    """Keys are JSON strings, values the record's fields: what the Faust table wrote."""
+    entry = SeenEvent(seen_at=12.5, partition=4, offset=99)
+    assert encode_key("e-1") == b'"e-1"'
+    assert json.loads(encode_entry(entry)) == {"seen_at": 12.5, "partition": 4, "offset": 99}
+    # Entries the table wrote before offsets were kept have none.
+    assert decode_entry(b'{"seen_at": 1.0, "partition": 2}') == SeenEvent(1.0, 2, -1)
+
+
+def test_restore_applies_entries_and_tombstones_and_skips_malformed_records() -> None:
+    seen = SeenEvents()
+    seen.apply(1, 0, b'"a"', encode_entry(SeenEvent(5.0, 1, 10)))
+    seen.apply(1, 1, b'"b"', encode_entry(SeenEvent(6.0, 1, 11)))
+    seen.apply(1, 2, b'"a"', None)
+    seen.apply(1, 3, b"not json", b"{}")
+    seen.apply(1, 4, b'"c"', b'{"partition": 1}')
+    assert dict(seen) == {"b": SeenEvent(6.0, 1, 11)}
+    assert seen.malformed == 2
+    assert seen.positions == {1: 5}
+
+
+def test_written_marks_move_the_position_past_them() -> None:
+    seen = SeenEvents()
+    seen.apply(0, 3, b'"a"', encode_entry(SeenEvent(1.0, 0)))
+    seen.written({"b": SeenEvent(2.0, 0, 7), "c": SeenEvent(2.0, 2, 1)}, {0: 9, 2: 0})
+    assert set(seen) == {"a", "b", "c"}
+    assert seen.positions == {0: 10, 2: 1}
+
+
+def test_expired_lists_only_entries_past_the_ttl() -> None:
+    seen = SeenEvents()
+    seen.written({"old": SeenEvent(100.0, 0), "new": SeenEvent(950.0, 0)}, {})
+    assert seen.expired(now=1000.0, ttl_s=100.0) == [("old", SeenEvent(100.0, 0))]
+
+
+async def test_a_batch_sees_its_own_marks_over_the_stored_entries() -> None:
+    seen = SeenEvents()
+    seen.written({"a": SeenEvent(1.0, 0)}, {})
+    view = BatchView(seen)
+    await view.mark("b", SeenEvent(2.0, 0))
+    await view.mark("a", SeenEvent(3.0, 0))
+    assert view.get("a") == SeenEvent(3.0, 0) and view.get("b") == SeenEvent(2.0, 0)
+    assert set(view) == {"a", "b"} and len(view) == 2
+    assert "b" not in seen  # stored only once the changelog has it
