@@ -65,14 +65,17 @@ class WorkerProcess:
         except OSError:
             return None
 
-    def wait_ready(self, timeout: float = 120.0, min_partitions: int = 1) -> dict[str, Any]:
-        """Wait until ``/health`` reports at least ``min_partitions`` assigned partitions."""
+    def wait_ready(
+        self, timeout: float = 120.0, min_partitions: int = 1, consumers: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """Wait until ``/health`` reports at least ``min_partitions`` assigned partitions and
+        each batch consumer named in ``consumers`` (e.g. ``router``) owns a partition."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
                 raise RuntimeError(f"the worker exited; log tail:\n{self.log_tail()}")
             body = self.health()
-            if body is not None and body.get("assigned_partitions", 0) >= min_partitions:
+            if body is not None and _ready(body, min_partitions, consumers):
                 return body
             time.sleep(0.5)
         raise TimeoutError(f"the worker was not ready within {timeout:.0f}s:\n{self.log_tail()}")
@@ -107,3 +110,10 @@ class WorkerProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _ready(health: dict[str, Any], min_partitions: int, consumers: tuple[str, ...]) -> bool:
+    if health.get("assigned_partitions", 0) < min_partitions:
+        return False
+    running = health.get("consumers", {})
+    return all(running.get(name, {}).get("assigned_partitions", 0) > 0 for name in consumers)

@@ -181,6 +181,10 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.owner._on_assigned(assigned)
 
 
+#: The batch consumers of this process by name, for ``/health``.
+RUNNING: dict[str, BatchConsumer] = {}
+
+
 class BatchConsumer:
     """Consumes ``topics`` in group ``group_id`` and hands batches to ``handler``.
 
@@ -212,6 +216,8 @@ class BatchConsumer:
         self.abandoned = abandoned
         self.client_id = client_id or f"{group_id}-{name}"
         self.on_assigned = on_assigned
+        #: Messages after the last batch handed out (as the ``LAG`` gauge).
+        self.lag = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._in_flight: deque[_InFlight] = deque()
         self._generation = 0
@@ -237,6 +243,16 @@ class BatchConsumer:
         consumer = self._consumer
         return set(consumer.assignment()) if consumer is not None else set()
 
+    def status(self) -> dict[str, object]:
+        """What ``/health`` says of this consumer: its group, partitions owned, messages behind."""
+        return {
+            "group": self.group_id,
+            "running": self._consumer is not None and not self._stopping,
+            "assigned_partitions": len(self.assignment()),
+            "lag": self.lag,
+            "failed": repr(self._failure) if self._failure is not None else None,
+        }
+
     def stop_soon(self) -> None:
         """Ask :meth:`run` to finish: no new batch; those in flight get ``stop_wait_s``."""
         self._stopping = True
@@ -244,6 +260,7 @@ class BatchConsumer:
     async def run(self) -> None:
         """Consume until :meth:`stop_soon`; raises the error of a handler that failed."""
         consumer = await self._start()
+        RUNNING[self.name] = self
         try:
             while not self._stopping:
                 await self._settle_done()
@@ -269,6 +286,8 @@ class BatchConsumer:
                 flight.task.cancel()
             self._in_flight.clear()
             self._consumer = None
+            if RUNNING.get(self.name) is self:
+                del RUNNING[self.name]
             await consumer.stop()
 
     async def _start(self) -> AIOKafkaConsumer:
@@ -301,6 +320,7 @@ class BatchConsumer:
         self._records.inc(len(batch))
         self._batch_records.observe(len(batch))
         batch.lag = self._lag_after(consumer, batch)
+        self.lag = batch.lag
         self._lag.set(batch.lag)
         task = asyncio.create_task(self._handle(batch), name=f"{self.name}-batch")
         self._in_flight.append(_InFlight(batch, task))

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import struct
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from config.settings import Settings
 from ops.worker import WorkerProcess, free_port
@@ -289,3 +291,56 @@ async def test_ten_thousand_reads_every_bad_one_dead_lettered_and_replay_adds_no
     duplicates = 'alpr_dead_letters_total{reason="duplicate",stage="dedupe"}'
     assert metric(worker, duplicates) == 2 * BAD["duplicate"]
     assert metric(worker, "alpr_router_latency_seconds_count") == VALID + 2 * bad_total
+
+
+async def app_topics(bootstrap: str, app_id: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return [t for t in await admin.list_topics() if t.startswith(app_id)]
+    finally:
+        await admin.close()
+
+
+async def test_a_router_killed_and_replaced_still_knows_what_it_routed(
+    settings: Settings, topics: Topics, tmp_path: Path, unique: str
+) -> None:
+    """The dedupe state comes back from its changelog: after a SIGKILL, the next worker
+    dead-letters the edge's second send of an event routed before, and routes a new one."""
+    bootstrap = settings.kafka.bootstrap_servers
+    app_id = f"alpr-test-router-{unique}"
+    env = alpr_env(topics, ALPR_FAUST__APP_ID=app_id)
+    cache = default_schema_cache()
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    sent_twice = encode_plate_event(cache, f"{topics.raw}-value", event_id=first)
+    try:
+        async with (
+            Collector(bootstrap, topics.detected, "PlateRead") as reads,
+            Collector(bootstrap, topics.dlq, "DeadLetter") as letters,
+        ):
+            killed = WorkerProcess(tmp_path / "killed", free_port(), env=env).start()
+            try:
+                await asyncio.to_thread(killed.wait_ready, 120, 1, ("router",))
+                await produce(bootstrap, topics.raw, [(first.encode(), sent_twice)])
+                await reads.wait_for(1, timeout=60)
+            finally:
+                assert killed.process is not None
+                os.killpg(killed.process.pid, signal.SIGKILL)
+                killed.process.wait()
+
+            with WorkerProcess(tmp_path / "next", free_port(), env=env) as replacement:
+                await asyncio.to_thread(replacement.wait_ready, 120, 1, ("router",))
+                again = [
+                    (first.encode(), sent_twice),
+                    (second.encode(), encode_plate_event(cache, event_id=second)),
+                ]
+                await produce(bootstrap, topics.raw, again)
+                await reads.wait_for(2, timeout=60)
+                await letters.wait_for(1, timeout=60)
+                await asyncio.sleep(3)  # anything extra would show up now
+                health = replacement.health()
+        assert [r["event_id"] for r in reads.records] == [first, second]
+        assert [(d["reason"], d["event_id"]) for d in letters.records] == [("duplicate", first)]
+        assert health is not None and health["consumers"]["router"]["group"] == f"{app_id}-router"
+    finally:
+        await delete_topics(bootstrap, await app_topics(bootstrap, app_id))
