@@ -73,7 +73,7 @@ class RouterSettings(BaseSettings):
         default=2000, ge=1, le=50_000, description="Most raw messages routed in one batch"
     )
     linger_ms: int = Field(
-        default=2,
+        default=0,
         ge=0,
         le=1000,
         description="Milliseconds the producer waits to fill a request with reads (latency "

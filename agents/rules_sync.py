@@ -12,6 +12,7 @@ import logging
 
 from alpr import app
 from config.settings import get_settings
+from ops.heap import Settler
 from rules.config import get_rules_settings
 from rules.ruleset import RuleBook
 from rules.sync import catch_up, follow, new_consumer
@@ -21,6 +22,9 @@ log = logging.getLogger(__name__)
 
 #: The rules this worker evaluates.
 RULE_BOOK = RuleBook()
+
+#: Exempts the loaded rule set (and the rest of the heap) from full collections.
+HEAP = Settler(get_rules_settings().freeze_heap)
 
 #: Seconds between attempts to reach the rule topic while Kafka is unavailable.
 RETRY_S = 2.0
@@ -34,6 +38,8 @@ def apply_rule_message(name: str, value: bytes | None) -> None:
         log.error("rule %r on the rule topic does not decode; kept the previous one: %r", name, exc)
         return
     log.info("rule %r %s", name, "updated" if value else "removed")
+    if RULE_BOOK.ready.is_set():
+        HEAP.soon()
 
 
 @app.task
@@ -51,6 +57,7 @@ async def follow_rule_set() -> None:
             await catch_up(consumer, topic, apply_rule_message)
             RULE_BOOK.ready.set()
             log.info("rule set loaded: %d rules", len(RULE_BOOK.rules))
+            HEAP.now()
             await follow(consumer, apply_rule_message)
         except asyncio.CancelledError:
             raise

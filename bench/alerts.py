@@ -244,7 +244,7 @@ async def run(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(args.workdir) if args.workdir else Path(tmp)
             with WorkerProcess(workdir, free_port(), env=env) as worker:
-                await asyncio.to_thread(worker.wait_ready, 180.0)
+                await asyncio.to_thread(worker.wait_ready, 180.0, 1, ("router",))
                 await asyncio.sleep(3)  # the rule set loads after the assignment
                 spy = None
                 if args.profile:
