@@ -27,7 +27,7 @@ from alpr import app
 from config.settings import get_settings
 from stores import metrics
 from stores.config import ProjectionSettings, get_projection_settings
-from stores.decoding import decode_reads
+from stores.decoding import Convert, as_read, decode_batch, shaped_reads
 from stores.retry import Abandoned, Backoff
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.batch_service import BatchConsumerService
@@ -48,8 +48,9 @@ class ProjectionFailure(StrEnum):
     STAGE = "project"
 
 
-#: A pair of the message a read came in and the decoded read.
-Pair = tuple[ConsumerRecord, dict[str, Any]]
+#: A pair of the message a read came in and the read: the decoded dict, or what the
+#: projection's converter made of the message (a row).
+Pair = tuple[ConsumerRecord, Any]
 #: A store's write of a batch: waits out outages, dead-letters what it can never store,
 #: returns how many reads were new.
 Store = Callable[[list[Pair]], Awaitable[int]]
@@ -98,7 +99,9 @@ class Projection:
     """The handler of one projection's batches: decode, dead-letter, store, count.
 
     ``dead_letter_decode_failures`` is off for the second projection when both run, so a
-    message that does not decode is dead-lettered once.
+    message that does not decode is dead-lettered once. ``convert`` turns each message into
+    what the store takes (default: the read's dict; see :mod:`stores.decoding`); a read it
+    cannot map is this store's dead letter.
     """
 
     def __init__(
@@ -109,12 +112,14 @@ class Projection:
         backoff: Backoff,
         cache: SchemaCache | None = None,
         flush: Callable[[], Awaitable[None]] | None = None,
+        convert: Convert[Any] | None = None,
     ) -> None:
         self.store_name = store_name
         self.store = store
         self.dead_letter_decode_failures = dead_letter_decode_failures
         self.backoff = backoff
         self.cache = cache or default_schema_cache()
+        self.convert: Convert[Any] = convert or shaped_reads(self.cache, as_read)
         self.flush = flush
         self.letters = 0
         self._events = metrics.EVENTS.labels(store_name)
@@ -128,10 +133,15 @@ class Projection:
         started = time.perf_counter()
         records = batch.records
         letters_before = self.letters
-        decoded = await decode_reads([r.value for r in records], self.cache, self.backoff)
+        decoded = await decode_batch(
+            [r.value for r in records], self.cache, self.backoff, self.convert
+        )
         if self.dead_letter_decode_failures:
             for position, error in decoded.failed:
                 await self.dead_letter(records[position], error)
+        for position, exc in decoded.unshaped:
+            message = f"read does not map to a {self.store_name} record: {exc!r}"
+            await self.dead_letter(records[position], unwritable(message, None))
         new = await self.store([(records[position], read) for position, read in decoded.reads])
         if self.letters != letters_before and self.flush is not None:
             # A dead letter stands in for its read: it must be in Kafka before the commit.
@@ -172,6 +182,10 @@ class ProjectionService(BatchConsumerService):
     def own_decode_failures(self) -> bool:
         """Whether this projection dead-letters messages that do not decode."""
 
+    def read_converter(self, cache: SchemaCache) -> Convert[Any] | None:
+        """What the store makes of each message (None: the decoded read's dict)."""
+        return None
+
     async def close_store(self) -> None:
         """Release the store's connections (after the consumer stopped)."""
 
@@ -189,6 +203,7 @@ class ProjectionService(BatchConsumerService):
             self.own_decode_failures(),
             backoff,
             flush=flush_producer,
+            convert=self.read_converter(default_schema_cache()),
         )
         consumer = BatchConsumer(
             f"projection-{self.store_name}",

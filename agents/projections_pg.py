@@ -10,31 +10,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiokafka import ConsumerRecord
-
-from agents.projections_common import DeadLetterFn, Pair, ProjectionService, Store, unwritable
+from agents.projections_common import (
+    DeadLetterFn,
+    Pair,
+    ProjectionService,
+    Store,
+    unwritable,
+)
 from alpr import app
 from config.settings import get_settings
 from stores import metrics
 from stores.config import get_projection_settings
+from stores.copy_rows import CopyRow, ReadTranscoder
+from stores.decoding import Convert
 from stores.isolating import IsolatingWriter
 from stores.pg_writer import ROW_ERRORS, PgReadWriter, is_transient
 from stores.retry import Backoff
-from stores.rows import Row, read_row
+from streams.codec import SchemaCache
 
 STORE = "pg"
 
 
 class PostgresProjection:
-    """Maps reads to rows and stores them; rows PostgreSQL refuses become dead letters."""
+    """Stores reads transcoded into COPY rows (:mod:`stores.copy_rows`) as they were decoded;
+    rows PostgreSQL refuses become dead letters."""
 
     def __init__(self, writer: PgReadWriter, backoff: Backoff, dead_letter: DeadLetterFn) -> None:
         self.writer = writer
         self.dead_letter = dead_letter
         retries = metrics.RETRIES.labels(STORE)
-        self.isolating: IsolatingWriter[Row] = IsolatingWriter(
+        self.isolating: IsolatingWriter[CopyRow] = IsolatingWriter(
             "PostgreSQL write",
-            writer.write,
+            writer.write_copy_rows,
             is_transient,
             ROW_ERRORS,
             self._refused,
@@ -42,14 +49,8 @@ class PostgresProjection:
             on_retry=lambda _exc: retries.inc(),
         )
 
-    async def store(self, reads: list[Pair]) -> int:
-        pairs: list[tuple[ConsumerRecord, Row]] = []
-        for event, read in reads:
-            try:
-                pairs.append((event, read_row(read)))
-            except (KeyError, TypeError, ValueError) as exc:
-                await self._refused(event, f"read does not map to a row: {exc!r}")
-        return await self.isolating.write(pairs)
+    async def store(self, rows: list[Pair]) -> int:
+        return await self.isolating.write(rows)
 
     async def _refused(self, record: Any, message: str) -> None:
         await self.dead_letter(record, unwritable(message, None))
@@ -80,6 +81,9 @@ if get_projection_settings().enable_pg:
 
         def own_decode_failures(self) -> bool:
             return True
+
+        def read_converter(self, cache: SchemaCache) -> Convert[CopyRow]:
+            return ReadTranscoder(cache)
 
         async def close_store(self) -> None:
             if self.writer is not None:

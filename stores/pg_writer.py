@@ -14,11 +14,14 @@ after the commit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 import asyncpg
 
+from stores.copy_rows import COPY_COLUMNS, COPY_HEADER, COPY_TRAILER, CopyRow
 from stores.migrations import StorageMode, storage_mode
 from stores.partitions import ensure_partitions, existing_days, utc_day
 from stores.rows import COLUMNS, Row
@@ -85,7 +88,14 @@ ROW_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def hourly_counts(rows: Sequence[Row]) -> tuple[list[str], list[datetime], list[int]]:
+Hourly = tuple[list[str], list[datetime], list[int]]
+
+_HOUR_MS = 3_600_000
+_DAY_MS = 86_400_000
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def hourly_counts(rows: Sequence[Row]) -> Hourly:
     """Reads per (camera, UTC hour) of ``rows``, as the columns of ``plate_reads_hourly``,
     sorted so concurrent writers lock the rollup's rows in one order."""
     counts: dict[tuple[str, datetime], int] = {}
@@ -93,8 +103,71 @@ def hourly_counts(rows: Sequence[Row]) -> tuple[list[str], list[datetime], list[
         hour = row[1].astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         key = (row[4], hour)
         counts[key] = counts.get(key, 0) + 1
-    ordered = sorted(counts.items())
+    return _ordered(counts.items())
+
+
+def hourly_counts_of_copy_rows(rows: Sequence[CopyRow]) -> Hourly:
+    """:func:`hourly_counts` of transcoded rows (counted on integer hours, then dated)."""
+    counts: dict[tuple[str, int], int] = {}
+    for row in rows:
+        key = (row.camera_id, row.captured_ms // _HOUR_MS)
+        counts[key] = counts.get(key, 0) + 1
+    return _ordered(
+        ((camera, _UNIX_EPOCH + timedelta(hours=hour)), n) for (camera, hour), n in counts.items()
+    )
+
+
+def _ordered(counts: Iterable[tuple[tuple[str, datetime], int]]) -> Hourly:
+    ordered = sorted(counts)
     return [c for (c, _), _ in ordered], [h for (_, h), _ in ordered], [n for _, n in ordered]
+
+
+class _Batch(Protocol):
+    """Rows to store, as tuples or as transcoded COPY rows."""
+
+    def __len__(self) -> int: ...
+    def days(self) -> set[date]: ...
+    def hourly(self) -> Hourly: ...
+    async def copy(self, conn: asyncpg.Connection, table: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class _TupleRows:
+    rows: Sequence[Row]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def days(self) -> set[date]:
+        return {utc_day(row[1]) for row in self.rows}
+
+    def hourly(self) -> Hourly:
+        return hourly_counts(self.rows)
+
+    async def copy(self, conn: asyncpg.Connection, table: str) -> None:
+        await conn.copy_records_to_table(table, records=self.rows, columns=COLUMNS)
+
+
+@dataclass(frozen=True)
+class _CopyRows:
+    rows: Sequence[CopyRow]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def days(self) -> set[date]:
+        days = {row.captured_ms // _DAY_MS for row in self.rows}
+        return {(_UNIX_EPOCH + timedelta(days=day)).date() for day in days}
+
+    def hourly(self) -> Hourly:
+        return hourly_counts_of_copy_rows(self.rows)
+
+    async def copy(self, conn: asyncpg.Connection, table: str) -> None:
+        payload = b"".join([COPY_HEADER, *(row.data for row in self.rows), COPY_TRAILER])
+        # A memoryview: asyncpg would take bytes for a file name.
+        await conn.copy_to_table(
+            table, source=memoryview(payload), columns=COPY_COLUMNS, format="binary"
+        )
 
 
 def insert_sql(mode: StorageMode) -> str:
@@ -158,7 +231,15 @@ class PgReadWriter:
 
     async def write(self, rows: Sequence[Row]) -> int:
         """Store ``rows`` in one transaction; return how many were new."""
-        if not rows:
+        return await self._write_batch(_TupleRows(rows))
+
+    async def write_copy_rows(self, rows: Sequence[CopyRow]) -> int:
+        """Store reads transcoded by :mod:`stores.copy_rows` in one transaction; return how
+        many were new."""
+        return await self._write_batch(_CopyRows(rows))
+
+    async def _write_batch(self, rows: _Batch) -> int:
+        if not len(rows):
             return 0
         pool = await self.pool()
         async with pool.acquire() as conn:
@@ -171,9 +252,9 @@ class PgReadWriter:
                 self.forget_partitions()
                 return await self._write(conn, rows)
 
-    async def _write(self, conn: asyncpg.Connection, rows: Sequence[Row]) -> int:
+    async def _write(self, conn: asyncpg.Connection, rows: _Batch) -> int:
         if self._mode == "native":
-            await self._ensure_days(conn, {utc_day(row[1]) for row in rows})
+            await self._ensure_days(conn, rows.days())
         if self._idempotent_left > 0:
             self._idempotent_left -= 1
         else:
@@ -183,17 +264,17 @@ class PgReadWriter:
                 self._idempotent_left = IDEMPOTENT_RUN
         return await self._copy_idempotent(conn, rows)
 
-    async def _copy_new(self, conn: asyncpg.Connection, rows: Sequence[Row]) -> int:
+    async def _copy_new(self, conn: asyncpg.Connection, rows: _Batch) -> int:
         """COPY straight into plate_reads; the unique key refuses a batch with a stored read."""
         async with conn.transaction():
-            await conn.copy_records_to_table("plate_reads", records=rows, columns=COLUMNS)
+            await rows.copy(conn, "plate_reads")
             if self._mode == "native":
-                await conn.execute(_ADD_HOURLY, *hourly_counts(rows))
+                await conn.execute(_ADD_HOURLY, *rows.hourly())
         return len(rows)
 
-    async def _copy_idempotent(self, conn: asyncpg.Connection, rows: Sequence[Row]) -> int:
+    async def _copy_idempotent(self, conn: asyncpg.Connection, rows: _Batch) -> int:
         async with conn.transaction():
-            await conn.copy_records_to_table(INCOMING, records=rows, columns=COLUMNS)
+            await rows.copy(conn, INCOMING)
             assert self._mode is not None  # set when the pool was opened
             inserted: int = await conn.fetchval(insert_sql(self._mode))
         return inserted
