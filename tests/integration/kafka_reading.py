@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 
 
 async def consume_topic(bootstrap: str, topic: str, expected: int, polls: int = 60) -> list[Any]:
@@ -26,3 +27,15 @@ async def consume_topic(bootstrap: str, topic: str, expected: int, polls: int = 
     finally:
         await consumer.stop()
     return messages
+
+
+async def committed(bootstrap: str, group: str, topic: str) -> int:
+    """Messages of ``topic`` the consumer group ``group`` has committed, over all partitions
+    (0 for a group that has committed nothing)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return sum(max(meta.offset, 0) for tp, meta in offsets.items() if tp.topic == topic)

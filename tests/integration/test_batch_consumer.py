@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from config.settings import Settings
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.testing import create_topics, delete_topics
 from tests.integration.conftest import require_port
+from tests.integration.kafka_reading import committed
 
 PARTITIONS = 4
 FAST = BatchConsumerSettings(max_records=500, fetch_wait_ms=50, keepalive_s=0.2,
@@ -45,16 +45,6 @@ async def produce_numbers(bootstrap: str, topic: str, start: int, count: int) ->
         await producer.flush()
     finally:
         await producer.stop()
-
-
-async def committed(bootstrap: str, group: str, topic: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == topic)
 
 
 async def until(

@@ -52,6 +52,7 @@ from streams.codec import SchemaCache, default_schema_cache
 from streams.registry import SchemaRegistryClient
 from streams.testing import create_topics, delete_topics
 from tests.integration.conftest import require_port
+from tests.integration.kafka_reading import committed
 from tests.integration.private_stack import PrivateStores
 
 #: Reads per load. The issue asks for 100,000; 20,000 keeps the suite within minutes on two
@@ -470,16 +471,3 @@ async def test_a_worker_stopped_during_an_outage_commits_nothing_it_did_not_writ
 
         await wait_for("the reads stored by the next worker", stored, worker)
     assert set(await pg_event_ids(scratch.dsn)) == {r["event_id"] for r in reads}
-
-
-async def committed(bootstrap: str, group: str, topic: str) -> int:
-    """Messages of ``topic`` the group has committed, over all partitions."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return sum(max(meta.offset, 0) for tp, meta in offsets.items() if tp.topic == topic)
