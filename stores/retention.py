@@ -4,7 +4,8 @@ A day of reads goes whole once its last moment is older than ``reads_days``: its
 (or TimescaleDB chunk) and its daily index are dropped, and the crops its reads point to are
 deleted from S3. Reads linked to an alert are first copied to ``retained_reads`` and the
 ``<prefix>-reads-retained`` index, where they stay until they are older than ``alert_days``.
-Every step can run again: a run that stops half-way is finished by the next.
+The lookup keys (``plate_keys``) of plates left with no read go too. Every step can run
+again: a run that stops half-way is finished by the next.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from stores.partitions import existing_days, partition_name
 LOCK_KEY = 0x41_4C_50_52_02
 
 DeleteKeys = Callable[[list[str]], Awaitable[int]]
+
+#: Plates whose keys are looked at in one locked step of :func:`prune_plate_keys`.
+PRUNE_STEP = 1000
 
 _LINKED = "EXISTS (SELECT 1 FROM alerts a WHERE a.event_id = r.event_id" \
     " AND a.captured_at = r.captured_at)"  # fmt: skip
@@ -62,12 +66,14 @@ class RetentionReport:
     kept_for_alerts: int = 0
     expired_alert_reads: int = 0
     objects: int = 0
+    plate_keys: int = 0
 
     def summary(self) -> str:
         return (
             f"{len(self.partitions)} partition(s) dropped, {len(self.indices)} index(es) "
             f"deleted, {self.kept_for_alerts} alert read(s) retained, "
-            f"{self.expired_alert_reads} retained read(s) expired, {self.objects} object(s) deleted"
+            f"{self.expired_alert_reads} retained read(s) expired, {self.objects} object(s) "
+            f"deleted, {self.plate_keys} plate key(s) pruned"
         )
 
 
@@ -93,6 +99,7 @@ async def expire_pg(
                     " ON CONFLICT DO NOTHING"
                 )
                 report.kept_for_alerts += int(status.split()[-1])
+                await _note_expiring(conn, table, "TRUE")
                 await conn.execute(f"DROP TABLE {table}")
             report.partitions.append(table)
     elif mode == "timescale":
@@ -107,6 +114,7 @@ async def expire_pg(
                 limits.reads_before,
             )
             report.kept_for_alerts += int(status.split()[-1])
+            await _note_expiring(conn, "plate_reads", "r.captured_at < $1", limits.reads_before)
             chunks = await conn.fetch(
                 "SELECT drop_chunks('plate_reads', older_than => $1)", limits.reads_before
             )
@@ -116,6 +124,7 @@ async def expire_pg(
         await _crop_keys(conn, "retained_reads", old, limits.alerts_before)
     )
     async with conn.transaction():
+        await _note_expiring(conn, "retained_reads", old, limits.alerts_before)
         status = await conn.execute(
             "DELETE FROM retained_reads r WHERE r.captured_at < $1", limits.alerts_before
         )
@@ -125,6 +134,54 @@ async def expire_pg(
             await conn.execute(
                 "DELETE FROM plate_reads_hourly WHERE hour < $1", limits.alerts_before
             )
+    report.plate_keys += await prune_plate_keys(conn)
+
+
+async def _note_expiring(conn: asyncpg.Connection, source: str, where: str, *args: Any) -> None:
+    """Record the plates of the reads about to go (in the transaction that drops them)."""
+    await conn.execute(
+        f"INSERT INTO plate_keys_expiring SELECT DISTINCT r.plate FROM {source} r WHERE {where}"
+        " ON CONFLICT DO NOTHING",
+        *args,
+    )
+
+
+# The plate columns of the reads have the default collation, plate_keys' "C": compared in
+# the reads' collation, so their (plate, captured_at) indexes answer.
+_PRUNE = """
+WITH step AS (
+    DELETE FROM plate_keys_expiring WHERE plate IN (
+        SELECT plate FROM plate_keys_expiring ORDER BY plate LIMIT $1
+    ) RETURNING plate
+), pruned AS (
+    DELETE FROM plate_keys k USING step
+    WHERE k.plate = step.plate
+      AND NOT EXISTS (SELECT 1 FROM plate_reads r WHERE r.plate = k.plate COLLATE "default")
+      AND NOT EXISTS (SELECT 1 FROM retained_reads r WHERE r.plate = k.plate COLLATE "default")
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM step) AS looked, (SELECT count(*) FROM pruned) AS pruned
+"""
+
+
+async def prune_plate_keys(conn: asyncpg.Connection, step: int = PRUNE_STEP) -> int:
+    """Delete the lookup keys of the plates retention noted that have no read left; return
+    how many went.
+
+    A projection adds keys (trigger on the reads) under a ROW EXCLUSIVE lock on plate_keys
+    held until its commit. Each step takes SHARE ROW EXCLUSIVE first: it waits for the writes
+    in flight, so their reads are seen and their keys kept, and holds new writes back for
+    the step only (lookups, which only read plate_keys, are not held).
+    """
+    pruned = 0
+    while True:
+        async with conn.transaction():
+            await conn.execute("LOCK TABLE plate_keys IN SHARE ROW EXCLUSIVE MODE")
+            row = await conn.fetchrow(_PRUNE, step)
+        assert row is not None  # an aggregate always returns its row
+        pruned += int(row["pruned"])
+        if row["looked"] < step:
+            return pruned
 
 
 async def expire_es(

@@ -19,6 +19,7 @@ from stores.es_docs import alias_name, index_for, read_document
 from stores.es_writer import Doc, EsReadWriter, make_client, put_template
 from stores.migrations import migrate
 from stores.pg_writer import PgReadWriter
+from stores.retention import prune_plate_keys
 from stores.retry import Backoff
 from stores.rows import read_row
 from stores.testing import create_database, drop_database, es_event_ids, plate_read_datum
@@ -64,9 +65,10 @@ async def scratch_settings(settings: Settings, unique: str) -> AsyncIterator[Set
         await s3.delete_bucket(Bucket=bucket)
 
 
-def _read(name: str, age: timedelta) -> dict[str, Any]:
+def _read(name: str, age: timedelta, plate: str = "AB12CDE") -> dict[str, Any]:
     return plate_read_datum(
         captured_at=NOW - age,
+        plate_text=plate,
         plate_crop_key=f"crops/{name}/plate.jpg",
         vehicle_image_key=f"crops/{name}/vehicle.jpg",
     )
@@ -164,5 +166,58 @@ async def test_old_days_go_with_their_crops_and_alert_reads_stay_for_their_limit
 
 RetentionReportZero = (
     "0 partition(s) dropped, 0 index(es) deleted, 0 alert read(s) retained, "
-    "0 retained read(s) expired, 0 object(s) deleted"
+    "0 retained read(s) expired, 0 object(s) deleted, 0 plate key(s) pruned"
 )
+
+
+async def _plate_keys(settings: Settings) -> set[str]:
+    conn = await asyncpg.connect(settings.postgres.dsn)
+    try:
+        return {row[0] for row in await conn.fetch("SELECT plate FROM plate_keys")}
+    finally:
+        await conn.close()
+
+
+async def test_plates_left_with_no_read_lose_their_lookup_key(scratch_settings: Settings) -> None:
+    settings = scratch_settings
+    reads = [
+        _read("gone", timedelta(days=40), plate="GONE1"),  # its only read expires
+        _read("both-old", timedelta(days=40), plate="BOTH1"),  # a recent read is left
+        _read("both-new", timedelta(days=2), plate="BOTH1"),
+        _read("alert", timedelta(days=40), plate="ALRT1"),  # kept with its alert
+        _read("ancient", timedelta(days=400), plate="OLDA1"),  # alert past its own limit
+        _read("new", timedelta(days=1), plate="NEWS1"),
+    ]
+    await _store(settings, reads)
+    await _alert(settings, reads[3], NOW - timedelta(days=40))
+    await _alert(settings, reads[4], NOW - timedelta(days=380))
+    assert await _plate_keys(settings) == {"GONE1", "BOTH1", "ALRT1", "OLDA1", "NEWS1"}
+
+    report = await run_retention(settings, NOW)
+    assert report is not None and report.plate_keys == 2
+    assert await _plate_keys(settings) == {"BOTH1", "ALRT1", "NEWS1"}
+    conn = await asyncpg.connect(settings.postgres.dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM plate_keys_expiring") == 0
+    finally:
+        await conn.close()
+
+    # A plate read again after its key went gets it back through the trigger.
+    await _store(settings, [_read("back", timedelta(hours=1), plate="GONE1")])
+    assert "GONE1" in await _plate_keys(settings)
+
+
+async def test_pruning_steps_through_every_noted_plate(scratch_settings: Settings) -> None:
+    conn = await asyncpg.connect(scratch_settings.postgres.dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO plate_keys SELECT 'P' || n, 'P' || n FROM generate_series(1, 25) n"
+        )
+        await conn.execute(
+            "INSERT INTO plate_keys_expiring SELECT 'P' || n FROM generate_series(1, 25) n"
+        )
+        assert await prune_plate_keys(conn, step=10) == 25
+        assert await conn.fetchval("SELECT count(*) FROM plate_keys") == 0
+        assert await conn.fetchval("SELECT count(*) FROM plate_keys_expiring") == 0
+    finally:
+        await conn.close()
