@@ -255,6 +255,13 @@ async def test_every_read_is_stored_once_in_both_stores_and_a_replay_adds_nothin
             )
 
         await wait_for("every read stored", stored, worker)
+        # /health shows each projection's consumer: its group, partitions, nothing left behind.
+        consumers = (worker.health() or {}).get("consumers", {})
+        for store in ("pg", "es"):
+            status = consumers[f"projection-{store}"]
+            assert status["group"] == f"{scratch.app_id}-projection-{store}"
+            assert status["running"] and status["failed"] is None
+            assert (status["assigned_partitions"], status["lag"]) == (PARTITIONS, 0)
         pg_ids = await pg_event_ids(scratch.dsn)
         es_ids = await es_event_ids(es, scratch.alias)
         assert len(pg_ids) == READS + 1 and set(pg_ids) == ids | {unindexable["event_id"]}
