@@ -140,7 +140,7 @@ class Projection:
             for position, error in decoded.failed:
                 await self.dead_letter(records[position], error)
         for position, exc in decoded.unshaped:
-            message = f"read does not map to a {self.store_name} record: {exc!r}"
+            message = f"read does not map to what {self.store_name} stores: {exc!r}"
             await self.dead_letter(records[position], unwritable(message, None))
         new = await self.store([(records[position], read) for position, read in decoded.reads])
         if self.letters != letters_before and self.flush is not None:

@@ -9,6 +9,7 @@ stored or dead-lettered.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
@@ -18,15 +19,27 @@ from alpr import app
 from config.settings import get_settings
 from stores import metrics
 from stores.config import ProjectionSettings, get_projection_settings
+from stores.decoding import Convert, shaped_reads
 from stores.es_docs import index_for, read_document
 from stores.es_writer import Doc, EsReadWriter, is_transient, make_client, put_template
 from stores.retry import Backoff, retry_until_done
+from streams.codec import SchemaCache
 
 STORE = "es"
 
 
+def document_shape(prefix: str) -> Callable[[dict[str, Any]], Doc]:
+    """A read as its document in the daily index of its capture day."""
+
+    def shape(read: dict[str, Any]) -> Doc:
+        return Doc(index_for(prefix, read["captured_at"]), read["event_id"], read_document(read))
+
+    return shape
+
+
 class ElasticsearchProjection:
-    """Maps reads to documents and indexes them; refused documents become dead letters."""
+    """Indexes documents (reads shaped by :func:`document_shape` as they were decoded);
+    refused documents become dead letters."""
 
     def __init__(
         self,
@@ -61,24 +74,14 @@ class ElasticsearchProjection:
             )
             self._template_put = True
 
-    async def store(self, reads: list[Pair]) -> int:
+    async def store(self, docs: list[Pair]) -> int:
         await self.ensure_template()
-        events: list[Any] = []
-        docs: list[Doc] = []
-        for event, read in reads:
-            try:
-                doc = Doc(index_for(self.prefix, read["captured_at"]), read["event_id"],
-                          read_document(read))  # fmt: skip
-            except (KeyError, TypeError, ValueError) as exc:
-                await self._refuse(event, f"read does not map to a document: {exc!r}")
-                continue
-            events.append(event)
-            docs.append(doc)
+        events = [event for event, _ in docs]
 
         async def refused(position: int, reason: str) -> None:
             await self._refuse(events[position], f"Elasticsearch refused the read: {reason}")
 
-        return await self.writer.write(docs, refused)
+        return await self.writer.write([doc for _, doc in docs], refused)
 
     async def _refuse(self, record: Any, message: str) -> None:
         await self.dead_letter(record, unwritable(message, None))
@@ -101,6 +104,9 @@ if get_projection_settings().enable_es and get_settings().elasticsearch.url:
                 self.client, es.index_prefix, settings, backoff, dead_letter
             )
             return projection.store
+
+        def read_converter(self, cache: SchemaCache) -> Convert[Doc]:
+            return shaped_reads(cache, document_shape(get_settings().elasticsearch.index_prefix))
 
         def own_decode_failures(self) -> bool:
             # Decoding failures are dead-lettered once, by the PostgreSQL projection if it runs.

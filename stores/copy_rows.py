@@ -153,27 +153,46 @@ _JSONB_CACHE: dict[bytes, bytes] = {}
 
 def _jsonb_map(buf: bytes, pos: int) -> tuple[bytes, int]:
     """An Avro map of strings as a COPY jsonb field (version 1, JSON text)."""
-    start = pos
-    items: dict[str, str] = {}
-    while True:
-        count, pos = _varint(buf, pos)
-        if count == 0:
-            break
-        if count < 0:
-            count = -count
-            _, pos = _varint(buf, pos)
-        for _ in range(count):
-            key, pos = _text(buf, pos)
-            value, pos = _text(buf, pos)
-            items[key[4:].decode()] = value[4:].decode()
-    raw = buf[start:pos]
+    end = _map_end(buf, pos)
+    raw = buf[pos:end]
     field = _JSONB_CACHE.get(raw)
     if field is None:
+        items: dict[str, str] = {}
+        while True:
+            count, pos = _varint(buf, pos)
+            if count == 0:
+                break
+            if count < 0:
+                count = -count
+                _, pos = _varint(buf, pos)
+            for _ in range(count):
+                key, pos = _text(buf, pos)
+                value, pos = _text(buf, pos)
+                items[key[4:].decode()] = value[4:].decode()
         text = b"\x01" + json.dumps(dict(sorted(items.items())), separators=(",", ":")).encode()
         field = _I32(len(text)) + text
         if len(_JSONB_CACHE) < 1024:
             _JSONB_CACHE[raw] = field
-    return field, pos
+    return field, end
+
+
+def _map_end(buf: bytes, pos: int) -> int:
+    """Where the Avro map of strings at ``pos`` ends (its strings skipped, not decoded)."""
+    while True:
+        count, pos = _varint(buf, pos)
+        if count == 0:
+            return pos
+        if count < 0:  # the block gives its size in bytes: skip it whole
+            size, pos = _varint(buf, pos)
+            pos += size
+            continue
+        for _ in range(2 * count):
+            size, pos = _varint(buf, pos)
+            if size < 0:
+                raise ValueError("negative string length")
+            pos += size
+        if pos > len(buf):
+            raise IndexError("map runs past the end")
 
 
 def _location(buf: bytes, pos: int) -> tuple[bytes | None, int]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from stores.decoding import decode_reads
+from typing import Any
+
+from stores.decoding import decode_batch, decode_reads, shaped_reads
 from stores.retry import Backoff
 from stores.testing import encode_reads, plate_read_datum
 from streams.testing import memory_schema_cache
@@ -31,3 +33,19 @@ async def test_edge_previews_are_counted_and_not_stored() -> None:
     decoded = await decode_reads(values, cache, Backoff())
     assert [r["event_id"] for _, r in decoded.reads] == [final["event_id"]]
     assert decoded.previews == 1 and decoded.failed == []
+
+
+async def test_each_read_is_shaped_as_decoded_and_one_that_does_not_shape_is_named() -> None:
+    cache = memory_schema_cache()
+    reads = [plate_read_datum(camera_id="cam-1"), plate_read_datum(camera_id="cam-2")]
+    values = [value for _, value in encode_reads(cache, "detected-value", reads)]
+
+    def camera_one_only(read: dict[str, Any]) -> str:
+        if read["camera_id"] != "cam-1":
+            raise KeyError("cam-1")
+        return str(read["event_id"])
+
+    decoded = await decode_batch(values, cache, Backoff(), shaped_reads(cache, camera_one_only))
+    assert decoded.reads == [(0, reads[0]["event_id"])]
+    assert [(p, repr(e)) for p, e in decoded.unshaped] == [(1, "KeyError('cam-1')")]
+    assert decoded.failed == []
