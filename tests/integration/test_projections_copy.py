@@ -10,14 +10,18 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiokafka import ConsumerRecord
 
+from agents.projections_pg import PostgresProjection
 from config.settings import Settings
 from stores.copy_rows import READ_SCHEMA, ReadTranscoder
 from stores.migrations import migrate
 from stores.pg_writer import PgReadWriter
+from stores.retry import Backoff
 from stores.rows import read_row
 from stores.testing import create_database, drop_database, encode_reads, plate_read_datum
 from streams.codec import decode
+from streams.failures import ProcessingError
 from streams.testing import memory_schema_cache
 from tests.integration.conftest import require_port
 
@@ -104,3 +108,31 @@ async def test_a_transcoded_row_equals_the_row_asyncpg_encodes(dsn: str, unique:
         assert {**twin, "event_id": event_id} == row
     # The rollup counted the transcoded reads as well: every count doubled.
     assert hourly_after == [(camera, hour, 2 * n) for camera, hour, n in hourly]
+
+
+async def test_a_row_postgresql_refuses_is_dead_lettered_alone(dsn: str, unique: str) -> None:
+    # A NUL character is valid Avro text but PostgreSQL text cannot hold it.
+    reads = [plate_read_datum() for _ in range(9)]
+    reads[5]["camera"] = {**reads[5]["camera"], "name": "gate\x00north"}
+    cache = memory_schema_cache()
+    transcode = ReadTranscoder(cache)
+    records = [
+        ConsumerRecord(f"t{unique}", 0, offset, 0, 0, None, value, None, 0, 0, [])
+        for offset, (_, value) in enumerate(encode_reads(cache, f"d{unique}-value", reads))
+    ]
+    letters: list[tuple[int, str]] = []
+
+    async def dead_letter(record: ConsumerRecord, error: ProcessingError) -> None:
+        letters.append((record.offset, error.message))
+
+    writer = PgReadWriter(dsn)
+    try:
+        projection = PostgresProjection(writer, Backoff(), dead_letter)
+        rows = [(r, transcode(r.value)) for r in records]
+        assert await projection.store(rows) == len(reads) - 1
+    finally:
+        await writer.close()
+    assert [offset for offset, _ in letters] == [5]
+    assert "PostgreSQL write refused the read" in letters[0][1]
+    stored_rows, _ = await stored(dsn)
+    assert set(stored_rows) == {r["event_id"] for i, r in enumerate(reads) if i != 5}
