@@ -48,6 +48,7 @@ from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.batch_service import BatchConsumerService
 from streams.changelog import ensure_changelog, read_changelog
 from streams.codec import AvroSchema, SchemaCache, default_schema_cache
+from streams.producer import service_producer
 from streams.records import DeadLetter
 from streams.topics import dead_letters, declare_topics, plates_detected, plates_raw, value_subject
 from tables.cameras import cameras_by_id
@@ -61,7 +62,8 @@ class Producer(Protocol):
 
     async def send(
         self, topic: str, value: bytes | None = None, key: bytes | None = None,
-        partition: int | None = None,
+        partition: int | None = None, timestamp_ms: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> asyncio.Future[Any]: ...  # fmt: skip
 
 
@@ -238,13 +240,9 @@ class RouterService(BatchConsumerService):
             kafka.replication_factor,
         )  # fmt: skip
         settings = get_router_settings()
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=kafka.bootstrap_servers,
-            client_id=f"{group_id()}-producer",
-            acks="all",
-            enable_idempotence=True,
+        self.producer = service_producer(
+            f"{group_id()}-producer",
             linger_ms=settings.linger_ms,
-            max_batch_size=1024 * 1024,
             max_request_size=settings.max_payload_bytes + 64 * 1024,
         )
         await self.producer.start()
@@ -281,7 +279,9 @@ class RouterService(BatchConsumerService):
             group_id(),
             router.handle,
             # One batch at a time: reads of one plate leave in the order they came.
-            BatchConsumerSettings(max_records=settings.batch_size, max_in_flight=1),
+            BatchConsumerSettings(
+                max_records=settings.batch_size, max_in_flight=1, commit_interval_s=0.25
+            ),
             abandoned=(Abandoned,),
             on_assigned=restore,
         )

@@ -16,7 +16,7 @@ from ops.heap import Settler
 from rules.config import get_rules_settings
 from rules.ruleset import RuleBook
 from rules.sync import catch_up, follow, new_consumer
-from rules.topics import alerts, camera_ticks, rule_updates
+from rules.topics import alerts, camera_ticks, rule_reads, rule_updates
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ async def follow_rule_set() -> None:
     topic = get_rules_settings().topic
     while True:
         try:
-            for declared in (rule_updates, alerts, camera_ticks):
+            for declared in (rule_updates, alerts, camera_ticks, rule_reads):
                 await declared.maybe_declare()
         except Exception as exc:
             log.warning("could not declare the alert topics yet: %r", exc)

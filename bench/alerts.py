@@ -173,6 +173,7 @@ def stage_means(web_url: str) -> str:
 #: Stages of the worker, each named by a frame its samples pass through (first match wins).
 STAGES = (
     ("router (BatchRouter: routing, its sends and dedupe)", "BatchRouter"),
+    ("rule feed (RuleFeed)", "RuleFeed"),
     ("alert agent (evaluate_plate_rules)", "evaluate_plate_rules"),
     ("camera-rule agent", "evaluate_camera_rules"),
     ("notifier", "agents/notifier.py"),

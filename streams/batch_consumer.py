@@ -111,6 +111,14 @@ class BatchConsumerSettings(BaseModel):
     stop_wait_s: float = Field(
         default=20.0, ge=0, le=600, description="Seconds a stop waits for the batches in flight"
     )
+    commit_interval_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=60,
+        description="Shortest time between offset commits (0: after every batch); a stop or "
+        "rebalance commits at once. Longer means fewer commit requests and more messages "
+        "handled again after a crash",
+    )
     max_partition_fetch_bytes: int = Field(
         default=4 * 1024 * 1024,
         ge=64 * 1024,
@@ -218,6 +226,9 @@ class BatchConsumer:
         self.on_assigned = on_assigned
         #: Messages after the last batch handed out (as the ``LAG`` gauge).
         self.lag = 0
+        #: Offsets handled but not committed yet (``commit_interval_s``).
+        self._owed: dict[TopicPartition, int] = {}
+        self._last_commit = 0.0
         self._consumer: AIOKafkaConsumer | None = None
         self._in_flight: deque[_InFlight] = deque()
         self._generation = 0
@@ -361,12 +372,13 @@ class BatchConsumer:
             if still:
                 consumer.resume(*still)
 
-    async def _settle_done(self) -> None:
-        """Commit, in fetch order, the batches whose handler (and every earlier one's) is done."""
+    async def _settle_done(self, force: bool = False) -> None:
+        """Commit, in fetch order, the batches whose handler (and every earlier one's) is done
+        (at most every ``commit_interval_s`` unless ``force``)."""
         async with self._settle:
-            await self._settle_locked()
+            await self._settle_locked(force)
 
-    async def _settle_locked(self) -> None:
+    async def _settle_locked(self, force: bool) -> None:
         consumer = self._consumer
         commit: dict[TopicPartition, int] = {}
         while self._in_flight and self._in_flight[0].task.done():
@@ -391,8 +403,12 @@ class BatchConsumer:
                     if tp in owned:
                         consumer.seek(tp, offset)
             break
-        if commit and consumer is not None:
-            await self._commit(consumer, commit)
+        merge_offsets(self._owed, commit, max)
+        due = time.monotonic() - self._last_commit >= self.settings.commit_interval_s
+        if self._owed and consumer is not None and (force or due):
+            owed, self._owed = self._owed, {}
+            self._last_commit = time.monotonic()
+            await self._commit(consumer, owed)
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         owned = consumer.assignment()
@@ -413,7 +429,7 @@ class BatchConsumer:
         tasks = [flight.task for flight in self._in_flight]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
-        await self._settle_done()
+        await self._settle_done(force=True)
         if self._in_flight:
             log.warning(
                 "%s: %d batch(es) left unhandled for the next owner",
@@ -439,6 +455,7 @@ class BatchConsumer:
             await self._drain(self.settings.revoke_wait_s)
             # Batches still running belong to the old assignment: never committed.
             self._generation += 1
+            self._owed = {}
             for flight in self._in_flight:
                 flight.task.cancel()
             self._in_flight.clear()

@@ -4,18 +4,15 @@ in-memory schema registry. The real broker is tested in tests/integration/test_r
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiokafka import ConsumerRecord
-from aiokafka.errors import KafkaTimeoutError
 
 from agents.deadletters import HEADER_ATTEMPTS, HEADER_FIRST_FAILED
 from agents.router import BatchRouter
@@ -27,6 +24,7 @@ from streams.records import CameraStatus, DeadLetter, GeoPoint, PlateRead
 from streams.testing import encode_plate_event, plate_event_datum
 from tables.cameras import cameras_by_id
 from tables.dedupe import SeenEvent, SeenEvents, decode_entry, decode_key
+from tests.agents.memory_producer import MemoryProducer, Sent
 
 pytestmark = pytest.mark.usefixtures("router_settings")
 
@@ -34,48 +32,29 @@ READ = AvroSchema.named("PlateRead")
 RAW, DETECTED, CHANGELOG = "alpr.plates.raw", "alpr.plates.detected", "seen-changelog"
 
 
-@dataclass(frozen=True)
-class Written:
-    partition: int
-    offset: int
-
-
-class MemoryProducer:
-    """The router's producer in memory: reads go to ``sent.reads`` (keyed by plate), the
-    changelog to ``changelog``; ``fail_deliveries`` makes the next deliveries fail."""
+class RouterOutput:
+    """Where the router's sends land: reads in ``sent.reads`` (keyed by plate), the
+    dedupe changelog in ``changelog`` as (partition, event id, entry or None)."""
 
     def __init__(self, sent: Any) -> None:
         self.sent = sent
         self.changelog: list[tuple[int, str, SeenEvent | None]] = []
-        self.fail_deliveries = 0
-        self.offsets: Counter[tuple[str, int]] = Counter()
 
-    async def send(
-        self, topic: str, value: bytes | None = None, key: bytes | None = None,
-        partition: int | None = None,
-    ) -> asyncio.Future[Written]:  # fmt: skip
-        future: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
-        if self.fail_deliveries:
-            self.fail_deliveries -= 1
-            future.set_exception(KafkaTimeoutError("no broker"))
-            return future
-        if topic == DETECTED:
-            await self.sent.send_read(key=(key or b"").decode(), value=value)
-        else:
-            assert topic == CHANGELOG and partition is not None
-            entry = None if value is None else decode_entry(value)
-            self.changelog.append((partition, decode_key(key or b""), entry))
-        place = (topic, partition or 0)
-        future.set_result(Written(place[1], self.offsets[place]))
-        self.offsets[place] += 1
-        return future
+    async def __call__(self, out: Sent) -> None:
+        if out.topic == DETECTED:
+            await self.sent.send_read(key=(out.key or b"").decode(), value=out.value)
+            return
+        assert out.topic == CHANGELOG and out.partition is not None
+        entry = None if out.value is None else decode_entry(out.value)
+        self.changelog.append((out.partition, decode_key(out.key or b""), entry))
 
 
 class Harness:
     """One BatchRouter over memory; ``route`` hands it messages as one batch."""
 
     def __init__(self, settings: RouterSettings, cache: SchemaCache, sent: Any) -> None:
-        self.producer = MemoryProducer(sent)
+        self.output = RouterOutput(sent)
+        self.producer = MemoryProducer(self.output)
         self.seen = SeenEvents()
         self.next_offset: Counter[int] = Counter()
 
@@ -161,7 +140,7 @@ async def test_seen_entry_is_logged_on_the_event_partition(
     event_id = str(uuid.uuid4())
     payload = encode_plate_event(schema_cache, event_id=event_id)
     await harness.route(harness.record(payload, partition=3))
-    ((partition, key, entry),) = harness.producer.changelog
+    ((partition, key, entry),) = harness.output.changelog
     assert entry is not None
     assert (partition, key, entry.partition, entry.offset) == (3, event_id, 3, 0)
     assert harness.seen.data[event_id] == entry
@@ -350,7 +329,7 @@ async def test_a_failed_delivery_sends_the_whole_batch_again_and_marks_after(
     assert len({r.event_id for r in reads}) == 3
     assert sent.dead_letters == []
     assert len(harness.seen.data) == 3
-    assert [key for _, key, _ in harness.producer.changelog] == [r.event_id for r in reads[1:]]
+    assert [key for _, key, _ in harness.output.changelog] == [r.event_id for r in reads[1:]]
 
 
 async def test_a_batch_is_given_up_when_the_consumer_stops(
@@ -361,7 +340,7 @@ async def test_a_batch_is_given_up_when_the_consumer_stops(
     harness.producer.fail_deliveries = 1
     with pytest.raises(Abandoned):
         await harness.route(harness.record(encode_plate_event(schema_cache)))
-    assert harness.seen.data == {} and harness.producer.changelog == []
+    assert harness.seen.data == {} and harness.output.changelog == []
 
 
 async def test_expired_entries_are_swept_with_tombstones_for_owned_partitions(
@@ -377,7 +356,7 @@ async def test_expired_entries_are_swept_with_tombstones_for_owned_partitions(
     removed = await harness.router.sweep(now=1000.0, ttl_s=100.0, owned=[2])
     assert removed == 2
     assert set(harness.seen.data) == {"new"}
-    assert harness.producer.changelog == [(2, "old-a", None)]  # old-b's owner tombstones it
+    assert harness.output.changelog == [(2, "old-a", None)]  # old-b's owner tombstones it
 
 
 async def test_event_seen_before_the_ttl_is_routed_again(
@@ -432,4 +411,4 @@ async def test_bad_good_and_duplicate_events_in_one_batch(
     assert len(reads_of(sent, schema_cache)) == 5
     assert sorted(sent.reasons) == ["duplicate", "empty_payload", "wrong_magic"]
     assert {letter.partition for _, letter in sent.dead_letters} == {0, 1}
-    assert len(harness.producer.changelog) == 5
+    assert len(harness.output.changelog) == 5

@@ -2,9 +2,10 @@
 
 Two plates whose reads land on different partitions each get two reads while both workers
 run, so each worker holds the rule state of one plate. Those reads all travel on raw
-partition 1; the third read of each plate travels on raw partition 0, which the victim owns
-and has therefore never committed. The victim is killed, the third reads are produced while
-the group has not noticed yet, and the survivor must take over the partitions, restore the
+partition 1; the third read of each plate travels on raw partition 0, which the victim's
+router owns (group ``<app id>-router``) and has therefore never committed. The victim is
+killed, the third reads are produced while the groups have not noticed yet, and the
+survivor must take over the partitions (router, rule feed and Faust's), restore the
 victim's plate state from the changelog, read the raw partition from its start, and raise
 each plate's alert exactly once, counting three reads.
 
@@ -103,8 +104,10 @@ async def owner_of(bootstrap: str, group: str, topic: str, partition: int) -> st
     raise AssertionError(f"nobody in {group} owns {topic}[{partition}]: {group_row}")
 
 
-def member_id_of(worker: WorkerProcess) -> str:
-    joined = re.findall(r"with member_id (\S+)", worker.log_path.read_text(errors="replace"))
+def member_id_of(worker: WorkerProcess, group: str) -> str:
+    """The member id ``worker`` last joined ``group`` with (its log says)."""
+    pattern = rf"Joined group '{re.escape(group)}' \(generation \d+\) with member_id (\S+)"
+    joined = re.findall(pattern, worker.log_path.read_text(errors="replace"))
     return joined[-1] if joined else ""
 
 
@@ -152,8 +155,9 @@ async def test_survivor_fires_the_rate_alert_once_with_the_right_count(
         changelog = f"{app_id}-rule_state_by_plate-changelog"
         await wait_for_sightings(bootstrap, changelog, 2, timeout=60)
         assert received == []
-        owner = await owner_of(bootstrap, app_id, names["raw"], 0)
-        (victim,) = [w for w in workers if member_id_of(w) == owner]
+        router_group = f"{app_id}-router"
+        owner = await owner_of(bootstrap, router_group, names["raw"], 0)
+        (victim,) = [w for w in workers if member_id_of(w, router_group) == owner]
         (survivor,) = [w for w in workers if w is not victim]
         assert victim.process is not None
         os.killpg(victim.process.pid, signal.SIGKILL)

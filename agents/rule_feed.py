@@ -1,0 +1,147 @@
+"""The rule feed: ``alpr.plates.detected`` -> the reads some rule needs (``rule_reads``).
+
+Every read used to pass through Faust's per-event machinery on its way to the alert agent,
+though with watch lists alone (the common rule set) about one read in a hundred can raise
+anything: at 1,000 reads/s that machinery was most of the worker's time, and the alerts
+waited behind it. The feed reads the topic in batches below Faust (its own consumer group,
+``<app id>-rule-feed``), asks the rule set about each read's key (the normalised plate: a
+hash lookup, no decoding) and forwards the reads a rule can act on, unchanged (key, value,
+timestamp, headers), to the topic the alert agent consumes. With any rule that needs every
+read (rate, sequence, dwell, threshold...) every read is forwarded.
+
+Until the rule set is loaded (bounded by ``ALPR_RULES_READY_TIMEOUT_S``) every read is
+forwarded, so none is missed at start. A batch's offsets are committed once Kafka has all
+of its forwarded reads; a failed send makes the batch go again (reads may then reach the
+agent twice: alert ids are deterministic and the notifier delivers one per id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter
+
+from agents.alerts import build_engine, wait_for_rules
+from agents.router import Producer
+from agents.rules_sync import RULE_BOOK
+from alpr import app
+from config.settings import get_settings
+from rules.topics import rule_reads
+from stores.retry import Abandoned, Backoff, retry_until_done
+from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
+from streams.batch_service import BatchConsumerService
+from streams.config import get_topic_settings
+from streams.producer import service_producer
+
+log = logging.getLogger(__name__)
+
+READS = Counter("alpr_rule_feed_reads_total", "Reads the rule feed looked at")
+FORWARDED = Counter("alpr_rule_feed_forwarded_total", "Reads forwarded to the alert agent")
+RETRIES = Counter("alpr_rule_feed_retries_total", "Batches forwarded again after a failed send")
+
+
+class RuleFeed:
+    """Forwards the reads of a batch that a rule needs; the handler of the feed's consumer."""
+
+    def __init__(
+        self,
+        producer: Producer,
+        topic: str,
+        needs_read: Callable[[str], bool],
+        rules_ready: Callable[[], Awaitable[bool]],
+        backoff: Backoff,
+    ) -> None:
+        self.producer = producer
+        self.topic = topic
+        self.needs_read = needs_read
+        self.rules_ready = rules_ready
+        self.backoff = backoff
+
+    async def handle(self, batch: Batch) -> None:
+        everything = not await self.rules_ready()
+        wanted = [
+            record
+            for record in batch.records
+            # No key: not the router's; the agent dead-letters what it cannot read.
+            if everything or record.key is None or self.needs_read(record.key.decode())
+        ]
+        if wanted:
+            await retry_until_done(
+                f"forwarding {len(wanted)} reads to {self.topic}",
+                lambda: self._forward(wanted),
+                lambda exc: isinstance(exc, KafkaError),
+                self.backoff,
+                on_retry=lambda _exc: RETRIES.inc(),
+            )
+        READS.inc(len(batch))
+        FORWARDED.inc(len(wanted))
+
+    async def _forward(self, records: list[Any]) -> None:
+        sends = [
+            await self.producer.send(
+                self.topic, record.value, key=record.key, timestamp_ms=record.timestamp,
+                headers=list(record.headers or ()) or None,
+            )
+            for record in records
+        ]  # fmt: skip
+        await asyncio.gather(*sends)
+
+
+async def rules_loaded() -> bool:
+    """Whether the rule set is loaded, after waiting (bounded) for it at start."""
+    await wait_for_rules()
+    return RULE_BOOK.ready.is_set()
+
+
+def group_id() -> str:
+    return f"{app.conf.id}-rule-feed"
+
+
+@app.service
+class RuleFeedService(BatchConsumerService):
+    """Forwards the reads some rule needs to the alert agent's topic."""
+
+    producer: AIOKafkaProducer | None = None
+
+    async def on_start(self) -> None:
+        await rule_reads.maybe_declare()
+        self.producer = service_producer(
+            f"{group_id()}-producer",
+            max_request_size=get_topic_settings().max_message_bytes + 64 * 1024,
+        )
+        await self.producer.start()
+        await super().on_start()
+
+    def build_consumer(self) -> BatchConsumer:
+        holder: list[BatchConsumer] = []
+        assert self.producer is not None
+        engine = build_engine()
+        feed = RuleFeed(
+            self.producer,
+            rule_reads.get_topic_name(),
+            engine.needs_read,
+            rules_loaded,
+            Backoff(0.2, 10.0, stopping=lambda: bool(holder and holder[0].should_abandon())),
+        )
+        consumer = BatchConsumer(
+            "rule-feed",
+            get_settings().kafka.bootstrap_servers,
+            [get_topic_settings().detected],
+            group_id(),
+            feed.handle,
+            # One batch at a time: the reads of one plate reach the rules in order.
+            BatchConsumerSettings(max_records=5000, max_in_flight=1, commit_interval_s=0.25),
+            abandoned=(Abandoned,),
+        )
+        holder.append(consumer)
+        return consumer
+
+    async def on_stop(self) -> None:
+        await super().on_stop()
+        if self.producer is not None:
+            await self.producer.stop()
