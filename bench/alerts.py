@@ -30,10 +30,10 @@ from pathlib import Path
 
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.projections import start_profiler
 from config.settings import get_settings
+from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from rules.model import WatchlistRule
 from rules.sync import publish_rules
@@ -140,17 +140,6 @@ async def produce(
     return sent_at, total / (time.time() - start)
 
 
-async def drop_topics(bootstrap: str, prefixes: tuple[str, ...]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        doomed = [t for t in await admin.list_topics() if t.startswith(prefixes)]
-        if doomed:
-            await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
-
-
 def stage_means(web_url: str) -> str:
     """Mean seconds of the worker's latency histograms, to tell the stages apart."""
     import urllib.request
@@ -214,9 +203,8 @@ def percentile(values: list[float], q: float) -> float:
 
 async def run(args: argparse.Namespace) -> int:
     bootstrap = get_settings().kafka.bootstrap_servers
-    unique = uuid.uuid4().hex[:8]
-    prefix, app_id = f"bench.{unique}.", f"alpr-bench-{unique}"
-    names = {t: prefix + t for t in ("raw", "detected", "dlq", "cameras", "rules", "alerts")}
+    isolated = IsolatedRun(kind="bench")
+    names = {t: isolated.topic(t) for t in ("raw", "detected", "dlq", "cameras", "rules", "alerts")}
     receiver = Receiver()
     runner, url = await receiver.start()
     plates = watch_plates(args.plates)
@@ -226,12 +214,7 @@ async def run(args: argparse.Namespace) -> int:
         actions=[{"channel": "webhook", "url": url}],  # type: ignore[list-item]
     )  # fmt: skip
     env = {
-        "ALPR_FAUST__APP_ID": app_id,
-        "ALPR_KAFKA__PARTITIONS": str(PARTITIONS),
-        **{f"ALPR_TOPICS_{t.upper()}": names[t] for t in ("raw", "detected", "dlq", "cameras")},
-        "ALPR_RULES_TOPIC": names["rules"],
-        "ALPR_RULES_ALERTS_TOPIC": names["alerts"],
-        "ALPR_NOTIFY_ALLOW_NETWORKS": '["127.0.0.0/8"]',
+        **isolated.env(partitions=PARTITIONS, alerts=True),
         "ALPR_NOTIFY_RATE_PER_S": "10000",
         "ALPR_NOTIFY_BURST": "10000",
     }
@@ -266,7 +249,7 @@ async def run(args: argparse.Namespace) -> int:
                 print(stage_means(worker.web_url))
     finally:
         await runner.cleanup()
-        await drop_topics(bootstrap, (prefix, app_id))
+        await isolated.drop(bootstrap, get_settings().schema_registry.url)
     latencies = [
         (receiver.received[e] - t) * 1000 for e, t in sent_at.items() if e in receiver.received
     ]

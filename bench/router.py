@@ -19,13 +19,12 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from config.settings import get_settings
+from ops.isolated import CORE_TOPICS, IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from streams.codec import AvroSchema, SchemaCache, decode, default_schema_cache, encode
-from streams.registry import SchemaRegistryClient
-from streams.testing import create_topics, delete_topics, plate_event_datum
+from streams.testing import create_topics, plate_event_datum
 
 EVENT = AvroSchema.named("PlateEvent")
 
@@ -99,35 +98,22 @@ async def output_rate(
     return (len(stamps) - 1) / span if span > 0 else float("inf")
 
 
-async def topics_of_app(bootstrap: str, app_id: str) -> list[str]:
-    """The worker's own topics (changelogs, repartitions): named after its app id."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        return [t for t in await admin.list_topics() if t.startswith(app_id)]
-    finally:
-        await admin.close()
-
-
-def router_env(topics: dict[str, str], app_id: str) -> dict[str, str]:
+def router_env(run: IsolatedRun) -> dict[str, str]:
     """The worker measures the router alone, not the stores' projections of its output."""
-    env = {
-        "ALPR_FAUST__APP_ID": app_id,
+    return {
+        **run.env(),
         "ALPR_PROJECTIONS_ENABLE_PG": "false",
         "ALPR_PROJECTIONS_ENABLE_ES": "false",
     }
-    env.update({f"ALPR_TOPICS_{name.upper()}": topic for name, topic in topics.items()})
-    return env
 
 
 async def run(count: int, keep: bool) -> tuple[float, float]:
     settings = get_settings()
     bootstrap = settings.kafka.bootstrap_servers
     cache = default_schema_cache()
-    tag = uuid.uuid4().hex[:8]
-    topics = {t: f"bench.{tag}.{t}" for t in ("raw", "detected", "dlq", "cameras")}
-    baseline_out = f"bench.{tag}.baseline"
-    app_id = f"alpr-bench-router-{tag}"
+    isolated = IsolatedRun(kind="bench")
+    topics = {t: isolated.topic(t) for t in CORE_TOPICS}
+    baseline_out = isolated.topic("baseline")
     names = [*topics.values(), baseline_out]
     await create_topics(bootstrap, names, partitions=settings.kafka.partitions)
     try:
@@ -140,7 +126,7 @@ async def run(count: int, keep: bool) -> tuple[float, float]:
         print(f"baseline: {baseline_eps:,.0f} events/s", flush=True)
 
         print("router: faust -A alpr worker", flush=True)
-        env = router_env(topics, app_id)
+        env = router_env(isolated)
         with tempfile.TemporaryDirectory() as workdir:
             with WorkerProcess(Path(workdir), free_port(), env=env) as worker:
                 router_eps = await output_rate(
@@ -150,11 +136,7 @@ async def run(count: int, keep: bool) -> tuple[float, float]:
         return router_eps, baseline_eps
     finally:
         if not keep:
-            await delete_topics(bootstrap, names)
-            await delete_topics(bootstrap, await topics_of_app(bootstrap, app_id))
-            registry = SchemaRegistryClient(settings.schema_registry.url)
-            for name in names:
-                registry.delete_subject(f"{name}-value", permanent=True)
+            await isolated.drop(bootstrap, settings.schema_registry.url)
 
 
 def main() -> None:

@@ -29,13 +29,14 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.partitioner import murmur2
 
 from config.settings import Settings
+from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from rules.model import RateRule
 from rules.sync import publish_rules
 from streams.codec import SchemaCache, default_schema_cache
 from streams.testing import create_topics, encode_plate_event
 from tests.integration.conftest import require_port
-from tests.integration.test_alerts_worker import _drop, hook  # noqa: F401  (fixture)
+from tests.integration.test_alerts_worker import hook  # noqa: F401  (fixture)
 
 PARTITIONS = 2
 PLATES = ("FA11AAA", "FB22BBB")  # murmur2: partitions 0 and 1 of a two-partition topic
@@ -122,15 +123,11 @@ async def test_survivor_fires_the_rate_alert_once_with_the_right_count(
     require_port(bootstrap, "Kafka")
     require_port(settings.schema_registry.url, "schema registry")
     url, received = hook
-    prefix, app_id = f"test.{unique}.", f"alpr-test-{unique}"
-    names = {t: prefix + t for t in ("raw", "detected", "dlq", "cameras", "rules", "alerts")}
+    run = IsolatedRun(tag=unique)
+    app_id = run.app_id
+    names = {t: run.topic(t) for t in ("raw", "detected", "dlq", "cameras", "rules", "alerts")}
     env = {
-        "ALPR_FAUST__APP_ID": app_id,
-        "ALPR_KAFKA__PARTITIONS": str(PARTITIONS),
-        **{f"ALPR_TOPICS_{t.upper()}": names[t] for t in ("raw", "detected", "dlq", "cameras")},
-        "ALPR_RULES_TOPIC": names["rules"],
-        "ALPR_RULES_ALERTS_TOPIC": names["alerts"],
-        "ALPR_NOTIFY_ALLOW_NETWORKS": '["127.0.0.0/8"]',
+        **run.env(partitions=PARTITIONS, alerts=True),
         # the store projections read the same reads and are not what this test is about
         "ALPR_PROJECTIONS_ENABLE_PG": "false",
         "ALPR_PROJECTIONS_ENABLE_ES": "false",
@@ -171,7 +168,7 @@ async def test_survivor_fires_the_rate_alert_once_with_the_right_count(
     finally:
         for worker in workers:
             worker.stop()
-        await _drop(bootstrap, (prefix, app_id), settings.schema_registry.url)
+        await run.drop(bootstrap, settings.schema_registry.url)
     alerts = [json.loads(body) for _, body in received]
     assert sorted(a["plate"] for a in alerts) == sorted(PLATES)
     assert all(a["details"]["count"] == "3" and len(a["event_ids"]) == 3 for a in alerts)

@@ -16,15 +16,14 @@ import asyncpg
 import pytest
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from config.settings import Settings
 from notify.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from rules.model import WatchlistRule
 from rules.sync import publish_rules
 from streams.codec import default_schema_cache
-from streams.registry import RegistryError, SchemaRegistryClient
 from streams.testing import create_topics, encode_plate_event
 from tests.integration.conftest import require_port
 
@@ -49,23 +48,6 @@ async def hook() -> AsyncIterator[tuple[str, list[tuple[dict[str, str], bytes]]]
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     yield f"http://127.0.0.1:{port}/hook", received
     await runner.cleanup()
-
-
-async def _drop(bootstrap: str, prefixes: tuple[str, ...], registry_url: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        doomed = [t for t in await admin.list_topics() if t.startswith(prefixes)]
-        if doomed:
-            await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
-    registry = SchemaRegistryClient(registry_url)
-    for topic in doomed:
-        try:
-            registry.delete_subject(f"{topic}-value", permanent=True)
-        except RegistryError:  # most topics have no subject
-            pass
 
 
 async def stored_alert(dsn: str, alert_id: str, timeout: float = 30.0) -> asyncpg.Record:
@@ -93,16 +75,10 @@ async def test_watchlisted_read_reaches_the_webhook_once(
     require_port(bootstrap, "Kafka")
     require_port(settings.schema_registry.url, "schema registry")
     url, received = hook
-    prefix = f"test.{unique}."
-    app_id = f"alpr-test-{unique}"
-    names = {t: prefix + t for t in ("raw", "detected", "dlq", "cameras", "rules", "alerts")}
+    run = IsolatedRun(tag=unique)
+    names = {t: run.topic(t) for t in ("raw", "detected", "dlq", "cameras", "rules", "alerts")}
     env = {
-        "ALPR_FAUST__APP_ID": app_id,
-        "ALPR_KAFKA__PARTITIONS": str(PARTITIONS),
-        **{f"ALPR_TOPICS_{t.upper()}": names[t] for t in ("raw", "detected", "dlq", "cameras")},
-        "ALPR_RULES_TOPIC": names["rules"],
-        "ALPR_RULES_ALERTS_TOPIC": names["alerts"],
-        "ALPR_NOTIFY_ALLOW_NETWORKS": '["127.0.0.0/8"]',
+        **run.env(partitions=PARTITIONS, alerts=True),
         "ALPR_NOTIFY_BACKOFF_S": "0.2",
         "ALPR_E2E_HOOK_KEY": SECRET,
     }
@@ -167,4 +143,4 @@ async def test_watchlisted_read_reaches_the_webhook_once(
             "e2e-stolen", "AB12CDE", [hit_id]
         )  # fmt: skip
     finally:
-        await _drop(bootstrap, (prefix, app_id), settings.schema_registry.url)
+        await run.drop(bootstrap, settings.schema_registry.url)

@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from config.settings import Settings
+from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from streams.codec import AvroSchema, SchemaCache, decode, default_schema_cache
 from streams.registry import SchemaRegistryClient
@@ -293,22 +293,13 @@ async def test_ten_thousand_reads_every_bad_one_dead_lettered_and_replay_adds_no
     assert metric(worker, "alpr_router_latency_seconds_count") == VALID + 2 * bad_total
 
 
-async def app_topics(bootstrap: str, app_id: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        return [t for t in await admin.list_topics() if t.startswith(app_id)]
-    finally:
-        await admin.close()
-
-
 async def test_a_router_killed_and_replaced_still_knows_what_it_routed(
     settings: Settings, topics: Topics, tmp_path: Path, unique: str
 ) -> None:
     """The dedupe state comes back from its changelog: after a SIGKILL, the next worker
     dead-letters the edge's second send of an event routed before, and routes a new one."""
     bootstrap = settings.kafka.bootstrap_servers
-    app_id = f"alpr-test-router-{unique}"
+    app_id = IsolatedRun("test-router", unique).app_id
     env = alpr_env(topics, ALPR_FAUST__APP_ID=app_id)
     cache = default_schema_cache()
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
@@ -343,4 +334,4 @@ async def test_a_router_killed_and_replaced_still_knows_what_it_routed(
         assert [(d["reason"], d["event_id"]) for d in letters.records] == [("duplicate", first)]
         assert health is not None and health["consumers"]["router"]["group"] == f"{app_id}-router"
     finally:
-        await delete_topics(bootstrap, await app_topics(bootstrap, app_id))
+        await IsolatedRun("test-router", unique).drop(bootstrap)
