@@ -273,7 +273,12 @@ class Kafka(Service):
 
     def launch(self) -> Launch:
         argv = [
-            self._java(), "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            # Kafka's own start script's collector settings: short G1 pauses (its default
+            # goal of 200 ms showed up as 40 ms stalls of a produce request's ack here).
+            self._java(), "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+            f"-Xlog:gc:file={self.data_dir / 'gc.log'}:time,uptime:filecount=2,filesize=10M",
+            "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{self.data_dir / 'log4j.properties'}",
             f"-Dkafka.logs.dir={self.data_dir}",
             "-cp", f"{self.libs}/*", "kafka.Kafka", str(self.data_dir / "server.properties"),
