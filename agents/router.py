@@ -67,6 +67,10 @@ class Producer(Protocol):
     ) -> asyncio.Future[Any]: ...  # fmt: skip
 
 
+#: Messages routed between two returns to the event loop.
+YIELD_EVERY = 256
+
+
 def changelog_topic() -> str:
     """The dedupe changelog: the name the router's Faust table had, so its state carries on."""
     return f"{app.conf.id}-event_ids_seen-changelog"
@@ -137,9 +141,11 @@ class BatchRouter:
         self._pending = []
         self._letters = 0
         routed = 0
-        for record in batch.records:
+        for position, record in enumerate(batch.records, 1):
             outcome = await self.router.route(RecordMessage.of(record))
             routed += outcome.plate is not None
+            if position % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a large batch must not hold the loop for long
         if self._pending:
             await asyncio.gather(*self._pending)
         if self._letters and self.flush_dead_letters is not None:

@@ -88,7 +88,7 @@ async def decode_batch(
     pauses = backoff.pauses()
     while True:
         await cache.prefetch(sid for v in values if (sid := schema_id_of(v or b"")) is not None)
-        decoded = _decode_all(values, convert)
+        decoded = await _decode_all(values, convert)
         if decoded is not None:
             return decoded
         pause = next(pauses)
@@ -96,11 +96,18 @@ async def decode_batch(
         await asyncio.sleep(pause)
 
 
-def _decode_all(values: Sequence[bytes | None], convert: Convert[T]) -> Decoded[T] | None:
+#: Messages decoded between two returns to the event loop: a batch of thousands would
+#: otherwise hold the worker's loop (router, rule feed, alert agents) for tens of ms.
+YIELD_EVERY = 256
+
+
+async def _decode_all(values: Sequence[bytes | None], convert: Convert[T]) -> Decoded[T] | None:
     """The batch decoded, or None when the registry is away."""
     decoded: Decoded[T] = Decoded()
     reads = decoded.reads
     for position, value in enumerate(values):
+        if position % YIELD_EVERY == YIELD_EVERY - 1:
+            await asyncio.sleep(0)
         try:
             item = convert(value)
         except ProcessingError as exc:
