@@ -136,17 +136,21 @@ class Batch:
     #: Messages left on the batch's partitions after it, when it was handed out.
     lag: int = 0
     fetched_at: float = field(default_factory=time.monotonic)
+    _next: dict[TopicPartition, int] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.records)
 
     def next_offsets(self) -> dict[TopicPartition, int]:
-        """Per partition, the offset to commit once the batch is handled."""
-        offsets: dict[TopicPartition, int] = {}
-        for record in self.records:
-            tp = TopicPartition(record.topic, record.partition)
-            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
-        return offsets
+        """Per partition, the offset to commit once the batch is handled (worked out once:
+        a batch of thousands is asked several times)."""
+        if self._next is None:
+            last: dict[tuple[str, int], int] = {}
+            for record in self.records:
+                tp = (record.topic, record.partition)
+                last[tp] = max(last.get(tp, -1), record.offset)
+            self._next = {TopicPartition(*tp): offset + 1 for tp, offset in last.items()}
+        return dict(self._next)
 
     def first_offsets(self) -> dict[TopicPartition, int]:
         """Per partition, the first offset of the batch (where to read again from)."""
