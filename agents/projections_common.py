@@ -13,15 +13,14 @@ from __future__ import annotations
 import logging
 import time
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any, cast
 
 from aiokafka import ConsumerRecord
 
 from agents import metrics as core_metrics
-from agents.deadletters import dead_letter_for
+from agents.deadletters import RecordMessage, dead_letter_for
 from agents.emit import send_dead_letter
 from alpr import app
 from config.settings import get_settings
@@ -66,25 +65,6 @@ def unwritable(message: str, event_id: str | None) -> ProcessingError:
         message,
         event_id=event_id,
     )
-
-
-@dataclass(frozen=True)
-class RecordMessage:
-    """A consumed record in the shape ``dead_letter_for`` reads (Faust's ``Message``)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: float | None
-    headers: Sequence[tuple[str, bytes]]
-
-    @classmethod
-    def of(cls, record: ConsumerRecord) -> RecordMessage:
-        stamp = record.timestamp / 1000.0 if record.timestamp is not None else None
-        return cls(record.topic, record.partition, record.offset, record.key, record.value,
-                   stamp, list(record.headers or ()))  # fmt: skip
 
 
 async def dead_letter(store: str, record: ConsumerRecord, error: ProcessingError) -> None:
@@ -191,12 +171,7 @@ class ProjectionService(BatchConsumerService):
 
     def build_consumer(self) -> BatchConsumer:
         settings = get_projection_settings()
-        holder: list[BatchConsumer] = []
-        backoff = Backoff(
-            settings.retry_first_s,
-            settings.retry_max_s,
-            stopping=lambda: bool(holder and holder[0].should_abandon()),
-        )
+        backoff = Backoff(settings.retry_first_s, settings.retry_max_s, stopping=self.abandoning)
         projection = Projection(
             self.store_name,
             self.make_store(backoff, lambda r, e: projection.dead_letter(r, e)),
@@ -205,7 +180,7 @@ class ProjectionService(BatchConsumerService):
             flush=flush_producer,
             convert=self.read_converter(default_schema_cache()),
         )
-        consumer = BatchConsumer(
+        return BatchConsumer(
             f"projection-{self.store_name}",
             get_settings().kafka.bootstrap_servers,
             [get_topic_settings().detected],
@@ -214,8 +189,6 @@ class ProjectionService(BatchConsumerService):
             consumer_settings(settings),
             abandoned=(Abandoned,),
         )
-        holder.append(consumer)
-        return consumer
 
     async def on_stop(self) -> None:
         await super().on_stop()

@@ -31,7 +31,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from faust.streams import _current_event
 from mode import Service
@@ -235,7 +235,6 @@ async def flush_faust_producer() -> None:
 class RouterService(BatchConsumerService):
     """Routes every raw plate event to a read or a dead letter."""
 
-    producer: AIOKafkaProducer | None = None
     router: BatchRouter | None = None
 
     async def on_start(self) -> None:
@@ -246,30 +245,26 @@ class RouterService(BatchConsumerService):
             kafka.replication_factor,
         )  # fmt: skip
         settings = get_router_settings()
-        self.producer = service_producer(
-            f"{group_id()}-producer",
-            linger_ms=settings.linger_ms,
-            max_request_size=settings.max_payload_bytes + 64 * 1024,
+        await self.start_producer(
+            service_producer(
+                f"{group_id()}-producer",
+                linger_ms=settings.linger_ms,
+                max_request_size=settings.max_payload_bytes + 64 * 1024,
+            )
         )
-        await self.producer.start()
         await warm_schema_ids(default_schema_cache())
         await super().on_start()
 
     def build_consumer(self) -> BatchConsumer:
         settings = get_router_settings()
         bootstrap = get_settings().kafka.bootstrap_servers
-        holder: list[BatchConsumer] = []
         assert self.producer is not None
         self.router = router = BatchRouter(
             settings,
             default_schema_cache(),
             self.producer,
             SeenEvents(),
-            Backoff(
-                settings.retry_first_s,
-                settings.retry_max_s,
-                stopping=lambda: bool(holder and holder[0].should_abandon()),
-            ),
+            Backoff(settings.retry_first_s, settings.retry_max_s, stopping=self.abandoning),
             plates_detected.get_topic_name(),
             changelog_topic(),
             flush_dead_letters=flush_faust_producer,
@@ -278,7 +273,7 @@ class RouterService(BatchConsumerService):
         async def restore(assigned: list[TopicPartition]) -> None:
             await router.restore(bootstrap, assigned)
 
-        consumer = BatchConsumer(
+        return BatchConsumer(
             "router",
             bootstrap,
             [plates_raw.get_topic_name()],
@@ -291,13 +286,6 @@ class RouterService(BatchConsumerService):
             abandoned=(Abandoned,),
             on_assigned=restore,
         )
-        holder.append(consumer)
-        return consumer
-
-    async def on_stop(self) -> None:
-        await super().on_stop()
-        if self.producer is not None:
-            await self.producer.stop()
 
     @Service.timer(get_router_settings().dedupe_sweep_s)
     async def _expire_seen_event_ids(self) -> None:

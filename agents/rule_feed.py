@@ -22,7 +22,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 
@@ -106,19 +105,17 @@ def group_id() -> str:
 class RuleFeedService(BatchConsumerService):
     """Forwards the reads some rule needs to the alert agent's topic."""
 
-    producer: AIOKafkaProducer | None = None
-
     async def on_start(self) -> None:
         await rule_reads.maybe_declare()
-        self.producer = service_producer(
-            f"{group_id()}-producer",
-            max_request_size=get_topic_settings().max_message_bytes + 64 * 1024,
+        await self.start_producer(
+            service_producer(
+                f"{group_id()}-producer",
+                max_request_size=get_topic_settings().max_message_bytes + 64 * 1024,
+            )
         )
-        await self.producer.start()
         await super().on_start()
 
     def build_consumer(self) -> BatchConsumer:
-        holder: list[BatchConsumer] = []
         assert self.producer is not None
         engine = build_engine()
         feed = RuleFeed(
@@ -126,9 +123,9 @@ class RuleFeedService(BatchConsumerService):
             rule_reads.get_topic_name(),
             engine.needs_read,
             rules_loaded,
-            Backoff(0.2, 10.0, stopping=lambda: bool(holder and holder[0].should_abandon())),
+            Backoff(0.2, 10.0, stopping=self.abandoning),
         )
-        consumer = BatchConsumer(
+        return BatchConsumer(
             "rule-feed",
             get_settings().kafka.bootstrap_servers,
             [get_topic_settings().detected],
@@ -138,10 +135,3 @@ class RuleFeedService(BatchConsumerService):
             BatchConsumerSettings(max_records=5000, max_in_flight=1, commit_interval_s=0.25),
             abandoned=(Abandoned,),
         )
-        holder.append(consumer)
-        return consumer
-
-    async def on_stop(self) -> None:
-        await super().on_stop()
-        if self.producer is not None:
-            await self.producer.stop()

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from abc import abstractmethod
 
+from aiokafka import AIOKafkaProducer
 from mode import Service
 
 from streams.batch_consumer import BatchConsumer
@@ -23,7 +24,20 @@ class BatchConsumerService(Service):
     """Base of a worker service that runs one batch consumer; subclasses build it."""
 
     consumer: BatchConsumer | None = None
+    #: The service's own producer, if it writes (started by :meth:`start_producer`).
+    producer: AIOKafkaProducer | None = None
     _running: asyncio.Future[None] | None = None
+
+    def abandoning(self) -> bool:
+        """Whether the consumer tells its handler to give its batch up (stop, rebalance):
+        the ``stopping`` of the handler's backoff."""
+        return self.consumer is not None and self.consumer.should_abandon()
+
+    async def start_producer(self, producer: AIOKafkaProducer) -> AIOKafkaProducer:
+        """Start ``producer`` as this service's; it is stopped after the consumer."""
+        await producer.start()
+        self.producer = producer
+        return producer
 
     @abstractmethod
     def build_consumer(self) -> BatchConsumer:
@@ -47,3 +61,6 @@ class BatchConsumerService(Service):
             log.error("%s did not stop in time; cancelling it", consumer.name)
         except Exception:  # already reported by the crash of this service
             pass
+        finally:
+            if self.producer is not None:
+                await self.producer.stop()
