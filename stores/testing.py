@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -15,6 +16,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from elasticsearch import AsyncElasticsearch
 
+from stores.migrations import migrate
 from streams.codec import AvroSchema, SchemaCache, encode
 from streams.plates import normalise_plate, search_key
 from streams.testing import plate_event_datum
@@ -106,6 +108,22 @@ async def drop_database(dsn: str, database: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def migrated_database(dsn: str, database: str) -> AsyncIterator[str]:
+    """A scratch database beside ``dsn``'s with every migration applied; its DSN. Dropped
+    on exit."""
+    scratch = await create_database(dsn, database)
+    try:
+        conn = await asyncpg.connect(scratch)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        yield scratch
+    finally:
+        await drop_database(dsn, database)
 
 
 async def pg_event_ids(dsn: str, table: str = "plate_reads") -> list[str]:

@@ -90,19 +90,25 @@ async def wait_for_sightings(bootstrap: str, topic: str, count: int, timeout: fl
 
 
 async def owner_of(bootstrap: str, group: str, topic: str, partition: int) -> str:
-    """The member id of the group member assigned ``topic``'s ``partition``."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_consumer_groups([group])
-    finally:
-        await admin.close()
-    (group_row,) = described.groups
-    for member_id, _client, _host, _metadata, assignment in group_row[5]:
-        decoded = ConsumerProtocolMemberAssignment.decode(assignment)
-        if any(t == topic and partition in parts for t, parts in decoded.assignment):
-            return str(member_id)
-    raise AssertionError(f"nobody in {group} owns {topic}[{partition}]: {group_row}")
+    """The member id of the group member assigned ``topic``'s ``partition``, once the group
+    is stable (a member that has just joined has no assignment yet)."""
+    deadline = time.monotonic() + 60
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            (described,) = await admin.describe_consumer_groups([group])
+        finally:
+            await admin.close()
+        (group_row,) = described.groups
+        state, members = group_row[2], group_row[5]
+        if state == "Stable" and members and all(m[4] for m in members):
+            for member_id, _client, _host, _metadata, assignment in members:
+                decoded = ConsumerProtocolMemberAssignment.decode(assignment)
+                if any(t == topic and partition in parts for t, parts in decoded.assignment):
+                    return str(member_id)
+        assert time.monotonic() < deadline, f"nobody in {group} owns {topic}[{partition}]"
+        await asyncio.sleep(0.5)
 
 
 def member_id_of(worker: WorkerProcess, group: str) -> str:
@@ -146,7 +152,9 @@ async def test_survivor_fires_the_rate_alert_once_with_the_right_count(
         await publish_rules(bootstrap, names["rules"], [rule], prune=True)
         for worker in workers:
             worker.start()
-        await asyncio.gather(*(asyncio.to_thread(w.wait_ready, 150.0) for w in workers))
+        await asyncio.gather(
+            *(asyncio.to_thread(w.wait_ready, 150.0, 1, ("router", "rule-feed")) for w in workers)
+        )
         for _ in range(2):
             await send_reads(bootstrap, names["raw"], cache, partition=1)
         changelog = f"{app_id}-rule_state_by_plate-changelog"

@@ -15,7 +15,7 @@ from elasticsearch import AsyncElasticsearch
 from config.settings import Settings, load_settings
 from ops.worker import free_port
 from stores.migrations import migrate, migration_files, plan
-from stores.testing import create_database, drop_database
+from stores.testing import create_database, drop_database, migrated_database
 from tests.integration.conftest import require_port
 from web.lookup.contract import AlertFilter, BadCursor, BadQuery
 from web.lookup.es import EsLookup
@@ -30,11 +30,15 @@ T0 = datetime(2026, 4, 1, 8, tzinfo=UTC)
 @pytest.fixture
 async def dsn(settings: Settings, unique: str) -> AsyncIterator[str]:
     require_port(settings.postgres.dsn.split("@")[-1].split("/")[0], "PostgreSQL")
-    database = f"alpr_lookupref_{unique}"
-    fresh = await create_database(settings.postgres.dsn, database)
-    conn = await asyncpg.connect(fresh)
+    async with migrated_database(settings.postgres.dsn, f"alpr_lookupref_{unique}") as fresh:
+        await fill_reference(fresh)
+        yield fresh
+
+
+async def fill_reference(dsn: str) -> None:
+    """25 alerts (every fifth critical) and two cameras."""
+    conn = await asyncpg.connect(dsn)
     try:
-        await migrate(conn)
         for n in range(25):
             await conn.execute(
                 "INSERT INTO alerts (alert_id, rule_id, event_id, captured_at, plate, camera_id,"
@@ -49,8 +53,6 @@ async def dsn(settings: Settings, unique: str) -> AsyncIterator[str]:
         )
     finally:
         await conn.close()
-    yield fresh
-    await drop_database(settings.postgres.dsn, database)
 
 
 @pytest.fixture

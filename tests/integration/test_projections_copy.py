@@ -15,11 +15,10 @@ from aiokafka import ConsumerRecord
 from agents.projections_pg import PostgresProjection
 from config.settings import Settings
 from stores.copy_rows import READ_SCHEMA, ReadTranscoder
-from stores.migrations import migrate
 from stores.pg_writer import PgReadWriter
 from stores.retry import Backoff
 from stores.rows import read_row
-from stores.testing import create_database, drop_database, encode_reads, plate_read_datum
+from stores.testing import encode_reads, migrated_database, plate_read_datum
 from streams.codec import decode
 from streams.failures import ProcessingError
 from streams.testing import memory_schema_cache
@@ -33,15 +32,8 @@ BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 @pytest.fixture
 async def dsn(settings: Settings, unique: str) -> AsyncIterator[str]:
     require_port(settings.postgres.dsn.split("@")[-1].split("/")[0], "PostgreSQL")
-    database = f"alpr_test_{unique}"
-    scratch = await create_database(settings.postgres.dsn, database)
-    conn = await asyncpg.connect(scratch)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    yield scratch
-    await drop_database(settings.postgres.dsn, database)
+    async with migrated_database(settings.postgres.dsn, f"alpr_test_{unique}") as scratch:
+        yield scratch
 
 
 def varied_reads() -> list[dict[str, Any]]:
