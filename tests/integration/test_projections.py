@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from elasticsearch import AsyncElasticsearch
 
 from config.settings import Settings
+from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from stores.es_docs import alias_name
 from stores.migrations import migrate
@@ -49,8 +50,7 @@ from stores.testing import (
     read_workload,
 )
 from streams.codec import SchemaCache, default_schema_cache
-from streams.registry import SchemaRegistryClient
-from streams.testing import create_topics, delete_topics
+from streams.testing import create_topics
 from tests.integration.conftest import require_port
 from tests.integration.kafka_reading import committed
 from tests.integration.private_stack import PrivateStores
@@ -114,8 +114,8 @@ async def scratch_on(
         await migrate(conn)
     finally:
         await conn.close()
-    yield Scratch(unique, dsn, f"t{unique}", topics[1], topics[2], topics, f"test-proj-{unique}",
-                  es_url)  # fmt: skip
+    yield Scratch(unique, dsn, f"t{unique}", topics[1], topics[2], topics,
+                  IsolatedRun("test", unique).app_id, es_url)  # fmt: skip
     await drop_database(pg_dsn, database)
     es = AsyncElasticsearch(es_url)
     try:
@@ -123,10 +123,10 @@ async def scratch_on(
         await es.options(ignore_status=404).indices.delete_index_template(name=f"t{unique}-reads")
     finally:
         await es.close()
-    await delete_topics(settings.kafka.bootstrap_servers, topics)
-    registry = SchemaRegistryClient(settings.schema_registry.url)
-    for topic in topics:
-        registry.delete_subject(f"{topic}-value", permanent=True)
+    # The topics, the worker's own (changelogs) and the value subjects.
+    await IsolatedRun("test", unique).drop(
+        settings.kafka.bootstrap_servers, settings.schema_registry.url
+    )
 
 
 @pytest.fixture

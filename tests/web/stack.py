@@ -19,10 +19,11 @@ import requests
 
 from config.settings import Settings
 from ops.bootstrap import create_bucket
+from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from stores.migrations import migrate
 from stores.testing import create_database, drop_database
-from streams.testing import create_topics, delete_topics
+from streams.testing import create_topics
 from tests.integration.conftest import require_port
 from web.auth.keys import KeyStore
 from web.auth.roles import ROLES, Role
@@ -53,7 +54,7 @@ class WebStack:
 
     def env(self, backend: str, rate_per_s: float, burst: int) -> dict[str, str]:
         return {
-            "ALPR_FAUST__APP_ID": f"test-web-{self.unique}",
+            "ALPR_FAUST__APP_ID": IsolatedRun("test", self.unique).app_id,
             "ALPR_KAFKA__PARTITIONS": str(PARTITIONS),
             **{f"ALPR_TOPICS_{t.upper()}": self.topics[t] for t in TOPICS[:4]},
             "ALPR_RULES_TOPIC": self.topics["rules"],
@@ -247,4 +248,7 @@ async def stop(stack: WebStack) -> None:
     async with get_session().create_client("s3", **settings.s3.client_kwargs()) as client:
         for key in stack.crop_keys:
             await client.delete_object(Bucket=settings.s3.bucket, Key=key)
-    await delete_topics(settings.kafka.bootstrap_servers, list(stack.topics.values()))
+    # The topics and the worker's own (changelogs, batch consumers' groups' topics).
+    await IsolatedRun("test", stack.unique).drop(
+        settings.kafka.bootstrap_servers, settings.schema_registry.url
+    )
