@@ -9,7 +9,6 @@ it. This is what Faust does for its tables, at the scale of one topic and one di
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -28,15 +27,16 @@ class ChangelogMismatch(RuntimeError):
     """The changelog topic cannot hold the state of every input partition."""
 
 
-async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> int | None:
-    """How many partitions ``topic`` has, or None when it does not exist (asked without
-    naming it first: a metadata request naming a topic may create it, uncompacted)."""
-    if topic not in await admin.list_topics():
-        return None
-    (described,) = await admin.describe_topics([topic])
-    if described.get("error_code", 0) != 0 or not described.get("partitions"):
-        return None
-    return len(described["partitions"])
+async def topic_partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, int]:
+    """How many partitions each of ``topics`` that exists has. Existence is asked first,
+    without naming them: a metadata request naming a topic may create it, uncompacted."""
+    existing = set(await admin.list_topics())
+    wanted = [topic for topic in topics if topic in existing]
+    counts: dict[str, int] = {}
+    for described in await admin.describe_topics(wanted) if wanted else []:
+        if described.get("error_code", 0) == 0 and described.get("partitions"):
+            counts[described["topic"]] = len(described["partitions"])
+    return counts
 
 
 async def ensure_changelog(
@@ -47,10 +47,11 @@ async def ensure_changelog(
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        partitions = await topic_partitions(admin, input_topic)
+        counts = await topic_partitions(admin, [input_topic, changelog_topic])
+        partitions = counts.get(input_topic)
         if partitions is None:
             raise ChangelogMismatch(f"input topic {input_topic} does not exist")
-        existing = await topic_partitions(admin, changelog_topic)
+        existing = counts.get(changelog_topic)
         if existing is None:
             topic = NewTopic(
                 changelog_topic,
@@ -118,7 +119,6 @@ async def read_changelog(
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
-            await asyncio.sleep(0)
         if count:
             log.info(
                 "%s: %d records of %d partition(s) restored in %.1fs",
