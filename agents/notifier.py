@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from typing import Any
 
 import aiohttp
 import faust
+from faust.streams import _current_event
 
 from agents.deadletters import dead_letter_for
 from agents.emit import send_dead_letter
-from agents.router import make_current
 from alpr import app
 from config.settings import get_settings
 from notify.base import Channel
@@ -59,6 +60,17 @@ def build_channels(session: aiohttp.ClientSession, settings: NotifySettings) -> 
         "slack": SlackChannel(session, allowed),
         "webhook": WebhookChannel(session, allowed),
     }
+
+
+def make_current(event: Any) -> None:
+    """Make ``event`` the current event of this task, as plain stream iteration does.
+
+    For work done outside the agent's own iteration (a delivery running in the background):
+    table writes take their changelog partition (and, with RocksDB, their store partition)
+    from the current event. Only this task's context variable is set: the stream's own
+    ``current_event`` attribute belongs to its background drain.
+    """
+    _current_event.set(weakref.ref(event))
 
 
 async def _dead_letter(event: Any, alert: Alert, failed: dict[str, str]) -> None:

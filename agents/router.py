@@ -27,13 +27,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
-from faust.streams import _current_event
 from mode import Service
 
 from agents import metrics
@@ -48,23 +46,13 @@ from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.batch_service import BatchConsumerService
 from streams.changelog import ensure_changelog, read_changelog
 from streams.codec import AvroSchema, SchemaCache, default_schema_cache
-from streams.producer import service_producer
+from streams.producer import Producer, service_producer
 from streams.records import DeadLetter
 from streams.topics import dead_letters, declare_topics, plates_detected, plates_raw, value_subject
 from tables.cameras import cameras_by_id
 from tables.dedupe import BatchView, SeenEvent, SeenEvents, encode_entry, encode_key
 
 log = logging.getLogger(__name__)
-
-
-class Producer(Protocol):
-    """What the router needs of aiokafka's producer."""
-
-    async def send(
-        self, topic: str, value: bytes | None = None, key: bytes | None = None,
-        partition: int | None = None, timestamp_ms: int | None = None,
-        headers: list[tuple[str, bytes]] | None = None,
-    ) -> asyncio.Future[Any]: ...  # fmt: skip
 
 
 #: Messages routed between two returns to the event loop.
@@ -182,7 +170,7 @@ class BatchRouter:
         last: dict[int, int] = {}
         for meta in written:
             last[meta.partition] = max(last.get(meta.partition, -1), meta.offset)
-        self.seen.written(dict(marks), last)
+        self.seen.written(marks, last)
 
     async def sweep(self, now: float, ttl_s: float, owned: Iterable[int]) -> int:
         """Forget entries older than ``ttl_s``; tombstone those of the owned partitions (the
@@ -297,14 +285,3 @@ class RouterService(BatchConsumerService):
         removed = await router.sweep(time.time(), ttl, owned)
         if removed:
             log.info("dedupe: removed %d event ids older than %.0fs", removed, ttl)
-
-
-def make_current(event: Any) -> None:
-    """Make ``event`` the current event of this task, as plain stream iteration does.
-
-    For agents that batch with ``take_events``: table writes take their changelog partition
-    (and, with RocksDB, their store partition) from the current event, which a batch does
-    not set. Only this task's context variable is set: the stream's own ``current_event``
-    attribute belongs to its background drain.
-    """
-    _current_event.set(weakref.ref(event))

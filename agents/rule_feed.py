@@ -26,7 +26,6 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 
 from agents.alerts import build_engine, wait_for_rules
-from agents.router import Producer
 from agents.rules_sync import RULE_BOOK
 from alpr import app
 from config.settings import get_settings
@@ -35,7 +34,7 @@ from stores.retry import Abandoned, Backoff, retry_until_done
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.batch_service import BatchConsumerService
 from streams.config import get_topic_settings
-from streams.producer import service_producer
+from streams.producer import Producer, service_producer
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +90,20 @@ class RuleFeed:
         await asyncio.gather(*sends)
 
 
-async def rules_loaded() -> bool:
-    """Whether the rule set is loaded, after waiting (bounded) for it at start."""
-    await wait_for_rules()
-    return RULE_BOOK.ready.is_set()
+class RulesLoaded:
+    """Whether the rule set is loaded. The first call waits for it (bounded by
+    ``ALPR_RULES_READY_TIMEOUT_S``); later calls only ask, so a rule topic that stays away
+    costs one wait at start, not one per batch."""
+
+    def __init__(self, wait: Callable[[], Awaitable[None]] = wait_for_rules) -> None:
+        self.wait = wait
+        self.waited = False
+
+    async def __call__(self) -> bool:
+        if not self.waited:
+            self.waited = True
+            await self.wait()
+        return RULE_BOOK.ready.is_set()
 
 
 def group_id() -> str:
@@ -122,7 +131,7 @@ class RuleFeedService(BatchConsumerService):
             self.producer,
             rule_reads.get_topic_name(),
             engine.needs_read,
-            rules_loaded,
+            RulesLoaded(),
             Backoff(0.2, 10.0, stopping=self.abandoning),
         )
         return BatchConsumer(

@@ -8,9 +8,22 @@ themselves while one is in flight).
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any, Protocol
+
 from aiokafka import AIOKafkaProducer
 
 from config.settings import get_settings
+
+
+class Producer(Protocol):
+    """What a batch service needs of aiokafka's producer (a stand-in in unit tests)."""
+
+    async def send(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None,
+        partition: int | None = None, timestamp_ms: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> asyncio.Future[Any]: ...  # fmt: skip
 
 
 def service_producer(

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from aiokafka import ConsumerRecord
 
-from agents.rule_feed import RuleFeed
+from agents.rule_feed import RuleFeed, RulesLoaded
+from agents.rules_sync import RULE_BOOK
 from stores.retry import Abandoned, Backoff
 from streams.batch_consumer import Batch
 from tests.agents.memory_producer import MemoryProducer
@@ -79,3 +80,14 @@ async def test_a_batch_is_given_up_when_the_consumer_stops() -> None:
     with pytest.raises(Abandoned):
         await feed(producer, backoff=stopping).handle(Batch([record(1, b"AB12CDE")], generation=0))
     assert producer.sent == []
+
+
+async def test_the_rule_set_is_waited_for_once_not_per_batch() -> None:
+    waits: list[int] = []
+
+    async def wait() -> None:
+        waits.append(1)  # the rule topic stays away: the wait times out, nothing loads
+
+    loaded = RulesLoaded(wait)
+    assert [await loaded() for _ in range(3)] == [RULE_BOOK.ready.is_set()] * 3
+    assert waits == [1]
