@@ -1,16 +1,19 @@
 """Alert latency: from a raw read's produce to its webhook's receipt, through a real worker.
 
-    .venv/bin/python -m bench.alerts [--eps 1000] [--seconds 20] [--plates 100000] [--fuzzy]
-                                     [--profile DIR]
+    .venv/bin/python -m bench.alerts [--eps 1000] [--seconds 60] [--warmup 5] [--plates 100000]
+                                     [--fuzzy] [--with-projections] [--profile DIR]
 
 Publishes a watch list of ``--plates`` plates with a webhook action pointing at a receiver
 in this process, starts a real ``faust -A alpr worker`` on fresh topics (its own app id),
-then produces raw PlateEvents at ``--eps`` for ``--seconds`` with 1% of them on the list.
-Each alert's latency is the receipt time minus the produce time of its triggering read
-(both clocks are this machine's). Ends with ``RESULT alert_p50_ms=... alert_p99_ms=...
-eps=...`` (eps: the produce rate reached). ``--profile DIR`` samples the worker with py-spy
-while the reads are produced and prints the share of its samples by stage (router, alert
-agent, notifier, producer and consumer I/O).
+then produces raw PlateEvents at ``--eps`` with 1% of them on the list: ``--warmup`` seconds
+first, whose alerts are reported apart (a fresh worker's first alerts meet one-off costs:
+connections opened, schemas looked up), then ``--seconds`` measured. Each alert's latency is
+the receipt time minus the produce time of its triggering read (both clocks are this
+machine's). The topics between the stages are stamped by the broker (LogAppendTime), so each
+alert's path is split into hops: router, rule feed, alert agent, alert send, notifier.
+Ends with ``RESULT alert_p50_ms=... alert_p99_ms=... eps=...`` (eps: the produce rate
+reached). ``--profile DIR`` samples the worker with py-spy while the reads are produced and
+prints the share of its samples by stage.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.projections import start_profiler
 from config.settings import get_settings
@@ -37,7 +41,7 @@ from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from rules.model import WatchlistRule
 from rules.sync import publish_rules
-from streams.codec import AvroSchema, default_schema_cache, encode
+from streams.codec import AvroSchema, decode, default_schema_cache, encode
 from streams.testing import create_topics, plate_event_datum
 
 EVENT = AvroSchema.named("PlateEvent")
@@ -49,19 +53,18 @@ class Receiver:
 
     def __init__(self) -> None:
         self.received: dict[str, float] = {}
-        #: Per triggering event id: when the router routed its read and the alert was raised.
-        self.stamps: dict[str, tuple[float, float]] = {}
+        #: The time the alert agent raised each triggering event id's alert.
+        self.raised: dict[str, float] = {}
         self.calls = 0
 
     async def handle(self, request: web.Request) -> web.Response:
         now = time.time()
         alert = json.loads(await request.read())
         self.calls += 1
-        routed, raised = (_epoch(alert.get(f)) for f in ("received_at", "raised_at"))
+        raised = datetime.fromisoformat(alert["raised_at"]).timestamp()
         for event_id in alert["event_ids"]:
             self.received.setdefault(event_id, now)
-            if routed is not None and raised is not None:
-                self.stamps.setdefault(event_id, (routed, raised))
+            self.raised.setdefault(event_id, raised)
         return web.Response(text="ok")
 
     async def start(self) -> tuple[web.AppRunner, str]:
@@ -75,26 +78,89 @@ class Receiver:
         return runner, f"http://127.0.0.1:{port}/hook"
 
 
-def _epoch(stamp: str | None) -> float | None:
-    return datetime.fromisoformat(stamp).timestamp() if stamp else None
+#: Topics stamped by the broker (LogAppendTime) so each alert's path can be timed.
+TRACED = ("detected", "reads", "alerts")
+
+#: The hops of an alert's path: name, and the stamps it runs between.
+HOPS = (
+    ("router", "produced", "detected"),  # raw fetch, routing, send to detected
+    ("rule feed", "detected", "reads"),  # detected fetch, key lookup, forward
+    ("alert agent", "reads", "raised"),  # Faust fetch, evaluation
+    ("alert send", "raised", "alerts"),  # alert sent to Kafka
+    ("notifier", "alerts", "received"),  # alert fetch, delivery log, webhook POST
+)
 
 
-def stage_report(sent_at: dict[str, float], receiver: Receiver) -> str:
-    """p50/p99 of each hop, ms: produce -> routed (router), routed -> alert raised (alert
-    agent), raised -> webhook receipt (alerts topic, notifier, HTTP)."""
-    hops: dict[str, list[float]] = {"router": [], "alert agent": [], "notifier": []}
-    for event_id, produced in sent_at.items():
-        if event_id not in receiver.stamps or event_id not in receiver.received:
-            continue
-        routed, raised = receiver.stamps[event_id]
-        hops["router"].append((routed - produced) * 1000)
-        hops["alert agent"].append((raised - routed) * 1000)
-        hops["notifier"].append((receiver.received[event_id] - raised) * 1000)
-    return "; ".join(
-        f"{hop} p50 {percentile(v, 0.5):.1f} p99 {percentile(v, 0.99):.1f} ms"
-        for hop, v in hops.items()
-        if v
+async def append_times(
+    bootstrap: str, topic: str, ids: Callable[[bytes], list[str]]
+) -> dict[str, float]:
+    """The broker's append time (s) of the first record naming each event id in ``topic``."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
     )
+    await consumer.start()
+    stamps: dict[str, float] = {}
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        left = {tp: end for tp, end in (await consumer.end_offsets(parts)).items() if end}
+        while left:
+            for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
+                for record in records:
+                    for event_id in ids(record.value):
+                        stamps.setdefault(event_id, record.timestamp / 1000)
+                if records and records[-1].offset + 1 >= left.get(tp, 0):
+                    left.pop(tp, None)
+    finally:
+        await consumer.stop()
+    return stamps
+
+
+async def trace(bootstrap: str, names: dict[str, str]) -> dict[str, dict[str, float]]:
+    """Per traced topic, the append time of each event id it carries."""
+    cache = default_schema_cache()
+    read, alert = AvroSchema.named("PlateRead"), AvroSchema.named("Alert")
+    read_ids = lambda value: [decode(value, read, cache)["event_id"]]  # noqa: E731
+    alert_ids = lambda value: list(decode(value, alert, cache)["event_ids"])  # noqa: E731
+    return {
+        name: await append_times(
+            bootstrap, names[name], alert_ids if name == "alerts" else read_ids
+        )
+        for name in TRACED
+    }
+
+
+def hop_report(
+    sent_at: dict[str, float], receiver: Receiver, traced: dict[str, dict[str, float]]
+) -> list[str]:
+    """p50/p99 of each hop, ms, and the hops of the five slowest alerts."""
+    paths = []
+    for event_id, produced in sent_at.items():
+        stamps = {
+            "produced": produced,
+            "raised": receiver.raised.get(event_id),
+            "received": receiver.received.get(event_id),
+        }
+        stamps |= {name: traced[name].get(event_id) for name in TRACED}
+        if all(stamp is not None for stamp in stamps.values()):
+            paths.append([(stamps[b] - stamps[a]) * 1000 for _, a, b in HOPS])  # type: ignore[operator]
+    if not paths:
+        return ["by hop: no alert could be traced"]
+    by_hop = zip(*paths, strict=True)
+    lines = [
+        "by hop (broker append times): "
+        + "; ".join(
+            f"{hop} p50 {percentile(list(v), 0.5):.1f} p99 {percentile(list(v), 0.99):.1f} ms"
+            for (hop, _, _), v in zip(HOPS, by_hop, strict=True)
+        )
+    ]
+    slowest = sorted(paths, key=sum, reverse=True)[:5]
+    lines.append(
+        "slowest alerts by hop ("
+        + ", ".join(h for h, _, _ in HOPS)
+        + "), ms: "
+        + "; ".join(" ".join(f"{v:.0f}" for v in path) for path in slowest)
+    )
+    return lines
 
 
 def watch_plates(count: int) -> list[str]:
@@ -107,18 +173,21 @@ def watch_plates(count: int) -> list[str]:
 
 
 async def produce(
-    bootstrap: str, topic: str, eps: int, seconds: float, plates: list[str]
-) -> tuple[dict[str, float], float]:
-    """Send ``eps`` events a second; the produce time of each matching event, and the rate."""
+    bootstrap: str, topic: str, eps: int, seconds: float, plates: list[str], warmup: float = 0.0
+) -> tuple[dict[str, float], dict[str, float], float]:
+    """Send ``eps`` events a second for ``warmup`` and then ``seconds`` seconds; the produce
+    time of each matching event sent during the warm-up and after it, and the rate reached."""
     cache = default_schema_cache()
     schema_id = cache.id_for(f"{topic}-value", EVENT)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1, acks=1)
     await producer.start()
     sent_at: dict[str, float] = {}
+    warm: dict[str, float] = {}
     rnd = random.Random(11)
     tick = 0.01
     per_tick = max(1, round(eps * tick))
-    total = int(eps * seconds)
+    total = int(eps * (warmup + seconds))
+    measured_from = int(eps * warmup)
     start = time.time()
     try:
         sent = 0
@@ -128,7 +197,7 @@ async def produce(
                 plate = rnd.choice(plates) if hit else f"Q{rnd.randrange(10**6):06d}"
                 datum = plate_event_datum(event_id=str(uuid.uuid4()), plate_text=plate)
                 if hit:
-                    sent_at[datum["event_id"]] = time.time()
+                    (sent_at if sent >= measured_from else warm)[datum["event_id"]] = time.time()
                 value = encode(schema_id, EVENT, datum)
                 await producer.send(topic, value, key=datum["event_id"].encode())
                 sent += 1
@@ -137,7 +206,7 @@ async def produce(
         await producer.flush()
     finally:
         await producer.stop()
-    return sent_at, total / (time.time() - start)
+    return warm, sent_at, total / (time.time() - start)
 
 
 def stage_means(web_url: str) -> str:
@@ -205,6 +274,7 @@ async def run(args: argparse.Namespace) -> int:
     bootstrap = get_settings().kafka.bootstrap_servers
     isolated = IsolatedRun(kind="bench")
     names = {t: isolated.topic(t) for t in ("raw", "detected", "dlq", "cameras", "rules", "alerts")}
+    names["reads"] = names["alerts"] + ".reads"  # rules.topics.rule_reads
     receiver = Receiver()
     runner, url = await receiver.start()
     plates = watch_plates(args.plates)
@@ -221,9 +291,11 @@ async def run(args: argparse.Namespace) -> int:
     if not args.with_projections:  # they consume the same reads in the same worker
         env |= {"ALPR_PROJECTIONS_ENABLE_PG": "false", "ALPR_PROJECTIONS_ENABLE_ES": "false"}
     try:
+        append_time = {"message.timestamp.type": "LogAppendTime"}
         await create_topics(
-            bootstrap, [names[t] for t in ("raw", "detected", "dlq", "alerts")], PARTITIONS
-        )
+            bootstrap, [names[t] for t in ("raw", "detected", "dlq", "alerts", "reads")],
+            PARTITIONS, {names[t]: append_time for t in TRACED},
+        )  # fmt: skip
         await publish_rules(bootstrap, names["rules"], [rule], prune=True)
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(args.workdir) if args.workdir else Path(tmp)
@@ -234,8 +306,8 @@ async def run(args: argparse.Namespace) -> int:
                 if args.profile:
                     args.profile.mkdir(parents=True, exist_ok=True)
                     spy = start_profiler(worker, args.profile / "alerts.txt")
-                sent_at, eps = await produce(
-                    bootstrap, names["raw"], args.eps, args.seconds, plates
+                warm, sent_at, eps = await produce(
+                    bootstrap, names["raw"], args.eps, args.seconds, plates, args.warmup
                 )
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
@@ -244,9 +316,10 @@ async def run(args: argparse.Namespace) -> int:
                     for share, stage in stage_shares(args.profile / "alerts.txt"):
                         print(f"  {share:6.1%}  {stage}")
                 deadline = time.time() + 30
-                while len(receiver.received) < len(sent_at) and time.time() < deadline:
+                while len(receiver.received) < len(warm) + len(sent_at) and time.time() < deadline:
                     await asyncio.sleep(0.2)
                 print(stage_means(worker.web_url))
+        traced = await trace(bootstrap, names)
     finally:
         await runner.cleanup()
         await isolated.drop(bootstrap, get_settings().schema_registry.url)
@@ -258,18 +331,29 @@ async def run(args: argparse.Namespace) -> int:
     if not latencies:
         print(f"RESULT alert_p50_ms=nan alert_p99_ms=nan eps={eps:.0f}")
         return 1
+    warm_ms = [(receiver.received[e] - t) * 1000 for e, t in warm.items() if e in receiver.received]
+    if warm_ms:
+        print(f"warm-up (not counted): {len(warm_ms)}/{len(warm)} alerts, p50 "
+              f"{percentile(warm_ms, 0.5):.1f} ms, max {max(warm_ms):.1f} ms")  # fmt: skip
     print(f"latency ms: min {min(latencies):.1f} mean {statistics.mean(latencies):.1f} "
           f"max {max(latencies):.1f}")  # fmt: skip
-    print(f"by hop: {stage_report(sent_at, receiver)}")
+    print("\n".join(hop_report(sent_at, receiver, traced)))
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     print(f"RESULT alert_p50_ms={p50:.1f} alert_p99_ms={p99:.1f} eps={eps:.0f}")
-    return 0 if len(latencies) == len(sent_at) else 1
+    return 0 if len(latencies) == len(sent_at) and len(warm_ms) == len(warm) else 1
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eps", type=int, default=1000, help="events per second produced")
-    parser.add_argument("--seconds", type=float, default=20.0, help="how long to produce")
+    parser.add_argument(
+        "--seconds", type=float, default=60.0, help="how long to produce and measure"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=5.0,
+        help="seconds of reads at the same rate before measuring (not counted): the first "
+        "reads of a fresh worker meet its one-off costs (connections, schema lookups)",
+    )  # fmt: skip
     parser.add_argument("--plates", type=int, default=100_000, help="watch-list size")
     parser.add_argument("--workdir", default=None, help="keep the worker's log here")
     parser.add_argument(
