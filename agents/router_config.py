@@ -64,7 +64,8 @@ class RouterSettings(BaseSettings):
         default=24 * 3600,
         gt=0,
         le=30 * 24 * 3600,
-        description="How long an event id is remembered; replays within it add no reads",
+        description="How long an event id is remembered; replays within it add no reads. "
+        "Each remembered id costs about 300 bytes of memory (1 GB per hour at 1,000 events/s)",
     )
     dedupe_sweep_s: float = Field(
         default=60, gt=0, le=3600, description="How often expired event ids are removed"

@@ -13,17 +13,27 @@ left Faust's per-event streams is read back as it was.
 
 This module is the state and its changelog format only; reading and writing the topic is
 :mod:`streams.changelog`'s job, wired in :mod:`agents.router`.
+
+The state grows by one entry per event for a whole TTL (3.6 M entries after an hour at 1,000
+events/s), so two costs that grow with it are kept off the event loop's path:
+
+- Entries are stored as plain tuples of numbers, which the garbage collector stops tracking
+  (it never untracks a tuple subclass such as :class:`SeenEvent`): a full collection over
+  3.6 M entries took 530 ms with a slotted dataclass per entry, 1.4 ms with plain tuples.
+- The dict keeps entries in the order they were taken in (a re-marked or restored entry is
+  moved to the end), which is about the order of ``seen_at``: the sweep reads the expired
+  entries from the front and stops at the first fresh one, in bounded chunks, instead of
+  scanning the whole state (3.3 s at 3.6 M entries).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class SeenEvent:
+class SeenEvent(NamedTuple):
     """When an event id was first routed, the raw partition its entry belongs to, and the
     offset of the raw message that routed it (-1 in entries written before it was kept)."""
 
@@ -77,13 +87,14 @@ class SeenEvents(Mapping[str, SeenEvent]):
     """
 
     def __init__(self) -> None:
-        self.data: dict[str, SeenEvent] = {}
+        #: Event id -> ``(seen_at, partition, offset)``, a plain tuple (see the module's notes).
+        self.data: dict[str, tuple[float, int, int]] = {}
         #: Per raw partition, the changelog offset after the last record applied or written.
         self.positions: dict[int, int] = {}
         self.malformed = 0
 
     def __getitem__(self, event_id: str) -> SeenEvent:
-        return self.data[event_id]
+        return SeenEvent(*self.data[event_id])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.data)
@@ -96,23 +107,37 @@ class SeenEvents(Mapping[str, SeenEvent]):
         self.positions[partition] = max(self.positions.get(partition, 0), offset + 1)
         try:
             event_id = decode_key(key or b"")
-            if value is None:
-                self.data.pop(event_id, None)
-            else:
-                self.data[event_id] = decode_entry(value)
+            entry = None if value is None else decode_entry(value)
+            self.data.pop(event_id, None)  # re-inserted at the end: the sweep's order
+            if entry is not None:
+                self.data[event_id] = (entry.seen_at, entry.partition, entry.offset)
         except (ValueError, KeyError, TypeError):
             self.malformed += 1  # not ours to fix: the record is skipped, the rest restored
 
     def written(self, marks: Mapping[str, SeenEvent], offsets: Mapping[int, int]) -> None:
         """Take ``marks`` in once their changelog records are in Kafka (``offsets``: per
         partition, the last offset written)."""
-        self.data.update(marks)
+        for event_id, entry in marks.items():
+            self.data.pop(event_id, None)  # re-inserted at the end: the sweep's order
+            self.data[event_id] = (entry.seen_at, entry.partition, entry.offset)
         for partition, offset in offsets.items():
             self.positions[partition] = max(self.positions.get(partition, 0), offset + 1)
 
-    def expired(self, now: float, ttl_s: float) -> list[tuple[str, SeenEvent]]:
-        """Entries older than ``ttl_s`` at ``now``."""
-        return [(k, v) for k, v in list(self.data.items()) if not is_fresh(v, now, ttl_s)]
+    def expired(
+        self, now: float, ttl_s: float, limit: int | None = None
+    ) -> list[tuple[str, SeenEvent]]:
+        """The oldest entries, up to the first one still fresh at ``now`` (at most ``limit``).
+
+        Entries are in the order they were taken in. One taken in out of ``seen_at`` order
+        (restored behind a fresher entry of another partition) waits for the entries before it
+        to expire; lookups count it as absent meanwhile (:func:`is_fresh`).
+        """
+        found: list[tuple[str, SeenEvent]] = []
+        for event_id, (seen_at, partition, offset) in self.data.items():
+            if now - seen_at < ttl_s or (limit is not None and len(found) >= limit):
+                break
+            found.append((event_id, SeenEvent(seen_at, partition, offset)))
+        return found
 
     def forget(self, event_ids: Iterable[str]) -> None:
         for event_id in event_ids:

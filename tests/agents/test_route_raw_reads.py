@@ -4,6 +4,7 @@ in-memory schema registry. The real broker is tested in tests/integration/test_r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -15,7 +16,7 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from agents.deadletters import HEADER_ATTEMPTS, HEADER_FIRST_FAILED
-from agents.router import BatchRouter
+from agents.router import SWEEP_CHUNK, BatchRouter
 from agents.router_config import RouterSettings
 from stores.retry import Abandoned, Backoff
 from streams.batch_consumer import Batch
@@ -131,7 +132,7 @@ async def test_valid_event_becomes_a_read_keyed_by_plate(
     assert read.plate_box.width == 120 and read.vehicle_box is not None
     assert read.received_at.timestamp() >= before - 1
     assert read.camera.known is False
-    assert harness.seen.data[event_id].seen_at >= before - 1
+    assert harness.seen[event_id].seen_at >= before - 1
 
 
 async def test_seen_entry_is_logged_on_the_event_partition(
@@ -359,6 +360,28 @@ async def test_expired_entries_are_swept_with_tombstones_for_owned_partitions(
     assert harness.output.changelog == [(2, "old-a", None)]  # old-b's owner tombstones it
 
 
+async def test_a_large_sweep_goes_in_chunks_and_removes_every_expired_entry(
+    harness: Harness,
+) -> None:
+    count = SWEEP_CHUNK * 2 + 7
+    harness.seen.data.update({f"old-{n}": SeenEvent(100.0, n % 2) for n in range(count)})
+    harness.seen.data["new"] = SeenEvent(950.0, 0)
+    turns = 0
+
+    async def count_turns() -> None:  # runs whenever the sweep gives the loop back
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    counter = asyncio.create_task(count_turns())
+    removed = await harness.router.sweep(now=1000.0, ttl_s=100.0, owned=[0, 1])
+    counter.cancel()
+    assert removed == count and set(harness.seen.data) == {"new"}
+    assert len(harness.output.changelog) == count
+    assert turns >= 3  # the loop ran between the chunks
+
+
 async def test_event_seen_before_the_ttl_is_routed_again(
     harness: Harness, schema_cache: SchemaCache, sent: Any, router_settings: RouterSettings
 ) -> None:
@@ -367,7 +390,7 @@ async def test_event_seen_before_the_ttl_is_routed_again(
     harness.seen.data[event_id] = SeenEvent(seen_at=stale, partition=0)
     await route(harness, encode_plate_event(schema_cache, event_id=event_id))
     assert only_read(sent, schema_cache).event_id == event_id
-    assert harness.seen.data[event_id].seen_at > stale
+    assert harness.seen[event_id].seen_at > stale
 
 
 async def test_failed_send_is_dead_lettered_and_not_marked_seen(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import time
 
 from tables.dedupe import (
     BatchView,
@@ -56,6 +58,29 @@ def test_expired_lists_only_entries_past_the_ttl() -> None:
     seen = SeenEvents()
     seen.written({"old": SeenEvent(100.0, 0), "new": SeenEvent(950.0, 0)}, {})
     assert seen.expired(now=1000.0, ttl_s=100.0) == [("old", SeenEvent(100.0, 0))]
+
+
+def test_expired_reads_from_the_oldest_taken_in_and_stops_at_the_first_fresh_entry() -> None:
+    seen = SeenEvents()
+    seen.written({"a": SeenEvent(100.0, 0), "b": SeenEvent(200.0, 1), "c": SeenEvent(300.0, 0)}, {})
+    seen.written({"a": SeenEvent(990.0, 0)}, {})  # re-marked: moves behind the others
+    seen.apply(1, 5, b'"b"', encode_entry(SeenEvent(210.0, 1)))  # restored again: likewise
+    assert list(seen) == ["c", "a", "b"]
+    assert seen.expired(now=1000.0, ttl_s=100.0) == [("c", SeenEvent(300.0, 0))]
+    seen.forget(["c"])
+    assert seen.expired(now=1100.0, ttl_s=50.0) == [
+        ("a", SeenEvent(990.0, 0)), ("b", SeenEvent(210.0, 1))
+    ]  # fmt: skip
+    assert seen.expired(now=1100.0, ttl_s=50.0, limit=1) == [("a", SeenEvent(990.0, 0))]
+
+
+def test_entries_leave_the_garbage_collectors_watch() -> None:
+    # A full collection walks every tracked object: millions of entries would stall the loop.
+    seen = SeenEvents()
+    seen.apply(0, 0, b'"a"', encode_entry(SeenEvent(5.0, 0, 10)))
+    seen.written({"b": SeenEvent(time.time(), 0, 11)}, {})
+    gc.collect()
+    assert not any(gc.is_tracked(entry) for entry in seen.data.values())
 
 
 async def test_a_batch_sees_its_own_marks_over_the_stored_entries() -> None:
