@@ -5,6 +5,11 @@ lives on the alert's partition: a redelivered or replayed alert finds its action
 recorded and notifies nobody twice. An action that still fails after the last retry is
 dead-lettered with the alert, and stays unrecorded so a replay of the dead letter retries
 only what was not delivered.
+
+The log would otherwise grow by one entry per alert for ever: entries older than
+``ALPR_NOTIFY_DELIVERY_LOG_TTL_S`` (default 7 days, the alerts topic's retention) are removed
+every ``ALPR_NOTIFY_DELIVERY_LOG_PRUNE_S`` with a tombstone, by the worker that owns their
+partition.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import logging
 import time
 import weakref
+from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
@@ -39,9 +45,13 @@ log = logging.getLogger(__name__)
 
 
 class DeliveryLog(faust.Record, serializer="json", include_metadata=False):
-    """The actions of one alert already delivered (``index:channel``)."""
+    """The actions of one alert already delivered (``index:channel``), when the last was,
+    and the alerts-topic partition the entry lives on (0 and -1 in entries written before
+    these were kept: such entries count as old)."""
 
     done: list[str] = []
+    at: float = 0.0
+    partition: int = -1
 
 
 alert_deliveries = app.Table(
@@ -91,7 +101,9 @@ async def deliver(dispatcher: Dispatcher, event: Any) -> Outcome:
     if outcome.sent:
         logged = alert_deliveries.get(alert.alert_id)
         done = [*(logged.done if logged else ()), *outcome.sent]
-        alert_deliveries[alert.alert_id] = DeliveryLog(done=done)
+        alert_deliveries[alert.alert_id] = DeliveryLog(
+            done=done, at=time.time(), partition=event.message.partition
+        )
     if outcome.failed:
         await _dead_letter(event, alert, outcome.failed)
     return outcome
@@ -153,6 +165,49 @@ async def settle() -> None:
     """Wait for the deliveries in flight in this process (tests, shutdown)."""
     for pending in list(_PENDING):
         await pending.settle()
+
+
+#: Delivery log entries looked at between two returns to the event loop.
+PRUNE_CHUNK = 1000
+
+
+async def prune_deliveries(now: float, ttl_s: float, owned: Iterable[int]) -> int:
+    """Forget delivery log entries older than ``ttl_s`` at ``now``; tombstone those of the
+    ``owned`` partitions (another partition's owner tombstones its own, and this worker, if
+    it keeps a standby copy, applies that). Returns how many were forgotten.
+
+    Works on a snapshot of the keys, in chunks with a return to the event loop between them;
+    an entry written meanwhile is read again before it goes.
+    """
+    table: Any = alert_deliveries
+    mine = set(owned)
+    keys = list(table.data.keys())
+    removed = 0
+    for start in range(0, len(keys), PRUNE_CHUNK):
+        for key in keys[start : start + PRUNE_CHUNK]:
+            logged = table.data.get(key)
+            if logged is None or now - logged.at < ttl_s:
+                continue
+            del table.data[key]
+            removed += 1
+            if logged.partition in mine:
+                table.send_changelog(logged.partition, key, None, value_serializer="raw")
+        await asyncio.sleep(0)
+    return removed
+
+
+def owned_alert_partitions() -> set[int]:
+    topic = alerts.get_topic_name()
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+
+
+@app.timer(interval=get_notify_settings().delivery_log_prune_s)
+async def prune_delivery_log() -> None:
+    """Remove delivery log entries past ``ALPR_NOTIFY_DELIVERY_LOG_TTL_S``."""
+    ttl_s = get_notify_settings().delivery_log_ttl_s
+    removed = await prune_deliveries(time.time(), ttl_s, owned_alert_partitions())
+    if removed:
+        log.info("delivery log: removed %d entries older than %.0fs", removed, ttl_s)
 
 
 @app.agent(alerts)

@@ -95,6 +95,16 @@ class NotifySettings(BaseSettings):
         le=100_000,
         description="Alerts being delivered at once; the notifier reads on while fewer wait",
     )
+    delivery_log_ttl_s: float = Field(
+        default=7 * 24 * 3600,
+        ge=1,
+        le=365 * 24 * 3600,
+        description="How long an alert's delivery log entry is kept (a replay of an alert "
+        "older than this notifies again): keep it at least the alerts topic's retention",
+    )
+    delivery_log_prune_s: float = Field(
+        default=3600, ge=1, le=24 * 3600, description="How often old delivery log entries go"
+    )
     allow_networks: list[str] = Field(
         default_factory=list,
         description="Private or loopback networks (CIDR) webhook/Slack/SMS URLs may point at",

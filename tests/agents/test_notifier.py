@@ -4,6 +4,7 @@ delivery log honoured, failures dead-lettered."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -150,3 +151,34 @@ async def test_an_alert_redelivered_while_its_first_delivery_waits_is_sent_once(
         slow.release.set()
         await settle()
     assert slow.sent == ["a1"] and slow.most_waiting == 1
+
+
+async def test_old_log_entries_are_pruned_and_tombstoned_by_their_partitions_owner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tombstones: list[tuple[int, str, Any]] = []
+    monkeypatch.setattr(
+        alert_deliveries,
+        "send_changelog",
+        lambda partition, key, value, **_kw: tombstones.append((partition, key, value)),
+    )
+    monkeypatch.setattr(agents.notifier, "PRUNE_CHUNK", 2)  # several chunks
+    entries = {
+        "old-mine": DeliveryLog(done=["0:webhook"], at=100.0, partition=1),
+        "old-theirs": DeliveryLog(done=["0:webhook"], at=200.0, partition=2),
+        "legacy": DeliveryLog(done=["0:webhook"]),  # written before times were kept
+        "fresh": DeliveryLog(done=["0:webhook"], at=950.0, partition=1),
+        "edge": DeliveryLog(done=["0:webhook"], at=900.0, partition=1),  # exactly the TTL old
+    }
+    alert_deliveries.data.update(entries)
+    removed = await agents.notifier.prune_deliveries(now=1000.0, ttl_s=100.0, owned=[1])
+    assert removed == 4
+    assert set(alert_deliveries.data) == {"fresh"}
+    assert tombstones == [(1, "old-mine", None), (1, "edge", None)]
+
+
+async def test_a_delivery_notes_its_time_and_partition(channels: dict[str, Recorder]) -> None:
+    before = time.time()
+    await put(make_alert("a9", [HOOK]))
+    logged = alert_deliveries.data["a9"]
+    assert logged.at >= before and logged.partition >= 0

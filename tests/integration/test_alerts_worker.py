@@ -26,6 +26,7 @@ from rules.sync import publish_rules
 from streams.codec import default_schema_cache
 from streams.testing import create_topics, encode_plate_event
 from tests.integration.conftest import require_port
+from tests.integration.kafka_reading import consume_topic
 
 PARTITIONS = 2
 SECRET = "e2e-secret"
@@ -65,6 +66,23 @@ async def stored_alert(dsn: str, alert_id: str, timeout: float = 30.0) -> asyncp
         await conn.close()
 
 
+async def delivery_log(
+    bootstrap: str, app_id: str, alert_id: str, timeout: float = 20.0
+) -> list[bytes | None]:
+    """The values the delivery log's changelog holds for ``alert_id``, oldest first, once
+    the last is a tombstone (or ``timeout`` passed)."""
+    topic = f"{app_id}-alert_deliveries-changelog"
+    deadline = time.monotonic() + timeout
+    while True:
+        values = [
+            m.value for m in await consume_topic(bootstrap, topic, expected=10**9, polls=2)
+            if m.key is not None and alert_id in m.key.decode()
+        ]  # fmt: skip
+        if (values and values[-1] is None) or time.monotonic() > deadline:
+            return values
+        await asyncio.sleep(1)
+
+
 async def test_watchlisted_read_reaches_the_webhook_once(
     settings: Settings,
     unique: str,
@@ -81,6 +99,9 @@ async def test_watchlisted_read_reaches_the_webhook_once(
         **run.env(partitions=PARTITIONS, alerts=True),
         "ALPR_NOTIFY_BACKOFF_S": "0.2",
         "ALPR_E2E_HOOK_KEY": SECRET,
+        # Delivery log entries go after 4 s (checked once the alerts are in).
+        "ALPR_NOTIFY_DELIVERY_LOG_TTL_S": "4",
+        "ALPR_NOTIFY_DELIVERY_LOG_PRUNE_S": "1",
     }
     rule = WatchlistRule(
         type="watchlist", name="e2e-stolen", plates=["AB12CDE"], match="fuzzy",
@@ -133,6 +154,9 @@ async def test_watchlisted_read_reaches_the_webhook_once(
                 finally:
                     await producer.stop()
                 await asyncio.sleep(1)
+            log = await delivery_log(bootstrap, run.app_id, stored["alert_id"])
+            assert log[0] is not None and json.loads(log[0])["done"] == ["0:webhook"]
+            assert log[-1] is None, f"no tombstone after the TTL: {log}"
         finally:
             worker.stop()
         assert [json.loads(b)["rule"] for _, b in received[1:2]] == ["e2e-added"]
