@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -39,7 +40,7 @@ from bench.projections import start_profiler
 from config.settings import get_settings
 from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
-from rules.model import WatchlistRule
+from rules.model import RateRule, WatchlistRule
 from rules.sync import publish_rules
 from streams.codec import AvroSchema, decode, default_schema_cache, encode
 from streams.testing import create_topics, plate_event_datum
@@ -290,13 +291,19 @@ async def run(args: argparse.Namespace) -> int:
     }
     if not args.with_projections:  # they consume the same reads in the same worker
         env |= {"ALPR_PROJECTIONS_ENABLE_PG": "false", "ALPR_PROJECTIONS_ENABLE_ES": "false"}
+    rules: list[Any] = [rule]
+    if args.rate_rule:  # every read now needs evaluating, with state per plate
+        rules.append(RateRule(
+            type="rate", name="bench-rate", count=5, window=60,  # never met by random plates
+            actions=[{"channel": "webhook", "url": url}],  # type: ignore[list-item]
+        ))  # fmt: skip
     try:
         append_time = {"message.timestamp.type": "LogAppendTime"}
         await create_topics(
             bootstrap, [names[t] for t in ("raw", "detected", "dlq", "alerts", "reads")],
             PARTITIONS, {names[t]: append_time for t in TRACED},
         )  # fmt: skip
-        await publish_rules(bootstrap, names["rules"], [rule], prune=True)
+        await publish_rules(bootstrap, names["rules"], rules, prune=True)
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(args.workdir) if args.workdir else Path(tmp)
             with WorkerProcess(workdir, free_port(), env=env) as worker:
@@ -360,6 +367,10 @@ def main() -> None:
         "--with-projections", action="store_true", help="keep the store projections running"
     )
     parser.add_argument("--fuzzy", action="store_true", help="OCR-fuzzy instead of exact")
+    parser.add_argument(
+        "--rate-rule", action="store_true",
+        help="add a rate rule (5 reads of a plate in 60 s): every read is then evaluated",
+    )  # fmt: skip
     parser.add_argument(
         "--profile", type=Path, help="sample the worker with py-spy into this folder"
     )

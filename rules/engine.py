@@ -8,9 +8,10 @@ stream event, so they write through :class:`TimerWriter`, which names the partit
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -95,6 +96,25 @@ def alert_of(trigger: Trigger, camera_id: str, site_id: str, **extra: Any) -> Al
         actions=[action.model_dump(mode="json") for action in rule.actions],
         **extra,
     )
+
+
+#: Table entries the timer checks between two returns to the event loop.
+TIMER_CHUNK = 1000
+
+
+async def _entries(
+    table: MutableMapping[str, PlateRuleState],
+) -> AsyncIterator[tuple[str, PlateRuleState]]:
+    """The local entries of ``table``, returning to the event loop every
+    :data:`TIMER_CHUNK` keys. Each value is read when its turn comes, so an entry the agent
+    wrote meanwhile is checked as it is now (and not written back stale)."""
+    data: Any = getattr(table, "data", table)  # a Faust table's local data: no event needed
+    for n, key in enumerate(list(data.keys())):
+        if n and n % TIMER_CHUNK == 0:
+            await asyncio.sleep(0)
+        stored = data.get(key)
+        if stored is not None:
+            yield key, stored
 
 
 class AlertEngine:
@@ -206,16 +226,19 @@ class AlertEngine:
         rules = [c.rule for c in self.book.enabled()]
         alerts: list[Alert] = []
         dwells = [r for r in rules if isinstance(r, DwellRule)]
-        for plate, stored in list(getattr(self.by_plate, "data", self.by_plate).items()):
-            if dwells:
+        if dwells:  # the plate table holds every plate a stateful rule saw: walk it only then
+            async for plate, stored in _entries(self.by_plate):
                 alerts += self._timer_alerts(
                     self.by_plate, plate, stored, dwells, now, write, plate=plate
                 )
         silences = [r for r in rules if isinstance(r, SilenceRule)]
-        for camera, stored in list(getattr(self.by_camera, "data", self.by_camera).items()):
-            watching = [r for r in silences if camera in r.cameras]
-            if watching:
-                alerts += self._timer_alerts(self.by_camera, camera, stored, watching, now, write)
+        if silences:
+            async for camera, stored in _entries(self.by_camera):
+                watching = [r for r in silences if camera in r.cameras]
+                if watching:
+                    alerts += self._timer_alerts(
+                        self.by_camera, camera, stored, watching, now, write
+                    )
         await self._send(alerts)
         return alerts
 

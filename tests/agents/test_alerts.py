@@ -3,6 +3,7 @@ state across reads, redeliveries, camera-keyed rates, timers and dead letters.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from pydantic import TypeAdapter
 
 import agents.alerts
+import rules.engine as engine_module
 from agents.alerts import (
     check_timed_rules,
     evaluate_camera_rules,
@@ -19,6 +21,7 @@ from agents.alerts import (
 )
 from agents.rules_sync import RULE_BOOK, apply_rule_message
 from rules.alert import Alert, alert_id
+from rules.engine import TIMER_CHUNK
 from rules.model import AnyRule, Rule
 from rules.ruleset import encode_rule
 from rules.topics import alerts, camera_ticks
@@ -210,6 +213,57 @@ async def test_timer_raises_overdue_dwell_once(
     (alert,) = out.alerts
     assert (alert.rule, alert.plate, alert.event_ids) == ("stay", "AB123CD", ["ev-1"])
     assert [key for key, _ in written] == ["AB123CD"]
+
+
+async def test_timer_walks_a_large_table_in_chunks_and_reads_each_entry_as_it_is_now(
+    out: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_rules({"type": "dwell", "name": "stay", "entry_cameras": ["in"],
+               "exit_cameras": ["out"], "within": 3600})  # fmt: skip
+    await put_reads(plate_read(1, camera="in"))
+    entered = rule_state_by_plate.data["AB123CD"]
+    quiet = PlateRuleState(partition=0, watermark=T0.timestamp())  # plates with nothing due
+    rule_state_by_plate.data.update({f"Q{n:05d}": quiet for n in range(TIMER_CHUNK * 3)})
+    exited = PlateRuleState(partition=0, watermark=T0.timestamp() + 10)  # seen leaving
+    monkeypatch.setattr(agents.alerts, "write_outside_stream", lambda *_args: None)
+    turns = 0
+
+    async def meanwhile() -> None:  # the agent, between two chunks: the plate left
+        nonlocal turns
+        turns += 1
+        rule_state_by_plate.data["AB123CD"] = exited
+        rule_state_by_plate.data.pop("Q00000", None)  # and one plate's state went
+
+    rule_state_by_plate.data.pop("AB123CD")  # walked last, after the agent's write
+    rule_state_by_plate.data["AB123CD"] = entered
+    original_sleep = asyncio.sleep
+
+    async def sleep(delay: float) -> None:
+        await meanwhile()
+        await original_sleep(delay)
+
+    monkeypatch.setattr(engine_module.asyncio, "sleep", sleep)
+    assert await check_timed_rules((T0 + timedelta(hours=2)).timestamp()) == []
+    assert turns == 3 and out.alerts == []  # the stale entry would have fired
+
+
+async def test_timer_leaves_the_tables_alone_without_time_fired_rules(out: Outbox) -> None:
+    use_rules(WATCH, {"type": "rate", "name": "circling", "count": 3, "window": 60})
+
+    class Untouchable(dict[str, Any]):
+        def walked(self, *_args: Any) -> Any:
+            raise AssertionError("walked a table no timer rule needs")
+
+        keys = items = values = __iter__ = walked  # type: ignore[assignment]
+
+    plates: Any = rule_state_by_plate
+    cameras: Any = rule_state_by_camera
+    original = plates._data, cameras._data
+    try:
+        plates._data, cameras._data = Untouchable(), Untouchable()
+        assert await check_timed_rules(T0.timestamp()) == []
+    finally:
+        plates._data, cameras._data = original
 
 
 async def test_write_outside_stream_names_the_partition() -> None:
