@@ -345,6 +345,7 @@ async def run(args: argparse.Namespace) -> int:
     print(f"latency ms: min {min(latencies):.1f} mean {statistics.mean(latencies):.1f} "
           f"max {max(latencies):.1f}")  # fmt: skip
     print("\n".join(hop_report(sent_at, receiver, traced)))
+    print("warm-up " + hop_report(warm, receiver, traced)[-1])
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     print(f"RESULT alert_p50_ms={p50:.1f} alert_p99_ms={p99:.1f} eps={eps:.0f}")
     return 0 if len(latencies) == len(sent_at) and len(warm_ms) == len(warm) else 1
