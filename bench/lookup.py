@@ -38,6 +38,7 @@ from elasticsearch import AsyncElasticsearch
 from tqdm import tqdm
 
 from config.settings import Settings, load_settings
+from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from stores.es_docs import index_for, read_document
 from stores.es_writer import put_template
@@ -237,10 +238,15 @@ def report(label: str, timings: dict[str, list[float]]) -> None:
 # -- the worker -----------------------------------------------------------------------------
 
 
+def worker_run(unique: str, backend: str) -> IsolatedRun:
+    """The worker of one backend: its app id names its group and changelogs (dropped after)."""
+    return IsolatedRun(kind="bench", tag=f"lookup-{unique}-{backend}")
+
+
 def worker_env(unique: str, dsn: str, prefix: str, backend: str) -> dict[str, str]:
     names = {t: f"bench.lookup.{unique}.{t}" for t in ("raw", "detected", "dlq", "cameras")}
     return {
-        "ALPR_FAUST__APP_ID": f"bench-lookup-{unique}-{backend}",
+        "ALPR_FAUST__APP_ID": worker_run(unique, backend).app_id,
         "ALPR_KAFKA__PARTITIONS": "1",
         **{f"ALPR_TOPICS_{t.upper()}": name for t, name in names.items()},
         "ALPR_RULES_TOPIC": f"bench.lookup.{unique}.rules",
@@ -347,6 +353,12 @@ async def run(args: argparse.Namespace) -> None:
                 )
             if not args.no_http and http_available():
                 await delete_topics(settings.kafka.bootstrap_servers, topics)
+                # The workers' own topics, and those named after the run's (alerts.reads...).
+                runs = [worker_run(unique, n) for n in ("postgres", "elasticsearch")]
+                for isolated in [*runs, IsolatedRun(kind="bench", tag=f"lookup.{unique}")]:
+                    await isolated.drop(
+                        settings.kafka.bootstrap_servers, settings.schema_registry.url
+                    )
         if es is not None:
             await es.close()
 

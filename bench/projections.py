@@ -37,6 +37,7 @@ from aiokafka import AIOKafkaConsumer
 from elasticsearch import AsyncElasticsearch
 
 from config.settings import get_settings
+from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from stores.es_docs import MAPPING, alias_name, read_document
 from stores.migrations import migrate
@@ -203,6 +204,8 @@ async def run(reads: int, partitions: int, profile: Path | None) -> None:
     topics = [f"bench.{tag}.{t}" for t in ("raw", "detected", "dlq", "cameras")]
     database = f"alpr_bench_{tag}"
     prefix = f"bench{tag}"
+    #: One worker per store; each app id names its group and changelogs (dropped after).
+    runs = {store: IsolatedRun(kind="bench", tag=f"{tag}-{store}") for store in ("pg", "es")}
     await create_topics(bootstrap, topics, partitions=partitions)
     dsn = await create_database(settings.postgres.dsn, database)
     es = AsyncElasticsearch(settings.elasticsearch.url)
@@ -230,12 +233,12 @@ async def run(reads: int, partitions: int, profile: Path | None) -> None:
         }  # fmt: skip
         with tempfile.TemporaryDirectory(prefix="bench-projections-") as tmp:
             pg_rps = projection_rate(
-                {**env, "ALPR_FAUST__APP_ID": f"bench-pg-{tag}",
+                {**env, "ALPR_FAUST__APP_ID": runs["pg"].app_id,
                  "ALPR_PROJECTIONS_ENABLE_ES": "false"}, "pg", reads, Path(tmp), profile,
             )  # fmt: skip
             print(f"pg projection (faust worker): {pg_rps:,.0f} rows/s", flush=True)
             es_dps = projection_rate(
-                {**env, "ALPR_FAUST__APP_ID": f"bench-es-{tag}",
+                {**env, "ALPR_FAUST__APP_ID": runs["es"].app_id,
                  "ALPR_PROJECTIONS_ENABLE_PG": "false"}, "es", reads, Path(tmp), profile,
             )  # fmt: skip
             print(f"es projection (faust worker): {es_dps:,.0f} docs/s", flush=True)
@@ -251,6 +254,8 @@ async def run(reads: int, partitions: int, profile: Path | None) -> None:
         await es.close()
         await drop_database(settings.postgres.dsn, database)
         await delete_topics(bootstrap, topics)
+        for isolated in runs.values():
+            await isolated.drop(bootstrap, settings.schema_registry.url)
 
 
 def main() -> None:
