@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from typing import Any
 
 from agents.deadletters import dead_letter_for
@@ -138,6 +138,38 @@ def write_outside_stream(
     faust_table: Any = table
     faust_table.data[key] = value
     faust_table.send_changelog(value.partition, key, value)
+
+
+def delete_outside_stream(
+    table: MutableMapping[str, PlateRuleState], key: str, partition: int
+) -> None:
+    """Remove a table entry from a timer: from the local data, and with a tombstone on the
+    changelog partition it belongs to."""
+    faust_table: Any = table
+    faust_table.data.pop(key, None)
+    faust_table.send_changelog(partition, key, None, value_serializer="raw")
+
+
+def owned_read_partitions() -> set[int]:
+    """The partitions of the plate-keyed reads (and so of the plate table) this worker
+    owns."""
+    topic = rule_reads.get_topic_name()
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+
+
+async def expire_rule_state(now: float, owned: Collection[int]) -> int:
+    """Remove the plate states no rule can need any more (see ``AlertEngine.keep_s``)."""
+    if not RULE_BOOK.ready.is_set():
+        return 0  # the rule set decides how long state matters
+    return await build_engine().expire_plates(now, owned, delete_outside_stream)
+
+
+@app.timer(interval=get_rules_settings().state_expiry_interval_s)
+async def expire_old_rule_state() -> None:
+    """Every ``ALPR_RULES_STATE_EXPIRY_INTERVAL_S``, drop plates whose state is past use."""
+    removed = await expire_rule_state(time.time(), owned_read_partitions())
+    if removed:
+        log.info("rule state: removed %d plates no rule needs any more", removed)
 
 
 async def check_timed_rules(now: float) -> list[Alert]:

@@ -43,6 +43,12 @@ class RulesSettings(BaseSettings):
     timer_interval_s: float = Field(
         default=5.0, gt=0, le=3600, description="How often dwell and silence rules are checked"
     )
+    state_expiry_interval_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="How often plates whose rule state no rule can need any more are removed",
+    )
     freeze_heap: bool = Field(
         default=True,
         description="After the rule set loads or changes, collect garbage once and exempt "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -38,6 +38,15 @@ log = logging.getLogger(__name__)
 
 SendAlert = Callable[[Alert], Awaitable[Any]]
 SendTick = Callable[[CameraTick], Awaitable[Any]]
+
+
+class TimerDeleter(Protocol):
+    """Removes ``key`` (whose entry lives on ``partition``) from ``table`` outside a stream
+    event."""
+
+    def __call__(
+        self, table: MutableMapping[str, PlateRuleState], key: str, partition: int
+    ) -> None: ...
 
 
 class TimerWriter(Protocol):
@@ -241,6 +250,29 @@ class AlertEngine:
                     )
         await self._send(alerts)
         return alerts
+
+    def keep_s(self) -> float:
+        """How long after its last write a plate's state can still matter: the longest
+        window or span of the rules, the lateness bound and the longest cooldown."""
+        rules = self.book.enabled()
+        cooldown = max((c.rule.cooldown for c in rules), default=0.0)
+        return horizon_s(rules) + self.settings.lateness_s + cooldown
+
+    async def expire_plates(self, now: float, owned: Collection[int], delete: TimerDeleter) -> int:
+        """Remove the plates of the ``owned`` partitions whose state was last written more
+        than :meth:`keep_s` before ``now`` (wall clock; entries written before the time was
+        kept go by their newest read's time): a plate seen once would otherwise keep its
+        entry for ever. Another partition's owner removes its own (a standby copy follows
+        its changelog). Cameras keep theirs: they are few, and silence needs every camera's
+        last read. Returns how many went."""
+        keep_s = self.keep_s()
+        removed = 0
+        async for plate, stored in _entries(self.by_plate):
+            written = stored.written_at or stored.watermark
+            if stored.partition in owned and now - written > keep_s:
+                delete(self.by_plate, plate, stored.partition)
+                removed += 1
+        return removed
 
     def _timer_alerts(
         self,

@@ -9,6 +9,8 @@ partition it belongs to, so timers (dwell, silence) can write outside a stream e
 
 from __future__ import annotations
 
+import time
+
 import faust
 
 from alpr import app
@@ -28,13 +30,15 @@ class SightingRecord(faust.Record, serializer="json", include_metadata=False):
 
 
 class PlateRuleState(faust.Record, serializer="json", include_metadata=False):
-    """A plate's recent sightings, cooldowns and raised alert ids."""
+    """A plate's recent sightings, cooldowns and raised alert ids, and when the entry was
+    written (wall clock; 0 in entries written before it was kept), for its expiry."""
 
     partition: int
     watermark: float
     sightings: list[SightingRecord] = []
     fired: dict[str, float] = {}
     alerts: list[str] = []
+    written_at: float = 0.0
 
     def history(self) -> PlateHistory:
         return PlateHistory(
@@ -52,6 +56,7 @@ class PlateRuleState(faust.Record, serializer="json", include_metadata=False):
             sightings=[SightingRecord(**vars(s)) for s in history.sightings],
             fired=history.fired,
             alerts=history.alerts,
+            written_at=time.time(),
         )
 
 

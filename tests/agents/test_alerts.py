@@ -356,3 +356,29 @@ async def test_a_preview_and_its_final_read_count_as_one_pass(out: Outbox) -> No
     await put_reads(plate_read(3, seconds=30))
     (alert,) = out.alerts
     assert alert.event_ids == ["ev-1", "ev-3"]
+
+
+async def test_plate_state_past_every_rule_is_expired_by_its_partitions_owner(
+    out: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_rules({"type": "rate", "name": "circling", "count": 3, "window": 60, "cooldown": 30})
+    await put_reads(plate_read(1, plate="AB123CD"), plate_read(2, plate="XY987ZW"))
+    mine = rule_state_by_plate.data["AB123CD"]
+    written = mine.written_at
+    assert written > 0  # the write time is kept with the state
+    # Another partition's plate, and one written before write times were kept.
+    rule_state_by_plate.data["OTHER"] = mine.derive(partition=mine.partition + 1)
+    rule_state_by_plate.data["LEGACY"] = mine.derive(written_at=0.0, watermark=written - 1000)
+    tombstones: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(
+        rule_state_by_plate,
+        "send_changelog",
+        lambda partition, key, value, **_kw: tombstones.append((partition, key, value)),
+    )
+    keep = 60 + 300 + 30  # window, lateness bound, cooldown
+    owned = {mine.partition, rule_state_by_plate.data["XY987ZW"].partition}
+    assert await agents.alerts.expire_rule_state(written + keep - 1, owned) == 1  # LEGACY
+    assert await agents.alerts.expire_rule_state(written + keep + 1, owned) == 2
+    assert set(rule_state_by_plate.data) == {"OTHER"}  # its owner expires it
+    assert sorted(key for _, key, _ in tombstones) == ["AB123CD", "LEGACY", "XY987ZW"]
+    assert all(value is None for _, _, value in tombstones)
