@@ -1,7 +1,8 @@
 """Alert latency: from a raw read's produce to its webhook's receipt, through a real worker.
 
     .venv/bin/python -m bench.alerts [--eps 1000] [--seconds 60] [--warmup 5] [--plates 100000]
-                                     [--fuzzy] [--with-projections] [--profile DIR]
+                                     [--fuzzy] [--rate-rule] [--workers 1]
+                                     [--with-projections] [--profile DIR]
 
 Publishes a watch list of ``--plates`` plates with a webhook action pointing at a receiver
 in this process, starts a real ``faust -A alpr worker`` on fresh topics (its own app id),
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import signal
@@ -306,13 +308,21 @@ async def run(args: argparse.Namespace) -> int:
         await publish_rules(bootstrap, names["rules"], rules, prune=True)
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(args.workdir) if args.workdir else Path(tmp)
-            with WorkerProcess(workdir, free_port(), env=env) as worker:
-                await asyncio.to_thread(worker.wait_ready, 180.0, 1, ("router",))
+            with contextlib.ExitStack() as stack:
+                workers = [
+                    stack.enter_context(WorkerProcess(workdir / f"w{n}", free_port(), env=env))
+                    for n in range(args.workers)
+                ]
+                # Each worker's router owns a partition once the group has settled.
+                for worker in workers:
+                    await asyncio.to_thread(worker.wait_ready, 180.0, 1, ("router",))
                 await asyncio.sleep(3)  # the rule set loads after the assignment
+                for worker in workers:
+                    await asyncio.to_thread(worker.wait_ready, 60.0, 1, ("router",))
                 spy = None
                 if args.profile:
                     args.profile.mkdir(parents=True, exist_ok=True)
-                    spy = start_profiler(worker, args.profile / "alerts.txt")
+                    spy = start_profiler(workers[0], args.profile / "alerts.txt")
                 warm, sent_at, eps = await produce(
                     bootstrap, names["raw"], args.eps, args.seconds, plates, args.warmup
                 )
@@ -325,7 +335,8 @@ async def run(args: argparse.Namespace) -> int:
                 deadline = time.time() + 30
                 while len(receiver.received) < len(warm) + len(sent_at) and time.time() < deadline:
                     await asyncio.sleep(0.2)
-                print(stage_means(worker.web_url))
+                for worker in workers:
+                    print(stage_means(worker.web_url))
         traced = await trace(bootstrap, names)
     finally:
         await runner.cleanup()
@@ -363,7 +374,11 @@ def main() -> None:
         "reads of a fresh worker meet its one-off costs (connections, schema lookups)",
     )  # fmt: skip
     parser.add_argument("--plates", type=int, default=100_000, help="watch-list size")
-    parser.add_argument("--workdir", default=None, help="keep the worker's log here")
+    parser.add_argument("--workdir", default=None, help="keep the workers' logs here")
+    parser.add_argument(
+        "--workers", type=int, default=1,
+        help="workers in the group (they share the partitions; --profile samples the first)",
+    )  # fmt: skip
     parser.add_argument(
         "--with-projections", action="store_true", help="keep the store projections running"
     )
