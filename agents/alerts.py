@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from typing import Any
 
+from agents.bundles import BundleError, decode_bundle, is_bundle
 from agents.deadletters import dead_letter_for
 from agents.emit import send_dead_letter
 from agents.rules_sync import RULE_BOOK
@@ -30,7 +31,14 @@ from rules.topics import alerts, camera_ticks, rule_reads
 from streams.codec import AvroSchema, decode, default_schema_cache
 from streams.failures import ProcessingError, Reason, Stage
 from streams.records import PlateRead
-from tables.rule_state import CameraTick, PlateRuleState, rule_state_by_camera, rule_state_by_plate
+from tables.rule_state import (
+    CameraTick,
+    PlateRuleState,
+    StateTable,
+    camera_states,
+    encode_state,
+    plate_states,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +57,8 @@ def build_engine() -> AlertEngine:
     return AlertEngine(
         RULE_BOOK,
         get_rules_settings(),
-        rule_state_by_plate,
-        rule_state_by_camera,
+        plate_states,
+        camera_states,
         send_alert,
         send_tick,
     )
@@ -67,15 +75,20 @@ async def wait_for_rules() -> None:
 
 
 async def _dead_letter(event: Any, exc: Exception) -> None:
+    await _dead_letter_message(event.message, getattr(event.value, "event_id", None), exc)
+
+
+async def _dead_letter_message(message: Any, event_id: str | None, exc: Exception) -> None:
     if isinstance(exc, ProcessingError):  # the read does not decode: its own reason
         error = exc
     else:
-        log.exception("alert evaluation failed on %s", event.message.tp)
+        where = f"{message.topic}[{message.partition}]@{message.offset}"
+        log.exception("alert evaluation failed on %s", where)
         error = ProcessingError(
             Reason.INTERNAL_ERROR, Stage.EMIT, f"alert evaluation failed: {exc!r}",
-            event_id=getattr(event.value, "event_id", None),
+            event_id=event_id,
         )  # fmt: skip
-    await send_dead_letter(dead_letter_for(error, event.message, time.time()))
+    await send_dead_letter(dead_letter_for(error, message, time.time()))
 
 
 Handle = Callable[[Any], Awaitable[list[Alert]]]
@@ -95,14 +108,37 @@ async def _evaluate(stream: Any, handle: Handle) -> Any:
 
 
 async def evaluate_read(engine: AlertEngine, event: Any) -> list[Alert]:
-    """Evaluate one undecoded read; a plate no rule can act on is not decoded."""
-    if not engine.needs_read(event.key):
-        return []
-    read = PlateRead.from_data(decode(event.value, READ_SCHEMA, default_schema_cache()))
+    """Evaluate one event of the plate-keyed topic: a bundle of reads from the rule feed
+    (each read evaluated, and dead-lettered, on its own) or a lone undecoded read."""
+    if not is_bundle(event.value):
+        return await _evaluate_one(engine, event.key, event.value, event.message.partition)
     try:
-        return await engine.on_read(read, event.message.partition)
+        messages = decode_bundle(event.value)
+    except BundleError as exc:
+        raise ProcessingError(
+            Reason.INTERNAL_ERROR, Stage.DECODE, f"rule feed bundle: {exc}"
+        ) from exc
+    raised: list[Alert] = []
+    for message in messages:
+        key = message.key.decode() if message.key is not None else None
+        try:
+            raised += await _evaluate_one(engine, key, message.value, event.message.partition)
+        except Exception as exc:  # the read goes to the dead letters as itself
+            await _dead_letter_message(message, None, exc)
+    return raised
+
+
+async def _evaluate_one(
+    engine: AlertEngine, key: str | None, value: bytes | None, partition: int
+) -> list[Alert]:
+    """Evaluate one undecoded read; a plate no rule can act on is not decoded."""
+    if key is not None and not engine.needs_read(key):
+        return []
+    read = PlateRead.from_data(decode(value, READ_SCHEMA, default_schema_cache()))
+    try:
+        return await engine.on_read(read, partition)
     except Exception as exc:  # named by the read's event id, which the bytes do not show
-        log.exception("alert evaluation failed on %s", event.message.tp)
+        log.exception("alert evaluation failed on plate %s", read.plate)
         raise ProcessingError(
             Reason.INTERNAL_ERROR, Stage.EMIT, f"alert evaluation failed: {exc!r}",
             event_id=read.event_id,
@@ -135,9 +171,10 @@ def write_outside_stream(
 ) -> None:
     """Write a table entry from a timer: into the local data and the changelog partition
     the entry belongs to (no stream event is current to name it)."""
-    faust_table: Any = table
-    faust_table.data[key] = value
-    faust_table.send_changelog(value.partition, key, value)
+    assert isinstance(table, StateTable)
+    data = encode_state(value)
+    table.table.data[key] = data
+    table.table.send_changelog(value.partition, key, data, value_serializer="raw")
 
 
 def delete_outside_stream(
@@ -145,9 +182,9 @@ def delete_outside_stream(
 ) -> None:
     """Remove a table entry from a timer: from the local data, and with a tombstone on the
     changelog partition it belongs to."""
-    faust_table: Any = table
-    faust_table.data.pop(key, None)
-    faust_table.send_changelog(partition, key, None, value_serializer="raw")
+    assert isinstance(table, StateTable)
+    table.table.data.pop(key, None)
+    table.table.send_changelog(partition, key, None, value_serializer="raw")
 
 
 def owned_read_partitions() -> set[int]:

@@ -38,6 +38,7 @@ from typing import Any
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from agents.bundles import decode_bundle, is_bundle
 from bench.projections import start_profiler
 from config.settings import get_settings
 from ops.isolated import IsolatedRun
@@ -122,7 +123,11 @@ async def trace(bootstrap: str, names: dict[str, str]) -> dict[str, dict[str, fl
     """Per traced topic, the append time of each event id it carries."""
     cache = default_schema_cache()
     read, alert = AvroSchema.named("PlateRead"), AvroSchema.named("Alert")
-    read_ids = lambda value: [decode(value, read, cache)["event_id"]]  # noqa: E731
+
+    def read_ids(value: bytes) -> list[str]:  # a read, or a bundle of them (rule feed)
+        values = [m.value for m in decode_bundle(value)] if is_bundle(value) else [value]
+        return [decode(v, read, cache)["event_id"] for v in values]
+
     alert_ids = lambda value: list(decode(value, alert, cache)["event_ids"])  # noqa: E731
     return {
         name: await append_times(

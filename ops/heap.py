@@ -16,8 +16,41 @@ import asyncio
 import gc
 import logging
 import time
+from typing import Any
+
+from prometheus_client import Histogram
 
 log = logging.getLogger(__name__)
+
+GC_PAUSES = Histogram(
+    "alpr_gc_pause_seconds",
+    "Pauses of the cyclic garbage collector (the event loop stops meanwhile)",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+
+
+class PauseTimer:
+    """A ``gc.callbacks`` hook timing each collection into :data:`GC_PAUSES`."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        elif self.started:
+            took = time.perf_counter() - self.started
+            GC_PAUSES.labels(str(info.get("generation", "?"))).observe(took)
+            if took > 0.1:
+                log.warning("garbage collection of generation %s stopped the worker %.0f ms",
+                            info.get("generation"), took * 1000)  # fmt: skip
+
+
+def watch_pauses() -> None:
+    """Time every collection of this process (once)."""
+    if not any(isinstance(hook, PauseTimer) for hook in gc.callbacks):
+        gc.callbacks.append(PauseTimer())
 
 
 def settle() -> float:

@@ -5,11 +5,19 @@ Plain tables rather than windowed ones: the rules' windows are event-time window
 in ``rules.evaluate``, while Faust's windowed tables expire by wall-clock time, and their
 ``on_window_close`` does not receive the value (faust-streaming 0.15.3). Each value keeps the
 partition it belongs to, so timers (dwell, silence) can write outside a stream event.
+
+The tables hold each state as its JSON bytes (the changelog's own format), and the engine
+sees them through :class:`StateTable`, which decodes on read and encodes on write. With
+one record per plate ever read kept as Python objects, full garbage collections walked all
+of them: at 1,000 reads/s with a rate rule they stopped the worker for 100-230 ms every few
+seconds, growing with the table. Bytes are not tracked by the collector.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import faust
 
@@ -69,16 +77,58 @@ class CameraTick(faust.Record, serializer="json", include_metadata=False):
     ts: float
 
 
+def encode_state(state: PlateRuleState) -> bytes:
+    """A state as the tables and their changelogs hold it (JSON)."""
+    data: bytes = state.dumps(serializer="json")
+    return data
+
+
+def decode_state(data: bytes) -> PlateRuleState:
+    state: PlateRuleState = PlateRuleState.loads(data, serializer="json")
+    return state
+
+
+class StateTable(MutableMapping[str, PlateRuleState]):
+    """A table of encoded states, seen as states. Reads look at this worker's local data
+    (no stream event needed); writes and deletes go through the Faust table, so inside a
+    stream event they reach the changelog partition of that event."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def __getitem__(self, key: str) -> PlateRuleState:
+        data = self.table.data.get(key)
+        if data is None:
+            raise KeyError(key)
+        return decode_state(data)
+
+    def __setitem__(self, key: str, state: PlateRuleState) -> None:
+        self.table[key] = encode_state(state)
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table.data)
+
+    def __len__(self) -> int:
+        return len(self.table.data)
+
+
 rule_state_by_plate = app.Table(
     "rule_state_by_plate",
     key_type=str,
-    value_type=PlateRuleState,
-    help="Recent sightings, cooldowns and alert ids per plate (agents.alerts)",
+    value_type=bytes,
+    help="Recent sightings, cooldowns and alert ids per plate, as JSON (agents.alerts)",
 )
 
 rule_state_by_camera = app.Table(
     "rule_state_by_camera",
     key_type=str,
-    value_type=PlateRuleState,
-    help="Recent reads, cooldowns and alert ids per camera (agents.alerts)",
+    value_type=bytes,
+    help="Recent reads, cooldowns and alert ids per camera, as JSON (agents.alerts)",
 )
+
+#: The tables as the alert engine uses them.
+plate_states = StateTable(rule_state_by_plate)
+camera_states = StateTable(rule_state_by_camera)

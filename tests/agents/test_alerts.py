@@ -4,31 +4,45 @@ state across reads, redeliveries, camera-keyed rates, timers and dead letters.""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiokafka import ConsumerRecord
 from pydantic import TypeAdapter
 
 import agents.alerts
 import rules.engine as engine_module
 from agents.alerts import (
     check_timed_rules,
+    delete_outside_stream,
     evaluate_camera_rules,
     evaluate_plate_rules,
     write_outside_stream,
 )
+from agents.bundles import encode_bundle
 from agents.rules_sync import RULE_BOOK, apply_rule_message
 from rules.alert import Alert, alert_id
 from rules.engine import TIMER_CHUNK
+from rules.evaluate import Sighting
 from rules.model import AnyRule, Rule
 from rules.ruleset import encode_rule
 from rules.topics import alerts, camera_ticks
 from streams.codec import AvroCodec
 from streams.records import Box, CameraInfo, PlateRead
 from streams.testing import memory_schema_cache
-from tables.rule_state import CameraTick, PlateRuleState, rule_state_by_camera, rule_state_by_plate
+from tables.rule_state import (
+    CameraTick,
+    PlateRuleState,
+    StateTable,
+    camera_states,
+    encode_state,
+    plate_states,
+    rule_state_by_camera,
+    rule_state_by_plate,
+)
 
 RULE: TypeAdapter[AnyRule] = TypeAdapter(Rule)
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -132,7 +146,7 @@ async def test_rate_counts_across_reads_through_the_table(out: Outbox) -> None:
     use_rules({"type": "rate", "name": "circling", "count": 3, "window": 60})
     await put_reads(plate_read(1, seconds=0), plate_read(2, seconds=20))
     assert out.alerts == []
-    assert len(rule_state_by_plate.data["AB123CD"].sightings) == 2
+    assert len(plate_states["AB123CD"].sightings) == 2
     await put_reads(plate_read(3, seconds=40))
     (alert,) = out.alerts
     assert alert.event_ids == ["ev-1", "ev-2", "ev-3"] and alert.details["count"] == "3"
@@ -202,7 +216,7 @@ async def test_timer_raises_overdue_dwell_once(
     written: list[tuple[str, PlateRuleState]] = []
 
     def write(table: Any, key: str, value: PlateRuleState) -> None:
-        table.data[key] = value
+        table.table.data[key] = encode_state(value)  # locally: no changelog in this test
         written.append((key, value))
 
     monkeypatch.setattr(agents.alerts, "write_outside_stream", write)
@@ -222,9 +236,9 @@ async def test_timer_walks_a_large_table_in_chunks_and_reads_each_entry_as_it_is
                "exit_cameras": ["out"], "within": 3600})  # fmt: skip
     await put_reads(plate_read(1, camera="in"))
     entered = rule_state_by_plate.data["AB123CD"]
-    quiet = PlateRuleState(partition=0, watermark=T0.timestamp())  # plates with nothing due
+    quiet = encode_state(PlateRuleState(partition=0, watermark=T0.timestamp()))  # nothing due
     rule_state_by_plate.data.update({f"Q{n:05d}": quiet for n in range(TIMER_CHUNK * 3)})
-    exited = PlateRuleState(partition=0, watermark=T0.timestamp() + 10)  # seen leaving
+    exited = encode_state(PlateRuleState(partition=0, watermark=T0.timestamp() + 10))  # left
     monkeypatch.setattr(agents.alerts, "write_outside_stream", lambda *_args: None)
     turns = 0
 
@@ -272,13 +286,29 @@ async def test_write_outside_stream_names_the_partition() -> None:
     class Table(dict[str, Any]):
         data: dict[str, Any] = {}
 
-        def send_changelog(self, *args: Any) -> None:
-            sent.append(args)
+        def send_changelog(self, *args: Any, **kwargs: Any) -> None:
+            sent.append((*args, kwargs))
 
     table = Table()
     state = PlateRuleState(partition=5, watermark=0.0)
-    write_outside_stream(table, "k", state)
-    assert table.data["k"] is state and sent == [(5, "k", state)]
+    write_outside_stream(StateTable(table), "k", state)
+    encoded = encode_state(state)
+    assert table.data["k"] == encoded
+    assert sent == [(5, "k", encoded, {"value_serializer": "raw"})]
+    delete_outside_stream(StateTable(table), "k", 5)
+    assert "k" not in table.data and sent[-1] == (5, "k", None, {"value_serializer": "raw"})
+
+
+def test_states_are_kept_as_bytes_the_collector_does_not_track() -> None:
+    table: Any = type("T", (dict,), {})()
+    table.data = table
+    states = StateTable(table)
+    history = PlateRuleState(partition=1, watermark=5.0).history()
+    history.add(Sighting("ev-1", "cam-1", "site-1", 5.0))
+    states["AB123CD"] = PlateRuleState.of(history, 1)
+    assert isinstance(table["AB123CD"], bytes) and not gc.is_tracked(table["AB123CD"])
+    assert [s.event_id for s in states["AB123CD"].sightings] == ["ev-1"]
+    assert list(states) == ["AB123CD"] and len(states) == 1 and "QQ" not in states
 
 
 async def test_timer_raises_silence_for_a_quiet_camera_once(
@@ -287,12 +317,14 @@ async def test_timer_raises_silence_for_a_quiet_camera_once(
     monkeypatch.setattr(
         agents.alerts,
         "write_outside_stream",
-        lambda table, key, value: table.data.update({key: value}),
+        lambda table, key, value: table.table.data.update({key: encode_state(value)}),
     )
     use_rules({"type": "silence", "name": "quiet", "cameras": ["gate"], "after": 600})
     last = T0.timestamp()
-    rule_state_by_camera.data["gate"] = PlateRuleState(partition=0, watermark=last)
-    rule_state_by_camera.data["other"] = PlateRuleState(partition=0, watermark=last - 9999)
+    camera_states.table.data["gate"] = encode_state(PlateRuleState(partition=0, watermark=last))
+    camera_states.table.data["other"] = encode_state(
+        PlateRuleState(partition=0, watermark=last - 9999)
+    )
     assert await check_timed_rules(last + 599) == []
     (alert,) = await check_timed_rules(last + 600)
     assert (alert.rule, alert.subject) == ("quiet", "gate")
@@ -363,12 +395,14 @@ async def test_plate_state_past_every_rule_is_expired_by_its_partitions_owner(
 ) -> None:
     use_rules({"type": "rate", "name": "circling", "count": 3, "window": 60, "cooldown": 30})
     await put_reads(plate_read(1, plate="AB123CD"), plate_read(2, plate="XY987ZW"))
-    mine = rule_state_by_plate.data["AB123CD"]
+    mine = plate_states["AB123CD"]
     written = mine.written_at
     assert written > 0  # the write time is kept with the state
     # Another partition's plate, and one written before write times were kept.
-    rule_state_by_plate.data["OTHER"] = mine.derive(partition=mine.partition + 1)
-    rule_state_by_plate.data["LEGACY"] = mine.derive(written_at=0.0, watermark=written - 1000)
+    rule_state_by_plate.data["OTHER"] = encode_state(mine.derive(partition=mine.partition + 1))
+    rule_state_by_plate.data["LEGACY"] = encode_state(
+        mine.derive(written_at=0.0, watermark=written - 1000)
+    )
     tombstones: list[tuple[Any, ...]] = []
     monkeypatch.setattr(
         rule_state_by_plate,
@@ -376,9 +410,55 @@ async def test_plate_state_past_every_rule_is_expired_by_its_partitions_owner(
         lambda partition, key, value, **_kw: tombstones.append((partition, key, value)),
     )
     keep = 60 + 300 + 30  # window, lateness bound, cooldown
-    owned = {mine.partition, rule_state_by_plate.data["XY987ZW"].partition}
+    owned = {mine.partition, plate_states["XY987ZW"].partition}
     assert await agents.alerts.expire_rule_state(written + keep - 1, owned) == 1  # LEGACY
     assert await agents.alerts.expire_rule_state(written + keep + 1, owned) == 2
     assert set(rule_state_by_plate.data) == {"OTHER"}  # its owner expires it
     assert sorted(key for _, key, _ in tombstones) == ["AB123CD", "LEGACY", "XY987ZW"]
     assert all(value is None for _, _, value in tombstones)
+
+
+def bundle(*reads: PlateRead | tuple[str, bytes]) -> tuple[str, bytes]:
+    """Reads as the rule feed forwards them: one bundle, as read from the detected topic."""
+    records = []
+    for offset, read in enumerate(reads):
+        key, value = read if isinstance(read, tuple) else (read.plate, READS.dumps(read))
+        records.append(ConsumerRecord(
+            "test.detected", 1, 100 + offset, 1_700_000_000_000, 0, key.encode(), value,
+            None, len(key), len(value), [],
+        ))  # fmt: skip
+    return "", encode_bundle(records)
+
+
+async def test_bundled_reads_are_evaluated_one_by_one_in_order(out: Outbox) -> None:
+    use_rules(WATCH, {"type": "rate", "name": "circling", "count": 3, "window": 60})
+    await put_reads(
+        bundle(plate_read(1, seconds=0), plate_read(2, plate="ZZ999ZZ")),
+        bundle(plate_read(3, seconds=20), plate_read(4, seconds=40)),
+    )
+    assert [(a.rule, a.event_ids) for a in out.alerts] == [
+        ("stolen", ["ev-1"]), ("stolen", ["ev-3"]), ("stolen", ["ev-4"]),
+        ("circling", ["ev-1", "ev-3", "ev-4"]),
+    ]  # fmt: skip
+    assert len(plate_states["AB123CD"].sightings) == 3
+
+
+async def test_a_bad_read_in_a_bundle_is_dead_lettered_alone_as_itself(out: Outbox) -> None:
+    use_rules({"type": "threshold", "name": "blur", "field": "plate_confidence",
+               "op": "<", "value": 0.95})  # fmt: skip
+    await put_reads(bundle(plate_read(1), ("ZZ999ZZ", b"{}"), plate_read(2, plate="QQ111QQ")))
+    assert [a.plate for a in out.alerts] == ["AB123CD", "QQ111QQ"]
+    (letter,) = out.dead_letters
+    assert (letter.reason, letter.topic, letter.partition, letter.offset, letter.key) == (
+        "json_payload", "test.detected", 1, 101, b"ZZ999ZZ"
+    )  # fmt: skip
+    assert letter.payload == b"{}"
+
+
+async def test_a_damaged_bundle_is_dead_lettered(out: Outbox) -> None:
+    use_rules(WATCH)
+    _, data = bundle(plate_read(1))
+    await put_reads(("", data[:-5]), plate_read(2))
+    (letter,) = out.dead_letters
+    assert letter.reason == "internal_error" and "truncated" in letter.message
+    assert [a.event_ids for a in out.alerts] == [["ev-2"]]  # the stream goes on

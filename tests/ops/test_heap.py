@@ -49,3 +49,21 @@ async def test_a_burst_of_changes_is_settled_once(monkeypatch: pytest.MonkeyPatc
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.15)
     assert calls == [1]
+
+
+def test_collections_are_timed_into_the_pause_histogram() -> None:
+    heap.watch_pauses()
+    heap.watch_pauses()  # once only
+    assert sum(isinstance(hook, heap.PauseTimer) for hook in gc.callbacks) == 1
+    before = heap.GC_PAUSES.labels("2")._sum.get()
+    count = _count("2")
+    gc.collect()
+    assert _count("2") == count + 1 and heap.GC_PAUSES.labels("2")._sum.get() > before
+
+
+def _count(generation: str) -> float:
+    for metric in heap.GC_PAUSES.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_count") and sample.labels.get("generation") == generation:
+                return sample.value
+    return 0.0
