@@ -187,6 +187,16 @@ class FaustSettings(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Worker log level"
     )
+    fetch_max_wait_ms: int = Field(
+        1500,
+        ge=1,
+        le=5000,
+        description="Longest wait of the worker's Kafka consumer for new records in one "
+        "fetch (Faust's own choice: 1,500 ms). The consumer has one fetch in flight and "
+        "leaves out of it the partitions whose records it has just returned, so their next "
+        "records can wait this long. Shorter waits cut that tail but cost CPU in fetches: "
+        "on 2 cores at 1,000 reads/s with a rate rule, 20 and 100 ms made alerts slower",
+    )
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,34 @@
+"""The worker's Kafka consumer waits at most ALPR_FAUST__FETCH_MAX_WAIT_MS per fetch."""
+
+from __future__ import annotations
+
+import inspect
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+import alpr  # noqa: F401  (builds the app, which applies the fixes)
+from config.settings import get_settings
+from ops import faust_fixes
+
+
+def test_the_workers_consumer_gets_the_configured_fetch_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built = SimpleNamespace(_fetch_max_wait_ms=1500)  # what Faust builds
+    monkeypatch.setattr(faust_fixes, "_create_worker_consumer", lambda _self, _t: built)
+    configured = SimpleNamespace(faust=SimpleNamespace(fetch_max_wait_ms=42))
+    monkeypatch.setattr(faust_fixes, "get_settings", lambda: configured)
+    thread: Any = AIOKafkaConsumerThread
+    consumer = thread._create_worker_consumer(object(), object())
+    assert consumer is built
+    assert built._fetch_max_wait_ms == 42
+    assert get_settings().faust.fetch_max_wait_ms == 1500  # Faust's own, by default
+
+
+def test_aiokafka_still_builds_its_fetcher_from_that_attribute() -> None:
+    # The fix sets a private attribute: a newer aiokafka that stops reading it fails here.
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
