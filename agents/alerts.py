@@ -31,6 +31,7 @@ from rules.topics import alerts, camera_ticks, rule_reads
 from streams.codec import AvroSchema, decode, default_schema_cache
 from streams.failures import ProcessingError, Reason, Stage
 from streams.records import PlateRead
+from tables.local import owned_partitions
 from tables.rule_state import (
     CameraTick,
     PlateRuleState,
@@ -187,13 +188,6 @@ def delete_outside_stream(
     table.table.send_changelog(partition, key, None, value_serializer="raw")
 
 
-def owned_read_partitions() -> set[int]:
-    """The partitions of the plate-keyed reads (and so of the plate table) this worker
-    owns."""
-    topic = rule_reads.get_topic_name()
-    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
-
-
 async def expire_rule_state(now: float, owned: Collection[int]) -> int:
     """Remove the plate states no rule can need any more (see ``AlertEngine.keep_s``)."""
     if not RULE_BOOK.ready.is_set():
@@ -204,7 +198,7 @@ async def expire_rule_state(now: float, owned: Collection[int]) -> int:
 @app.timer(interval=get_rules_settings().state_expiry_interval_s)
 async def expire_old_rule_state() -> None:
     """Every ``ALPR_RULES_STATE_EXPIRY_INTERVAL_S``, drop plates whose state is past use."""
-    removed = await expire_rule_state(time.time(), owned_read_partitions())
+    removed = await expire_rule_state(time.time(), owned_partitions(rule_reads.get_topic_name()))
     if removed:
         log.info("rule state: removed %d plates no rule needs any more", removed)
 

@@ -40,6 +40,7 @@ from rules.alert import Alert
 from rules.config import NotifySettings, get_notify_settings
 from rules.topics import alerts
 from streams.failures import ProcessingError, Reason, Stage
+from tables.local import owned_partitions, walk
 
 log = logging.getLogger(__name__)
 
@@ -167,45 +168,29 @@ async def settle() -> None:
         await pending.settle()
 
 
-#: Delivery log entries looked at between two returns to the event loop.
-PRUNE_CHUNK = 1000
-
-
 async def prune_deliveries(now: float, ttl_s: float, owned: Iterable[int]) -> int:
     """Forget delivery log entries older than ``ttl_s`` at ``now``; tombstone those of the
     ``owned`` partitions (another partition's owner tombstones its own, and this worker, if
-    it keeps a standby copy, applies that). Returns how many were forgotten.
-
-    Works on a snapshot of the keys, in chunks with a return to the event loop between them;
-    an entry written meanwhile is read again before it goes.
-    """
+    it keeps a standby copy, applies that). Returns how many were forgotten. Walks the log in
+    chunks, so deliveries go on meanwhile."""
     table: Any = alert_deliveries
     mine = set(owned)
-    keys = list(table.data.keys())
     removed = 0
-    for start in range(0, len(keys), PRUNE_CHUNK):
-        for key in keys[start : start + PRUNE_CHUNK]:
-            logged = table.data.get(key)
-            if logged is None or now - logged.at < ttl_s:
-                continue
-            del table.data[key]
-            removed += 1
-            if logged.partition in mine:
-                table.send_changelog(logged.partition, key, None, value_serializer="raw")
-        await asyncio.sleep(0)
+    async for key, logged in walk(table.data):
+        if now - logged.at < ttl_s:
+            continue
+        del table.data[key]
+        removed += 1
+        if logged.partition in mine:
+            table.send_changelog(logged.partition, key, None, value_serializer="raw")
     return removed
-
-
-def owned_alert_partitions() -> set[int]:
-    topic = alerts.get_topic_name()
-    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
 
 
 @app.timer(interval=get_notify_settings().delivery_log_prune_s)
 async def prune_delivery_log() -> None:
     """Remove delivery log entries past ``ALPR_NOTIFY_DELIVERY_LOG_TTL_S``."""
     ttl_s = get_notify_settings().delivery_log_ttl_s
-    removed = await prune_deliveries(time.time(), ttl_s, owned_alert_partitions())
+    removed = await prune_deliveries(time.time(), ttl_s, owned_partitions(alerts.get_topic_name()))
     if removed:
         log.info("delivery log: removed %d entries older than %.0fs", removed, ttl_s)
 

@@ -8,7 +8,6 @@ stream event, so they write through :class:`TimerWriter`, which names the partit
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, MutableMapping
@@ -32,6 +31,7 @@ from rules.evaluate import (
 from rules.model import AnyRule, DwellRule, RateRule, SilenceRule, ThresholdRule, WatchlistRule
 from rules.ruleset import RuleBook
 from streams.records import PlateRead
+from tables.local import walk
 from tables.rule_state import CameraTick, PlateRuleState
 
 log = logging.getLogger(__name__)
@@ -107,23 +107,10 @@ def alert_of(trigger: Trigger, camera_id: str, site_id: str, **extra: Any) -> Al
     )
 
 
-#: Table entries the timer checks between two returns to the event loop.
-TIMER_CHUNK = 1000
-
-
-async def _entries(
-    table: MutableMapping[str, PlateRuleState],
-) -> AsyncIterator[tuple[str, PlateRuleState]]:
-    """The local entries of ``table``, returning to the event loop every
-    :data:`TIMER_CHUNK` keys. Each value is read when its turn comes, so an entry the agent
-    wrote meanwhile is checked as it is now (and not written back stale)."""
-    data: Any = getattr(table, "data", table)  # a Faust table's local data: no event needed
-    for n, key in enumerate(list(data.keys())):
-        if n and n % TIMER_CHUNK == 0:
-            await asyncio.sleep(0)
-        stored = data.get(key)
-        if stored is not None:
-            yield key, stored
+def _entries(table: MutableMapping[str, PlateRuleState]) -> AsyncIterator[tuple[str, Any]]:
+    """The local entries of ``table`` in chunks (a Faust table's local data: no event
+    needed), each read as it is when its turn comes."""
+    return walk(getattr(table, "data", table))
 
 
 class AlertEngine:

@@ -14,7 +14,7 @@ from aiokafka import ConsumerRecord
 from pydantic import TypeAdapter
 
 import agents.alerts
-import rules.engine as engine_module
+import tables.local
 from agents.alerts import (
     check_timed_rules,
     delete_outside_stream,
@@ -25,7 +25,6 @@ from agents.alerts import (
 from agents.bundles import encode_bundle
 from agents.rules_sync import RULE_BOOK, apply_rule_message
 from rules.alert import Alert, alert_id
-from rules.engine import TIMER_CHUNK
 from rules.evaluate import Sighting
 from rules.model import AnyRule, Rule
 from rules.ruleset import encode_rule
@@ -237,7 +236,7 @@ async def test_timer_walks_a_large_table_in_chunks_and_reads_each_entry_as_it_is
     await put_reads(plate_read(1, camera="in"))
     entered = rule_state_by_plate.data["AB123CD"]
     quiet = encode_state(PlateRuleState(partition=0, watermark=T0.timestamp()))  # nothing due
-    rule_state_by_plate.data.update({f"Q{n:05d}": quiet for n in range(TIMER_CHUNK * 3)})
+    rule_state_by_plate.data.update({f"Q{n:05d}": quiet for n in range(tables.local.CHUNK * 3)})
     exited = encode_state(PlateRuleState(partition=0, watermark=T0.timestamp() + 10))  # left
     monkeypatch.setattr(agents.alerts, "write_outside_stream", lambda *_args: None)
     turns = 0
@@ -256,7 +255,7 @@ async def test_timer_walks_a_large_table_in_chunks_and_reads_each_entry_as_it_is
         await meanwhile()
         await original_sleep(delay)
 
-    monkeypatch.setattr(engine_module.asyncio, "sleep", sleep)
+    monkeypatch.setattr(tables.local.asyncio, "sleep", sleep)
     assert await check_timed_rules((T0 + timedelta(hours=2)).timestamp()) == []
     assert turns == 3 and out.alerts == []  # the stale entry would have fired
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import agents.notifier
+import tables.local
 from agents.notifier import DeliveryLog, alert_deliveries, notify_alerts, settle
 from notify.base import DeliveryError
 from rules.alert import Alert
@@ -162,7 +163,7 @@ async def test_old_log_entries_are_pruned_and_tombstoned_by_their_partitions_own
         "send_changelog",
         lambda partition, key, value, **_kw: tombstones.append((partition, key, value)),
     )
-    monkeypatch.setattr(agents.notifier, "PRUNE_CHUNK", 2)  # several chunks
+    monkeypatch.setattr(tables.local, "CHUNK", 2)  # several chunks
     entries = {
         "old-mine": DeliveryLog(done=["0:webhook"], at=100.0, partition=1),
         "old-theirs": DeliveryLog(done=["0:webhook"], at=200.0, partition=2),
