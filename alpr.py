@@ -12,7 +12,7 @@ import sys
 import faust
 
 from config.settings import SettingsError, get_settings
-from ops import faust_fixes
+from ops import faust_fixes, heap
 
 #: Packages scanned for @app.agent, @app.table, @app.page, @app.command and friends.
 DISCOVERED_PACKAGES = ["streams", "tables", "agents", "rules", "web", "edge", "ops", "stores"]
@@ -20,6 +20,7 @@ DISCOVERED_PACKAGES = ["streams", "tables", "agents", "rules", "web", "edge", "o
 
 def _create_app() -> faust.App:
     faust_fixes.apply()  # upstream bugs that lose reads after a rebalance
+    heap.watch_pauses()  # every garbage collection timed into alpr_gc_pause_seconds
     try:
         settings = get_settings()
     except SettingsError as exc:

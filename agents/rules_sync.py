@@ -12,7 +12,7 @@ import logging
 
 from alpr import app
 from config.settings import get_settings
-from ops.heap import Settler, watch_pauses
+from ops.heap import Settler
 from rules.config import get_rules_settings
 from rules.ruleset import RuleBook
 from rules.sync import catch_up, follow, new_consumer
@@ -25,7 +25,6 @@ RULE_BOOK = RuleBook()
 
 #: Exempts the loaded rule set (and the rest of the heap) from full collections.
 HEAP = Settler(get_rules_settings().freeze_heap)
-watch_pauses()
 
 #: Seconds between attempts to reach the rule topic while Kafka is unavailable.
 RETRY_S = 2.0

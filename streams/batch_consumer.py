@@ -93,14 +93,6 @@ class BatchConsumerSettings(BaseModel):
     fetch_wait_ms: int = Field(
         default=200, ge=0, le=60_000, description="Longest wait, ms, for messages to fill a batch"
     )
-    fetch_max_wait_ms: int = Field(
-        default=500,
-        ge=1,
-        le=5000,
-        description="Longest wait, ms, of one fetch at the broker. aiokafka has one fetch in "
-        "flight and leaves out the partitions whose records are not taken yet, so their next "
-        "records can wait this long (aiokafka's default: 500)",
-    )
     max_in_flight: int = Field(
         default=2, ge=1, le=16, description="Batches handled at once (commits stay in order)"
     )
@@ -324,8 +316,6 @@ class BatchConsumer:
                 auto_offset_reset="earliest",
                 max_poll_records=self.settings.max_records,
                 max_partition_fetch_bytes=self.settings.max_partition_fetch_bytes,
-                # One fetch in flight: a partition just answered waits out the next one.
-                fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
             )
             consumer.subscribe(self.topics, listener=_Listener(self))
             try:
