@@ -103,21 +103,24 @@ class RuleFeed:
 
     def bundles(self, records: list[Any]) -> list[tuple[int, bytes]]:
         """``records`` as bundles, each with its partition; in order within a partition."""
-        open_: dict[int, tuple[list[Any], int]] = {}
-        done: list[tuple[int, bytes]] = []
+        by_partition: dict[int, list[Any]] = {}
         for record in records:
-            partition = self.partition_of(record.key)
-            members, size = open_.get(partition, ([], 0))
-            record_size = encoded_size(record)
-            if members and (
-                len(members) >= BUNDLE_MAX_READS or size + record_size > BUNDLE_MAX_BYTES
-            ):
-                done.append((partition, encode_bundle(members)))
-                members, size = [], 0
-            members.append(record)
-            open_[partition] = (members, size + record_size)
-        done += [(partition, encode_bundle(members)) for partition, (members, _) in open_.items()]
-        return done
+            by_partition.setdefault(self.partition_of(record.key), []).append(record)
+        bundles: list[tuple[int, bytes]] = []
+        for partition, members in by_partition.items():
+            bundle: list[Any] = []
+            size = 0
+            for record in members:
+                record_size = encoded_size(record)
+                if bundle and (
+                    len(bundle) >= BUNDLE_MAX_READS or size + record_size > BUNDLE_MAX_BYTES
+                ):
+                    bundles.append((partition, encode_bundle(bundle)))
+                    bundle, size = [], 0
+                bundle.append(record)
+                size += record_size
+            bundles.append((partition, encode_bundle(bundle)))
+        return bundles
 
     async def _forward(self, bundles: list[tuple[int, bytes]]) -> None:
         sends = [

@@ -206,11 +206,14 @@ async def test_a_read_that_breaks_the_engine_is_dead_lettered(
     assert letter.event_id == "ev-1" and "broker gone" in letter.message
 
 
+DWELL = {"type": "dwell", "name": "stay", "entry_cameras": ["in"], "exit_cameras": ["out"],
+         "within": 3600}  # fmt: skip
+
+
 async def test_timer_raises_overdue_dwell_once(
     out: Outbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_rules({"type": "dwell", "name": "stay", "entry_cameras": ["in"],
-               "exit_cameras": ["out"], "within": 3600})  # fmt: skip
+    use_rules(DWELL)
     await put_reads(plate_read(1, camera="in"))
     written: list[tuple[str, PlateRuleState]] = []
 
@@ -231,8 +234,7 @@ async def test_timer_raises_overdue_dwell_once(
 async def test_timer_walks_a_large_table_in_chunks_and_reads_each_entry_as_it_is_now(
     out: Outbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_rules({"type": "dwell", "name": "stay", "entry_cameras": ["in"],
-               "exit_cameras": ["out"], "within": 3600})  # fmt: skip
+    use_rules(DWELL)
     await put_reads(plate_read(1, camera="in"))
     entered = rule_state_by_plate.data["AB123CD"]
     quiet = encode_state(PlateRuleState(partition=0, watermark=T0.timestamp()))  # nothing due
