@@ -20,8 +20,8 @@ from rules.alert import Alert
 from rules.topics import alerts
 from stores.alerts_writer import AlertWriter, is_transient
 from stores.config import get_projection_settings
-from stores.retry import Backoff, retry_until_done
 from streams.failures import ProcessingError, Reason, Stage
+from streams.retry import Backoff, retry_until_done
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ if get_projection_settings().enable_pg:
     async def project_alerts_to_postgres(stream: Any) -> Any:
         """Store every alert in PostgreSQL's ``alerts`` table once."""
         writer = AlertWriter(get_settings().postgres.dsn)
-        backoff = Backoff(stopping=lambda: app.should_stop)
+        backoff = Backoff(0.2, 10.0, stopping=lambda: app.should_stop)
         try:
             async for event in stream.events():
                 yield await project_alert(writer, event, backoff)

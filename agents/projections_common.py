@@ -27,12 +27,12 @@ from config.settings import get_settings
 from stores import metrics
 from stores.config import ProjectionSettings, get_projection_settings
 from stores.decoding import Convert, as_read, decode_batch, shaped_reads
-from stores.retry import Abandoned, Backoff
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.batch_service import BatchConsumerService
 from streams.codec import SchemaCache, default_schema_cache
 from streams.config import get_topic_settings
 from streams.failures import ProcessingError, Reason, Stage
+from streams.retry import Abandoned, Backoff
 
 log = logging.getLogger(__name__)
 

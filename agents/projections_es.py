@@ -22,8 +22,8 @@ from stores.config import ProjectionSettings, get_projection_settings
 from stores.decoding import Convert, shaped_reads
 from stores.es_docs import index_for, read_document
 from stores.es_writer import Doc, EsReadWriter, is_transient, make_client, put_template
-from stores.retry import Backoff, retry_until_done
 from streams.codec import SchemaCache
+from streams.retry import Backoff, retry_until_done
 
 STORE = "es"
 

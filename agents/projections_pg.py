@@ -19,8 +19,8 @@ from stores.copy_rows import CopyRow, ReadTranscoder
 from stores.decoding import Convert
 from stores.isolating import IsolatingWriter
 from stores.pg_writer import ROW_ERRORS, PgReadWriter, is_transient
-from stores.retry import Backoff
 from streams.codec import SchemaCache
+from streams.retry import Backoff
 
 STORE = "pg"
 

@@ -22,9 +22,9 @@ from stores.rebuild import (
     reset_es,
     reset_pg,
 )
-from stores.retry import Backoff
 from streams.codec import default_schema_cache
 from streams.config import get_topic_settings
+from streams.retry import Backoff
 
 
 async def run_rebuild(

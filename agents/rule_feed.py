@@ -37,11 +37,11 @@ from agents.rules_sync import RULE_BOOK
 from alpr import app
 from config.settings import get_settings
 from rules.topics import rule_reads
-from stores.retry import Abandoned, Backoff, retry_until_done
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.batch_service import BatchConsumerService
 from streams.config import get_topic_settings
 from streams.producer import Producer, service_producer
+from streams.retry import Abandoned, Backoff, retry_until_done
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from notify.limits import TokenBucket, with_retries
 from rules import metrics
 from rules.alert import Alert
 from rules.config import NotifySettings
+from streams.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ class Dispatcher:
         self.channels = channels
         self.settings = settings
         self.clock = clock
+        # A first pause above the longest was capped to it: the same pauses, in a valid Backoff.
+        first_s = min(settings.backoff_s, settings.backoff_max_s)
+        self.backoff = Backoff(first_s, settings.backoff_max_s)
         self.buckets = {name: TokenBucket(settings.rate_per_s, settings.burst) for name in channels}
         # A slow receiver holds at most this many attempts; other channels go on.
         self.in_flight = {
@@ -96,7 +100,7 @@ class Dispatcher:
             log.warning("alert %s via %s, attempt %d failed: %s", alert.alert_id, name, n, error)
 
         try:
-            await with_retries(attempt, s.attempts, s.backoff_s, s.backoff_max_s, retried)
+            await with_retries(attempt, s.attempts, self.backoff, retried)
         except DeliveryError as error:
             metrics.NOTIFICATIONS.labels(name, "failed").inc()
             return str(error)

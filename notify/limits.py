@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from notify.base import DeliveryError
+from streams.retry import Backoff
 
 T = TypeVar("T")
 
@@ -41,21 +42,15 @@ class TokenBucket:
             await asyncio.sleep(pause)
 
 
-def backoff_s(attempt: int, first_s: float, max_s: float) -> float:
-    """Pause after failed attempt ``attempt`` (1-based): first_s, 2*first_s, ... max_s."""
-    return float(min(max_s, first_s * 2 ** (attempt - 1)))
-
-
 async def with_retries(
     attempt_once: Callable[[], Awaitable[T]],
     attempts: int,
-    first_s: float,
-    max_s: float,
+    backoff: Backoff,
     on_retry: Callable[[int, DeliveryError], None] = lambda n, e: None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> T:
-    """Run ``attempt_once`` until it succeeds, fails permanently or ``attempts`` are spent;
-    the last ``DeliveryError`` is raised."""
+    """Run ``attempt_once`` until it succeeds, fails permanently or ``attempts`` are spent,
+    pausing ``backoff.delay`` between attempts; the last ``DeliveryError`` is raised."""
     for attempt in range(1, attempts + 1):
         try:
             return await attempt_once()
@@ -63,5 +58,5 @@ async def with_retries(
             if error.permanent or attempt == attempts:
                 raise
             on_retry(attempt, error)
-            await sleep(backoff_s(attempt, first_s, max_s))
+            await sleep(backoff.delay(attempt - 1))
     raise AssertionError("unreachable: attempts >= 1")

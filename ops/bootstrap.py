@@ -19,6 +19,7 @@ from faust.cli import option
 
 from alpr import app
 from config.settings import Settings, get_settings
+from streams.retry import Backoff
 
 #: The packages whose module-level topics bootstrap declares (those autodiscovery imports).
 TOPIC_PACKAGES = ("streams", "tables", "agents", "rules", "web", "edge")
@@ -94,16 +95,16 @@ async def retry(
     what: str, fn: Callable[[], Awaitable[Any]], attempts: int = 8, first_delay: float = 0.5
 ) -> Any:
     """Run ``fn`` with exponential backoff on connection errors (a service still starting)."""
-    delay = first_delay
+    backoff = Backoff(first_delay, 10.0)
     for attempt in range(1, attempts + 1):
         try:
             return await fn()
         except (TimeoutError, OSError, ConnectionError) as exc:
             if attempt == attempts:
                 raise
+            delay = backoff.delay(attempt - 1)
             print(f"  {what}: {exc!r}; retrying in {delay:.1f}s", flush=True)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
     raise AssertionError("unreachable")
 
 

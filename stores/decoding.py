@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from stores.retry import Backoff
 from streams.codec import AvroSchema, SchemaCache, decode_message, schema_id_of
 from streams.failures import ProcessingError, Reason
+from streams.retry import Backoff
 
 log = logging.getLogger(__name__)
 

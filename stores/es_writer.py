@@ -18,7 +18,7 @@ from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch.exceptions import ApiError, ConnectionTimeout, TransportError
 
 from stores.es_docs import index_template
-from stores.retry import Backoff, retry_until_done
+from streams.retry import Backoff, retry_until_done
 
 #: Statuses of a whole request or of one item that mean "busy or down: try again".
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from stores.retry import Backoff, retry_until_done
+from streams.retry import Backoff, retry_until_done
 
 Item = TypeVar("Item")
 

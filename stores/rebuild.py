@@ -26,9 +26,9 @@ from stores.es_writer import Doc, EsReadWriter
 from stores.isolating import IsolatingWriter
 from stores.migrations import storage_mode
 from stores.pg_writer import ROW_ERRORS, PgReadWriter, is_transient
-from stores.retry import Backoff
 from stores.rows import Row, read_row
 from streams.codec import SchemaCache
+from streams.retry import Backoff
 
 StoreName = Literal["pg", "es"]
 

@@ -17,7 +17,7 @@ Delivery is at-least-once and the handler must be idempotent:
 - on a rebalance, the partitions' revocation waits (up to ``revoke_wait_s``) for the batches
   in flight, commits those handled and gives up the rest (``should_abandon`` tells a handler
   retrying a store to stop); the next owner starts from the committed offsets;
-- a handler that fails for good (any exception but :class:`stores.retry.Abandoned`-like
+- a handler that fails for good (any exception but :class:`streams.retry.Abandoned`-like
   exceptions named in ``abandoned``) stops the consumer with that error, offsets left before
   the batch; a batch abandoned while the consumer goes on is fetched again.
 
@@ -44,7 +44,12 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel, ConfigDict, Field
 
+from streams.retry import Backoff
+
 log = logging.getLogger(__name__)
+
+#: Pauses between tries to join the group while Kafka is not reachable.
+RECONNECT = Backoff(0.5, 10.0)
 
 RECORDS = Counter(
     "alpr_batch_consumer_records_total", "Messages handed to a batch consumer's handler",
@@ -306,7 +311,7 @@ class BatchConsumer:
             await consumer.stop()
 
     async def _start(self) -> AIOKafkaConsumer:
-        pause = 0.5
+        pauses = RECONNECT.pauses()
         while True:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.bootstrap,
@@ -324,9 +329,9 @@ class BatchConsumer:
                 await consumer.stop()
                 if self._stopping:
                     raise
+                pause = next(pauses)
                 log.warning("%s: Kafka not reachable (%r); again in %.1fs", self.name, exc, pause)
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, 10.0)
                 continue
             self._consumer = consumer
             return consumer

@@ -12,9 +12,9 @@ from aiokafka import AIOKafkaProducer
 
 from edge.publish.sender import SpoolSender, Unsendable
 from edge.publish.spool import Item, Spool
-from edge.retry import Backoff
 from streams.codec import AvroSchema, SchemaCache, encode
 from streams.registry import SchemaRegistryClient
+from streams.retry import Backoff
 
 logger = logging.getLogger(__name__)
 

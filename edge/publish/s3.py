@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from edge.publish.sender import SpoolSender
 from edge.publish.spool import Item, Spool
-from edge.retry import Backoff
+from streams.retry import Backoff
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from edge.publish.spool import Item, Spool
-from edge.retry import Backoff
+from streams.retry import Backoff
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class SpoolSender(ABC):
             raise ValueError(f"batch must be >= 1, got {batch!r}")
         self.spool = spool
         self.batch = batch
-        self.backoff = backoff or Backoff(initial_s=0.5, max_s=30.0)
+        self.backoff = backoff or Backoff(first_s=0.5, max_s=30.0, jitter=0.3)
         self.stats = SenderStats()
         #: Set when ``run`` is told to stop: a send waiting on its receiver may give up.
         self.stopping = asyncio.Event()

@@ -22,7 +22,7 @@ import av
 import cv2
 import numpy as np
 
-from edge.retry import Backoff
+from streams.retry import Backoff
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class VideoSource:
     loop: bool = False
     open_timeout_s: float = 10.0
     read_timeout_s: float = 10.0
-    backoff: Backoff = field(default_factory=Backoff)
+    backoff: Backoff = field(default_factory=lambda: Backoff(first_s=0.5, max_s=30.0, jitter=0.3))
     max_attempts: int | None = None
     stats: SourceStats = field(default_factory=SourceStats)
     stop_event: threading.Event = field(default_factory=threading.Event)

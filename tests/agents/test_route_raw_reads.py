@@ -18,10 +18,10 @@ from aiokafka import ConsumerRecord
 from agents.deadletters import HEADER_ATTEMPTS, HEADER_FIRST_FAILED
 from agents.router import SWEEP_CHUNK, BatchRouter
 from agents.router_config import RouterSettings
-from stores.retry import Abandoned, Backoff
 from streams.batch_consumer import Batch
 from streams.codec import AvroSchema, SchemaCache, decode, encode
 from streams.records import CameraStatus, DeadLetter, GeoPoint, PlateRead
+from streams.retry import Abandoned, Backoff
 from streams.testing import encode_plate_event, plate_event_datum
 from tables.cameras import cameras_by_id
 from tables.dedupe import SeenEvent, SeenEvents, decode_entry, decode_key

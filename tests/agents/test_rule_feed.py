@@ -14,8 +14,8 @@ from agents.bundles import decode_bundle
 from agents.deadletters import RecordMessage
 from agents.rule_feed import RuleFeed, RulesLoaded
 from agents.rules_sync import RULE_BOOK
-from stores.retry import Abandoned, Backoff
 from streams.batch_consumer import Batch
+from streams.retry import Abandoned, Backoff
 from tests.agents.memory_producer import MemoryProducer
 
 WATCHED = {"AB12CDE", "XY99ZZZ", "CD34EFG"}

@@ -9,7 +9,7 @@ import pytest
 
 from edge.publish.sender import SpoolSender, Unsendable
 from edge.publish.spool import Item, Spool
-from edge.retry import Backoff
+from streams.retry import Backoff
 
 
 def test_items_leave_in_order_only_when_acknowledged_and_survive_a_reopen(tmp_path: Path) -> None:
@@ -32,7 +32,7 @@ class FlakyReceiver(SpoolSender):
     """Fails its first ``failures`` sends, refuses values starting with 'bad'."""
 
     def __init__(self, spool: Spool, failures: int) -> None:
-        super().__init__(spool, batch=2, backoff=Backoff(initial_s=0.01, max_s=0.02))
+        super().__init__(spool, batch=2, backoff=Backoff(first_s=0.01, max_s=0.02, jitter=0.3))
         self.failures = failures
         self.received: list[bytes] = []
         self.resets = 0

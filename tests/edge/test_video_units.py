@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import threading
 from pathlib import Path
 
@@ -13,10 +12,10 @@ import pytest
 from edge.cameras import DirectionLine
 from edge.config import Formats
 from edge.formats import PlateFormats
-from edge.retry import Backoff
 from edge.video.motion import MotionGate, inside
 from edge.video.source import Frame, SourceError, VideoSource
 from edge.video.tracks import Track, vote
+from streams.retry import Backoff
 
 CZ = PlateFormats(Formats(region="cz"))
 
@@ -43,17 +42,6 @@ def test_direction_comes_from_crossing_the_line() -> None:
     assert up.direction(line) == "receding"
     assert stays.direction(line) == "unknown"
     assert down.direction(None) == "unknown"
-
-
-def test_backoff_grows_to_its_cap_with_bounded_jitter() -> None:
-    backoff = Backoff(initial_s=1.0, max_s=8.0, factor=2.0, jitter=0.25)
-    rng = random.Random(1)
-    delays = [backoff.delay(attempt, rng) for attempt in range(6)]
-    for attempt, delay in enumerate(delays):
-        base = min(8.0, 2.0**attempt)
-        assert 0.75 * base <= delay <= 1.25 * base
-    with pytest.raises(ValueError, match="initial_s"):
-        Backoff(initial_s=0.0)
 
 
 def _frame(image: np.ndarray, index: int) -> Frame:
@@ -109,7 +97,7 @@ def test_a_live_source_reconnects_with_backoff_until_stopped() -> None:
         "rtsp://127.0.0.1:9/none",  # the discard port: nothing listens, refused at once
         fps=10,
         open_timeout_s=2.0,
-        backoff=Backoff(initial_s=0.5, max_s=2.0, jitter=0.0),
+        backoff=Backoff(first_s=0.5, max_s=2.0),
         max_attempts=3,
         stop_event=threading.Event(),
     )

@@ -32,19 +32,19 @@ from edge.publish.kafka import EventPublisher
 from edge.publish.s3 import CropUploader
 from edge.publish.sender import SpoolSender
 from edge.publish.spool import Spool
-from edge.retry import Backoff
 from ops import probes
 from ops.layout import DEFAULT_PORTS, Layout
 from ops.services import S3, Kafka, Service
 from ops.worker import free_port
 from streams.codec import AvroSchema, SchemaCache, decode
 from streams.registry import SchemaRegistryClient
+from streams.retry import Backoff
 from streams.testing import create_topics, delete_topics
 from tests.integration.conftest import require_port
 from tests.integration.kafka_reading import consume_topic
 from tests.integration.test_edge_publish import _track_event
 
-FAST = Backoff(initial_s=0.2, max_s=1.0)
+FAST = Backoff(first_s=0.2, max_s=1.0, jitter=0.3)
 CAMERAS = ("gate-in", "gate-out")
 
 

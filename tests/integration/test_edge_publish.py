@@ -22,16 +22,16 @@ from edge.publish.kafka import EventPublisher
 from edge.publish.s3 import CropUploader
 from edge.publish.sender import SpoolSender
 from edge.publish.spool import Spool
-from edge.retry import Backoff
 from edge.video.pipeline import TrackEvent
 from streams.codec import AvroSchema, SchemaCache, decode
 from streams.registry import SchemaRegistryClient
+from streams.retry import Backoff
 from streams.testing import create_topics, delete_topics
 from tests.integration.conftest import require_port
 from tests.integration.kafka_reading import consume_topic
 
 CLOSED = "127.0.0.1:9"  # the discard port: nothing listens here
-FAST = Backoff(initial_s=0.1, max_s=0.5)
+FAST = Backoff(first_s=0.1, max_s=0.5, jitter=0.3)
 
 
 def _track_event(camera: str, track: int, text: str) -> TrackEvent:

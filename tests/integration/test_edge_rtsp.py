@@ -21,10 +21,10 @@ import av
 import pytest
 
 from edge.manifest import alpr_home
-from edge.retry import Backoff
 from edge.video.clip import TEST_CLIP, build_clip
 from edge.video.source import VideoSource
 from ops.worker import free_port
+from streams.retry import Backoff
 
 MEDIAMTX_VERSION = "v1.12.3"
 
@@ -125,7 +125,7 @@ def test_the_source_reconnects_when_the_rtsp_server_restarts(tmp_path: Path) -> 
         fps=10,
         open_timeout_s=3.0,
         read_timeout_s=2.0,
-        backoff=Backoff(initial_s=0.3, max_s=1.0),
+        backoff=Backoff(first_s=0.3, max_s=1.0, jitter=0.3),
     )
     shapes: list[tuple[int, ...]] = []
 

@@ -16,11 +16,11 @@ from agents.projections_pg import PostgresProjection
 from config.settings import Settings
 from stores.copy_rows import READ_SCHEMA, ReadTranscoder
 from stores.pg_writer import PgReadWriter
-from stores.retry import Backoff
 from stores.rows import read_row
 from stores.testing import encode_reads, migrated_database, plate_read_datum
 from streams.codec import decode
 from streams.failures import ProcessingError
+from streams.retry import Backoff
 from streams.testing import memory_schema_cache
 from tests.integration.conftest import require_port
 

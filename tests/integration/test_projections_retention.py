@@ -20,9 +20,9 @@ from stores.es_writer import Doc, EsReadWriter, make_client, put_template
 from stores.migrations import migrate
 from stores.pg_writer import PgReadWriter
 from stores.retention import prune_plate_keys
-from stores.retry import Backoff
 from stores.rows import read_row
 from stores.testing import create_database, drop_database, es_event_ids, plate_read_datum
+from streams.retry import Backoff
 from tests.integration.conftest import require_port
 
 NOW = datetime.now(UTC)

@@ -10,11 +10,12 @@ import pytest
 from notify.base import DeliveryError
 from notify.dispatch import Dispatcher
 from notify.email import email_message
-from notify.limits import TokenBucket, backoff_s, with_retries
+from notify.limits import TokenBucket, with_retries
 from notify.safety import check_url, parse_networks
 from notify.webhook import alert_body, signature, verify
 from rules.alert import Alert
 from rules.config import NotifySettings
+from streams.retry import Backoff
 from tests.notify.conftest import make_alert
 
 
@@ -68,10 +69,6 @@ def test_token_bucket_allows_a_burst_then_paces() -> None:
     assert bucket.wait_s() == 0.0
 
 
-def test_backoff_doubles_up_to_the_cap() -> None:
-    assert [backoff_s(n, 0.5, 3) for n in range(1, 6)] == [0.5, 1, 2, 3, 3]
-
-
 async def test_retries_until_success_and_stops_on_permanent() -> None:
     pauses: list[float] = []
 
@@ -86,7 +83,7 @@ async def test_retries_until_success_and_stops_on_permanent() -> None:
             raise DeliveryError("500")
         return "ok"
 
-    assert await with_retries(flaky, 5, 1, 10, sleep=sleep) == "ok"
+    assert await with_retries(flaky, 5, Backoff(1, 10), sleep=sleep) == "ok"
     assert (len(calls), pauses) == (3, [1, 2])
 
     async def refused() -> None:
@@ -95,7 +92,7 @@ async def test_retries_until_success_and_stops_on_permanent() -> None:
 
     calls.clear()
     with pytest.raises(DeliveryError):
-        await with_retries(refused, 5, 1, 10, sleep=sleep)
+        await with_retries(refused, 5, Backoff(1, 10), sleep=sleep)
     assert len(calls) == 1
 
 

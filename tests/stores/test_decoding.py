@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from stores.decoding import decode_batch, decode_reads, shaped_reads
-from stores.retry import Backoff
 from stores.testing import encode_reads, plate_read_datum
+from streams.retry import Backoff
 from streams.testing import memory_schema_cache
 
 

@@ -9,45 +9,11 @@ import pytest
 
 from stores.es_writer import classify
 from stores.isolating import IsolatingWriter
-from stores.retry import Backoff, retry_until_done
-
-
-def test_backoff_doubles_up_to_the_cap() -> None:
-    pauses = Backoff(first=0.5, most=3.0).pauses()
-    assert [next(pauses) for _ in range(6)] == [0.5, 1.0, 2.0, 3.0, 3.0, 3.0]
-
-
-@pytest.mark.parametrize(("first", "most", "factor"), [(0, 1, 2), (2, 1, 2), (1, 2, 0.5)])
-def test_backoff_refuses_bad_bounds(first: float, most: float, factor: float) -> None:
-    with pytest.raises(ValueError, match="must be"):
-        Backoff(first, most, factor)
+from streams.retry import Backoff
 
 
 async def _no_sleep(_: float) -> None:
     return None
-
-
-async def test_transient_errors_are_waited_out_and_others_raised() -> None:
-    calls = []
-
-    async def attempt() -> str:
-        calls.append(1)
-        if len(calls) < 4:
-            raise ConnectionError("down")
-        return "done"
-
-    retried: list[BaseException] = []
-    result = await retry_until_done(
-        "write", attempt, lambda e: isinstance(e, ConnectionError), Backoff(),
-        retried.append, sleep=_no_sleep,
-    )  # fmt: skip
-    assert result == "done" and len(calls) == 4 and len(retried) == 3
-
-    async def broken() -> str:
-        raise KeyError("bug")
-
-    with pytest.raises(KeyError):
-        await retry_until_done("write", broken, lambda e: False, Backoff(), sleep=_no_sleep)
 
 
 class BadRow(Exception):
@@ -144,18 +110,3 @@ async def test_busy_items_are_retried_and_doubtful_ones_given_up_after_attempts(
     assert await writer.write(docs, on_refused) == 4
     assert [p for p, _ in refused] == [2]
     assert client.requests == 3
-
-
-async def test_a_stopping_process_abandons_the_retry() -> None:
-    from stores.retry import Abandoned
-
-    stopping = False
-
-    async def attempt() -> str:
-        nonlocal stopping
-        stopping = True
-        raise ConnectionError("down")
-
-    backoff = Backoff(stopping=lambda: stopping)
-    with pytest.raises(Abandoned):
-        await retry_until_done("write", attempt, lambda e: True, backoff, sleep=_no_sleep)

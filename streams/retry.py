@@ -1,0 +1,100 @@
+"""Retrying what failed while a service is down: the project's one backoff policy.
+
+Every retry loop of the project takes its pauses from :class:`Backoff`: the core's writes to
+the stores and sends of batches (waited out without a limit, as an event must not be lost),
+the notifier's delivery attempts (a limited number), the batch consumer's reconnects, the
+edge's stream reconnects and spool senders (with jitter, so cameras that lost the same
+server do not come back in step), and the stack's bootstrap. It lives in ``streams/``, the
+contract, because the edge and the core may both import it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Abandoned(Exception):
+    """The process is stopping: the work is given up, to be done by the next owner."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Pauses of ``first_s``, ``first_s * factor``, ... seconds, capped at ``max_s``, each
+    moved at random by up to ``jitter`` of itself (none by default).
+
+    ``stopping`` is asked before each pause of :meth:`pauses`: once it says yes, the next
+    pause raises ``Abandoned`` instead, so a worker that stops during an outage does not wait
+    it out. A ``first_s`` of 0 retries at once (for channels configured so, and tests).
+    """
+
+    first_s: float = 0.2
+    max_s: float = 10.0
+    factor: float = 2.0
+    jitter: float = 0.0
+    stopping: Callable[[], bool] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.first_s <= self.max_s:
+            raise ValueError(f"first_s must be in [0, max_s={self.max_s}], got {self.first_s!r}")
+        if self.factor < 1:
+            raise ValueError(f"factor must be >= 1, got {self.factor!r}")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError(f"jitter must be in [0, 1], got {self.jitter!r}")
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before retry ``attempt`` (0 = the first retry)."""
+        try:
+            base = min(self.max_s, self.first_s * self.factor ** max(0, attempt))
+        except OverflowError:  # an outage of thousands of attempts: long at the cap
+            base = self.max_s
+        if not self.jitter:
+            return float(base)
+        spread = base * self.jitter
+        return max(0.0, base + (rng or random).uniform(-spread, spread))
+
+    def pauses(self) -> Iterator[float]:
+        """The pauses between attempts, for ever; raises ``Abandoned`` once ``stopping``."""
+        attempt = 0
+        while True:
+            if self.stopping is not None and self.stopping():
+                raise Abandoned("stopping: the work is left to the next owner")
+            yield self.delay(attempt)
+            attempt += 1
+
+
+async def retry_until_done(
+    what: str,
+    attempt: Callable[[], Awaitable[T]],
+    is_transient: Callable[[BaseException], bool],
+    backoff: Backoff,
+    on_retry: Callable[[BaseException], None] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
+    """Run ``attempt`` until it succeeds; transient errors are waited out, others raised."""
+    pauses = backoff.pauses()
+    failures = 0
+    while True:
+        try:
+            return await attempt()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            failures += 1
+            pause = next(pauses)
+            if on_retry is not None:
+                on_retry(exc)
+            # Say it once at first, then every tenth attempt: an outage must not flood the log.
+            if failures == 1 or failures % 10 == 0:
+                log.warning(
+                    "%s failed (%d times): %r; retrying in %.1fs", what, failures, exc, pause
+                )
+            await sleep(pause)
