@@ -15,7 +15,10 @@ from config.settings import SettingsError, get_settings
 from ops import faust_fixes, heap
 
 #: Packages scanned for @app.agent, @app.table, @app.page, @app.command and friends.
-DISCOVERED_PACKAGES = ["streams", "tables", "agents", "rules", "web", "edge", "ops", "stores"]
+#: The edge is not among them: the core worker does not load it (its commands: ``commands.edge``).
+DISCOVERED_PACKAGES = [
+    "streams", "tables", "agents", "web", "ops", "stores", "commands",
+]  # fmt: skip
 
 
 def _create_app() -> faust.App:

@@ -19,15 +19,15 @@ import time
 from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from typing import Any
 
+from agents.alerting.engine import AlertEngine
+from agents.alerting.topics import alerts, camera_ticks, rule_reads
 from agents.bundles import BundleError, decode_bundle, is_bundle
 from agents.deadletters import dead_letter_for
 from agents.emit import send_dead_letter
 from agents.rules_sync import RULE_BOOK
 from alpr import app
-from rules.alert import Alert
 from rules.config import get_rules_settings
-from rules.engine import AlertEngine
-from rules.topics import alerts, camera_ticks, rule_reads
+from streams.alert import Alert
 from streams.codec import AvroSchema, decode, default_schema_cache
 from streams.failures import ProcessingError, Reason, Stage
 from streams.records import PlateRead

@@ -13,11 +13,11 @@ from typing import Any
 from agents import metrics
 from agents.deadletters import dead_letter_for
 from agents.emit import send_dead_letter
+from agents.topics import camera_statuses
 from alpr import app
 from streams.codec import AvroSchema, decode, default_schema_cache
 from streams.failures import ProcessingError, Reason, Stage
 from streams.records import CameraStatus
-from streams.topics import camera_statuses
 from tables.cameras import cameras_by_id
 
 log = logging.getLogger(__name__)

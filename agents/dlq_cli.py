@@ -13,8 +13,8 @@ from faust.cli.base import cli
 from agents.dlq import Filter, Unreadable, latest_per_original, parse_since, read_dead_letters
 from agents.dlq import replay as replay_letters
 from alpr import app
+from commands.groups import group_command
 from config.settings import get_settings
-from ops.command_groups import group_command
 from streams.codec import default_schema_cache
 from streams.config import get_topic_settings
 from streams.failures import Reason

@@ -8,8 +8,8 @@ import logging
 from aiokafka.errors import MessageSizeTooLargeError
 
 from agents import metrics
+from agents.topics import dead_letters, plates_detected
 from streams.records import DeadLetter
-from streams.topics import dead_letters, plates_detected
 
 log = logging.getLogger(__name__)
 

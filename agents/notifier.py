@@ -25,6 +25,7 @@ import aiohttp
 import faust
 from faust.streams import _current_event
 
+from agents.alerting.topics import alerts
 from agents.deadletters import dead_letter_for
 from agents.emit import send_dead_letter
 from alpr import app
@@ -36,9 +37,8 @@ from notify.safety import parse_networks
 from notify.slack import SlackChannel
 from notify.sms import SmsChannel
 from notify.webhook import WebhookChannel
-from rules.alert import Alert
 from rules.config import NotifySettings, get_notify_settings
-from rules.topics import alerts
+from streams.alert import Alert
 from streams.failures import ProcessingError, Reason, Stage
 from tables.local import owned_partitions, walk
 

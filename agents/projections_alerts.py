@@ -12,14 +12,14 @@ import logging
 import time
 from typing import Any
 
+from agents.alerting.topics import alerts
 from agents.deadletters import dead_letter_for
 from agents.emit import send_dead_letter
 from alpr import app
 from config.settings import get_settings
-from rules.alert import Alert
-from rules.topics import alerts
 from stores.alerts_writer import AlertWriter, is_transient
 from stores.config import get_projection_settings
+from streams.alert import Alert
 from streams.failures import ProcessingError, Reason, Stage
 from streams.retry import Backoff, retry_until_done
 

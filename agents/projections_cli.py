@@ -8,9 +8,9 @@ from faust.cli import AppCommand, option
 from faust.cli.base import cli
 
 from alpr import app
+from commands.groups import group_command
 from config.settings import Settings, get_settings
 from ops.bootstrap import bootstrap_step
-from ops.command_groups import group_command
 from stores.config import get_projection_settings
 from stores.migrations import MigrationReport, migrate
 from stores.pg_writer import create_partitions_ahead

@@ -15,8 +15,8 @@ from faust.cli import AppCommand
 from faust.cli.base import cli
 
 from alpr import app
+from commands.groups import group_command
 from config.settings import Settings, get_settings
-from ops.command_groups import group_command
 from stores.config import get_projection_settings
 from stores.es_writer import make_client
 from stores.retention import (

@@ -39,16 +39,16 @@ from agents.deadletters import RecordMessage
 from agents.emit import send_dead_letter
 from agents.router_config import RouterSettings, get_router_settings
 from agents.routing import PlateRouter
+from agents.topics import dead_letters, declare_topics, plates_detected, plates_raw
 from alpr import app
 from config.settings import get_settings
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.batch_service import BatchConsumerService
 from streams.changelog import ensure_changelog, read_changelog
-from streams.codec import AvroSchema, SchemaCache, default_schema_cache
+from streams.codec import AvroSchema, SchemaCache, default_schema_cache, value_subject
 from streams.producer import Producer, service_producer
 from streams.records import DeadLetter
 from streams.retry import Abandoned, Backoff, retry_until_done
-from streams.topics import dead_letters, declare_topics, plates_detected, plates_raw, value_subject
 from tables.cameras import cameras_by_id
 from tables.dedupe import BatchView, SeenEvent, SeenEvents, encode_entry, encode_key
 

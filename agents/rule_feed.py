@@ -31,12 +31,12 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter
 
+from agents.alerting.topics import rule_reads
 from agents.alerts import build_engine, wait_for_rules
 from agents.bundles import encode_bundle, encoded_size
 from agents.rules_sync import RULE_BOOK
 from alpr import app
 from config.settings import get_settings
-from rules.topics import rule_reads
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.batch_service import BatchConsumerService
 from streams.config import get_topic_settings

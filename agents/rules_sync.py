@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from agents.alerting.rule_topic import catch_up, follow, new_consumer
+from agents.alerting.topics import alerts, camera_ticks, rule_reads, rule_updates
 from alpr import app
 from config.settings import get_settings
 from ops.heap import Settler
 from rules.config import get_rules_settings
 from rules.ruleset import RuleBook
-from rules.sync import catch_up, follow, new_consumer
-from rules.topics import alerts, camera_ticks, rule_reads, rule_updates
 
 log = logging.getLogger(__name__)
 

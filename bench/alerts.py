@@ -38,15 +38,15 @@ from typing import Any
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from agents.alerting.rule_topic import publish_rules
 from agents.bundles import decode_bundle, is_bundle
 from bench.projections import start_profiler
 from config.settings import get_settings
-from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from rules.model import RateRule, WatchlistRule
-from rules.sync import publish_rules
 from streams.codec import AvroSchema, decode, default_schema_cache, encode
-from streams.testing import create_topics, plate_event_datum
+from tests.support.isolated import IsolatedRun
+from tests.support.streams import create_topics, plate_event_datum
 
 EVENT = AvroSchema.named("PlateEvent")
 PARTITIONS = 4
@@ -282,7 +282,7 @@ async def run(args: argparse.Namespace) -> int:
     bootstrap = get_settings().kafka.bootstrap_servers
     isolated = IsolatedRun(kind="bench")
     names = {t: isolated.topic(t) for t in ("raw", "detected", "dlq", "cameras", "rules", "alerts")}
-    names["reads"] = names["alerts"] + ".reads"  # rules.topics.rule_reads
+    names["reads"] = names["alerts"] + ".reads"  # agents.alerting.topics.rule_reads
     receiver = Receiver()
     runner, url = await receiver.start()
     plates = watch_plates(args.plates)

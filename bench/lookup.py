@@ -38,19 +38,19 @@ from elasticsearch import AsyncElasticsearch
 from tqdm import tqdm
 
 from config.settings import Settings, load_settings
-from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from stores.es_docs import index_for, read_document
 from stores.es_writer import put_template
 from stores.migrations import migrate
 from stores.partitions import ensure_partitions, utc_day
 from stores.rows import COLUMNS, read_row
-from stores.testing import create_database, drop_database
-from streams.testing import create_topics, delete_topics
+from tests.support.isolated import IsolatedRun
+from tests.support.lookup import plate_pool, reads
+from tests.support.stores import create_database, drop_database
+from tests.support.streams import create_topics, delete_topics
 from web.lookup.contract import LookupBackend
 from web.lookup.es import EsLookup
 from web.lookup.pg import PgLookup
-from web.lookup.testing import plate_pool, reads
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("exact", "prefix", "fuzzy", "history")

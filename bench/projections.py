@@ -37,20 +37,20 @@ from aiokafka import AIOKafkaConsumer
 from elasticsearch import AsyncElasticsearch
 
 from config.settings import get_settings
-from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from stores.es_docs import MAPPING, alias_name, read_document
 from stores.migrations import migrate
 from stores.rows import COLUMNS, read_row
-from stores.testing import (
+from streams.codec import AvroSchema, SchemaCache, decode, default_schema_cache
+from tests.support.isolated import IsolatedRun
+from tests.support.stores import (
     create_database,
     drop_database,
     encode_reads,
     produce,
     read_workload,
 )
-from streams.codec import AvroSchema, SchemaCache, decode, default_schema_cache
-from streams.testing import create_topics, delete_topics
+from tests.support.streams import create_topics, delete_topics
 
 READ = AvroSchema.named("PlateRead")
 BATCH = 5000

@@ -21,10 +21,10 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from config.settings import get_settings
-from ops.isolated import CORE_TOPICS, IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from streams.codec import AvroSchema, SchemaCache, decode, default_schema_cache, encode
-from streams.testing import create_topics, plate_event_datum
+from tests.support.isolated import CORE_TOPICS, IsolatedRun
+from tests.support.streams import create_topics, plate_event_datum
 
 EVENT = AvroSchema.named("PlateEvent")
 

@@ -2,8 +2,8 @@
 
 ``python plate_export.py SOURCE.pt TARGET.onnx``: the export environment (a venv in the
 cache with ultralytics and CPU torch, see ``edge/export-requirements.txt``) runs this file,
-so the runtime environment needs neither. Imports stay inside ``main`` because Faust's
-autodiscovery imports this module too.
+so the runtime environment needs neither. Imports stay inside ``main``, so importing this
+module needs neither.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from rules.alert import Alert
+from streams.alert import Alert
 
 
 class DeliveryError(Exception):

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from notify.base import Channel, DeliveryError
 from notify.limits import TokenBucket, with_retries
 from rules import metrics
-from rules.alert import Alert
 from rules.config import NotifySettings
+from streams.alert import Alert
 from streams.retry import Backoff
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import aiosmtplib
 from config.settings import SmtpSettings
 from notify.base import DeliveryError
 from notify.render import render
-from rules.alert import Alert
+from streams.alert import Alert
 
 
 def email_message(alert: Alert, action: dict[str, Any], sender: str, crop_url: str) -> EmailMessage:

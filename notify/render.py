@@ -7,7 +7,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from rules.alert import Alert
+from streams.alert import Alert
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 

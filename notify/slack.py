@@ -11,7 +11,7 @@ import aiohttp
 from notify.http import post
 from notify.render import summary
 from notify.safety import Network
-from rules.alert import Alert
+from streams.alert import Alert
 
 
 class SlackChannel:

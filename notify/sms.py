@@ -12,8 +12,8 @@ from notify.base import DeliveryError
 from notify.http import post
 from notify.render import summary
 from notify.safety import Network
-from rules.alert import Alert
 from rules.config import NotifySettings
+from streams.alert import Alert
 
 #: Twilio's single-message limit is 1,600 characters; alerts stay well inside one SMS.
 MAX_BODY = 320

@@ -19,7 +19,7 @@ import aiohttp
 from notify.base import DeliveryError
 from notify.http import post
 from notify.safety import Network
-from rules.alert import Alert
+from streams.alert import Alert
 
 SIGNATURE_HEADER = "X-ALPR-Signature"
 TIMESTAMP_HEADER = "X-ALPR-Timestamp"

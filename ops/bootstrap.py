@@ -22,7 +22,7 @@ from config.settings import Settings, get_settings
 from streams.retry import Backoff
 
 #: The packages whose module-level topics bootstrap declares (those autodiscovery imports).
-TOPIC_PACKAGES = ("streams", "tables", "agents", "rules", "web", "edge")
+TOPIC_PACKAGES = ("streams", "tables", "agents", "web")
 
 StepFn = Callable[[Settings], Awaitable[str]]
 

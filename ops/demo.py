@@ -22,7 +22,6 @@ from typing import Any
 import yaml
 
 from config.settings import Settings, get_settings
-from edge.manifest import alpr_home
 from ops.demo_lookup import demo_key, search
 from ops.worker import WorkerProcess
 
@@ -181,6 +180,9 @@ def show(reads: list[dict[str, Any]]) -> None:
 
 
 def main() -> int:
+    # The edge is imported here, not at module level: autodiscovery imports this module in
+    # every core worker, which must not load the edge.
+    from edge.manifest import alpr_home
     from edge.video.clip import TEST_CLIP, build_clip
 
     settings = get_settings()

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from rules.alert import alert_id
 from rules.model import (
     AnyRule,
     DwellRule,
@@ -32,6 +31,7 @@ from rules.model import (
     WatchlistRule,
 )
 from rules.ruleset import CompiledRule
+from streams.alert import alert_id
 
 #: Alert ids remembered per plate, so one window or chain raises one alert.
 RECENT_ALERTS = 200

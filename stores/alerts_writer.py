@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from rules.alert import Alert
+from streams.alert import Alert
 
 INSERT = """
 INSERT INTO alerts (alert_id, rule_id, event_id, captured_at, plate, camera_id, severity,

@@ -268,6 +268,11 @@ def to_datum(obj: Any) -> Any:
     return obj
 
 
+def value_subject(topic: str) -> str:
+    """Registry subject of a topic's values (Confluent's TopicNameStrategy)."""
+    return f"{topic}-value"
+
+
 class AvroCodec(Codec):
     """Faust codec of one record type, e.g. ``AvroCodec("PlateRead", subject="<topic>-value")``.
 

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 
 from edge.publish.sender import SpoolSender, Unsendable
 from edge.publish.spool import Item, Spool
-from streams.codec import AvroSchema, SchemaCache, encode
+from streams.codec import AvroSchema, SchemaCache, encode, value_subject
 from streams.registry import SchemaRegistryClient
 from streams.retry import Backoff
 
@@ -88,7 +88,7 @@ class EventPublisher(SpoolSender):
         topic, record = meta["topic"], meta["record"]
         schema = AvroSchema.named(record)
         # The registry client blocks; it is called once per subject and cached.
-        schema_id = await asyncio.to_thread(self.schemas.id_for, f"{topic}-value", schema)
+        schema_id = await asyncio.to_thread(self.schemas.id_for, value_subject(topic), schema)
         try:
             return topic, encode(schema_id, schema, json.loads(item.value))
         except (ValueError, TypeError, KeyError) as exc:

@@ -10,10 +10,10 @@ import pytest
 import agents.cameras
 import agents.router
 from agents.router_config import CameraConfig, RouterSettings
+from agents.topics import dead_letters, plates_detected
 from streams.codec import SchemaCache
-from streams.testing import memory_schema_cache
-from streams.topics import dead_letters, plates_detected
 from tables.cameras import cameras_by_id
+from tests.support.streams import memory_schema_cache
 
 
 class Sent:

@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 
 import agents.alerts
 import tables.local
+from agents.alerting.topics import alerts, camera_ticks
 from agents.alerts import (
     check_timed_rules,
     delete_outside_stream,
@@ -24,14 +25,12 @@ from agents.alerts import (
 )
 from agents.bundles import encode_bundle
 from agents.rules_sync import RULE_BOOK, apply_rule_message
-from rules.alert import Alert, alert_id
 from rules.evaluate import Sighting
 from rules.model import AnyRule, Rule
 from rules.ruleset import encode_rule
-from rules.topics import alerts, camera_ticks
+from streams.alert import Alert, alert_id
 from streams.codec import AvroCodec
 from streams.records import Box, CameraInfo, PlateRead
-from streams.testing import memory_schema_cache
 from tables.rule_state import (
     CameraTick,
     PlateRuleState,
@@ -42,6 +41,7 @@ from tables.rule_state import (
     rule_state_by_camera,
     rule_state_by_plate,
 )
+from tests.support.streams import memory_schema_cache
 
 RULE: TypeAdapter[AnyRule] = TypeAdapter(Rule)
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)

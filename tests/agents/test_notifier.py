@@ -14,8 +14,8 @@ import agents.notifier
 import tables.local
 from agents.notifier import DeliveryLog, alert_deliveries, notify_alerts, settle
 from notify.base import DeliveryError
-from rules.alert import Alert
 from rules.config import NotifySettings
+from streams.alert import Alert
 from tests.notify.conftest import make_alert
 
 HOOK = {"channel": "webhook", "url": "http://127.0.0.1:9/hook", "secret_env": None}

@@ -11,12 +11,12 @@ from aiokafka import ConsumerRecord
 
 import agents.projections_common as common
 from stores.config import ProjectionSettings
-from stores.testing import encode_reads, plate_read_datum
 from streams.batch_consumer import Batch
 from streams.codec import SchemaCache
 from streams.failures import ProcessingError
 from streams.retry import Abandoned, Backoff
-from streams.testing import memory_schema_cache
+from tests.support.stores import encode_reads, plate_read_datum
+from tests.support.streams import memory_schema_cache
 
 TOPIC = "alpr.plates.detected"
 BACKOFF = Backoff(0.01, 0.01)

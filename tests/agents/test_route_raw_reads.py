@@ -22,10 +22,10 @@ from streams.batch_consumer import Batch
 from streams.codec import AvroSchema, SchemaCache, decode, encode
 from streams.records import CameraStatus, DeadLetter, GeoPoint, PlateRead
 from streams.retry import Abandoned, Backoff
-from streams.testing import encode_plate_event, plate_event_datum
 from tables.cameras import cameras_by_id
 from tables.dedupe import SeenEvent, SeenEvents, decode_entry, decode_key
 from tests.agents.memory_producer import MemoryProducer, Sent
+from tests.support.streams import encode_plate_event, plate_event_datum
 
 pytestmark = pytest.mark.usefixtures("router_settings")
 

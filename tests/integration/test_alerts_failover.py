@@ -28,15 +28,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.partitioner import murmur2
 
+from agents.alerting.rule_topic import publish_rules
 from config.settings import Settings
-from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from rules.model import RateRule
-from rules.sync import publish_rules
 from streams.codec import SchemaCache, default_schema_cache
-from streams.testing import create_topics, encode_plate_event
 from tests.integration.conftest import require_port
 from tests.integration.test_alerts_worker import hook  # noqa: F401  (fixture)
+from tests.support.isolated import IsolatedRun
+from tests.support.streams import create_topics, encode_plate_event
 
 PARTITIONS = 2
 PLATES = ("FA11AAA", "FB22BBB")  # murmur2: partitions 0 and 1 of a two-partition topic

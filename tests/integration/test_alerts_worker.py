@@ -17,16 +17,16 @@ import pytest
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
+from agents.alerting.rule_topic import publish_rules
 from config.settings import Settings
 from notify.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from rules.model import WatchlistRule
-from rules.sync import publish_rules
 from streams.codec import default_schema_cache
-from streams.testing import create_topics, encode_plate_event
 from tests.integration.conftest import require_port
 from tests.integration.kafka_reading import consume_topic
+from tests.support.isolated import IsolatedRun
+from tests.support.streams import create_topics, encode_plate_event
 
 PARTITIONS = 2
 SECRET = "e2e-secret"

@@ -14,9 +14,9 @@ from aiokafka import AIOKafkaProducer
 
 from config.settings import Settings
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
-from streams.testing import create_topics, delete_topics
 from tests.integration.conftest import require_port
 from tests.integration.kafka_reading import committed
+from tests.support.streams import create_topics, delete_topics
 
 PARTITIONS = 4
 FAST = BatchConsumerSettings(max_records=500, fetch_wait_ms=50, keepalive_s=0.2,

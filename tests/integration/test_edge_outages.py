@@ -39,10 +39,10 @@ from ops.worker import free_port
 from streams.codec import AvroSchema, SchemaCache, decode
 from streams.registry import SchemaRegistryClient
 from streams.retry import Backoff
-from streams.testing import create_topics, delete_topics
 from tests.integration.conftest import require_port
 from tests.integration.kafka_reading import consume_topic
 from tests.integration.test_edge_publish import _track_event
+from tests.support.streams import create_topics, delete_topics
 
 FAST = Backoff(first_s=0.2, max_s=1.0, jitter=0.3)
 CAMERAS = ("gate-in", "gate-out")

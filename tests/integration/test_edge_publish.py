@@ -26,9 +26,9 @@ from edge.video.pipeline import TrackEvent
 from streams.codec import AvroSchema, SchemaCache, decode
 from streams.registry import SchemaRegistryClient
 from streams.retry import Backoff
-from streams.testing import create_topics, delete_topics
 from tests.integration.conftest import require_port
 from tests.integration.kafka_reading import consume_topic
+from tests.support.streams import create_topics, delete_topics
 
 CLOSED = "127.0.0.1:9"  # the discard port: nothing listens here
 FAST = Backoff(first_s=0.1, max_s=0.5, jitter=0.3)

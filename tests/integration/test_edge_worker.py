@@ -21,8 +21,8 @@ from edge.video.clip import SHORT_CLIP, build_clip
 from ops.worker import free_port
 from streams.codec import AvroSchema, SchemaCache, decode
 from streams.registry import SchemaRegistryClient
-from streams.testing import create_topics, delete_topics
 from tests.integration.conftest import require_port
+from tests.support.streams import create_topics, delete_topics
 
 ALPR = Path(sys.executable).with_name("alpr")
 EXPECTED = ["5AU5341", "MLB803", "NO23456"]

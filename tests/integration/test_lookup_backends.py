@@ -24,14 +24,14 @@ from config.settings import load_settings
 from stores.es_docs import daily_index, read_document, retained_index
 from stores.migrations import migrate
 from stores.partitions import utc_day
-from stores.testing import create_database, drop_database
 from streams.plates import search_key
 from tests.integration.conftest import require_port
+from tests.support.lookup import load_es, load_pg, plate_pool, reads
+from tests.support.stores import create_database, drop_database
 from web.lookup.contract import BadCursor, BadQuery, EventFilter, LookupBackend, Page, Sighting
 from web.lookup.distance import key_distance
 from web.lookup.es import EsLookup
 from web.lookup.pg import PgLookup
-from web.lookup.testing import load_es, load_pg, plate_pool, reads
 
 READS = 3000
 PLATES = 300

@@ -15,14 +15,14 @@ from elasticsearch import AsyncElasticsearch
 from config.settings import Settings, load_settings
 from ops.worker import free_port
 from stores.migrations import migrate, migration_files, plan
-from stores.testing import create_database, drop_database, migrated_database
 from tests.integration.conftest import require_port
+from tests.support.lookup import load_es, load_pg, plate_pool, reads
+from tests.support.stores import create_database, drop_database, migrated_database
 from web.lookup.contract import AlertFilter, BadCursor, BadQuery
 from web.lookup.es import EsLookup
 from web.lookup.factory import LookupConfigError, open_backend, open_reference
 from web.lookup.pg import PgLookup
 from web.lookup.reference import PgReference
-from web.lookup.testing import load_es, load_pg, plate_pool, reads
 
 T0 = datetime(2026, 4, 1, 8, tzinfo=UTC)
 

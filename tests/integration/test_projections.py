@@ -33,11 +33,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from elasticsearch import AsyncElasticsearch
 
 from config.settings import Settings
-from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from stores.es_docs import alias_name
 from stores.migrations import migrate
-from stores.testing import (
+from streams.codec import SchemaCache, default_schema_cache
+from tests.integration.conftest import require_port
+from tests.integration.kafka_reading import committed
+from tests.integration.private_stack import PrivateStores
+from tests.support.isolated import IsolatedRun
+from tests.support.stores import (
     create_database,
     drop_database,
     encode_reads,
@@ -49,11 +53,7 @@ from stores.testing import (
     produce,
     read_workload,
 )
-from streams.codec import SchemaCache, default_schema_cache
-from streams.testing import create_topics
-from tests.integration.conftest import require_port
-from tests.integration.kafka_reading import committed
-from tests.integration.private_stack import PrivateStores
+from tests.support.streams import create_topics
 
 #: Reads per load. The issue asks for 100,000; 20,000 keeps the suite within minutes on two
 #: cores. ALPR_TEST_PROJECTION_READS=100000 runs the full load.

@@ -17,12 +17,12 @@ from config.settings import Settings
 from stores.copy_rows import READ_SCHEMA, ReadTranscoder
 from stores.pg_writer import PgReadWriter
 from stores.rows import read_row
-from stores.testing import encode_reads, migrated_database, plate_read_datum
 from streams.codec import decode
 from streams.failures import ProcessingError
 from streams.retry import Backoff
-from streams.testing import memory_schema_cache
 from tests.integration.conftest import require_port
+from tests.support.stores import encode_reads, migrated_database, plate_read_datum
+from tests.support.streams import memory_schema_cache
 
 pytestmark = pytest.mark.integration
 

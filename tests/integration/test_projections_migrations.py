@@ -17,8 +17,8 @@ import pytest
 from config.settings import Settings
 from stores.migrations import MigrationError, migrate, migration_files
 from stores.partitions import partition_name
-from stores.testing import create_database, drop_database
 from tests.integration.conftest import require_port
+from tests.support.stores import create_database, drop_database
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]

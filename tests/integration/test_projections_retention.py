@@ -21,9 +21,9 @@ from stores.migrations import migrate
 from stores.pg_writer import PgReadWriter
 from stores.retention import prune_plate_keys
 from stores.rows import read_row
-from stores.testing import create_database, drop_database, es_event_ids, plate_read_datum
 from streams.retry import Backoff
 from tests.integration.conftest import require_port
+from tests.support.stores import create_database, drop_database, es_event_ids, plate_read_datum
 
 NOW = datetime.now(UTC)
 

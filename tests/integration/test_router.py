@@ -28,12 +28,17 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from config.settings import Settings
-from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from streams.codec import AvroSchema, SchemaCache, decode, default_schema_cache
 from streams.registry import SchemaRegistryClient
-from streams.testing import create_topics, delete_topics, encode_plate_event, plate_event_datum
 from tests.integration.conftest import require_port
+from tests.support.isolated import IsolatedRun
+from tests.support.streams import (
+    create_topics,
+    delete_topics,
+    encode_plate_event,
+    plate_event_datum,
+)
 
 VALID = 10_000
 BAD = {

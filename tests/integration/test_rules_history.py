@@ -10,10 +10,10 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from agents.alerting.rule_topic import history_topic, publish_rules, read_history, read_rule_topic
 from config.settings import Settings
 from rules.model import WatchlistRule
 from rules.ruleset import decode_rule, rule_version
-from rules.sync import history_topic, publish_rules, read_history, read_rule_topic
 from tests.integration.conftest import require_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from config.settings import Settings
 from streams.codec import AvroSchema, SchemaCache, decode, encode
 from streams.registry import IncompatibleSchemaError, SchemaRegistryClient
-from streams.testing import create_topics, delete_topics, plate_event_datum
 from tests.integration.conftest import require_port
+from tests.support.streams import create_topics, delete_topics, plate_event_datum
 
 V1 = AvroSchema.named("PlateEvent")
 

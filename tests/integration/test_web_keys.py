@@ -16,8 +16,8 @@ import pytest
 
 from config.settings import Settings
 from stores.migrations import migrate
-from stores.testing import create_database, drop_database
 from tests.integration.conftest import require_port
+from tests.support.stores import create_database, drop_database
 from web.auth.keys import hash_key, well_formed
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from rules.alert import Alert
+from streams.alert import Alert
 
 
 def make_alert(alert_id: str = "a1", actions: list[dict[str, Any]] | None = None) -> Alert:

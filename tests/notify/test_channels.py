@@ -13,8 +13,8 @@ from notify.email import email_message
 from notify.limits import TokenBucket, with_retries
 from notify.safety import check_url, parse_networks
 from notify.webhook import alert_body, signature, verify
-from rules.alert import Alert
 from rules.config import NotifySettings
+from streams.alert import Alert
 from streams.retry import Backoff
 from tests.notify.conftest import make_alert
 

@@ -13,10 +13,10 @@ import pytest
 from stores.copy_rows import AVRO_FIELDS, COPY_COLUMNS, READ_SCHEMA, CopyRow, ReadTranscoder
 from stores.pg_writer import hourly_counts, hourly_counts_of_copy_rows
 from stores.rows import COLUMNS, read_row
-from stores.testing import encode_reads, plate_read_datum
 from streams.codec import AvroSchema, encode
 from streams.failures import ProcessingError
-from streams.testing import memory_schema_cache
+from tests.support.stores import encode_reads, plate_read_datum
+from tests.support.streams import memory_schema_cache
 
 SUBJECT = "detected-value"
 

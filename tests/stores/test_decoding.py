@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from stores.decoding import decode_batch, decode_reads, shaped_reads
-from stores.testing import encode_reads, plate_read_datum
 from streams.retry import Backoff
-from streams.testing import memory_schema_cache
+from tests.support.stores import encode_reads, plate_read_datum
+from tests.support.streams import memory_schema_cache
 
 
 async def test_reads_decode_and_failures_keep_their_position_and_reason() -> None:

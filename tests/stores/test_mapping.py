@@ -17,7 +17,7 @@ from stores.es_docs import (
     read_document,
 )
 from stores.rows import COLUMNS, read_row
-from stores.testing import plate_read_datum
+from tests.support.stores import plate_read_datum
 
 
 def test_a_row_has_every_column_in_order() -> None:

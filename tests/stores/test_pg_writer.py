@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from stores.pg_writer import hourly_counts
 from stores.rows import read_row
-from stores.testing import plate_read_datum
+from tests.support.stores import plate_read_datum
 
 
 def test_hourly_counts_group_by_camera_and_utc_hour_in_lock_order() -> None:

@@ -23,7 +23,7 @@ from streams.codec import (
 )
 from streams.failures import ProcessingError, Reason, Stage
 from streams.records import PlateEvent
-from streams.testing import InMemoryRegistry, encode_plate_event, plate_event_datum
+from tests.support.streams import InMemoryRegistry, encode_plate_event, plate_event_datum
 
 READER = AvroSchema.named("PlateEvent")
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from rules.alert import Alert
 from schemas import SCHEMA_FILES, load_schema
 from streams import records
+from streams.alert import Alert
 from streams.codec import AvroSchema
 
 

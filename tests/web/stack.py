@@ -19,12 +19,12 @@ import requests
 
 from config.settings import Settings
 from ops.bootstrap import create_bucket
-from ops.isolated import IsolatedRun
 from ops.worker import WorkerProcess, free_port
 from stores.migrations import migrate
-from stores.testing import create_database, drop_database
-from streams.testing import create_topics
 from tests.integration.conftest import require_port
+from tests.support.isolated import IsolatedRun
+from tests.support.stores import create_database, drop_database
+from tests.support.streams import create_topics
 from web.auth.keys import KeyStore
 from web.auth.roles import ROLES, Role
 
@@ -103,7 +103,7 @@ def crop_jpeg(text: str) -> bytes:
 
 def known_reads(unique: str) -> list[dict[str, Any]]:
     """Reads of many plates over two days, plus twelve of ``PLATE`` and two of its look-alike."""
-    from web.lookup.testing import plate_pool, reads
+    from tests.support.lookup import plate_pool, reads
 
     now = datetime.now(UTC).replace(microsecond=0)
     batch = list(reads(400, plate_pool(80), now - timedelta(days=2), timedelta(days=2)))
@@ -120,7 +120,7 @@ def known_reads(unique: str) -> list[dict[str, Any]]:
 
 
 def _normalised(read: dict[str, Any]) -> dict[str, Any]:
-    from stores.testing import plate_read_datum
+    from tests.support.stores import plate_read_datum
 
     return plate_read_datum(**read)
 
@@ -128,7 +128,7 @@ def _normalised(read: dict[str, Any]) -> dict[str, Any]:
 async def _load(stack: WebStack) -> None:
     from elasticsearch import AsyncElasticsearch
 
-    from web.lookup.testing import load_es, load_pg
+    from tests.support.lookup import load_es, load_pg
 
     conn = await asyncpg.connect(stack.dsn)
     try:

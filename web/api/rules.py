@@ -1,8 +1,9 @@
 """``/api/rules``: the live rule set for admins, read from and published to ``alpr.rules``.
 
 Rules are validated by the same model as rule files (``rules.model``) and published with
-``rules.sync``, as ``alpr rules publish`` does; every worker applies them at once. A watch
-list's plates are given inline here (``plates_csv`` only has a meaning next to a file).
+``agents.alerting.rule_topic``, as ``alpr rules publish`` does; every worker applies them at
+once. A watch list's plates are given inline here (``plates_csv`` only has a meaning next to a
+file).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from typing import Any
 from faust.web import Request, Response
 from pydantic import TypeAdapter, ValidationError
 
+from agents.alerting.rule_topic import publish_rules, read_rule_topic
 from alpr import app
 from rules.config import get_rules_settings
 from rules.model import AnyRule, Rule, WatchlistRule
 from rules.ruleset import decode_rule, rule_version
-from rules.sync import publish_rules, read_rule_topic
 from web.api.base import ApiView, json_body
 from web.errors import ApiError, bad_request, not_found
 

@@ -12,8 +12,8 @@ from faust.cli import AppCommand, argument, option
 from faust.cli.base import cli
 
 from alpr import app
+from commands.groups import group_command
 from config.settings import get_settings
-from ops.command_groups import group_command
 from web.auth.keys import ApiKey, KeyStore
 from web.auth.roles import ROLES, parse_role
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from rules.alert import Alert, AlertCodec, alert_id
+from streams.alert import Alert, AlertCodec, alert_id
 from streams.codec import AvroSchema, decode, schema_id_of
-from streams.testing import memory_schema_cache
 from tests.notify.conftest import make_alert
+from tests.support.streams import memory_schema_cache
 
 ACTIONS: list[dict[str, Any]] = [
     {"channel": "email", "to": ["sec@example.org"], "subject": None},
@@ -45,8 +45,8 @@ def test_the_alert_id_depends_on_the_rule_and_the_set_of_reads_only() -> None:
 
 
 def test_the_alerts_topic_sends_avro_not_the_records_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agents.alerting.topics import alerts
     from alpr import app
-    from rules.topics import alerts
 
     topic: Any = alerts
     codec = topic.value_serializer

@@ -1,4 +1,5 @@
-"""The topics of the event contract, each declaring its key and value types.
+"""The topics of the event contract in the core's Faust app, each declaring its key and value
+types (the records and codecs are the contract's, in ``streams``).
 
 ``alpr.plates.raw`` carries raw bytes on purpose: the router decodes inside the agent so that
 a message that does not decode becomes a dead letter instead of an error before the agent.
@@ -15,16 +16,11 @@ from __future__ import annotations
 import faust
 
 from alpr import app
-from streams.codec import AvroCodec
+from streams.codec import AvroCodec, value_subject
 from streams.config import get_topic_settings
 from streams.records import CameraStatus, DeadLetter, PlateRead
 
 _names = get_topic_settings()
-
-
-def value_subject(topic: str) -> str:
-    """Registry subject of a topic's values (Confluent's TopicNameStrategy)."""
-    return f"{topic}-value"
 
 
 def _avro(record: str, topic: str) -> AvroCodec:

@@ -19,8 +19,8 @@ from stores.es_docs import index_for, read_document
 from stores.es_writer import put_template
 from stores.pg_writer import PgReadWriter
 from stores.rows import read_row
-from stores.testing import plate_read_datum
 from streams.plates import OCR_CONFUSIONS
+from tests.support.stores import plate_read_datum
 
 _LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 _DIGIT_OF = OCR_CONFUSIONS

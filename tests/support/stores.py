@@ -19,7 +19,7 @@ from elasticsearch import AsyncElasticsearch
 from stores.migrations import migrate
 from streams.codec import AvroSchema, SchemaCache, encode
 from streams.plates import normalise_plate, search_key
-from streams.testing import plate_event_datum
+from tests.support.streams import plate_event_datum
 
 READ_SCHEMA = AvroSchema.named("PlateRead")
 

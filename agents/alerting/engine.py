@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from rules import metrics
-from rules.alert import Alert
 from rules.config import RulesSettings
 from rules.evaluate import (
     PlateHistory,
@@ -30,6 +29,7 @@ from rules.evaluate import (
 )
 from rules.model import AnyRule, DwellRule, RateRule, SilenceRule, ThresholdRule, WatchlistRule
 from rules.ruleset import RuleBook
+from streams.alert import Alert
 from streams.records import PlateRead
 from tables.local import walk
 from tables.rule_state import CameraTick, PlateRuleState

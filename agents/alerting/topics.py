@@ -9,8 +9,9 @@ from __future__ import annotations
 import faust
 
 from alpr import app
-from rules.alert import Alert, AlertCodec
 from rules.config import get_rules_settings
+from streams.alert import Alert, AlertCodec
+from streams.codec import value_subject
 from tables.rule_state import CameraTick
 
 _settings = get_rules_settings()
@@ -31,7 +32,7 @@ alerts: faust.TopicT = app.topic(
     key_type=str,
     value_type=Alert,
     key_serializer="raw",
-    value_serializer=AlertCodec(subject=f"{_settings.alerts_topic}-value"),
+    value_serializer=AlertCodec(subject=value_subject(_settings.alerts_topic)),
     internal=True,
 )
 

@@ -11,13 +11,13 @@ import click
 from faust.cli import AppCommand, argument, option
 from faust.cli.base import cli
 
+from agents.alerting.rule_topic import publish_rules, read_history, read_rule_topic
 from alpr import app
+from commands.groups import group_command
 from config.settings import get_settings
-from ops.command_groups import group_command
 from rules.config import get_rules_settings
 from rules.loader import load_rules
 from rules.ruleset import decode_rule
-from rules.sync import publish_rules, read_history, read_rule_topic
 
 
 @cli.group(name="rules")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from agents.alerting.rule_topic import ensure_rule_topic, publish_rules
 from config.settings import Settings
 from ops.bootstrap import bootstrap_step
 from rules.config import get_rules_settings
 from rules.loader import load_rules
-from rules.sync import ensure_rule_topic, publish_rules
 
 
 @bootstrap_step("alert rules", order=60)
