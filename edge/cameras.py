@@ -229,7 +229,7 @@ class SiteConfig(_Section):
     @model_validator(mode="after")
     def _unique_ids_and_known_regions(self) -> SiteConfig:
         seen: set[str] = set()
-        regions = {"any", *self.engine.formats.regions}
+        regions = self.engine.formats.known_regions()
         for index, camera in enumerate(self.cameras):
             if camera.id in seen:
                 raise ValueError(f"cameras.{index}.id: {camera.id!r} is used by another camera")

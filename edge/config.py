@@ -6,7 +6,6 @@ extra, so commands can validate a configuration on any machine.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -15,16 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 #: COCO class ids of the vehicles the COCO YOLOv8n model knows, and their names.
 COCO_VEHICLES = {2: "car", 3: "motorcycle", 5: "bus", 7: "truck"}
-
-#: Plate formats by region: text after normalisation (upper case, no separators).
-DEFAULT_FORMATS: dict[str, list[str]] = {
-    "ar": [r"^[A-Z]{3}[0-9]{3}$", r"^[A-Z]{2}[0-9]{3}[A-Z]{2}$"],
-    "cz": [r"^[0-9][A-Z][A-Z0-9][0-9]{4}$"],
-    "in": [r"^[A-Z]{2}[0-9]{1,2}[A-Z]{0,3}[0-9]{4}$"],
-    "no": [r"^[A-Z]{2}[0-9]{4,5}$"],
-    "se": [r"^[A-Z]{3}[0-9]{2}[A-Z0-9]$"],
-    "us": [r"^[A-Z0-9]{2,8}$"],
-}
 
 
 class _Section(BaseModel):
@@ -114,34 +103,77 @@ class PpOcr(_Section):
         le=10.0,
         description="Plates with width/height below this are tried as two lines",
     )
+    split_crops: int = Field(
+        default=3,
+        ge=0,
+        le=3,
+        description="How many of the plate's margin crops (tightest first) are also tried as "
+        "two lines split at candidate rows (each costs two more recognitions)",
+    )
 
 
 class Formats(_Section):
-    """Plate-format validation: reads fitting no format of the region are flagged, not dropped."""
+    """Plate formats: the layouts of the enabled regions steer decoding and flag odd reads.
 
-    region: str = Field(default="any", description="Region whose formats apply; 'any' accepts all")
-    regions: dict[str, list[str]] = Field(
-        default_factory=lambda: {k: list(v) for k, v in DEFAULT_FORMATS.items()},
-        description="Regular expressions per region, matched against normalised text",
+    Layouts come from ``edge/layouts.yaml`` (one entry per country or layout, one- and
+    two-line); ``regions`` adds or replaces a region's layouts in the same notation.
+    Reads that fit no layout are kept and flagged, never dropped.
+    """
+
+    region: str = Field(
+        default="any",
+        description="Regions or groups whose layouts apply, comma-separated (e.g. 'eu', "
+        "'de,nl', 'us'); 'any' enables every layout",
+    )
+    regions: dict[str, list[str | list[str]]] = Field(
+        default_factory=dict,
+        description="Extra layouts per region (replacing the shipped ones of that region): "
+        "one string per one-line layout, a list of line strings per multi-line layout",
+    )
+    specificity: float = Field(
+        default=0.3,
+        ge=0.0,
+        le=2.0,
+        description="Preference for precise layouts over vague ones, per nat of the layout's "
+        "size (0: only the recognizer's probabilities decide)",
+    )
+    max_bend: float = Field(
+        default=6.0,
+        ge=0.0,
+        le=50.0,
+        description="Most log-probability a layout may cost the recognizer's best reading "
+        "and still be chosen; beyond it the raw reading is kept and flagged",
     )
 
     @field_validator("regions")
     @classmethod
-    def _patterns_compile(cls, regions: dict[str, list[str]]) -> dict[str, list[str]]:
-        for region, patterns in regions.items():
-            for pattern in patterns:
-                try:
-                    re.compile(pattern)
-                except re.error as exc:
-                    raise ValueError(f"region {region!r}: bad pattern {pattern!r}: {exc}") from exc
+    def _layouts_parse(
+        cls, regions: dict[str, list[str | list[str]]]
+    ) -> dict[str, list[str | list[str]]]:
+        from edge.layouts import build_book
+
+        build_book(regions, {})
         return regions
 
     @model_validator(mode="after")
     def _region_known(self) -> Formats:
-        if self.region != "any" and self.region not in self.regions:
-            known = ", ".join(["any", *sorted(self.regions)])
-            raise ValueError(f"region {self.region!r} is not configured; known: {known}")
+        known = self.known_regions()
+        for name in self.region_names():
+            if name not in known:
+                raise ValueError(
+                    f"region {name!r} is not configured; known: {', '.join(sorted(known))}"
+                )
         return self
+
+    def region_names(self) -> list[str]:
+        """The enabled region and group names."""
+        return [name.strip() for name in self.region.split(",") if name.strip()] or ["any"]
+
+    def known_regions(self) -> set[str]:
+        """Every region and group name a camera or ``--region`` may use."""
+        from edge.layouts import shipped_book
+
+        return {"any", *shipped_book().names(), *self.regions}
 
 
 class EngineConfig(_Section):

@@ -1,11 +1,13 @@
-"""Plate text normalisation and per-region format validation."""
+"""Plate text normalisation and the plate layouts of a site's regions."""
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 
 from edge.config import Formats
+from edge.layouts import Layout, LayoutBook, Template, build_book, shipped_book
 
 _NOT_PLATE_CHARS = re.compile(r"[^A-Z0-9]")
 
@@ -17,34 +19,49 @@ def normalise(text: str) -> str:
 
 @dataclass(frozen=True)
 class FormatCheck:
-    """Whether a text fits a format of the region, and which one (``region:index``)."""
+    """Whether a text fits a layout of the regions, and which one (``region:index``)."""
 
     valid: bool
     format: str | None
 
 
 class PlateFormats:
-    """Matches normalised plate text against the configured formats of one region."""
+    """The layouts of the enabled regions: checks texts and hands templates to the decoder.
+
+    ``region`` (a name, a group or a comma-separated list; default the configuration's)
+    selects the layouts. Of the layouts a text fits, :meth:`check` names the most precise.
+    """
 
     def __init__(self, config: Formats, region: str | None = None) -> None:
+        self.config = config
         self.region = region or config.region
-        if self.region != "any" and self.region not in config.regions:
-            known = ", ".join(["any", *sorted(config.regions)])
-            raise ValueError(f"region must be one of {known}, got {self.region!r}")
-        selected = (
-            config.regions.items()
-            if self.region == "any"
-            else [(self.region, config.regions[self.region])]
-        )
-        self._patterns = [
-            (f"{name}:{index}", re.compile(pattern))
-            for name, patterns in selected
-            for index, pattern in enumerate(patterns)
-        ]
+        book = _book(config)
+        names = [n.strip() for n in self.region.split(",") if n.strip()] or ["any"]
+        self.layouts: list[Layout] = book.select(names)
+        self._templates: dict[int, list[Template]] = defaultdict(list)
+        by_length: dict[int, list[Template]] = defaultdict(list)
+        for layout in self.layouts:
+            for template in layout.templates():
+                self._templates[len(template.lines)].append(template)
+                by_length[template.length].append(template)
+        # Of the templates a text fits, the most precise names its format.
+        self._by_length = {n: sorted(ts, key=lambda t: t.log_size) for n, ts in by_length.items()}
+
+    def templates(self, lines: int) -> list[Template]:
+        """The templates of every enabled layout with ``lines`` lines."""
+        return self._templates.get(lines, [])
 
     def check(self, text: str) -> FormatCheck:
-        """The first format that ``text`` fits, or an invalid result naming none."""
-        for name, pattern in self._patterns:
-            if pattern.fullmatch(text):
-                return FormatCheck(True, name)
+        """The most precise layout that ``text`` fits, or an invalid result naming none."""
+        for template in self._by_length.get(len(text), ()):
+            if template.fits(text):
+                return FormatCheck(True, template.format)
         return FormatCheck(False, None)
+
+
+def _book(config: Formats) -> LayoutBook:
+    shipped = shipped_book()
+    if not config.regions:
+        return shipped
+    extra = build_book(config.regions, {})
+    return LayoutBook({**shipped.regions, **extra.regions}, shipped.groups)

@@ -42,6 +42,28 @@ class PlateAlphabet:
         self.columns = np.asarray(columns, dtype=np.intp)
         self.symbols = symbols
         self.size = len(vocabulary)
+        # Plate characters in a fixed order; each model column's place among them (0: the
+        # blank, which separators join), to fold the model's classes onto the plate's.
+        self.charset = "".join(sorted({s for s in symbols if s not in ("", " ")}))
+        place = {char: i + 1 for i, char in enumerate(self.charset)}
+        targets = [place.get(symbol, 0) for symbol in symbols]
+        self._first = _first_of_each(targets)
+        self._rest = [(i, t) for i, t in enumerate(targets) if i not in self._first.values()]
+
+    def plate_log_probs(self, probabilities: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Per-step log-probabilities of the blank (or a separator) and each plate character,
+        shape (steps, 1 + len(charset)); a character's case forms count as one."""
+        if probabilities.ndim != 2 or probabilities.shape[1] != self.size:
+            raise ValueError(
+                f"probabilities must have shape (steps, {self.size}), got {probabilities.shape}"
+            )
+        restricted = probabilities[:, self.columns].astype(np.float64)
+        folded = np.empty((len(restricted), len(self.charset) + 1))
+        for target, column in self._first.items():
+            folded[:, target] = restricted[:, column]
+        for column, target in self._rest:
+            np.maximum(folded[:, target], restricted[:, column], out=folded[:, target])
+        return np.log(np.maximum(folded, 1e-12))
 
     def decode(self, probabilities: npt.NDArray[np.float32]) -> Decoded:
         """Decode one sequence of per-step class probabilities, shape (steps, classes)."""
@@ -64,3 +86,11 @@ class PlateAlphabet:
             previous = int(choice)
         confidence = float(np.mean(confidences)) if confidences else 0.0
         return Decoded("".join(chars), confidence)
+
+
+def _first_of_each(targets: list[int]) -> dict[int, int]:
+    """The first column that maps to each target."""
+    first: dict[int, int] = {}
+    for column, target in enumerate(targets):
+        first.setdefault(target, column)
+    return first

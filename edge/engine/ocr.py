@@ -1,19 +1,25 @@
-"""Plate text recognition: PP-OCR recognition on the plate crop, two-line plates joined."""
+"""Plate text recognition: PP-OCR recognition on the plate crop, read as one line and, for
+squarish plates, as two lines split at a few candidate rows; every reading is decoded against
+the plate layouts and the engine picks among them."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edge.config import PpOcr
-from edge.engine.ctc import Decoded, PlateAlphabet
+from edge.engine.bands import cut_country_band
+from edge.engine.ctc import PlateAlphabet
+from edge.engine.decoder import TextRead, decode_plate
 from edge.engine.geometry import Image
-from edge.engine.lines import find_line_split
+from edge.engine.lines import line_splits
 from edge.engine.runtime import open_session
+from edge.formats import PlateFormats
+
+__all__ = ["PlateReader", "PpOcrReader", "TextRead"]
 
 #: PP-OCR recognition input height and the narrowest padded width it was trained on.
 REC_HEIGHT = 48
@@ -21,21 +27,13 @@ REC_MIN_WIDTH = 320
 REC_MAX_WIDTH = 1280
 
 
-@dataclass(frozen=True)
-class TextRead:
-    """Recognised plate text (upper case, no separators), its confidence and line count."""
-
-    text: str
-    confidence: float
-    lines: int
-
-
 class PlateReader(ABC):
     """Reads the text of one plate crop."""
 
     @abstractmethod
-    def read(self, crops: Sequence[Image]) -> list[TextRead]:
-        """Candidate texts from crops of one plate (as one line and, if it may be, two)."""
+    def read(self, crops: Sequence[Image], formats: PlateFormats) -> list[TextRead]:
+        """Candidate texts from crops of one plate (as one line and, if it may be, two),
+        decoded against the layouts of ``formats``."""
 
 
 class PpOcrReader(PlateReader):
@@ -53,26 +51,25 @@ class PpOcrReader(PlateReader):
         vocabulary = ["blank", *metadata["character"].splitlines(), " "]
         self.alphabet = PlateAlphabet(vocabulary, config.charset)
 
-    def read(self, crops: Sequence[Image]) -> list[TextRead]:
-        import cv2
-
+    def read(self, crops: Sequence[Image], formats: PlateFormats) -> list[TextRead]:
         jobs: list[tuple[Image, float]] = []  # (image, horizontal stretch) per text line
         groups: list[tuple[int, ...]] = []  # the jobs whose lines make up one candidate
-        for crop in crops:
+        for number, crop in enumerate(crops):
             height, width = crop.shape[:2]
             if height < 4 or width < 4:
                 continue
+            crop = cut_country_band(crop)
             groups.append((len(jobs),))
             jobs.append((crop, self.config.stretch))
-            if width / height < self.config.two_line_aspect:
-                split = find_line_split(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY))
-                if split is not None:
+            if width / height < self.config.two_line_aspect and number < self.config.split_crops:
+                for split in line_splits(crop):
                     groups.append((len(jobs), len(jobs) + 1))
                     jobs += [(crop[:split], 1.0), (crop[split:], 1.0)]
         if not jobs:
             return []
-        decoded = self.recognise(jobs)
-        candidates = [_join([decoded[i] for i in group]) for group in groups]
+        lines = self.log_probs(jobs)
+        charset = self.alphabet.charset
+        candidates = [decode_plate([lines[i] for i in group], charset, formats) for group in groups]
         return [
             c
             for c in candidates
@@ -81,24 +78,25 @@ class PpOcrReader(PlateReader):
             and c.confidence >= self.config.min_score
         ]
 
-    def recognise(self, lines: Sequence[tuple[Image, float]]) -> list[Decoded]:
-        """Decode each (image, horizontal stretch) as one line of text, in one batch."""
+    def log_probs(self, lines: Sequence[tuple[Image, float]]) -> list[np.ndarray]:
+        """Per-step plate-character log-probabilities of each (image, horizontal stretch)
+        read as one line of text, in one batch."""
         tensors = [_to_tensor(image, stretch) for image, stretch in lines]
         width = max(t.shape[2] for t in tensors)
         batch = np.zeros((len(tensors), 3, REC_HEIGHT, width), np.float32)
         for row, tensor in enumerate(tensors):
             batch[row, :, :, : tensor.shape[2]] = tensor
         (output,) = self.session.run(None, {self.input_name: batch})
-        return [self.alphabet.decode(sequence) for sequence in output]
+        steps = [_steps(t.shape[2], width, output.shape[1]) for t in tensors]
+        return [
+            self.alphabet.plate_log_probs(sequence[:n])
+            for sequence, n in zip(output, steps, strict=True)
+        ]
 
 
-def _join(lines: list[Decoded]) -> TextRead | None:
-    """One candidate from its lines, top first; ``None`` when a line read nothing."""
-    if any(not line.text for line in lines):
-        return None
-    text = "".join(line.text for line in lines)
-    confidence = sum(line.confidence * len(line.text) for line in lines) / len(text)
-    return TextRead(text, confidence, lines=len(lines))
+def _steps(width: int, batch_width: int, batch_steps: int) -> int:
+    """The output steps that cover a line's own width (the rest is padding of the batch)."""
+    return max(1, min(batch_steps, int(np.ceil(batch_steps * width / batch_width))))
 
 
 def _to_tensor(crop: Image, stretch: float = 1.0) -> np.ndarray:

@@ -13,7 +13,7 @@ from edge.engine.geometry import Image, crop, overlap, pad_box
 from edge.engine.ocr import PlateReader, TextRead
 from edge.engine.plates import PlateLocator
 from edge.engine.vehicles import VehicleDetector
-from edge.formats import FormatCheck, PlateFormats
+from edge.formats import PlateFormats
 
 #: Margin added around a vehicle before searching it for plates (fraction of its size).
 VEHICLE_MARGIN = 0.05
@@ -21,8 +21,6 @@ VEHICLE_MARGIN = 0.05
 #: tightly and cut edge characters; wide margins bring in stickers and country bands. Each
 #: margin gives candidate reads; they vote (see consensus) and the format check arbitrates.
 PLATE_MARGINS = ((0.0, 0.0), (0.02, 0.05), (0.04, 0.10))
-#: Reads shorter than this many characters count as partial when ranking candidates.
-FULL_LENGTH = 7
 #: A plate belongs to a vehicle whose box holds this much of the plate's box.
 OWNER_OVERLAP = 0.8
 #: Plates whose boxes overlap this much of the smaller one are the same plate.
@@ -146,17 +144,17 @@ class Engine:
         margins: Sequence[tuple[float, float]] = PLATE_MARGINS,
     ) -> PlateRead | None:
         crops = [crop(frame, pad_box(plate.box, mx, my)) for mx, my in margins]
-        candidates = self.reader.read(crops)
+        candidates = self.reader.read(crops, formats)
         if not candidates:
             return None
-        text, check = _choose(candidates, formats)
+        text = _choose(candidates)
         return PlateRead(
             text=text.text,
             confidence=round(text.confidence * plate.score, 4),
             box=_rounded(plate.box),
             vehicle=vehicle,
-            valid=check.valid,
-            format=check.format,
+            valid=text.valid,
+            format=text.format,
             lines=text.lines,
             box_score=round(plate.score, 4),
         )
@@ -174,26 +172,23 @@ def _owner(plate: Detection, vehicles: list[Vehicle]) -> Vehicle | None:
     return min(holding, key=lambda v: (v.box[2] - v.box[0]) * (v.box[3] - v.box[1]), default=None)
 
 
-def _choose(candidates: list[TextRead], formats: PlateFormats) -> tuple[TextRead, FormatCheck]:
-    """The voted text if it fits a format, else the best read that fits one, else the vote."""
-    voted = consensus([(c.text, c.confidence) for c in candidates])
+def _choose(candidates: list[TextRead]) -> TextRead:
+    """The vote of the reads that fit a layout (of all reads when none does).
+
+    Each candidate was already decoded against the layouts; the crops' candidates then vote
+    (see consensus), and the voted text takes the validity, layout and line count of the
+    best candidate that reads it (or, when the vote mixes them, of the best of its length).
+    """
+    pool = [c for c in candidates if c.valid] or candidates
+    voted = consensus([(c.text, c.confidence) for c in pool])
     if voted is None:
         raise ValueError("candidates must hold text; the reader drops empty reads")
-    lines = max(c.lines for c in candidates if len(c.text) == len(voted[0]))
-    chosen = TextRead(voted[0], voted[1], lines)
-    check = formats.check(chosen.text)
-    if check.valid:
-        return chosen, check
-    fitting = [(c, formats.check(c.text)) for c in candidates]
-    fitting = [(c, f) for c, f in fitting if f.valid]
-    if fitting:
-        return max(fitting, key=lambda cf: _rank(cf[0]))
-    return chosen, check
-
-
-def _rank(text: TextRead) -> float:
-    """Confident reads of full length first."""
-    return text.confidence * min(len(text.text), FULL_LENGTH) / FULL_LENGTH
+    text, confidence = voted
+    same = [c for c in pool if c.text == text] or [c for c in pool if len(c.text) == len(text)]
+    best = max(same, key=lambda c: c.confidence)
+    if best.text == text:
+        return TextRead(text, confidence, best.lines, best.valid, best.format)
+    return TextRead(text, confidence, best.lines, False, None)
 
 
 def _drop_duplicates(

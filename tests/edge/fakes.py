@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -11,6 +12,7 @@ from edge.engine.geometry import Image
 from edge.engine.ocr import PlateReader, TextRead
 from edge.engine.plates import PlateLocator
 from edge.engine.vehicles import COCO_CLASSES, VehicleDetector
+from edge.formats import PlateFormats
 
 
 def boxes(
@@ -51,5 +53,16 @@ class FakeReader(PlateReader):
     def __init__(self, texts: dict[int, list[TextRead]]) -> None:
         self.texts = texts
 
-    def read(self, crops: Sequence[Image]) -> list[TextRead]:
-        return [read for crop in crops for read in self.texts.get(int(crop.mean()), [])]
+    def read(self, crops: Sequence[Image], formats: PlateFormats) -> list[TextRead]:
+        return [
+            checked(read, formats)
+            for crop in crops
+            for read in self.texts.get(int(crop.mean()), [])
+        ]
+
+
+def checked(read: TextRead, formats: PlateFormats) -> TextRead:
+    """The read with the validity and layout the formats give its text (as the real
+    reader's decoder does)."""
+    check = formats.check(read.text)
+    return replace(read, valid=check.valid, format=check.format)

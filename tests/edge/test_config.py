@@ -33,11 +33,13 @@ def test_the_type_field_selects_the_backend() -> None:
     assert config.vehicles.type == "none"
 
 
-def test_bad_patterns_and_unknown_regions_are_refused() -> None:
-    with pytest.raises(ValidationError, match="bad pattern"):
+def test_bad_layouts_and_unknown_regions_are_refused() -> None:
+    with pytest.raises(ValidationError, match=r"layout xx:0: bad layout line '\[A-'"):
         Formats(regions={"xx": ["[A-"]})
     with pytest.raises(ValidationError, match="region 'zz' is not configured"):
         Formats(region="zz")
+    with pytest.raises(ValidationError, match="region 'zz' is not configured"):
+        Formats(region="eu,zz")
 
 
 def test_engine_config_loads_from_yaml(tmp_path: Path) -> None:
@@ -63,11 +65,29 @@ def test_formats_of_one_region_flag_reads_of_another() -> None:
 
 def test_any_region_accepts_a_format_of_every_region() -> None:
     formats = PlateFormats(Formats())
-    assert formats.check("AD799KB").format == "ar:1"
+    assert formats.check("AD799KB").valid
     assert formats.check("MH12SH5901").format == "in:0"
+    assert formats.check("60B615952").valid
     assert not formats.check("H14CS19381").valid
 
 
+def test_a_group_enables_its_countries_and_a_text_gets_the_most_precise_layout() -> None:
+    europe = PlateFormats(Formats(), "eu")
+    assert europe.check("ZG1234AB").format in {"hr:0", "bg:0"}  # same shape: LL DDDD LL
+    assert europe.check("BA268IM").valid
+    assert not europe.check("MH12SH5901").valid
+    # 'LL DDD LL' (Slovakia, Italy, France) is more precise than Austria's 'L{1,2} A{3,6}'.
+    assert europe.check("BA268IM").format in {"fr:0", "it:0", "sk:0", "sk:1"}
+
+
+def test_a_site_adds_layouts_of_its_own_and_two_line_layouts_give_two_line_templates() -> None:
+    formats = PlateFormats(Formats(regions={"xx": [["LL", "DDD"]]}), "xx")
+    assert formats.check("AB123").format == "xx:0"
+    (template,) = formats.templates(2)
+    assert [len(line) for line in template.lines] == [2, 3]
+    assert formats.templates(1) == []
+
+
 def test_an_unknown_region_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="region must be one of any, ar, cz"):
+    with pytest.raises(ValueError, match="region must be one of any, americas, ar"):
         PlateFormats(Formats(), "zz")

@@ -16,7 +16,7 @@ from edge.engine.vehicles import COCO_CLASSES, VehicleDetector
 from edge.formats import PlateFormats
 from edge.video.pipeline import CameraPipeline, TrackEvent
 from edge.video.source import Frame
-from tests.edge.fakes import FakePlates
+from tests.edge.fakes import FakePlates, checked
 
 CAR, TRUCK = 2, 7
 W, H = 320, 240
@@ -47,10 +47,10 @@ class SequenceReader(PlateReader):
         self.texts = list(texts)
         self.calls = 0
 
-    def read(self, crops: Sequence[Image]) -> list[TextRead]:
+    def read(self, crops: Sequence[Image], formats: PlateFormats) -> list[TextRead]:
         text = self.texts[min(self.calls, len(self.texts) - 1)]
         self.calls += 1
-        return [TextRead(text, 0.9, 1) for _ in crops]
+        return [checked(TextRead(text, 0.9, 1), formats) for _ in crops]
 
 
 def _pipeline(

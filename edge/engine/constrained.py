@@ -1,0 +1,277 @@
+"""CTC decoding constrained to plate templates: the format decides look-alike characters.
+
+The recognizer gives, per time step, a probability for the CTC blank and for each plate
+character. Greedy decoding takes the best class at every step; a plate's format knows more:
+in ``LL DDD LL`` the third position is a digit, so a step that reads ``I`` 0.6 / ``1`` 0.35
+there must be ``1``. :func:`decode_templates` finds, for every template at once, the most
+probable CTC path whose characters fit the template (Viterbi over the CTC lattice with one
+state per template position and character), vectorised over all templates in numpy.
+
+Runs of steps where the blank is near-certain are folded into one step first: they cannot
+hold a character on any likely path, and the fold shortens the lattice three- to five-fold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+#: Steps whose blank probability is at least this are folded into their run's one step.
+FOLD_BLANK = 0.995
+NEG = -1e9
+#: Characters whose probability stays below this at every step play no part in any path
+#: worth finding; leaving them out shrinks the lattice several-fold.
+IN_PLAY = 1e-3
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class LineDecode:
+    """The best path of one template line: its text, log-probability and per-character
+    confidences (the highest probability of each character over its steps)."""
+
+    text: str
+    log_prob: float
+    confidences: tuple[float, ...]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.mean(self.confidences)) if self.confidences else 0.0
+
+
+def fold_blanks(log_probs: FloatArray) -> tuple[FloatArray, float]:
+    """Steps with the blank near-certain folded: the kept steps and the folded log-mass.
+
+    ``log_probs`` has shape (steps, 1 + characters), the blank first. Of each run of
+    near-blank steps one is kept (the one most likely to hold a character), so paths that
+    need a blank between two equal characters still exist.
+    """
+    blank_run = log_probs[:, 0] >= np.log(FOLD_BLANK)
+    keep = np.ones(len(log_probs), bool)
+    offset = 0.0
+    start = None
+    for step in range(len(log_probs) + 1):
+        inside = step < len(log_probs) and blank_run[step]
+        if inside and start is None:
+            start = step
+        elif not inside and start is not None:
+            run = np.arange(start, step)
+            best = run[np.argmin(log_probs[run, 0])]
+            for other in run:
+                if other != best:
+                    keep[other] = False
+                    offset += float(log_probs[other, 0])
+            start = None
+    return log_probs[keep], offset
+
+
+def greedy(log_probs: FloatArray, charset: str) -> LineDecode:
+    """Unconstrained best path: the best class per step, repeats and blanks collapsed."""
+    best = log_probs.argmax(axis=1)
+    chars: list[str] = []
+    confidences: list[float] = []
+    previous = -1
+    for step, choice in enumerate(best):
+        if choice != 0 and choice != previous:
+            chars.append(charset[choice - 1])
+            confidences.append(float(np.exp(log_probs[step, choice])))
+        elif choice != 0 and confidences:
+            confidences[-1] = max(confidences[-1], float(np.exp(log_probs[step, choice])))
+        previous = int(choice)
+    return LineDecode("".join(chars), float(log_probs.max(axis=1).sum()), tuple(confidences))
+
+
+def decode_templates(
+    log_probs: FloatArray, charset: str, templates: Sequence[tuple[str, ...]]
+) -> list[LineDecode | None]:
+    """The best path of ``log_probs`` (steps, 1 + len(charset)) fitting each template.
+
+    A template is one string of allowed characters per position. ``None`` for a template
+    that cannot fit (more positions than steps).
+    """
+    if log_probs.ndim != 2 or log_probs.shape[1] != len(charset) + 1:
+        raise ValueError(
+            f"log_probs must have shape (steps, {len(charset) + 1}), got {log_probs.shape}"
+        )
+    if not templates:
+        return []
+    keep = _characters_in_play(log_probs, charset, templates)
+    log_probs = log_probs[:, [0, *(i + 1 for i in keep)]]
+    charset = "".join(charset[i] for i in keep)
+    index = {char: i for i, char in enumerate(charset)}
+    lengths = np.asarray([len(t) for t in templates])
+    if np.any(lengths == 0):
+        raise ValueError("templates must have at least one position")
+    rows = int(lengths.sum())
+    allowed = np.zeros((rows, len(charset)), bool)
+    row = 0
+    for template in templates:
+        for chars in template:
+            allowed[row, [index[c] for c in chars if c in index]] = True
+            row += 1
+    ends = np.cumsum(lengths) - 1
+    first = np.zeros(rows, bool)
+    first[ends - lengths + 1] = True
+    return _viterbi(log_probs, charset, templates, allowed, first, ends)
+
+
+def _characters_in_play(
+    log_probs: FloatArray, charset: str, templates: Sequence[tuple[str, ...]]
+) -> list[int]:
+    """Characters any likely path may use: those above :data:`IN_PLAY` at some step, plus
+    the likeliest of each allowed set (a position must hold something)."""
+    peaks = log_probs[:, 1:].max(axis=0)
+    keep = set(np.flatnonzero(peaks >= np.log(IN_PLAY)).tolist())
+    index = {char: i for i, char in enumerate(charset)}
+    for chars in {chars for template in templates for chars in template}:
+        members = [index[c] for c in chars if c in index]
+        if members and not keep.intersection(members):
+            keep.add(max(members, key=lambda i: peaks[i]))
+    return sorted(keep)
+
+
+def _viterbi(
+    log_probs: FloatArray,
+    charset: str,
+    templates: Sequence[tuple[str, ...]],
+    allowed: npt.NDArray[np.bool_],
+    first: npt.NDArray[np.bool_],
+    ends: npt.NDArray[np.intp],
+) -> list[LineDecode | None]:
+    steps = len(log_probs)
+    rows, width = allowed.shape
+    blank, chars = log_probs[:, 0], log_probs[:, 1:]
+    emit_mask = np.where(allowed, 0.0, NEG)
+    # v[r, c]: best path ending on position r with character c; pre[r]: best path in a blank
+    # just before position r; end[i]: in a blank after template i's last position.
+    v = np.where(first[:, None], chars[0][None, :] + emit_mask, NEG)
+    pre = np.where(first, blank[0], NEG)
+    end = np.full(len(templates), NEG)
+    v_source = np.zeros((steps, rows, width), np.int8)  # 0 stay, 1 from blank, 2 from previous
+    pre_from_v = np.zeros((steps, rows), bool)
+    end_from_v = np.zeros((steps, len(templates)), bool)
+    best_args = np.zeros((steps, rows), np.intp)
+    second_args = np.zeros((steps, rows), np.intp)
+    arange_rows = np.arange(rows)
+    for step in range(1, steps):
+        top_arg = v.argmax(axis=1)
+        top = v[arange_rows, top_arg]
+        masked = v.copy()
+        masked[arange_rows, top_arg] = NEG
+        second_arg = masked.argmax(axis=1)
+        second = masked[arange_rows, second_arg]
+        best_args[step - 1], second_args[step - 1] = top_arg, second_arg
+        # The previous position's best, for entering position r (none for a first position).
+        prev_top = np.where(first, NEG, np.roll(top, 1))
+        prev_second = np.where(first, NEG, np.roll(second, 1))
+        prev_arg = np.roll(top_arg, 1)
+        from_prev = np.where(
+            np.arange(width)[None, :] == prev_arg[:, None], prev_second[:, None], prev_top[:, None]
+        )
+        from_pre = pre[:, None]
+        entered = np.maximum(from_pre, from_prev)
+        source = np.where(from_prev > from_pre, 2, 1).astype(np.int8)
+        stay = v >= entered
+        source[stay] = 0
+        v_source[step] = source
+        v = np.where(stay, v, entered) + chars[step][None, :] + emit_mask
+        pre_from_v[step] = prev_top > pre
+        pre = blank[step] + np.maximum(pre, prev_top)
+        end_from_v[step] = top[ends] > end
+        end = blank[step] + np.maximum(end, top[ends])
+    final_arg = v.argmax(axis=1)
+    final = v[arange_rows, final_arg]
+    best_args[steps - 1] = final_arg
+    results: list[LineDecode | None] = []
+    for i, template in enumerate(templates):
+        last = int(ends[i])
+        score = max(float(end[i]), float(final[last]))
+        if score <= NEG / 2:
+            results.append(None)
+            continue
+        path = _trace(
+            i,
+            last,
+            len(template),
+            float(end[i]) >= float(final[last]),
+            v_source,
+            pre_from_v,
+            end_from_v,
+            best_args,
+            second_args,
+            first,
+        )
+        text = "".join(charset[c] for _, c in path)
+        confidences = _confidences(path, log_probs, v_source, steps)
+        results.append(LineDecode(text, score, confidences))
+    return results
+
+
+def _trace(
+    template: int,
+    last: int,
+    length: int,
+    in_end_blank: bool,
+    v_source: npt.NDArray[np.int8],
+    pre_from_v: npt.NDArray[np.bool_],
+    end_from_v: npt.NDArray[np.bool_],
+    best_args: npt.NDArray[np.intp],
+    second_args: npt.NDArray[np.intp],
+    first: npt.NDArray[np.bool_],
+) -> list[tuple[int, int]]:
+    """The (step, character) where each position of the best path starts, first to last."""
+    steps = v_source.shape[0]
+    step = steps - 1
+    row, char = last, -1
+    state = "end" if in_end_blank else "v"
+    if state == "v":
+        char = int(best_args[step, row])
+    starts: list[tuple[int, int]] = []
+    while step >= 0:
+        if state == "end":
+            if end_from_v[step, template]:
+                state, row, char = "v", last, int(best_args[step - 1, last])
+            step -= 1
+            continue
+        if state == "pre":
+            if step > 0 and pre_from_v[step, row]:
+                row -= 1
+                state, char = "v", int(best_args[step - 1, row])
+            step -= 1
+            continue
+        source = int(v_source[step, row, char]) if step > 0 else (1 if first[row] else 0)
+        if step == 0:
+            starts.append((step, char))
+            break
+        if source == 0:
+            step -= 1
+        elif source == 1:
+            starts.append((step, char))
+            state = "pre"
+            step -= 1
+        else:
+            starts.append((step, char))
+            row -= 1
+            arg = int(best_args[step - 1, row])
+            char = int(second_args[step - 1, row]) if arg == char else arg
+            step -= 1
+    starts.reverse()
+    if len(starts) != length:
+        raise AssertionError(f"traceback found {len(starts)} of {length} positions")
+    return starts
+
+
+def _confidences(
+    path: list[tuple[int, int]], log_probs: FloatArray, v_source: npt.NDArray[np.int8], steps: int
+) -> tuple[float, ...]:
+    """Each character's highest probability over the steps it holds (from its start on)."""
+    confidences = []
+    for position, (start, char) in enumerate(path):
+        stop = path[position + 1][0] if position + 1 < len(path) else steps
+        window = log_probs[start:stop, char + 1]
+        confidences.append(float(np.exp(window.max())))
+    return tuple(confidences)

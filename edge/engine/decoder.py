@@ -1,0 +1,99 @@
+"""From the recognizer's per-line probabilities to plate text, steered by the plate layouts.
+
+Each candidate reading of a plate (one line, or two lines split at a row) is decoded twice:
+freely (greedy CTC) and against every template of the enabled layouts with as many lines
+(:mod:`edge.engine.constrained`). A template costs the free reading some log-probability
+(its *bend*: nothing when the free text fits it); precise templates are preferred to vague
+ones by ``specificity`` per nat of their size. The best template wins if its bend stays
+within ``max_bend``; otherwise the free text is kept and flagged as fitting no layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.engine.constrained import FloatArray, LineDecode, decode_templates, fold_blanks, greedy
+from edge.formats import PlateFormats
+
+#: Templates whose line is this many characters longer or shorter than the free reading's
+#: are not tried: reaching them would bend the reading past any sensible ``max_bend``.
+LENGTH_SLACK = 1
+#: Log-probability charged per character a template adds to or drops from the free reading:
+#: a character held over two steps can cheaply be read as two, a count the format must not
+#: invent without strong evidence.
+LENGTH_COST = 1.5
+
+
+@dataclass(frozen=True)
+class TextRead:
+    """Recognised plate text (upper case, no separators), its confidence, its line count,
+    and the layout it fits (``format`` ``region:index``; ``valid`` false when none)."""
+
+    text: str
+    confidence: float
+    lines: int
+    valid: bool = False
+    format: str | None = None
+
+
+def decode_plate(
+    lines: Sequence[FloatArray], charset: str, formats: PlateFormats
+) -> TextRead | None:
+    """The plate text of one reading; ``lines`` are per-line (steps, 1 + len(charset))
+    log-probabilities, top line first. ``None`` when a line reads nothing."""
+    folded = [fold_blanks(line)[0] for line in lines]
+    free = [greedy(line, charset) for line in folded]
+    if any(not line.text for line in free):
+        return None
+    best = _best_template(folded, free, charset, formats)
+    if best is not None:
+        text, confidences, name = best
+        return TextRead(text, _mean(confidences), len(lines), True, name)
+    text = "".join(line.text for line in free)
+    check = formats.check(text)
+    confidences = [c for line in free for c in line.confidences]
+    return TextRead(text, _mean(confidences), len(lines), check.valid, check.format)
+
+
+def _best_template(
+    folded: list[FloatArray], free: list[LineDecode], charset: str, formats: PlateFormats
+) -> tuple[str, list[float], str] | None:
+    """The winning template's text, character confidences and format, if one is close enough."""
+    templates = [
+        t
+        for t in formats.templates(len(folded))
+        if all(
+            abs(len(part) - len(line.text)) <= LENGTH_SLACK
+            for part, line in zip(t.lines, free, strict=True)
+        )
+    ]
+    if not templates:
+        return None
+    decoded: list[dict[tuple[str, ...], LineDecode | None]] = []
+    for number, line in enumerate(folded):
+        wanted = list(dict.fromkeys(t.lines[number] for t in templates))
+        decoded.append(dict(zip(wanted, decode_templates(line, charset, wanted), strict=True)))
+    config = formats.config
+    best: tuple[float, float, str, list[float], str] | None = None
+    for template in templates:
+        parts = [decoded[n][part] for n, part in enumerate(template.lines)]
+        if any(p is None for p in parts):
+            continue
+        found = [p for p in parts if p is not None]
+        bend = sum(
+            f.log_prob - g.log_prob - LENGTH_COST * abs(len(f.text) - len(g.text))
+            for f, g in zip(found, free, strict=True)
+        )
+        score = bend - config.specificity * template.log_size
+        if bend >= -config.max_bend and (best is None or score > best[0]):
+            text = "".join(p.text for p in found)
+            confidences = [c for p in found for c in p.confidences]
+            best = (score, bend, text, confidences, template.format)
+    return None if best is None else (best[2], best[3], best[4])
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values)) if len(values) else 0.0
