@@ -26,7 +26,7 @@ from agents.deadletters import dead_letter_for
 from agents.emit import send_dead_letter
 from agents.rules_sync import RULE_BOOK
 from alpr import app
-from rules.config import get_rules_settings
+from config.settings import get_settings
 from streams.alert import Alert
 from streams.codec import AvroSchema, decode, default_schema_cache
 from streams.failures import ProcessingError, Reason, Stage
@@ -57,7 +57,7 @@ async def send_tick(tick: CameraTick) -> None:
 def build_engine() -> AlertEngine:
     return AlertEngine(
         RULE_BOOK,
-        get_rules_settings(),
+        get_settings().rules,
         plate_states,
         camera_states,
         send_alert,
@@ -70,7 +70,7 @@ async def wait_for_rules() -> None:
     if RULE_BOOK.ready.is_set():
         return
     try:
-        await asyncio.wait_for(RULE_BOOK.ready.wait(), get_rules_settings().ready_timeout_s)
+        await asyncio.wait_for(RULE_BOOK.ready.wait(), get_settings().rules.ready_timeout_s)
     except TimeoutError:
         log.warning("rule set not loaded yet; evaluating with %d rules", len(RULE_BOOK.rules))
 
@@ -195,9 +195,9 @@ async def expire_rule_state(now: float, owned: Collection[int]) -> int:
     return await build_engine().expire_plates(now, owned, delete_outside_stream)
 
 
-@app.timer(interval=get_rules_settings().state_expiry_interval_s)
+@app.timer(interval=get_settings().rules.state_expiry_interval_s)
 async def expire_old_rule_state() -> None:
-    """Every ``ALPR_RULES_STATE_EXPIRY_INTERVAL_S``, drop plates whose state is past use."""
+    """Every ``ALPR_RULES__STATE_EXPIRY_INTERVAL_S``, drop plates whose state is past use."""
     removed = await expire_rule_state(time.time(), owned_partitions(rule_reads.get_topic_name()))
     if removed:
         log.info("rule state: removed %d plates no rule needs any more", removed)
@@ -211,7 +211,7 @@ async def check_timed_rules(now: float) -> list[Alert]:
     return await build_engine().on_timer(now, write_outside_stream)
 
 
-@app.timer(interval=get_rules_settings().timer_interval_s)
+@app.timer(interval=get_settings().rules.timer_interval_s)
 async def fire_timed_rules() -> None:
-    """Check the time-fired rules every ``ALPR_RULES_TIMER_INTERVAL_S`` seconds."""
+    """Check the time-fired rules every ``ALPR_RULES__TIMER_INTERVAL_S`` seconds."""
     await check_timed_rules(time.time())

@@ -16,7 +16,6 @@ from alpr import app
 from commands.groups import group_command
 from config.settings import get_settings
 from streams.codec import default_schema_cache
-from streams.config import get_topic_settings
 from streams.failures import Reason
 from streams.records import DeadLetter
 
@@ -44,7 +43,7 @@ async def _matching(chosen: Filter, out: AppCommand) -> list[DeadLetter]:
     letters: list[DeadLetter] = []
     async for item in read_dead_letters(
         get_settings().kafka.bootstrap_servers,
-        get_topic_settings().dlq,
+        get_settings().topics.dlq,
         default_schema_cache(),
         since=chosen.since,
     ):

@@ -7,8 +7,8 @@ dead-lettered with the alert, and stays unrecorded so a replay of the dead lette
 only what was not delivered.
 
 The log would otherwise grow by one entry per alert for ever: entries older than
-``ALPR_NOTIFY_DELIVERY_LOG_TTL_S`` (default 7 days, the alerts topic's retention) are removed
-every ``ALPR_NOTIFY_DELIVERY_LOG_PRUNE_S`` with a tombstone, by the worker that owns their
+``ALPR_NOTIFY__DELIVERY_LOG_TTL_S`` (default 7 days, the alerts topic's retention) are removed
+every ``ALPR_NOTIFY__DELIVERY_LOG_PRUNE_S`` with a tombstone, by the worker that owns their
 partition.
 """
 
@@ -29,6 +29,7 @@ from agents.alerting.topics import alerts
 from agents.deadletters import dead_letter_for
 from agents.emit import send_dead_letter
 from alpr import app
+from config.alerting import NotifySettings
 from config.settings import get_settings
 from notify.base import Channel
 from notify.dispatch import Dispatcher, Outcome
@@ -37,7 +38,6 @@ from notify.safety import parse_networks
 from notify.slack import SlackChannel
 from notify.sms import SmsChannel
 from notify.webhook import WebhookChannel
-from rules.config import NotifySettings, get_notify_settings
 from streams.alert import Alert
 from streams.failures import ProcessingError, Reason, Stage
 from tables.local import owned_partitions, walk
@@ -186,10 +186,10 @@ async def prune_deliveries(now: float, ttl_s: float, owned: Iterable[int]) -> in
     return removed
 
 
-@app.timer(interval=get_notify_settings().delivery_log_prune_s)
+@app.timer(interval=get_settings().notify.delivery_log_prune_s)
 async def prune_delivery_log() -> None:
-    """Remove delivery log entries past ``ALPR_NOTIFY_DELIVERY_LOG_TTL_S``."""
-    ttl_s = get_notify_settings().delivery_log_ttl_s
+    """Remove delivery log entries past ``ALPR_NOTIFY__DELIVERY_LOG_TTL_S``."""
+    ttl_s = get_settings().notify.delivery_log_ttl_s
     removed = await prune_deliveries(time.time(), ttl_s, owned_partitions(alerts.get_topic_name()))
     if removed:
         log.info("delivery log: removed %d entries older than %.0fs", removed, ttl_s)
@@ -198,7 +198,7 @@ async def prune_delivery_log() -> None:
 @app.agent(alerts)
 async def notify_alerts(stream: Any) -> Any:
     """Deliver every alert to the actions of its rule, at most once each, concurrently."""
-    settings = get_notify_settings()
+    settings = get_settings().notify
     timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         dispatcher = Dispatcher(build_channels(session, settings), settings)

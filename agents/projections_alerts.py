@@ -18,7 +18,6 @@ from agents.emit import send_dead_letter
 from alpr import app
 from config.settings import get_settings
 from stores.alerts_writer import AlertWriter, is_transient
-from stores.config import get_projection_settings
 from streams.alert import Alert
 from streams.failures import ProcessingError, Reason, Stage
 from streams.retry import Backoff, retry_until_done
@@ -45,7 +44,7 @@ async def project_alert(writer: AlertWriter, event: Any, backoff: Backoff) -> in
         return 0
 
 
-if get_projection_settings().enable_pg:
+if get_settings().projections.enable_pg:
 
     @app.agent(alerts)
     async def project_alerts_to_postgres(stream: Any) -> Any:

@@ -11,7 +11,6 @@ from alpr import app
 from commands.groups import group_command
 from config.settings import Settings, get_settings
 from ops.bootstrap import bootstrap_step
-from stores.config import get_projection_settings
 from stores.migrations import MigrationReport, migrate
 from stores.pg_writer import create_partitions_ahead
 
@@ -36,7 +35,7 @@ async def apply_migrations(settings: Settings) -> tuple[MigrationReport, int]:
     try:
         report = await migrate(conn)
         created = await create_partitions_ahead(
-            conn, get_projection_settings().partitions_ahead_days
+            conn, get_settings().projections.partitions_ahead_days
         )
     finally:
         await conn.close()
@@ -76,7 +75,7 @@ async def template_step(settings: Settings) -> str:
     from stores.es_docs import alias_name, index_pattern
     from stores.es_writer import make_client, put_template
 
-    projection = get_projection_settings()
+    projection = get_settings().projections
     client = make_client(es.url)
     try:
         await put_template(client, es.index_prefix, projection.es_shards, projection.es_replicas)

@@ -23,14 +23,13 @@ from agents import metrics as core_metrics
 from agents.deadletters import RecordMessage, dead_letter_for
 from agents.emit import send_dead_letter
 from alpr import app
+from config.projections import ProjectionSettings
 from config.settings import get_settings
 from stores import metrics
-from stores.config import ProjectionSettings, get_projection_settings
 from stores.decoding import Convert, as_read, decode_batch, shaped_reads
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.batch_service import BatchConsumerService
 from streams.codec import SchemaCache, default_schema_cache
-from streams.config import get_topic_settings
 from streams.failures import ProcessingError, Reason, Stage
 from streams.retry import Abandoned, Backoff
 
@@ -170,7 +169,7 @@ class ProjectionService(BatchConsumerService):
         """Release the store's connections (after the consumer stopped)."""
 
     def build_consumer(self) -> BatchConsumer:
-        settings = get_projection_settings()
+        settings = get_settings().projections
         backoff = Backoff(settings.retry_first_s, settings.retry_max_s, stopping=self.abandoning)
         projection = Projection(
             self.store_name,
@@ -183,7 +182,7 @@ class ProjectionService(BatchConsumerService):
         return BatchConsumer(
             f"projection-{self.store_name}",
             get_settings().kafka.bootstrap_servers,
-            [get_topic_settings().detected],
+            [get_settings().topics.detected],
             group_id(self.store_name),
             projection.handle,
             consumer_settings(settings),

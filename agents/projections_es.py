@@ -16,9 +16,9 @@ from elasticsearch import AsyncElasticsearch
 
 from agents.projections_common import DeadLetterFn, Pair, ProjectionService, Store, unwritable
 from alpr import app
+from config.projections import ProjectionSettings
 from config.settings import get_settings
 from stores import metrics
-from stores.config import ProjectionSettings, get_projection_settings
 from stores.decoding import Convert, shaped_reads
 from stores.es_docs import index_for, read_document
 from stores.es_writer import Doc, EsReadWriter, is_transient, make_client, put_template
@@ -87,7 +87,7 @@ class ElasticsearchProjection:
         await self.dead_letter(record, unwritable(message, None))
 
 
-if get_projection_settings().enable_es and get_settings().elasticsearch.url:
+if get_settings().projections.enable_es and get_settings().elasticsearch.url:
 
     @app.service
     class ElasticsearchProjectionService(ProjectionService):
@@ -99,7 +99,7 @@ if get_projection_settings().enable_es and get_settings().elasticsearch.url:
         def make_store(self, backoff: Backoff, dead_letter: DeadLetterFn) -> Store:
             es = get_settings().elasticsearch
             self.client = make_client(es.url)
-            settings = get_projection_settings()
+            settings = get_settings().projections
             projection = ElasticsearchProjection(
                 self.client, es.index_prefix, settings, backoff, dead_letter
             )
@@ -110,7 +110,7 @@ if get_projection_settings().enable_es and get_settings().elasticsearch.url:
 
         def own_decode_failures(self) -> bool:
             # Decoding failures are dead-lettered once, by the PostgreSQL projection if it runs.
-            return not get_projection_settings().enable_pg
+            return not get_settings().projections.enable_pg
 
         async def close_store(self) -> None:
             if self.client is not None:

@@ -14,7 +14,6 @@ from agents.projections_common import DeadLetterFn, Pair, ProjectionService, Sto
 from alpr import app
 from config.settings import get_settings
 from stores import metrics
-from stores.config import get_projection_settings
 from stores.copy_rows import CopyRow, ReadTranscoder
 from stores.decoding import Convert
 from stores.isolating import IsolatingWriter
@@ -56,11 +55,11 @@ def build_writer() -> PgReadWriter:
         pg.dsn,
         pool_min=min(pg.pool_min, 2),
         pool_max=max(min(pg.pool_max, 4), 1),
-        partitions_ahead=get_projection_settings().partitions_ahead_days,
+        partitions_ahead=get_settings().projections.partitions_ahead_days,
     )
 
 
-if get_projection_settings().enable_pg:
+if get_settings().projections.enable_pg:
 
     @app.service
     class PostgresProjectionService(ProjectionService):

@@ -9,8 +9,7 @@ from datetime import datetime
 import asyncpg
 from tqdm import tqdm
 
-from config.settings import Settings
-from stores.config import get_projection_settings
+from config.settings import Settings, get_settings
 from stores.es_writer import EsReadWriter, make_client, put_template
 from stores.pg_writer import PgReadWriter
 from stores.rebuild import (
@@ -23,19 +22,18 @@ from stores.rebuild import (
     reset_pg,
 )
 from streams.codec import default_schema_cache
-from streams.config import get_topic_settings
 from streams.retry import Backoff
 
 
 async def run_rebuild(
     settings: Settings, stores: Sequence[str], since: datetime | None, batch_size: int
 ) -> RebuildReport:
-    projection = get_projection_settings()
+    projection = get_settings().projections
     backoff = Backoff(projection.retry_first_s, projection.retry_max_s)
     cut = cut_of(since)
     replay = TopicReplay(
         settings.kafka.bootstrap_servers,
-        get_topic_settings().detected,
+        get_settings().topics.detected,
         None if cut is None else cut - REPLAY_MARGIN,
     )
     pg = PgReadWriter(settings.postgres.dsn, pool_max=2) if "pg" in stores else None

@@ -17,7 +17,6 @@ from faust.cli.base import cli
 from alpr import app
 from commands.groups import group_command
 from config.settings import Settings, get_settings
-from stores.config import get_projection_settings
 from stores.es_writer import make_client
 from stores.retention import (
     LOCK_KEY,
@@ -92,7 +91,7 @@ async def run_retention(settings: Settings, now: datetime | None = None) -> Rete
         await conn.close()
 
 
-@app.timer(get_projection_settings().retention_interval_s, on_leader=False)
+@app.timer(get_settings().projections.retention_interval_s, on_leader=False)
 async def expire_old_reads() -> None:
     """Run a retention pass now and then; a failed pass is logged and tried at the next tick."""
     try:
@@ -110,7 +109,7 @@ async def retention_run(self: AppCommand) -> None:
 
     Reads linked to an alert are kept in retained_reads (and the retained index) until
     retention.alert_days. Workers run the same pass on a timer
-    (ALPR_PROJECTIONS_RETENTION_INTERVAL_S).
+    (ALPR_PROJECTIONS__RETENTION_INTERVAL_S).
     """
     report = await run_retention(get_settings())
     if report is None:

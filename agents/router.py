@@ -37,10 +37,10 @@ from mode import Service
 from agents import metrics
 from agents.deadletters import RecordMessage
 from agents.emit import send_dead_letter
-from agents.router_config import RouterSettings, get_router_settings
 from agents.routing import PlateRouter
 from agents.topics import dead_letters, declare_topics, plates_detected, plates_raw
 from alpr import app
+from config.router import RouterSettings
 from config.settings import get_settings
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.batch_service import BatchConsumerService
@@ -244,7 +244,7 @@ class RouterService(BatchConsumerService):
             kafka.bootstrap_servers, plates_raw.get_topic_name(), changelog_topic(),
             kafka.replication_factor,
         )  # fmt: skip
-        settings = get_router_settings()
+        settings = get_settings().router
         await self.start_producer(
             service_producer(
                 f"{group_id()}-producer",
@@ -256,7 +256,7 @@ class RouterService(BatchConsumerService):
         await super().on_start()
 
     def build_consumer(self) -> BatchConsumer:
-        settings = get_router_settings()
+        settings = get_settings().router
         bootstrap = get_settings().kafka.bootstrap_servers
         assert self.producer is not None
         self.router = router = BatchRouter(
@@ -287,13 +287,13 @@ class RouterService(BatchConsumerService):
             on_assigned=restore,
         )
 
-    @Service.timer(get_router_settings().dedupe_sweep_s)
+    @Service.timer(get_settings().router.dedupe_sweep_s)
     async def _expire_seen_event_ids(self) -> None:
         router, consumer = self.router, self.consumer
         if router is None or consumer is None:
             return
         owned = [tp.partition for tp in consumer.assignment()]
-        ttl = get_router_settings().dedupe_ttl_s
+        ttl = get_settings().router.dedupe_ttl_s
         removed = await router.sweep(time.time(), ttl, owned)
         if removed:
             log.info("dedupe: removed %d event ids older than %.0fs", removed, ttl)

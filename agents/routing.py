@@ -16,8 +16,8 @@ from typing import Any
 
 from agents import metrics
 from agents.deadletters import dead_letter_for
-from agents.router_config import RouterSettings
 from agents.validation import validate_event
+from config.router import RouterSettings
 from streams.codec import AvroSchema, RecordExtension, SchemaCache, decode_message, encode
 from streams.codec import schema_id_of as header_schema_id
 from streams.failures import ProcessingError, Reason, Stage

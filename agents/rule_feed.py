@@ -14,7 +14,7 @@ choose) travel as bundles (:mod:`agents.bundles`) of at most ``BUNDLE_MAX_READS`
 ``BUNDLE_MAX_BYTES``: the agent then pays Faust's per-event cost once per bundle. With
 every read forwarded at 1,000 reads/s, that cost per read had the worker falling behind.
 
-Until the rule set is loaded (bounded by ``ALPR_RULES_READY_TIMEOUT_S``) every read is
+Until the rule set is loaded (bounded by ``ALPR_RULES__READY_TIMEOUT_S``) every read is
 forwarded, so none is missed at start. A batch's offsets are committed once Kafka has all
 of its forwarded reads; a failed send makes the batch go again (reads may then reach the
 agent twice: alert ids are deterministic and the notifier delivers one per id).
@@ -39,7 +39,6 @@ from alpr import app
 from config.settings import get_settings
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.batch_service import BatchConsumerService
-from streams.config import get_topic_settings
 from streams.producer import Producer, service_producer
 from streams.retry import Abandoned, Backoff, retry_until_done
 
@@ -132,7 +131,7 @@ class RuleFeed:
 
 class RulesLoaded:
     """Whether the rule set is loaded. The first call waits for it (bounded by
-    ``ALPR_RULES_READY_TIMEOUT_S``); later calls only ask, so a rule topic that stays away
+    ``ALPR_RULES__READY_TIMEOUT_S``); later calls only ask, so a rule topic that stays away
     costs one wait at start, not one per batch."""
 
     def __init__(self, wait: Callable[[], Awaitable[None]] = wait_for_rules) -> None:
@@ -160,7 +159,7 @@ class RuleFeedService(BatchConsumerService):
         await rule_reads.maybe_declare()
         producer = service_producer(
             f"{group_id()}-producer",
-            max_request_size=get_topic_settings().max_message_bytes + 64 * 1024,
+            max_request_size=get_settings().topics.max_message_bytes + 64 * 1024,
         )
         await self.start_producer(producer)
         self.partitions = len(await producer.partitions_for(rule_reads.get_topic_name()))
@@ -180,7 +179,7 @@ class RuleFeedService(BatchConsumerService):
         return BatchConsumer(
             "rule-feed",
             get_settings().kafka.bootstrap_servers,
-            [get_topic_settings().detected],
+            [get_settings().topics.detected],
             group_id(),
             feed.handle,
             # One batch at a time: the reads of one plate reach the rules in order.

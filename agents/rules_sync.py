@@ -15,7 +15,6 @@ from agents.alerting.topics import alerts, camera_ticks, rule_reads, rule_update
 from alpr import app
 from config.settings import get_settings
 from ops.heap import Settler
-from rules.config import get_rules_settings
 from rules.ruleset import RuleBook
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,7 @@ log = logging.getLogger(__name__)
 RULE_BOOK = RuleBook()
 
 #: Exempts the loaded rule set (and the rest of the heap) from full collections.
-HEAP = Settler(get_rules_settings().freeze_heap)
+HEAP = Settler(get_settings().rules.freeze_heap)
 
 #: Seconds between attempts to reach the rule topic while Kafka is unavailable.
 RETRY_S = 2.0
@@ -45,7 +44,7 @@ def apply_rule_message(name: str, value: bytes | None) -> None:
 @app.task
 async def follow_rule_set() -> None:
     """Load the rule set, mark it ready, then apply changes as they are published."""
-    topic = get_rules_settings().topic
+    topic = get_settings().rules.topic
     while True:
         try:
             for declared in (rule_updates, alerts, camera_ticks, rule_reads):

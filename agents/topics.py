@@ -16,11 +16,11 @@ from __future__ import annotations
 import faust
 
 from alpr import app
+from config.settings import get_settings
 from streams.codec import AvroCodec, value_subject
-from streams.config import get_topic_settings
 from streams.records import CameraStatus, DeadLetter, PlateRead
 
-_names = get_topic_settings()
+_names = get_settings().topics
 
 
 def _avro(record: str, topic: str) -> AvroCodec:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from agents.router_config import RouterSettings
+from config.router import RouterSettings
 from streams.failures import ProcessingError, Reason, Stage
 from streams.plates import PlateTextError, normalise_plate
 

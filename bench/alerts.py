@@ -293,11 +293,11 @@ async def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     env = {
         **isolated.env(partitions=PARTITIONS, alerts=True),
-        "ALPR_NOTIFY_RATE_PER_S": "10000",
-        "ALPR_NOTIFY_BURST": "10000",
+        "ALPR_NOTIFY__RATE_PER_S": "10000",
+        "ALPR_NOTIFY__BURST": "10000",
     }
     if not args.with_projections:  # they consume the same reads in the same worker
-        env |= {"ALPR_PROJECTIONS_ENABLE_PG": "false", "ALPR_PROJECTIONS_ENABLE_ES": "false"}
+        env |= {"ALPR_PROJECTIONS__ENABLE_PG": "false", "ALPR_PROJECTIONS__ENABLE_ES": "false"}
     rules: list[Any] = [rule]
     if args.rate_rule:  # every read now needs evaluating, with state per plate
         rules.append(RateRule(

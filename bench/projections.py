@@ -226,20 +226,20 @@ async def run(reads: int, partitions: int, profile: Path | None) -> None:
         print(f"es baseline (consume, decode, bulk): {es_base:,.0f} docs/s", flush=True)
 
         env = {
-            "ALPR_TOPICS_RAW": topics[0], "ALPR_TOPICS_DETECTED": topics[1],
-            "ALPR_TOPICS_DLQ": topics[2], "ALPR_TOPICS_CAMERAS": topics[3],
+            "ALPR_TOPICS__RAW": topics[0], "ALPR_TOPICS__DETECTED": topics[1],
+            "ALPR_TOPICS__DLQ": topics[2], "ALPR_TOPICS__CAMERAS": topics[3],
             "ALPR_POSTGRES__DSN": dsn, "ALPR_ELASTICSEARCH__INDEX_PREFIX": prefix,
             "ALPR_KAFKA__PARTITIONS": str(partitions),
         }  # fmt: skip
         with tempfile.TemporaryDirectory(prefix="bench-projections-") as tmp:
             pg_rps = projection_rate(
                 {**env, "ALPR_FAUST__APP_ID": runs["pg"].app_id,
-                 "ALPR_PROJECTIONS_ENABLE_ES": "false"}, "pg", reads, Path(tmp), profile,
+                 "ALPR_PROJECTIONS__ENABLE_ES": "false"}, "pg", reads, Path(tmp), profile,
             )  # fmt: skip
             print(f"pg projection (faust worker): {pg_rps:,.0f} rows/s", flush=True)
             es_dps = projection_rate(
                 {**env, "ALPR_FAUST__APP_ID": runs["es"].app_id,
-                 "ALPR_PROJECTIONS_ENABLE_PG": "false"}, "es", reads, Path(tmp), profile,
+                 "ALPR_PROJECTIONS__ENABLE_PG": "false"}, "es", reads, Path(tmp), profile,
             )  # fmt: skip
             print(f"es projection (faust worker): {es_dps:,.0f} docs/s", flush=True)
         assert (await es.count(index=alias_name(prefix)))["count"] <= reads

@@ -102,8 +102,8 @@ def router_env(run: IsolatedRun) -> dict[str, str]:
     """The worker measures the router alone, not the stores' projections of its output."""
     return {
         **run.env(),
-        "ALPR_PROJECTIONS_ENABLE_PG": "false",
-        "ALPR_PROJECTIONS_ENABLE_ES": "false",
+        "ALPR_PROJECTIONS__ENABLE_PG": "false",
+        "ALPR_PROJECTIONS__ENABLE_ES": "false",
     }
 
 

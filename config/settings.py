@@ -3,31 +3,36 @@
 Precedence, highest first: keyword arguments, ``ALPR_*`` environment variables (nested fields
 use ``__``, e.g. ``ALPR_KAFKA__BROKER``), the YAML file named by ``ALPR_CONFIG`` (or passed as
 ``yaml_file``), then the defaults below. The defaults point at the local stack (``ops/stack``).
+The stages' sections (``topics``, ``router``, ``rules``, ``notify``, ``projections``) are
+defined in their own modules of this package and set like the others (``ALPR_RULES__TOPIC``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from config.alerting import NotifySettings, RulesSettings
+from config.projections import ProjectionSettings
+from config.router import RouterSettings
+from config.section import Section
+from config.topics import TopicSettings
+
 DEFAULT_HOME = Path(os.environ.get("ALPR_HOME", Path.home() / ".cache" / "alpr"))
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class KafkaSettings(_Section):
+class KafkaSettings(Section):
     broker: str = Field(
         "kafka://127.0.0.1:19092",
         description="Kafka bootstrap servers, Faust URL form: kafka://host:port[;kafka://host2:port]",
@@ -42,7 +47,7 @@ class KafkaSettings(_Section):
         return ",".join(part.removeprefix("kafka://") for part in self.broker.split(";"))
 
 
-class SchemaRegistrySettings(_Section):
+class SchemaRegistrySettings(Section):
     url: str = Field(
         "http://127.0.0.1:18081/apis/ccompat/v7",
         description="Base URL of the Confluent-compatible schema registry API",
@@ -50,7 +55,7 @@ class SchemaRegistrySettings(_Section):
     )
 
 
-class PostgresSettings(_Section):
+class PostgresSettings(Section):
     dsn: str = Field(
         "postgresql://alpr:alpr@127.0.0.1:15432/alpr",
         description="libpq URL of the PostgreSQL database",
@@ -68,7 +73,7 @@ class PostgresSettings(_Section):
         return self
 
 
-class ElasticsearchSettings(_Section):
+class ElasticsearchSettings(Section):
     url: str = Field(
         "http://127.0.0.1:19200",
         description="Elasticsearch 8.x base URL; empty to search PostgreSQL only",
@@ -79,7 +84,7 @@ class ElasticsearchSettings(_Section):
     )
 
 
-class S3Settings(_Section):
+class S3Settings(Section):
     endpoint: str = Field(
         "http://127.0.0.1:19000",
         description="S3-compatible endpoint URL",
@@ -107,7 +112,7 @@ class S3Settings(_Section):
         }
 
 
-class SmtpSettings(_Section):
+class SmtpSettings(Section):
     host: str = Field("127.0.0.1", min_length=1, description="SMTP server host")
     port: int = Field(11025, ge=1, le=65535, description="SMTP server port")
     sender: str = Field(
@@ -120,7 +125,7 @@ class SmtpSettings(_Section):
     )
 
 
-class WebSettings(_Section):
+class WebSettings(Section):
     host: str = Field(
         "127.0.0.1", min_length=1, description="Address the worker's web server binds"
     )
@@ -146,7 +151,7 @@ class WebSettings(_Section):
     )
 
 
-class LookupSettings(_Section):
+class LookupSettings(Section):
     search_backend: Literal["auto", "elasticsearch", "postgres"] = Field(
         "auto",
         description="Store of plate searches and histories: auto (Elasticsearch when its url is "
@@ -154,7 +159,7 @@ class LookupSettings(_Section):
     )
 
 
-class RetentionSettings(_Section):
+class RetentionSettings(Section):
     reads_days: int = Field(
         30, ge=1, le=3650, description="Days to keep plate reads that hit no alert"
     )
@@ -169,7 +174,7 @@ class RetentionSettings(_Section):
         return self
 
 
-class FaustSettings(_Section):
+class FaustSettings(Section):
     app_id: str = Field(
         "alpr",
         pattern=r"^[A-Za-z0-9._-]{1,100}$",
@@ -225,6 +230,13 @@ class Settings(BaseSettings):
     )
     faust: FaustSettings = Field(default_factory=FaustSettings)  # type: ignore[arg-type]
     lookup: LookupSettings = Field(default_factory=LookupSettings)  # type: ignore[arg-type]
+    topics: TopicSettings = Field(default_factory=TopicSettings)  # type: ignore[arg-type]
+    router: RouterSettings = Field(default_factory=RouterSettings)  # type: ignore[arg-type]
+    rules: RulesSettings = Field(default_factory=RulesSettings)  # type: ignore[arg-type]
+    notify: NotifySettings = Field(default_factory=NotifySettings)  # type: ignore[arg-type]
+    projections: ProjectionSettings = Field(
+        default_factory=ProjectionSettings  # type: ignore[arg-type]
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -282,12 +294,33 @@ def describe_errors(exc: ValidationError) -> str:
     return "invalid settings:\n" + "\n".join(lines)
 
 
+def single_underscore_variables(environ: Mapping[str, str]) -> list[str]:
+    """One line per variable named as before the sections joined the tree
+    (``ALPR_TOPICS_RAW``): read no more, it would be ignored without a word."""
+    lines = []
+    for name in sorted(environ):
+        for section in Settings.model_fields:
+            head = f"ALPR_{section.upper()}_"
+            if name.startswith(head) and not name.startswith(f"{head}_"):
+                field = name.removeprefix(head)
+                lines.append(
+                    f"  {section}.{field.lower()} [{name}]: not read; set {head}_{field} instead"
+                )
+    return lines
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build and validate the settings, raising ``SettingsError`` that names each bad field."""
+    """Build and validate the settings, raising ``SettingsError`` that names each bad field
+    and its variable."""
+    stale = single_underscore_variables(os.environ)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(describe_errors(exc)) from None
+        report = describe_errors(exc)
+        raise SettingsError("\n".join([report, *stale])) from None
+    if stale:
+        raise SettingsError("\n".join(["invalid settings:", *stale]))
+    return settings
 
 
 @lru_cache(maxsize=1)

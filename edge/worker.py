@@ -357,10 +357,9 @@ def _model_versions() -> dict[str, str]:
 def destinations_from_settings() -> Destinations:
     """The broker, registry, topics and bucket of the process's ALPR_* settings."""
     from config.settings import get_settings
-    from streams.config import get_topic_settings
 
     settings = get_settings()
-    topics = get_topic_settings()
+    topics = settings.topics
     return Destinations(
         bootstrap_servers=settings.kafka.bootstrap_servers,
         registry_url=settings.schema_registry.url,

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from config.alerting import NotifySettings
 from notify.base import Channel, DeliveryError
 from notify.limits import TokenBucket, with_retries
 from rules import metrics
-from rules.config import NotifySettings
 from streams.alert import Alert
 from streams.retry import Backoff
 

@@ -46,6 +46,6 @@ async def check_url(url: str, allowed: Sequence[Network]) -> None:
         if _internal(address) and not any(address in net for net in allowed):
             raise DeliveryError(
                 f"{parts.hostname} resolves to {address}, an internal address not in "
-                "ALPR_NOTIFY_ALLOW_NETWORKS",
+                "ALPR_NOTIFY__ALLOW_NETWORKS",
                 permanent=True,
             )

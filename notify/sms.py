@@ -8,11 +8,11 @@ from typing import Any
 
 import aiohttp
 
+from config.alerting import NotifySettings
 from notify.base import DeliveryError
 from notify.http import post
 from notify.render import summary
 from notify.safety import Network
-from rules.config import NotifySettings
 from streams.alert import Alert
 
 #: Twilio's single-message limit is 1,600 characters; alerts stay well inside one SMS.
@@ -33,7 +33,7 @@ class SmsChannel:
         s = self.settings
         if not s.sms_account_sid or not s.sms_from:
             raise DeliveryError(
-                "SMS needs ALPR_NOTIFY_SMS_ACCOUNT_SID and ALPR_NOTIFY_SMS_FROM", permanent=True
+                "SMS needs ALPR_NOTIFY__SMS_ACCOUNT_SID and ALPR_NOTIFY__SMS_FROM", permanent=True
             )
         url = f"{s.sms_base_url.rstrip('/')}/2010-04-01/Accounts/{s.sms_account_sid}/Messages.json"
         login = f"{s.sms_account_sid}:{s.sms_auth_token.get_secret_value()}".encode()

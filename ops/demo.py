@@ -119,10 +119,10 @@ def run_edge(settings: Settings, clip: Path, workdir: Path, camera: str) -> str:
 
 async def run(settings: Settings, clip: Path, workdir: Path) -> list[dict[str, Any]]:
     """The edge worker on the clip; the reads the core routed for its camera."""
+    from config.settings import get_settings
     from streams.codec import AvroSchema, decode, default_schema_cache
-    from streams.config import get_topic_settings
 
-    names = get_topic_settings()
+    names = get_settings().topics
     start = await end_offsets(settings, [names.detected])
     camera = f"demo-cam-{uuid.uuid4().hex[:6]}"
     print(f"running the edge worker (alpr edge) on {clip.name} as camera {camera} ...")

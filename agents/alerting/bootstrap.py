@@ -1,20 +1,19 @@
-"""``alpr bootstrap`` publishes the rule files of ``ALPR_RULES_DIR``, if it is set."""
+"""``alpr bootstrap`` publishes the rule files of ``ALPR_RULES__DIR``, if it is set."""
 
 from __future__ import annotations
 
 from agents.alerting.rule_topic import ensure_rule_topic, publish_rules
-from config.settings import Settings
+from config.settings import Settings, get_settings
 from ops.bootstrap import bootstrap_step
-from rules.config import get_rules_settings
 from rules.loader import load_rules
 
 
 @bootstrap_step("alert rules", order=60)
 async def publish_rule_dir(settings: Settings) -> str:
-    rules = get_rules_settings()
+    rules = get_settings().rules
     await ensure_rule_topic(settings.kafka.bootstrap_servers, rules.topic)
     if rules.dir is None:
-        return f"topic {rules.topic} present; no ALPR_RULES_DIR to publish"
+        return f"topic {rules.topic} present; no ALPR_RULES__DIR to publish"
     result = load_rules([rules.dir])
     if result.errors:
         raise ValueError("rule files have errors:\n" + "\n".join(map(str, result.errors)))

@@ -15,7 +15,6 @@ from agents.alerting.rule_topic import publish_rules, read_history, read_rule_to
 from alpr import app
 from commands.groups import group_command
 from config.settings import get_settings
-from rules.config import get_rules_settings
 from rules.loader import load_rules
 from rules.ruleset import decode_rule
 
@@ -58,9 +57,9 @@ async def rules_publish(self: AppCommand, files: tuple[Path, ...], prune: bool) 
     Nothing is published if any file has an error. Unchanged rules are not sent again.
     """
     if not files:
-        configured = get_rules_settings().dir
+        configured = get_settings().rules.dir
         if configured is None:
-            raise click.UsageError("name rule files or set ALPR_RULES_DIR")
+            raise click.UsageError("name rule files or set ALPR_RULES__DIR")
         files = (configured,)
     result = load_rules(files)
     for error in result.errors:
@@ -69,7 +68,7 @@ async def rules_publish(self: AppCommand, files: tuple[Path, ...], prune: bool) 
         self.say(f"{len(result.errors)} errors: nothing published", file=sys.stderr)
         raise SystemExit(1)
     report = await publish_rules(
-        get_settings().kafka.bootstrap_servers, get_rules_settings().topic, result.rules, prune
+        get_settings().kafka.bootstrap_servers, get_settings().rules.topic, result.rules, prune
     )
     self.say(", ".join(f"{k}={len(v)}" for k, v in report.items()))
 
@@ -78,7 +77,7 @@ async def rules_publish(self: AppCommand, files: tuple[Path, ...], prune: bool) 
 async def rules_list(self: AppCommand) -> None:
     """List the rules in force on the rule topic: name, type, version, enabled."""
     current = await read_rule_topic(
-        get_settings().kafka.bootstrap_servers, get_rules_settings().topic
+        get_settings().kafka.bootstrap_servers, get_settings().rules.topic
     )
     for name in sorted(current):
         rule, version = decode_rule(current[name])
@@ -95,7 +94,7 @@ async def rules_history(self: AppCommand, name: str) -> None:
     its history topic (<rules topic>.history), which this reads.
     """
     versions = await read_history(
-        get_settings().kafka.bootstrap_servers, get_rules_settings().topic, name
+        get_settings().kafka.bootstrap_servers, get_settings().rules.topic, name
     )
     for published, value in versions:
         when = datetime.fromtimestamp(published, UTC).isoformat(timespec="seconds")

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Muta
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from config.alerting import RulesSettings
 from rules import metrics
-from rules.config import RulesSettings
 from rules.evaluate import (
     PlateHistory,
     Sighting,

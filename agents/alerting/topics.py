@@ -9,12 +9,12 @@ from __future__ import annotations
 import faust
 
 from alpr import app
-from rules.config import get_rules_settings
+from config.settings import get_settings
 from streams.alert import Alert, AlertCodec
 from streams.codec import value_subject
 from tables.rule_state import CameraTick
 
-_settings = get_rules_settings()
+_settings = get_settings().rules
 
 rule_updates: faust.TopicT = app.topic(
     _settings.topic,

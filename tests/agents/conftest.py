@@ -9,10 +9,11 @@ import pytest
 
 import agents.cameras
 import agents.router
-from agents.router_config import CameraConfig, RouterSettings
 from agents.topics import dead_letters, plates_detected
+from config.router import CameraConfig, RouterSettings
 from streams.codec import SchemaCache
 from tables.cameras import cameras_by_id
+from tests.support.settings import use_sections
 from tests.support.streams import memory_schema_cache
 
 
@@ -50,7 +51,7 @@ def router_settings(monkeypatch: pytest.MonkeyPatch) -> RouterSettings:
     settings = RouterSettings(  # type: ignore[call-arg]
         cameras={"cam-config": CameraConfig(site_id="site-1", name="Configured gate", zone="in")},
     )
-    monkeypatch.setattr(agents.router, "get_router_settings", lambda: settings)
+    use_sections(monkeypatch, agents.router, router=settings)
     return settings
 
 

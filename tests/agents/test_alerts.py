@@ -25,6 +25,7 @@ from agents.alerts import (
 )
 from agents.bundles import encode_bundle
 from agents.rules_sync import RULE_BOOK, apply_rule_message
+from config.settings import get_settings
 from rules.evaluate import Sighting
 from rules.model import AnyRule, Rule
 from rules.ruleset import encode_rule
@@ -41,6 +42,7 @@ from tables.rule_state import (
     rule_state_by_camera,
     rule_state_by_plate,
 )
+from tests.support.settings import use_sections
 from tests.support.streams import memory_schema_cache
 
 RULE: TypeAdapter[AnyRule] = TypeAdapter(Rule)
@@ -335,8 +337,8 @@ async def test_timer_raises_silence_for_a_quiet_camera_once(
 async def test_reads_out_of_order_and_late_are_windowed_by_capture_time(
     out: Outbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = agents.alerts.get_rules_settings().model_copy(update={"lateness_s": 120.0})
-    monkeypatch.setattr(agents.alerts, "get_rules_settings", lambda: settings)
+    settings = get_settings().rules.model_copy(update={"lateness_s": 120.0})
+    use_sections(monkeypatch, agents.alerts, rules=settings)
     use_rules({"type": "rate", "name": "circling", "count": 3, "window": 60})
     await put_reads(plate_read(1, seconds=1000), plate_read(2, seconds=1030))
     await put_reads(plate_read(3, seconds=1500))  # the plate's event time moves to 1500

@@ -13,10 +13,11 @@ import pytest
 import agents.notifier
 import tables.local
 from agents.notifier import DeliveryLog, alert_deliveries, notify_alerts, settle
+from config.alerting import NotifySettings
 from notify.base import DeliveryError
-from rules.config import NotifySettings
 from streams.alert import Alert
 from tests.notify.conftest import make_alert
+from tests.support.settings import use_sections
 
 HOOK = {"channel": "webhook", "url": "http://127.0.0.1:9/hook", "secret_env": None}
 MAIL = {"channel": "email", "to": ["sec@example.org"], "subject": None}
@@ -39,7 +40,7 @@ def channels(monkeypatch: pytest.MonkeyPatch) -> dict[str, Recorder]:
     fakes = {name: Recorder(name) for name in ("email", "sms", "slack", "webhook")}
     monkeypatch.setattr(agents.notifier, "build_channels", lambda session, settings: fakes)
     settings = NotifySettings(attempts=2, backoff_s=0, backoff_max_s=0)  # type: ignore[call-arg]
-    monkeypatch.setattr(agents.notifier, "get_notify_settings", lambda: settings)
+    use_sections(monkeypatch, agents.notifier, notify=settings)
     return fakes
 
 
@@ -122,7 +123,7 @@ async def test_a_slow_receiver_holds_neither_the_partition_nor_other_channels(
     settings = NotifySettings(  # type: ignore[call-arg]
         attempts=1, backoff_s=0, backoff_max_s=0, in_flight_per_channel=2
     )
-    monkeypatch.setattr(agents.notifier, "get_notify_settings", lambda: settings)
+    use_sections(monkeypatch, agents.notifier, notify=settings)
     hooks = [make_alert(f"h{n}", [HOOK]) for n in range(5)]
     mail = make_alert("m1", [MAIL])
     async with notify_alerts.test_context() as agent:

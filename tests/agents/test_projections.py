@@ -10,7 +10,7 @@ import pytest
 from aiokafka import ConsumerRecord
 
 import agents.projections_common as common
-from stores.config import ProjectionSettings
+from config.projections import ProjectionSettings
 from streams.batch_consumer import Batch
 from streams.codec import SchemaCache
 from streams.failures import ProcessingError

@@ -17,7 +17,7 @@ from aiokafka import ConsumerRecord
 
 from agents.deadletters import HEADER_ATTEMPTS, HEADER_FIRST_FAILED
 from agents.router import SWEEP_CHUNK, BatchRouter
-from agents.router_config import RouterSettings
+from config.router import RouterSettings
 from streams.batch_consumer import Batch
 from streams.codec import AvroSchema, SchemaCache, decode, encode
 from streams.records import CameraStatus, DeadLetter, GeoPoint, PlateRead

@@ -100,3 +100,45 @@ def test_bad_settings_stop_the_cli_with_the_message(monkeypatch: pytest.MonkeyPa
     assert out.returncode == 2
     assert "web.port [ALPR_WEB__PORT]" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_every_stage_section_is_set_from_the_environment_and_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "alpr.yaml"
+    path.write_text(
+        "rules:\n  lateness_s: 60\nnotify:\n  attempts: 3\nprojections:\n  enable_es: false\n"
+        "router:\n  cameras:\n    cam-1: {site_id: s1, name: North gate}\n"
+    )
+    monkeypatch.setenv("ALPR_CONFIG", str(path))
+    monkeypatch.setenv("ALPR_TOPICS__RAW", "alpr.plates.raw.test-1")
+    monkeypatch.setenv("ALPR_NOTIFY__ATTEMPTS", "4")
+    settings = load_settings()
+    assert settings.topics.raw == "alpr.plates.raw.test-1"
+    assert settings.rules.lateness_s == 60
+    assert settings.notify.attempts == 4
+    assert settings.projections.enable_es is False
+    assert settings.router.cameras["cam-1"].name == "North gate"
+
+
+def test_a_bad_stage_setting_names_the_field_and_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ALPR_NOTIFY__ATTEMPTS", "0")
+    monkeypatch.setenv("ALPR_TOPICS__DLQ", "no spaces")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert "notify.attempts [ALPR_NOTIFY__ATTEMPTS]" in str(err.value)
+    assert "topics.dlq [ALPR_TOPICS__DLQ]" in str(err.value)
+
+
+def test_a_variable_named_as_before_the_tree_is_an_error_naming_the_new_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ALPR_RULES_TOPIC", "alpr.rules.old")
+    monkeypatch.setenv("ALPR_WEB__PORT", "70000")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    message = str(err.value)
+    assert "rules.topic [ALPR_RULES_TOPIC]: not read; set ALPR_RULES__TOPIC instead" in message
+    assert "web.port [ALPR_WEB__PORT]" in message

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from config.alerting import NotifySettings
 from config.settings import Settings
 from notify.base import Channel
 from notify.dispatch import Dispatcher
@@ -24,7 +25,6 @@ from notify.safety import parse_networks
 from notify.slack import SlackChannel
 from notify.sms import SmsChannel
 from notify.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookChannel, verify
-from rules.config import NotifySettings
 from tests.integration.conftest import require_port
 from tests.notify.conftest import make_alert
 

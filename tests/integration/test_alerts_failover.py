@@ -135,8 +135,8 @@ async def test_survivor_fires_the_rate_alert_once_with_the_right_count(
     env = {
         **run.env(partitions=PARTITIONS, alerts=True),
         # the store projections read the same reads and are not what this test is about
-        "ALPR_PROJECTIONS_ENABLE_PG": "false",
-        "ALPR_PROJECTIONS_ENABLE_ES": "false",
+        "ALPR_PROJECTIONS__ENABLE_PG": "false",
+        "ALPR_PROJECTIONS__ENABLE_ES": "false",
         **FAST_GROUP,
     }
     rule = RateRule(

@@ -97,11 +97,11 @@ async def test_watchlisted_read_reaches_the_webhook_once(
     names = {t: run.topic(t) for t in ("raw", "detected", "dlq", "cameras", "rules", "alerts")}
     env = {
         **run.env(partitions=PARTITIONS, alerts=True),
-        "ALPR_NOTIFY_BACKOFF_S": "0.2",
+        "ALPR_NOTIFY__BACKOFF_S": "0.2",
         "ALPR_E2E_HOOK_KEY": SECRET,
         # Delivery log entries go after 4 s (checked once the alerts are in).
-        "ALPR_NOTIFY_DELIVERY_LOG_TTL_S": "4",
-        "ALPR_NOTIFY_DELIVERY_LOG_PRUNE_S": "1",
+        "ALPR_NOTIFY__DELIVERY_LOG_TTL_S": "4",
+        "ALPR_NOTIFY__DELIVERY_LOG_PRUNE_S": "1",
     }
     rule = WatchlistRule(
         type="watchlist", name="e2e-stolen", plates=["AB12CDE"], match="fuzzy",

@@ -110,8 +110,8 @@ async def test_the_edge_worker_publishes_one_event_per_pass_with_crops_and_heart
     )
     env = {
         **os.environ,
-        "ALPR_TOPICS_RAW": raw,
-        "ALPR_TOPICS_CAMERAS": cameras,
+        "ALPR_TOPICS__RAW": raw,
+        "ALPR_TOPICS__CAMERAS": cameras,
         "ALPR_S3__BUCKET": bucket,
     }
     await create_topics(bootstrap, [raw, cameras], partitions=2)

@@ -84,15 +84,15 @@ class Scratch:
         raw, detected, dlq, cameras = self.topics
         return {
             "ALPR_FAUST__APP_ID": self.app_id,
-            "ALPR_TOPICS_RAW": raw,
-            "ALPR_TOPICS_DETECTED": detected,
-            "ALPR_TOPICS_DLQ": dlq,
-            "ALPR_TOPICS_CAMERAS": cameras,
+            "ALPR_TOPICS__RAW": raw,
+            "ALPR_TOPICS__DETECTED": detected,
+            "ALPR_TOPICS__DLQ": dlq,
+            "ALPR_TOPICS__CAMERAS": cameras,
             "ALPR_POSTGRES__DSN": self.dsn,
             "ALPR_ELASTICSEARCH__URL": self.es_url,
             "ALPR_ELASTICSEARCH__INDEX_PREFIX": self.prefix,
             "ALPR_KAFKA__PARTITIONS": str(PARTITIONS),
-            "ALPR_PROJECTIONS_RETRY_MAX_S": "2",
+            "ALPR_PROJECTIONS__RETRY_MAX_S": "2",
         }
 
 
@@ -453,8 +453,8 @@ async def test_a_worker_stopped_during_an_outage_commits_nothing_it_did_not_writ
     )
     unreachable = scratch.dsn.replace(f":{urlsplit(scratch.dsn).port}/", f":{free_port()}/")
     # Small batches: more reads wait behind the one being retried, and must be held back too.
-    env = {**scratch.env(), "ALPR_POSTGRES__DSN": unreachable, "ALPR_PROJECTIONS_ENABLE_ES": "0",
-           "ALPR_PROJECTIONS_BATCH_SIZE": "50"}  # fmt: skip
+    env = {**scratch.env(), "ALPR_POSTGRES__DSN": unreachable, "ALPR_PROJECTIONS__ENABLE_ES": "0",
+           "ALPR_PROJECTIONS__BATCH_SIZE": "50"}  # fmt: skip
     with WorkerProcess(tmp_path / "down", free_port(), env=env) as worker:
         worker.wait_ready(min_partitions=PARTITIONS)
 

@@ -37,7 +37,7 @@ async def test_migrate_applies_each_file_once_and_creates_partitions_ahead(fresh
     env = {
         **os.environ,
         "ALPR_POSTGRES__DSN": fresh_dsn,
-        "ALPR_PROJECTIONS_PARTITIONS_AHEAD_DAYS": "3",
+        "ALPR_PROJECTIONS__PARTITIONS_AHEAD_DAYS": "3",
     }
     runs = [
         subprocess.run([str(BIN / "alpr"), "db", "migrate"], env=env, cwd=ROOT,

@@ -68,10 +68,10 @@ class Topics:
 
     def env(self) -> dict[str, str]:
         return {
-            "ALPR_TOPICS_RAW": self.raw,
-            "ALPR_TOPICS_DETECTED": self.detected,
-            "ALPR_TOPICS_DLQ": self.dlq,
-            "ALPR_TOPICS_CAMERAS": self.cameras,
+            "ALPR_TOPICS__RAW": self.raw,
+            "ALPR_TOPICS__DETECTED": self.detected,
+            "ALPR_TOPICS__DLQ": self.dlq,
+            "ALPR_TOPICS__CAMERAS": self.cameras,
         }
 
 
@@ -109,8 +109,8 @@ def alpr_env(topics: Topics, **extra: str) -> dict[str, str]:
         **topics.env(),
         "PRODUCER_MAX_REQUEST_SIZE": str(BIG * 2),
         # the stores' projections are not under test here and would write these reads
-        "ALPR_PROJECTIONS_ENABLE_PG": "false",
-        "ALPR_PROJECTIONS_ENABLE_ES": "false",
+        "ALPR_PROJECTIONS__ENABLE_PG": "false",
+        "ALPR_PROJECTIONS__ENABLE_ES": "false",
         **extra,
     }
 

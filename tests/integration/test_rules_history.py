@@ -35,7 +35,7 @@ async def test_every_published_version_is_kept_and_listed(settings: Settings, un
         listed = subprocess.run(
             [sys.executable, "-m", "faust", "-A", "alpr", "rules", "history", "stolen"],
             cwd=ROOT, capture_output=True, text=True, timeout=120,
-            env={**os.environ, "ALPR_RULES_TOPIC": topic},
+            env={**os.environ, "ALPR_RULES__TOPIC": topic},
         )  # fmt: skip
     finally:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

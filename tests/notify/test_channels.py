@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from config.alerting import NotifySettings
 from notify.base import DeliveryError
 from notify.dispatch import Dispatcher
 from notify.email import email_message
 from notify.limits import TokenBucket, with_retries
 from notify.safety import check_url, parse_networks
 from notify.webhook import alert_body, signature, verify
-from rules.config import NotifySettings
 from streams.alert import Alert
 from streams.retry import Backoff
 from tests.notify.conftest import make_alert

@@ -15,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.registry import RegistryError, SchemaRegistryClient
 
-#: The contract's topics a worker is told about through ``ALPR_TOPICS_*``.
+#: The contract's topics a worker is told about through ``ALPR_TOPICS__*``.
 CORE_TOPICS = ("raw", "detected", "dlq", "cameras")
 
 
@@ -42,15 +42,15 @@ class IsolatedRun:
         alert topics and lets notifications reach loopback receivers."""
         env = {
             "ALPR_FAUST__APP_ID": self.app_id,
-            **{f"ALPR_TOPICS_{name.upper()}": self.topic(name) for name in CORE_TOPICS},
+            **{f"ALPR_TOPICS__{name.upper()}": self.topic(name) for name in CORE_TOPICS},
         }
         if partitions is not None:
             env["ALPR_KAFKA__PARTITIONS"] = str(partitions)
         if alerts:
             env |= {
-                "ALPR_RULES_TOPIC": self.topic("rules"),
-                "ALPR_RULES_ALERTS_TOPIC": self.topic("alerts"),
-                "ALPR_NOTIFY_ALLOW_NETWORKS": '["127.0.0.0/8"]',
+                "ALPR_RULES__TOPIC": self.topic("rules"),
+                "ALPR_RULES__ALERTS_TOPIC": self.topic("alerts"),
+                "ALPR_NOTIFY__ALLOW_NETWORKS": '["127.0.0.0/8"]',
             }
         return env
 

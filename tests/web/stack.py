@@ -56,9 +56,9 @@ class WebStack:
         return {
             "ALPR_FAUST__APP_ID": IsolatedRun("test", self.unique).app_id,
             "ALPR_KAFKA__PARTITIONS": str(PARTITIONS),
-            **{f"ALPR_TOPICS_{t.upper()}": self.topics[t] for t in TOPICS[:4]},
-            "ALPR_RULES_TOPIC": self.topics["rules"],
-            "ALPR_RULES_ALERTS_TOPIC": self.topics["alerts"],
+            **{f"ALPR_TOPICS__{t.upper()}": self.topics[t] for t in TOPICS[:4]},
+            "ALPR_RULES__TOPIC": self.topics["rules"],
+            "ALPR_RULES__ALERTS_TOPIC": self.topics["alerts"],
             "ALPR_POSTGRES__DSN": self.dsn,
             "ALPR_ELASTICSEARCH__INDEX_PREFIX": self.prefix,
             "ALPR_LOOKUP__SEARCH_BACKEND": backend,

@@ -15,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from agents.alerting.rule_topic import publish_rules, read_rule_topic
 from alpr import app
-from rules.config import get_rules_settings
+from config.settings import get_settings
 from rules.model import AnyRule, Rule, WatchlistRule
 from rules.ruleset import decode_rule, rule_version
 from web.api.base import ApiView, json_body
@@ -45,12 +45,12 @@ def rule_json(rule: AnyRule, version: str) -> dict[str, Any]:
 class _RulesView(ApiView):
     async def current(self) -> dict[str, AnyRule]:
         bootstrap = self.state.settings.kafka.bootstrap_servers
-        raw = await read_rule_topic(bootstrap, get_rules_settings().topic)
+        raw = await read_rule_topic(bootstrap, get_settings().rules.topic)
         return {name: decode_rule(value)[0] for name, value in raw.items()}
 
     async def publish(self, rules: list[AnyRule], prune: bool) -> None:
         bootstrap = self.state.settings.kafka.bootstrap_servers
-        await publish_rules(bootstrap, get_rules_settings().topic, rules, prune)
+        await publish_rules(bootstrap, get_settings().rules.topic, rules, prune)
 
 
 @app.page("/api/rules")

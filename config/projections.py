@@ -1,20 +1,16 @@
-"""Settings of the projections and retention, read from ``ALPR_PROJECTIONS_*`` variables.
-
-Kept beside the stores until the platform's settings tree grows a ``projections`` section.
+"""The ``projections`` section: how the projections and retention batch, retry, partition
+and expire (``ALPR_PROJECTIONS__*``).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config.section import Section
 
 
-class ProjectionSettings(BaseSettings):
+class ProjectionSettings(Section):
     """How the projections batch, retry, partition and expire."""
-
-    model_config = SettingsConfigDict(env_prefix="ALPR_PROJECTIONS_", extra="forbid", frozen=True)
 
     batch_size: int = Field(
         default=5000, ge=1, le=50_000, description="Most reads written per batch"
@@ -64,9 +60,3 @@ class ProjectionSettings(BaseSettings):
                 f"retry_max_s ({self.retry_max_s})"
             )
         return self
-
-
-@lru_cache(maxsize=1)
-def get_projection_settings() -> ProjectionSettings:
-    """The process-wide projection settings, read once."""
-    return ProjectionSettings()

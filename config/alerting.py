@@ -1,23 +1,19 @@
-"""Settings of the alert engine (``ALPR_RULES_*``) and the notifier (``ALPR_NOTIFY_*``).
-
-Kept here until they join ``config/settings.py``; every field has a description and bounds.
+"""The ``rules`` section (the alert engine, ``ALPR_RULES__*``) and the ``notify`` section
+(the notifier and its channels, ``ALPR_NOTIFY__*``); every field has a description and bounds.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_TOPIC = r"^[A-Za-z0-9._-]{1,249}$"
+from config.section import Section
+from config.topics import TOPIC_NAME
 
 
-class RulesSettings(BaseSettings):
+class RulesSettings(Section):
     """Where rules come from and how reads are evaluated against them."""
-
-    model_config = SettingsConfigDict(env_prefix="ALPR_RULES_", extra="forbid", frozen=True)
 
     dir: Path | None = Field(
         default=None,
@@ -25,11 +21,11 @@ class RulesSettings(BaseSettings):
     )
     topic: str = Field(
         default="alpr.rules",
-        pattern=_TOPIC,
+        pattern=TOPIC_NAME,
         description="Compacted topic of the rule set, by rule name",
     )
     alerts_topic: str = Field(
-        default="alpr.alerts", pattern=_TOPIC, description="Alerts, by alert id"
+        default="alpr.alerts", pattern=TOPIC_NAME, description="Alerts, by alert id"
     )
     lateness_s: float = Field(
         default=300.0,
@@ -63,10 +59,8 @@ class RulesSettings(BaseSettings):
     )
 
 
-class NotifySettings(BaseSettings):
+class NotifySettings(Section):
     """How alerts are delivered."""
-
-    model_config = SettingsConfigDict(env_prefix="ALPR_NOTIFY_", extra="forbid", frozen=True)
 
     attempts: int = Field(
         default=5, ge=1, le=20, description="Attempts per delivery before dead-lettering"
@@ -127,13 +121,3 @@ class NotifySettings(BaseSettings):
         default="",
         description="Crop link template with {key}, e.g. https://alpr.example/crops/{key}",
     )
-
-
-@lru_cache(maxsize=1)
-def get_rules_settings() -> RulesSettings:
-    return RulesSettings()  # type: ignore[call-arg]
-
-
-@lru_cache(maxsize=1)
-def get_notify_settings() -> NotifySettings:
-    return NotifySettings()  # type: ignore[call-arg]

@@ -1,22 +1,19 @@
-"""Settings of the plate router, read from ``ALPR_ROUTER_*`` variables.
-
-Kept beside the router until the platform's settings tree grows a ``router`` section.
-``ALPR_ROUTER_CAMERAS`` takes JSON: ``{"cam-1": {"site_id": "s1", "name": "North gate"}}``.
+"""The ``router`` section: how the plate router validates, deduplicates and batches
+(``ALPR_ROUTER__*``). ``ALPR_ROUTER__CAMERAS`` takes JSON:
+``{"cam-1": {"site_id": "s1", "name": "North gate"}}``.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, model_validator
+
+from config.section import Section
 
 
-class CameraConfig(BaseModel):
+class CameraConfig(Section):
     """Static metadata of one camera, used when the cameras topic has nothing on it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     site_id: str = Field(min_length=1, description="Site the camera belongs to")
     name: str | None = Field(default=None, description="Human name of the camera")
@@ -25,10 +22,8 @@ class CameraConfig(BaseModel):
     lon: float | None = Field(default=None, ge=-180, le=180, description="Longitude of the camera")
 
 
-class RouterSettings(BaseSettings):
+class RouterSettings(Section):
     """How the router validates, deduplicates and batches."""
-
-    model_config = SettingsConfigDict(env_prefix="ALPR_ROUTER_", extra="forbid", frozen=True)
 
     max_age_s: float = Field(
         default=7 * 24 * 3600,
@@ -95,9 +90,3 @@ class RouterSettings(BaseSettings):
                 f"plate_max_length ({self.plate_max_length})"
             )
         return self
-
-
-@lru_cache(maxsize=1)
-def get_router_settings() -> RouterSettings:
-    """The process-wide router settings, read once."""
-    return RouterSettings()  # type: ignore[call-arg]  # every field has a default
