@@ -45,10 +45,17 @@ class YoloPlates(_Section):
     model: str = Field(default="plates", description="Name of the model in the manifest")
     min_score: float = Field(default=0.25, ge=0.01, le=1.0, description="Lowest plate score kept")
     iou_threshold: float = Field(default=0.5, ge=0.05, le=1.0, description="NMS overlap threshold")
-    search: Literal["frame", "vehicles"] = Field(
-        default="frame",
-        description="Search the whole frame once (fast), or each vehicle crop and the frame "
-        "(finds smaller plates, one model run per vehicle)",
+    search: Literal["frame", "auto", "vehicles"] = Field(
+        default="auto",
+        description="Where to look: the whole frame once ('frame', fastest); the frame, then "
+        "each vehicle it found no plate in ('auto': small plates in wide frames, one more "
+        "model run per such vehicle); or every vehicle crop and the frame ('vehicles')",
+    )
+    vehicle_searches: int = Field(
+        default=4,
+        ge=0,
+        le=64,
+        description="Most vehicles per frame searched again in 'auto' (surest vehicles first)",
     )
     fallback_to_text: bool = Field(
         default=True, description="Use text detection when the plate model is not in the cache"
@@ -102,6 +109,13 @@ class PpOcr(_Section):
         ge=0.5,
         le=10.0,
         description="Plates with width/height below this are tried as two lines",
+    )
+    settle_confidence: float = Field(
+        default=0.9,
+        ge=0.0,
+        le=1.0,
+        description="A one-line reading that fits a precise layout with at least this "
+        "confidence is not tried as two lines (saves two recognitions per split)",
     )
     split_crops: int = Field(
         default=3,

@@ -51,6 +51,11 @@ class Template:
         )
 
     @property
+    def generic(self) -> bool:
+        """Whether every position takes any letter or digit (a catch-all layout)."""
+        return all(len(chars) >= len(CLASSES["A"]) for line in self.lines for chars in line)
+
+    @property
     def log_size(self) -> float:
         """Natural log of the number of texts the template accepts (its vagueness)."""
         return sum(math.log(len(chars)) for line in self.lines for chars in line)

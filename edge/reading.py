@@ -42,10 +42,17 @@ class FileResult:
             return f"{self.file}: no plate found ({self.ms:.0f} ms)"
         lines = []
         for plate in self.plates:
-            vehicle = plate.vehicle.type if plate.vehicle else "no vehicle"
+            vehicle = _vehicle_words(plate)
             flag = "" if plate.valid else "  (fits no plate format)"
             lines.append(f"{self.file}: {plate.text}  {plate.confidence:.2f}  {vehicle}{flag}")
         return "\n".join(lines)
+
+
+def _vehicle_words(plate: PlateRead) -> str:
+    if plate.vehicle is None:
+        return "no vehicle"
+    colour = f"{plate.vehicle.colour} " if plate.vehicle.colour else ""
+    return f"{colour}{plate.vehicle.type}"
 
 
 def _plate_json(plate: PlateRead) -> dict[str, Any]:
@@ -53,7 +60,11 @@ def _plate_json(plate: PlateRead) -> dict[str, Any]:
     del body["box_score"]  # inside ``confidence`` already; the JSON lines stay as they were
     body["box"] = list(plate.box)
     if plate.vehicle is not None:
-        body["vehicle"] = {"type": plate.vehicle.type, "box": list(plate.vehicle.box)}
+        body["vehicle"] = {
+            "type": plate.vehicle.type,
+            "colour": plate.vehicle.colour,
+            "box": list(plate.vehicle.box),
+        }
     return body
 
 
@@ -69,7 +80,10 @@ def load_image(path: Path) -> Any:
     data = np.fromfile(str(path), dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
-        raise ValueError("not a readable image (video files are not supported yet)")
+        raise ValueError(
+            "not a readable image (JPEG, PNG, WebP, BMP, TIFF...); videos are read by "
+            "`alpr read` when their name ends in a video suffix (.mp4, .mkv, .avi, ...)"
+        )
     return image
 
 

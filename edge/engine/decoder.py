@@ -17,6 +17,7 @@ import numpy as np
 
 from edge.engine.constrained import FloatArray, LineDecode, decode_templates, fold_blanks, greedy
 from edge.formats import PlateFormats
+from edge.layouts import Template
 
 #: Templates whose line is this many characters longer or shorter than the free reading's
 #: are not tried: reaching them would bend the reading past any sensible ``max_bend``.
@@ -37,6 +38,8 @@ class TextRead:
     lines: int
     valid: bool = False
     format: str | None = None
+    #: Whether the layout fixes more than "any letter or digit" at some position.
+    precise: bool = False
 
 
 def decode_plate(
@@ -50,8 +53,10 @@ def decode_plate(
         return None
     best = _best_template(folded, free, charset, formats)
     if best is not None:
-        text, confidences, name = best
-        return TextRead(text, _mean(confidences), len(lines), True, name)
+        text, confidences, template = best
+        return TextRead(
+            text, _mean(confidences), len(lines), True, template.format, not template.generic
+        )
     text = "".join(line.text for line in free)
     check = formats.check(text)
     confidences = [c for line in free for c in line.confidences]
@@ -60,7 +65,7 @@ def decode_plate(
 
 def _best_template(
     folded: list[FloatArray], free: list[LineDecode], charset: str, formats: PlateFormats
-) -> tuple[str, list[float], str] | None:
+) -> tuple[str, list[float], Template] | None:
     """The winning template's text, character confidences and format, if one is close enough."""
     templates = [
         t
@@ -77,7 +82,7 @@ def _best_template(
         wanted = list(dict.fromkeys(t.lines[number] for t in templates))
         decoded.append(dict(zip(wanted, decode_templates(line, charset, wanted), strict=True)))
     config = formats.config
-    best: tuple[float, float, str, list[float], str] | None = None
+    best: tuple[float, float, str, list[float], Template] | None = None
     for template in templates:
         parts = [decoded[n][part] for n, part in enumerate(template.lines)]
         if any(p is None for p in parts):
@@ -91,7 +96,7 @@ def _best_template(
         if bend >= -config.max_bend and (best is None or score > best[0]):
             text = "".join(p.text for p in found)
             confidences = [c for p in found for c in p.confidences]
-            best = (score, bend, text, confidences, template.format)
+            best = (score, bend, text, confidences, template)
     return None if best is None else (best[2], best[3], best[4])
 
 

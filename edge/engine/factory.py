@@ -28,6 +28,7 @@ def build_engine(config: EngineConfig | None = None, store: ModelStore | None = 
         ),
         formats=PlateFormats(config.formats),
         search=plates.search,
+        vehicle_searches=plates.vehicle_searches,
     )
 
 

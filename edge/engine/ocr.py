@@ -52,31 +52,48 @@ class PpOcrReader(PlateReader):
         self.alphabet = PlateAlphabet(vocabulary, config.charset)
 
     def read(self, crops: Sequence[Image], formats: PlateFormats) -> list[TextRead]:
-        jobs: list[tuple[Image, float]] = []  # (image, horizontal stretch) per text line
-        groups: list[tuple[int, ...]] = []  # the jobs whose lines make up one candidate
-        for number, crop in enumerate(crops):
-            height, width = crop.shape[:2]
-            if height < 4 or width < 4:
-                continue
-            crop = cut_country_band(crop)
-            groups.append((len(jobs),))
-            jobs.append((crop, self.config.stretch))
-            if width / height < self.config.two_line_aspect and number < self.config.split_crops:
-                for split in line_splits(crop):
-                    groups.append((len(jobs), len(jobs) + 1))
-                    jobs += [(crop[:split], 1.0), (crop[split:], 1.0)]
+        usable = [cut_country_band(c) for c in crops if c.shape[0] >= 4 and c.shape[1] >= 4]
+        if not usable:
+            return []
+        one_line = self._decode([[(c, self.config.stretch)] for c in usable], formats)
+        squarish = [
+            c
+            for c in usable[: self.config.split_crops]
+            if c.shape[1] / c.shape[0] < self.config.two_line_aspect
+        ]
+        if squarish and not any(self._settled(c) for c in one_line):
+            # Two-line hypotheses cost two recognitions per split: only when no one-line
+            # reading already fits a precise layout with confidence.
+            groups = [
+                [(crop[:split], 1.0), (crop[split:], 1.0)]
+                for crop in squarish
+                for split in line_splits(crop)
+            ]
+            one_line += self._decode(groups, formats)
+        return [
+            c
+            for c in one_line
+            if len(c.text) >= self.config.min_chars and c.confidence >= self.config.min_score
+        ]
+
+    def _settled(self, read: TextRead) -> bool:
+        return read.valid and read.precise and read.confidence >= self.config.settle_confidence
+
+    def _decode(
+        self, groups: list[list[tuple[Image, float]]], formats: PlateFormats
+    ) -> list[TextRead]:
+        """One candidate per group of line images (top first), recognised in one batch."""
+        jobs = [job for group in groups for job in group]
         if not jobs:
             return []
         lines = self.log_probs(jobs)
-        charset = self.alphabet.charset
-        candidates = [decode_plate([lines[i] for i in group], charset, formats) for group in groups]
-        return [
-            c
-            for c in candidates
-            if c is not None
-            and len(c.text) >= self.config.min_chars
-            and c.confidence >= self.config.min_score
-        ]
+        found, at = [], 0
+        for group in groups:
+            read = decode_plate(lines[at : at + len(group)], self.alphabet.charset, formats)
+            at += len(group)
+            if read is not None:
+                found.append(read)
+        return found
 
     def log_probs(self, lines: Sequence[tuple[Image, float]]) -> list[np.ndarray]:
         """Per-step plate-character log-probabilities of each (image, horizontal stretch)

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from edge.engine.colour import vehicle_colour
 from edge.engine.consensus import consensus
 from edge.engine.detections import Box, Detection, Detections
 from edge.engine.geometry import Image, crop, overlap, pad_box
@@ -15,6 +16,8 @@ from edge.engine.plates import PlateLocator
 from edge.engine.vehicles import VehicleDetector
 from edge.formats import PlateFormats
 
+#: Where the engine looks for plates (see ``YoloPlates.search``).
+SEARCHES = ("frame", "auto", "vehicles")
 #: Margin added around a vehicle before searching it for plates (fraction of its size).
 VEHICLE_MARGIN = 0.05
 #: Margins (fraction of width, height) around a located plate for OCR. Detectors box plates
@@ -35,6 +38,8 @@ class Vehicle:
 
     type: str
     box: Box
+    #: Named body colour (see edge.engine.colour); ``None`` when it could not be told.
+    colour: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,14 @@ class Engine:
         reader: PlateReader,
         formats: PlateFormats,
         search: str = "frame",
+        vehicle_searches: int = 4,
     ) -> None:
-        if search not in ("frame", "vehicles"):
-            raise ValueError(f"search must be 'frame' or 'vehicles', got {search!r}")
+        if search not in SEARCHES:
+            raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
+        if vehicle_searches < 0:
+            raise ValueError(f"vehicle_searches must be >= 0, got {vehicle_searches}")
         self.search = search
+        self.vehicle_searches = vehicle_searches
         self.vehicles = vehicles
         self.plates = plates
         self.reader = reader
@@ -108,19 +117,28 @@ class Engine:
         return FrameResult(plates, dict(watch.totals))
 
     def _locate(self, frame: Image, vehicles: Detections) -> list[tuple[Detection, Vehicle | None]]:
-        owners = [Vehicle(v.label, _rounded(v.box)) for v in vehicles]
+        owners = [Vehicle(v.label, _rounded(v.box), vehicle_colour(frame, v.box)) for v in vehicles]
         found: list[tuple[Detection, Vehicle | None]] = []
         if self.search == "vehicles":
             for owner in owners:
-                x1, y1, x2, y2 = pad_box(owner.box, VEHICLE_MARGIN, VEHICLE_MARGIN)
-                x1, y1 = max(0.0, x1), max(0.0, y1)
-                region = crop(frame, (x1, y1, x2, y2))
-                found += [(p, owner) for p in self.plates.locate(region).shifted(x1, y1)]
+                found += self._locate_in(frame, owner)
         # The whole frame also holds close-ups and plates of vehicles the detector missed.
         found += [(p, None) for p in self.plates.locate(frame)]
+        if self.search == "auto":
+            # A plate too small to see in the whole frame grows when its vehicle's crop is
+            # scaled up to the model's input: search the vehicles that got no plate.
+            empty = [o for o in owners if not any(_holds(o, p) for p, _ in found)]
+            for owner in empty[: self.vehicle_searches]:
+                found += self._locate_in(frame, owner)
         # Overlapping vehicle boxes (a car also boxed as a truck) hold the same plate: the
         # smallest one around it owns it, whichever crop it was found in.
         return [(p, _owner(p, owners)) for p, _ in _drop_duplicates(found)]
+
+    def _locate_in(self, frame: Image, owner: Vehicle) -> list[tuple[Detection, Vehicle | None]]:
+        x1, y1, x2, y2 = pad_box(owner.box, VEHICLE_MARGIN, VEHICLE_MARGIN)
+        x1, y1 = max(0.0, x1), max(0.0, y1)
+        region = crop(frame, (x1, y1, x2, y2))
+        return [(p, owner) for p in self.plates.locate(region).shifted(x1, y1)]
 
     def read_at(
         self,
@@ -166,10 +184,19 @@ def _rounded(box: Box) -> Box:
     return x1, y1, x2, y2
 
 
+def _holds(vehicle: Vehicle, plate: Detection) -> bool:
+    return overlap(plate.box, vehicle.box) >= OWNER_OVERLAP
+
+
 def _owner(plate: Detection, vehicles: list[Vehicle]) -> Vehicle | None:
-    """The vehicle holding the plate: the smallest one around it (nearest, when nested)."""
-    holding = [v for v in vehicles if overlap(plate.box, v.box) >= OWNER_OVERLAP]
-    return min(holding, key=lambda v: (v.box[2] - v.box[0]) * (v.box[3] - v.box[1]), default=None)
+    """The vehicle holding the plate: a two-wheeler around it first (a scooter seen through a
+    car's box is still the scooter), then the smallest one around it (nearest, when nested)."""
+    holding = [v for v in vehicles if _holds(v, plate)]
+    return min(
+        holding,
+        key=lambda v: (v.type != "motorcycle", (v.box[2] - v.box[0]) * (v.box[3] - v.box[1])),
+        default=None,
+    )
 
 
 def _choose(candidates: list[TextRead]) -> TextRead:

@@ -22,6 +22,8 @@ class PlateLocator(ABC):
 
     #: Where the engine should look: the whole frame once, or each vehicle and the frame.
     search: str = "frame"
+    #: In the 'auto' search, how many vehicles without a plate are searched again.
+    vehicle_searches: int = 0
 
     @abstractmethod
     def locate(self, region: Image) -> Detections:
@@ -35,6 +37,7 @@ class YoloPlateLocator(PlateLocator):
         self, model: Path, config: YoloPlates, threads: int = 0, allow_gpu: bool = True
     ) -> None:
         self.search = config.search
+        self.vehicle_searches = config.vehicle_searches
         self.yolo = YoloV8Onnx(
             model, (PLATE_LABEL,), 640, config.min_score, config.iou_threshold, threads, allow_gpu
         )

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from edge.config import Formats
+from edge.engine.detections import Detections
 from edge.engine.ocr import TextRead
 from edge.engine.pipeline import Engine, Vehicle
+from edge.engine.vehicles import COCO_CLASSES
 from edge.formats import PlateFormats
-from tests.edge.fakes import FakePlates, FakeReader, FakeVehicles
+from tests.edge.fakes import FakePlates, FakeReader, FakeVehicles, boxes
 
 
 def _frame(grey: int = 100) -> np.ndarray:
@@ -35,7 +37,7 @@ def test_a_plate_belongs_to_the_vehicle_around_it() -> None:
         reads=[TextRead("5AU5341", 0.9, 1)],
     )
     (plate,) = engine.read(_frame()).plates
-    assert plate.vehicle == Vehicle("car", (300.0, 0.0, 600.0, 300.0))
+    assert plate.vehicle == Vehicle("car", (300.0, 0.0, 600.0, 300.0), "grey")
     assert plate.text == "5AU5341"
     assert plate.confidence == pytest.approx(0.63, abs=1e-3)
     assert (plate.valid, plate.format) == (True, "cz:0")
@@ -119,3 +121,52 @@ def test_a_part_scoring_far_above_the_larger_box_keeps_its_place() -> None:
     )
     (plate,) = engine.read(_frame()).plates
     assert plate.box == (17.0, 25.0, 72.0, 60.0)
+
+
+class _SeesOnlyInCrops(FakePlates):
+    """A locator that finds the plate only when shown a crop (as a small plate is only seen
+    once its vehicle's crop is scaled up to the model's input)."""
+
+    def locate(self, region: np.ndarray) -> Detections:
+        self.calls += 1
+        if region.shape[1] >= 600:
+            return boxes([], ("plate",))
+        return boxes([((40.0, 150.0, 90.0, 165.0), 0.6)], ("plate",))
+
+
+def test_auto_search_looks_again_only_inside_vehicles_that_got_no_plate() -> None:
+    locator = _SeesOnlyInCrops([])
+    engine = Engine(
+        FakeVehicles([((0, 0, 200, 200), 0.9), ((300, 0, 500, 200), 0.8)]),
+        locator,
+        FakeReader({100: [TextRead("5AU5341", 1, 1)]}),
+        PlateFormats(Formats(), "cz"),
+        search="auto",
+        vehicle_searches=1,
+    )
+    (plate,) = engine.read(_frame()).plates
+    assert locator.calls == 2  # the frame, then the surest vehicle only (the limit is one)
+    assert plate.vehicle is not None and plate.vehicle.box == (0.0, 0.0, 200.0, 200.0)
+    assert plate.box == (40.0, 150.0, 90.0, 165.0)  # crop origin is (0, 0) after the margin
+
+
+def test_a_plate_inside_a_car_box_and_a_motorcycle_box_belongs_to_the_motorcycle() -> None:
+    class Mixed(FakeVehicles):
+        def detect(self, frame: np.ndarray, scale: float = 1.0) -> Detections:
+            car = boxes([((0, 0, 300, 300), 0.9)], COCO_CLASSES, class_id=2)
+            bike = boxes([((180, 150, 320, 300), 0.7)], COCO_CLASSES, class_id=3)
+            return Detections(
+                np.concatenate([car.boxes, bike.boxes]),
+                np.concatenate([car.scores, bike.scores]),
+                np.concatenate([car.class_ids, bike.class_ids]),
+                COCO_CLASSES,
+            )
+
+    engine = Engine(
+        Mixed([]),
+        FakePlates([((220, 250, 260, 280), 0.7)]),
+        FakeReader({100: [TextRead("5AU5341", 1, 1)]}),
+        PlateFormats(Formats(), "cz"),
+    )
+    (plate,) = engine.read(_frame()).plates
+    assert plate.vehicle is not None and plate.vehicle.type == "motorcycle"

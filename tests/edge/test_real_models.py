@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import pytest
 
+from bench.labels import edit_distance
 from edge.config import EngineConfig, Formats
 from edge.engine.factory import build_engine
 from edge.engine.pipeline import Engine
@@ -130,5 +131,9 @@ def test_a_1080p_frame_with_several_vehicles_gives_each_plate_once(
     frame = compose_frame(samples_dir)
     assert frame.shape == (1080, 1920, 3)
     texts = sorted(p.text for p in engine.read(frame).plates)
-    # The scooter's two-line plate is too small at this scale; the other five are legible.
-    assert texts == ["5AU5341", "MH14CS1938", "MLB803", "NO23456", "PASSATCC"]
+    legible = ["5AU5341", "MH14CS1938", "MLB803", "NO23456", "PASSATCC"]
+    assert [t for t in texts if t in legible] == legible
+    # The scooter's two-line plate (MH12SH5901) is small at this scale: the search inside its
+    # vehicle finds it, and it may be read a character off; nothing else may be read.
+    others = [t for t in texts if t not in legible]
+    assert len(others) <= 1 and all(edit_distance(t, "MH12SH5901") <= 2 for t in others), texts

@@ -1,0 +1,89 @@
+"""Constrained CTC decoding and the plate decoder, on synthetic recognizer outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.config import Formats
+from edge.engine.constrained import decode_templates, fold_blanks, greedy
+from edge.engine.decoder import decode_plate
+from edge.formats import PlateFormats
+from edge.layouts import DIGITS, LETTERS
+
+CHARSET = DIGITS + LETTERS
+
+
+def _output(chars: list[dict[str, float]], gap: int = 2, lead: int = 1) -> np.ndarray:
+    """Log-probabilities of a line: per character two steps holding ``chars[i]`` (the rest
+    of the mass on the blank), separated by ``gap`` blank steps."""
+    rows: list[dict[str, float]] = [{} for _ in range(lead)]
+    for dist in chars:
+        rows += [dist, dist] + [{} for _ in range(gap)]
+    probs = np.full((len(rows), len(CHARSET) + 1), 1e-4)
+    for step, dist in enumerate(rows):
+        for char, p in dist.items():
+            probs[step, CHARSET.index(char) + 1] = p
+        probs[step, 0] = max(1e-4, 1.0 - sum(dist.values()))
+    probs /= probs.sum(axis=1, keepdims=True)
+    return np.log(probs)
+
+
+def _plate(text: str, doubt: dict[int, dict[str, float]] | None = None) -> np.ndarray:
+    doubt = doubt or {}
+    return _output([doubt.get(i, {c: 0.98}) for i, c in enumerate(text)])
+
+
+def test_greedy_collapses_repeats_and_blanks() -> None:
+    line = _plate("AA12")
+    assert greedy(line, CHARSET).text == "AA12"
+
+
+def test_folding_blank_runs_keeps_the_text_and_shortens_the_lattice() -> None:
+    line = _output([{"A": 0.98}, {"A": 0.98}, {"7": 0.98}], gap=8)
+    folded, offset = fold_blanks(line)
+    assert len(folded) < len(line) and offset < 0
+    assert greedy(folded, CHARSET).text == "AA7"
+
+
+def test_a_template_turns_a_look_alike_into_the_class_its_position_needs() -> None:
+    line = _plate("BA268IM", {5: {"1": 0.6, "I": 0.35}})
+    assert greedy(line, CHARSET).text == "BA2681M"
+    letters_digits = (LETTERS, LETTERS, DIGITS, DIGITS, DIGITS, LETTERS, LETTERS)
+    (decoded,) = decode_templates(line, CHARSET, [letters_digits])
+    assert decoded is not None and decoded.text == "BA268IM"
+    assert decoded.log_prob < greedy(line, CHARSET).log_prob
+    assert decoded.confidences[5] < 0.5 < min(decoded.confidences[:5])
+
+
+def test_templates_decode_at_once_and_one_too_long_for_the_steps_gives_none() -> None:
+    line = _plate("AB12")
+    short, long_one = decode_templates(
+        line, CHARSET, [(LETTERS, LETTERS, DIGITS, DIGITS), (DIGITS,) * 40]
+    )
+    assert short is not None and short.text == "AB12"
+    assert long_one is None
+
+
+def test_the_decoder_picks_the_layout_and_drops_a_band_letter_it_cannot_place() -> None:
+    slovak = PlateFormats(Formats(), "sk")
+    read = decode_plate([_plate("BA268IM", {5: {"1": 0.6, "I": 0.35}})], CHARSET, slovak)
+    assert read is not None and (read.text, read.valid, read.precise) == ("BA268IM", True, True)
+    assert read.format is not None and read.format.startswith("sk:")
+    # A doubtful extra first letter (a country band's) costs less than the layout gains.
+    banded = _plate("XBA268IM", {0: {"X": 0.5}})
+    read = decode_plate([banded], CHARSET, slovak)
+    assert read is not None and read.text == "BA268IM"
+
+
+def test_a_read_that_no_layout_explains_is_kept_and_flagged() -> None:
+    czech = PlateFormats(Formats(), "cz")
+    read = decode_plate([_plate("PASSATCC")], CHARSET, czech)
+    assert read is not None and (read.text, read.valid, read.format) == ("PASSATCC", False, None)
+
+
+def test_two_lines_decode_against_two_line_layouts_only() -> None:
+    vietnam = PlateFormats(Formats(), "vn")
+    top, bottom = _plate("60B6"), _plate("15952", {0: {"I": 0.55, "1": 0.4}})
+    read = decode_plate([top, bottom], CHARSET, vietnam)
+    assert read is not None and (read.text, read.lines, read.valid) == ("60B615952", 2, True)
+    assert decode_plate([_plate("60B6"), _output([])], CHARSET, vietnam) is None

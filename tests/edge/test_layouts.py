@@ -1,0 +1,63 @@
+"""Plate layouts as data: notation, expansion into templates, groups and checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.layouts import DIGITS, LETTERS, Layout, build_book, parse_line, shipped_book
+
+
+def test_a_line_names_classes_and_counts_and_ignores_separators() -> None:
+    assert parse_line("LL-D{1,2} [EH]?") == [
+        (LETTERS, 1, 1),
+        (LETTERS, 1, 1),
+        (DIGITS, 1, 2),
+        ("EH", 0, 1),
+    ]
+
+
+def test_bad_lines_are_refused_with_what_was_expected() -> None:
+    with pytest.raises(ValueError, match="expected L, D, A or"):
+        parse_line("LLX")
+    with pytest.raises(ValueError, match="bad count"):
+        parse_line("L{3,1}")
+    with pytest.raises(ValueError, match="empty layout line"):
+        parse_line(" - ")
+
+
+def test_counts_expand_into_fixed_length_templates_per_line() -> None:
+    layout = Layout("xx", 0, ("DD L{1,2}", "D{4,5}"))
+    templates = layout.templates()
+    assert sorted((len(t.lines[0]), len(t.lines[1])) for t in templates) == [
+        (3, 4),
+        (3, 5),
+        (4, 4),
+        (4, 5),
+    ]
+    assert all(t.format == "xx:0" for t in templates)
+
+
+def test_a_template_fits_texts_position_by_position_and_knows_its_size() -> None:
+    (template,) = Layout("sk", 0, ("LL DDD LL",)).templates()
+    assert template.fits("BA268IM")
+    assert not template.fits("BA2681M")
+    assert not template.fits("BA268I")
+    assert not template.generic
+    assert Layout("us", 5, ("A{7}",)).templates()[0].generic
+    assert template.log_size < Layout("us", 5, ("A{7}",)).templates()[0].log_size
+
+
+def test_the_shipped_book_has_groups_of_known_regions_and_two_line_layouts() -> None:
+    book = shipped_book()
+    assert {"de", "nl", "hr", "sk", "se", "no"} <= set(book.groups["eu"])
+    assert any(len(layout.lines) == 2 for layout in book.regions["vn"])
+    assert book.select(["eu"]) and all(
+        layout.region in book.groups["eu"] for layout in book.select(["eu"])
+    )
+    with pytest.raises(ValueError, match="region must be one of any"):
+        book.select(["atlantis"])
+
+
+def test_a_group_naming_an_unknown_region_is_refused() -> None:
+    with pytest.raises(ValueError, match="group 'xx' names unknown regions"):
+        build_book({"aa": ["LL"]}, {"xx": ["aa", "bb"]})

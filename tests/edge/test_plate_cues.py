@@ -1,0 +1,54 @@
+"""Cues read from pixels: the EU country band, two-line split rows and vehicle colours."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from edge.engine.bands import band_width, cut_country_band
+from edge.engine.colour import vehicle_colour
+from edge.engine.lines import line_splits
+
+
+def _plate(lines: list[str], band: bool = False, width: int = 240) -> np.ndarray:
+    height = 60 * len(lines) if len(lines) > 1 else 56
+    plate = np.full((height, width, 3), 235, np.uint8)
+    if band:
+        plate[:, : width // 10] = (160, 60, 0)  # BGR: the EU band's blue
+        cv2.putText(plate, "D", (4, height - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
+    for row, text in enumerate(lines):
+        y = 45 + row * 60
+        cv2.putText(plate, text, (width // 8, y), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (0, 0, 0), 3)
+    return plate
+
+
+def test_a_blue_band_at_the_left_edge_is_measured_and_cut() -> None:
+    banded = _plate(["MPE3389"], band=True)
+    assert 0.08 * 240 <= band_width(banded) <= 0.12 * 240
+    assert cut_country_band(banded).shape[1] == 240 - band_width(banded)
+
+
+def test_plates_without_a_band_or_blue_everywhere_are_left_alone() -> None:
+    assert band_width(_plate(["MPE3389"])) == 0
+    blue = np.full((56, 240, 3), (160, 60, 0), np.uint8)  # a blue plate is not a band
+    assert band_width(blue) == 0
+    assert cut_country_band(np.zeros((5, 5, 3), np.uint8)).shape == (5, 5, 3)
+
+
+def test_two_line_plates_get_split_rows_near_their_gap() -> None:
+    plate = _plate(["60B6", "15952"], width=200)
+    splits = line_splits(plate)
+    assert 1 <= len(splits) <= 2
+    assert any(45 <= row <= 75 for row in splits), splits
+    assert line_splits(np.zeros((6, 40, 3), np.uint8)) == []
+
+
+def test_vehicle_colours_are_named_from_the_body() -> None:
+    frame = np.zeros((200, 600, 3), np.uint8)
+    frame[:, :200] = (30, 30, 200)  # red (BGR)
+    frame[:, 200:400] = (245, 245, 245)  # white
+    frame[:, 400:] = (15, 15, 15)  # black
+    assert vehicle_colour(frame, (0, 0, 200, 200)) == "red"
+    assert vehicle_colour(frame, (200, 0, 400, 200)) == "white"
+    assert vehicle_colour(frame, (400, 0, 600, 200)) == "black"
+    assert vehicle_colour(frame, (0, 0, 3, 3)) is None
