@@ -53,10 +53,33 @@ def _create_app() -> faust.App:
 app = _create_app()
 
 
+#: What ``alpr --help`` says first (Faust's own banner points at Faust's site).
+CLI_HELP = (
+    "The ALPR platform's command line: the core worker (alpr worker), the edge (alpr edge, "
+    "alpr read), the stores, rules, keys and dead letters. Every command has --help."
+)
+#: Faust's developer commands, hidden from ``alpr --help`` (they still run).
+FAUST_INTERNALS = (
+    "agents",
+    "clean-versions",
+    "completion",
+    "livecheck",
+    "model",
+    "reset",
+    "send",
+    "tables",
+)
+
+
 def main() -> None:
     """Console script ``alpr``: the Faust CLI bound to this app (``alpr worker`` etc.)."""
     from faust.cli.faust import cli
 
     if "-A" not in sys.argv[1:] and not any(a.startswith("--app") for a in sys.argv[1:]):
         sys.argv[1:1] = ["-A", "alpr"]
+    cli.help = CLI_HELP
+    for name in FAUST_INTERNALS:
+        command = cli.commands.get(name)
+        if command is not None:
+            command.hidden = True  # still runs; only left out of the list
     cli(prog_name="alpr")

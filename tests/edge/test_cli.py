@@ -36,3 +36,13 @@ def test_models_verify_passes_on_the_fetched_cache(model_store: ModelStore) -> N
     assert [line.split()[:2] for line in result.stdout.splitlines()] == [
         [name, "ok"] for name in model_store.manifest.models
     ]
+
+
+def test_alpr_help_lists_the_platforms_commands_without_fausts_banner_or_internals() -> None:
+    result = _alpr("--help")
+    assert result.returncode == 0, result.stderr
+    commands = result.stdout.split("Commands:")[1]
+    listed = {line.split()[0] for line in commands.splitlines() if line.startswith("  ")}
+    assert {"read", "edge", "worker", "models", "rules", "dlq"} <= listed
+    assert not listed & {"livecheck", "agents", "clean-versions", "reset", "send", "tables"}
+    assert "faust-streaming.github.io" not in result.stdout and result.stderr == ""
