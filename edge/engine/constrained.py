@@ -93,12 +93,21 @@ def decode_templates(
     A template is one string of allowed characters per position. ``None`` for a template
     that cannot fit (more positions than steps).
     """
+    lattice = score_templates(log_probs, charset, templates)
+    return [lattice.decode(i) for i in range(len(templates))]
+
+
+def score_templates(
+    log_probs: FloatArray, charset: str, templates: Sequence[tuple[str, ...]]
+) -> Lattice:
+    """The best-path log-probability of every template at once (``Lattice.scores``); the
+    text of a template's path is traced only when asked for (``Lattice.decode``)."""
     if log_probs.ndim != 2 or log_probs.shape[1] != len(charset) + 1:
         raise ValueError(
             f"log_probs must have shape (steps, {len(charset) + 1}), got {log_probs.shape}"
         )
     if not templates:
-        return []
+        raise ValueError("templates must not be empty")
     keep = _characters_in_play(log_probs, charset, templates)
     log_probs = log_probs[:, [0, *(i + 1 for i in keep)]]
     charset = "".join(charset[i] for i in keep)
@@ -141,7 +150,7 @@ def _viterbi(
     allowed: npt.NDArray[np.bool_],
     first: npt.NDArray[np.bool_],
     ends: npt.NDArray[np.intp],
-) -> list[LineDecode | None]:
+) -> Lattice:
     steps = len(log_probs)
     rows, width = allowed.shape
     blank, chars = log_probs[:, 0], log_probs[:, 1:]
@@ -186,29 +195,67 @@ def _viterbi(
     final_arg = v.argmax(axis=1)
     final = v[arange_rows, final_arg]
     best_args[steps - 1] = final_arg
-    results: list[LineDecode | None] = []
-    for i, template in enumerate(templates):
-        last = int(ends[i])
-        score = max(float(end[i]), float(final[last]))
+    return Lattice(
+        log_probs,
+        charset,
+        templates,
+        ends,
+        end,
+        final,
+        v_source,
+        pre_from_v,
+        end_from_v,
+        best_args,
+        second_args,
+        first,
+    )
+
+
+@dataclass(frozen=True)
+class Lattice:
+    """The Viterbi pass over a set of templates: every template's score, and the
+    back-pointers to trace the path of any of them."""
+
+    log_probs: FloatArray
+    charset: str
+    templates: Sequence[tuple[str, ...]]
+    ends: npt.NDArray[np.intp]
+    end: FloatArray
+    final: FloatArray
+    v_source: npt.NDArray[np.int8]
+    pre_from_v: npt.NDArray[np.bool_]
+    end_from_v: npt.NDArray[np.bool_]
+    best_args: npt.NDArray[np.intp]
+    second_args: npt.NDArray[np.intp]
+    first: npt.NDArray[np.bool_]
+
+    @property
+    def scores(self) -> list[float | None]:
+        """Each template's best-path log-probability; ``None`` where it cannot fit."""
+        best = np.maximum(self.end, self.final[self.ends])
+        return [None if b <= NEG / 2 else float(b) for b in best]
+
+    def decode(self, template: int) -> LineDecode | None:
+        """The text and confidences of one template's best path."""
+        last = int(self.ends[template])
+        score = max(float(self.end[template]), float(self.final[last]))
         if score <= NEG / 2:
-            results.append(None)
-            continue
+            return None
         path = _trace(
-            i,
+            template,
             last,
-            len(template),
-            float(end[i]) >= float(final[last]),
-            v_source,
-            pre_from_v,
-            end_from_v,
-            best_args,
-            second_args,
-            first,
+            len(self.templates[template]),
+            float(self.end[template]) >= float(self.final[last]),
+            self.v_source,
+            self.pre_from_v,
+            self.end_from_v,
+            self.best_args,
+            self.second_args,
+            self.first,
         )
-        text = "".join(charset[c] for _, c in path)
-        confidences = _confidences(path, log_probs, v_source, steps)
-        results.append(LineDecode(text, score, confidences))
-    return results
+        text = "".join(self.charset[c] for _, c in path)
+        steps = len(self.log_probs)
+        return LineDecode(text, score, _confidences(path, self.log_probs, self.v_source, steps))
 
 
 def _trace(

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.engine.constrained import FloatArray, LineDecode, decode_templates, fold_blanks, greedy
+from edge.engine.constrained import (
+    FloatArray,
+    Lattice,
+    LineDecode,
+    fold_blanks,
+    greedy,
+    score_templates,
+)
 from edge.formats import PlateFormats
 from edge.layouts import Template
 
@@ -77,27 +84,37 @@ def _best_template(
     ]
     if not templates:
         return None
-    decoded: list[dict[tuple[str, ...], LineDecode | None]] = []
+    lattices: list[tuple[Lattice, dict[tuple[str, ...], int]]] = []
     for number, line in enumerate(folded):
         wanted = list(dict.fromkeys(t.lines[number] for t in templates))
-        decoded.append(dict(zip(wanted, decode_templates(line, charset, wanted), strict=True)))
-    config = formats.config
-    best: tuple[float, float, str, list[float], Template] | None = None
-    for template in templates:
-        parts = [decoded[n][part] for n, part in enumerate(template.lines)]
-        if any(p is None for p in parts):
-            continue
-        found = [p for p in parts if p is not None]
-        bend = sum(
-            f.log_prob - g.log_prob - LENGTH_COST * abs(len(f.text) - len(g.text))
-            for f, g in zip(found, free, strict=True)
+        lattices.append(
+            (score_templates(line, charset, wanted), {w: i for i, w in enumerate(wanted)})
         )
-        score = bend - config.specificity * template.log_size
-        if bend >= -config.max_bend and (best is None or score > best[0]):
-            text = "".join(p.text for p in found)
-            confidences = [c for p in found for c in p.confidences]
-            best = (score, bend, text, confidences, template)
-    return None if best is None else (best[2], best[3], best[4])
+    line_scores = [lattice.scores for lattice, _ in lattices]
+    config = formats.config
+    best: tuple[float, Template] | None = None
+    for template in templates:
+        bend = 0.0
+        for number, part in enumerate(template.lines):
+            score = line_scores[number][lattices[number][1][part]]
+            if score is None:
+                break
+            length_change = abs(len(part) - len(free[number].text))
+            bend += score - free[number].log_prob - LENGTH_COST * length_change
+        else:
+            ranked = bend - config.specificity * template.log_size
+            if bend >= -config.max_bend and (best is None or ranked > best[0]):
+                best = (ranked, template)
+    if best is None:
+        return None
+    template = best[1]
+    parts = [
+        lattice.decode(index[part])
+        for (lattice, index), part in zip(lattices, template.lines, strict=True)
+    ]
+    found = [p for p in parts if p is not None]
+    text = "".join(p.text for p in found)
+    return text, [c for p in found for c in p.confidences], template
 
 
 def _mean(values: Sequence[float]) -> float:

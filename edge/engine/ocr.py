@@ -35,6 +35,13 @@ class PlateReader(ABC):
         """Candidate texts from crops of one plate (as one line and, if it may be, two),
         decoded against the layouts of ``formats``."""
 
+    def read_many(
+        self, plates: Sequence[Sequence[Image]], formats: PlateFormats
+    ) -> list[list[TextRead]]:
+        """:meth:`read` for several plates (each a list of crops); readers that batch
+        recognition across plates override it."""
+        return [self.read(crops, formats) for crops in plates]
+
 
 class PpOcrReader(PlateReader):
     """PP-OCR recognition (no detection) through ONNX Runtime."""
@@ -52,48 +59,78 @@ class PpOcrReader(PlateReader):
         self.alphabet = PlateAlphabet(vocabulary, config.charset)
 
     def read(self, crops: Sequence[Image], formats: PlateFormats) -> list[TextRead]:
-        usable = [cut_country_band(c) for c in crops if c.shape[0] >= 4 and c.shape[1] >= 4]
-        if not usable:
-            return []
-        one_line = self._decode([[(c, self.config.stretch)] for c in usable], formats)
-        squarish = [
-            c
-            for c in usable[: self.config.split_crops]
-            if c.shape[1] / c.shape[0] < self.config.two_line_aspect
+        return self.read_many([crops], formats)[0]
+
+    def read_many(
+        self, plates: Sequence[Sequence[Image]], formats: PlateFormats
+    ) -> list[list[TextRead]]:
+        """Each plate's crops (in order of preference) read in stages, every stage one batch
+        across the plates still open: the first crop as one line; then, unless that reading
+        settled (a precise layout, confidently), the other crops as one line; then, unless
+        one of those settled, the squarish crops as two lines at candidate split rows.
+        Easy plates cost one recognition, hard ones up to nine."""
+        usable = [
+            [cut_country_band(c) for c in crops if c.shape[0] >= 4 and c.shape[1] >= 4]
+            for crops in plates
         ]
-        if squarish and not any(self._settled(c) for c in one_line):
-            # Two-line hypotheses cost two recognitions per split: only when no one-line
-            # reading already fits a precise layout with confidence.
-            groups = [
-                [(crop[:split], 1.0), (crop[split:], 1.0)]
-                for crop in squarish
-                for split in line_splits(crop)
+        reads: list[list[TextRead | None]] = [[] for _ in usable]
+        stages = (
+            lambda crops: [[(c, self.config.stretch)] for c in crops[:1]],
+            lambda crops: [[(c, self.config.stretch)] for c in crops[1:]],
+            self._splits,
+        )
+        for stage in stages:
+            open_plates = [
+                i for i, found in enumerate(reads) if not any(self._settled(r) for r in found)
             ]
-            one_line += self._decode(groups, formats)
+            groups = [stage(usable[i]) for i in open_plates]
+            if not any(groups):
+                continue
+            for i, more in zip(open_plates, self._decode(groups, formats), strict=True):
+                reads[i] += more
         return [
-            c
-            for c in one_line
-            if len(c.text) >= self.config.min_chars and c.confidence >= self.config.min_score
+            [
+                c
+                for c in found
+                if c is not None
+                and len(c.text) >= self.config.min_chars
+                and c.confidence >= self.config.min_score
+            ]
+            for found in reads
         ]
 
-    def _settled(self, read: TextRead) -> bool:
-        return read.valid and read.precise and read.confidence >= self.config.settle_confidence
+    def _splits(self, crops: list[Image]) -> list[list[tuple[Image, float]]]:
+        """Two-line hypotheses of the squarish crops: top and bottom at each split row."""
+        return [
+            [(crop[:split], 1.0), (crop[split:], 1.0)]
+            for crop in crops[: self.config.split_crops]
+            if crop.shape[1] / crop.shape[0] < self.config.two_line_aspect
+            for split in line_splits(crop)
+        ]
+
+    def _settled(self, read: TextRead | None) -> bool:
+        return read is not None and read.valid and read.precise and read.confidence >= self.config.settle_confidence
 
     def _decode(
-        self, groups: list[list[tuple[Image, float]]], formats: PlateFormats
-    ) -> list[TextRead]:
-        """One candidate per group of line images (top first), recognised in one batch."""
-        jobs = [job for group in groups for job in group]
+        self, plates: list[list[list[tuple[Image, float]]]], formats: PlateFormats
+    ) -> list[list[TextRead | None]]:
+        """Per plate, one candidate per group of line images (top line first); every line
+        of every plate recognised in one batch."""
+        jobs = [job for groups in plates for group in groups for job in group]
         if not jobs:
-            return []
+            return [[] for _ in plates]
         lines = self.log_probs(jobs)
-        found, at = [], 0
-        for group in groups:
-            read = decode_plate(lines[at : at + len(group)], self.alphabet.charset, formats)
-            at += len(group)
-            if read is not None:
-                found.append(read)
-        return found
+        decoded: list[list[TextRead | None]] = []
+        at = 0
+        for groups in plates:
+            found: list[TextRead | None] = []
+            for group in groups:
+                found.append(
+                    decode_plate(lines[at : at + len(group)], self.alphabet.charset, formats)
+                )
+                at += len(group)
+            decoded.append(found)
+        return decoded
 
     def log_probs(self, lines: Sequence[tuple[Image, float]]) -> list[np.ndarray]:
         """Per-step plate-character log-probabilities of each (image, horizontal stretch)
