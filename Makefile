@@ -36,6 +36,7 @@ bootstrap: install stack
 models: install
 	$(BIN)/alpr models fetch
 	$(BIN)/python -m bench.samples
+	$(BIN)/python -m bench.sets
 	$(BIN)/python -m edge.video.clip
 
 # The RTSP server the edge tests publish to (mediamtx, built once with the Go toolchain).

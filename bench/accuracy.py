@@ -17,6 +17,7 @@ two configurations, the plates where they differ. The last line is machine-reada
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import Counter
@@ -62,6 +63,17 @@ class Tally:
     @property
     def recall(self) -> float:
         return sum(o.found for o in self.outcomes) / self.plates if self.plates else 0.0
+
+    def figures(self) -> dict[str, float]:
+        """The set's figures as numbers (for a baseline file)."""
+        return {
+            "images": self.images,
+            "plates": self.plates,
+            "exact": round(self.accuracy, 4),
+            "cer": round(self.cer, 4),
+            "found": round(self.recall, 4),
+            "false_reads": self.false_reads,
+        }
 
     def summary(self) -> str:
         kinds = Counter(o.kind for o in self.outcomes if not o.exact)
@@ -170,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--fold-o0", action="store_true", help="count the letter O as zero")
     parser.add_argument("--quiet", action="store_true", help="no line per wrong plate")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="also write each set's figures (of the first configuration) to this JSON file",
+    )
     args = parser.parse_args(argv)
     if len(args.config) > 2:
         parser.error("--config: at most two configurations")
@@ -179,12 +197,16 @@ def main(argv: list[str] | None = None) -> int:
     configs: list[Path | None] = list(args.config) or [None]
     runners = [Runner(c, args.region, args.at_box) for c in configs]
     totals = [Tally() for _ in runners]
+    figures: dict[str, dict[str, float]] = {}
     for directory in args.dirs:
         print(f"set {directory.name} ({directory})", flush=True)
         tallies = evaluate_set(directory, runners, args.fold_o0, args.quiet)
         for runner, tally, total in zip(runners, tallies, totals, strict=True):
             print(f"  [{runner.name}] {tally.images} images: {tally.summary()}", flush=True)
             total.add(tally)
+        figures[directory.name] = tallies[0].figures()
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     if len(args.dirs) > 1:
         for runner, total in zip(runners, totals, strict=True):
             print(f"all sets [{runner.name}] {total.images} images: {total.summary()}")
