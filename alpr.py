@@ -23,7 +23,6 @@ DISCOVERED_PACKAGES = [
 
 def _create_app() -> faust.App:
     faust_fixes.apply()  # upstream bugs that lose reads after a rebalance
-    heap.watch_pauses()  # every garbage collection timed into alpr_gc_pause_seconds
     try:
         settings = get_settings()
     except SettingsError as exc:
@@ -51,6 +50,13 @@ def _create_app() -> faust.App:
 
 
 app = _create_app()
+
+
+@app.task
+async def time_gc_pauses() -> None:
+    """Every garbage collection of a running worker timed into alpr_gc_pause_seconds (not
+    in one-shot commands such as ``alpr read``, whose output is theirs alone)."""
+    heap.watch_pauses()
 
 
 #: What ``alpr --help`` says first (Faust's own banner points at Faust's site).

@@ -109,7 +109,12 @@ class PpOcrReader(PlateReader):
         ]
 
     def _settled(self, read: TextRead | None) -> bool:
-        return read is not None and read.valid and read.precise and read.confidence >= self.config.settle_confidence
+        return (
+            read is not None
+            and read.valid
+            and read.precise
+            and read.confidence >= self.config.settle_confidence
+        )
 
     def _decode(
         self, plates: list[list[list[tuple[Image, float]]]], formats: PlateFormats

@@ -37,7 +37,7 @@ def test_a_plate_belongs_to_the_vehicle_around_it() -> None:
         reads=[TextRead("5AU5341", 0.9, 1)],
     )
     (plate,) = engine.read(_frame()).plates
-    assert plate.vehicle == Vehicle("car", (300.0, 0.0, 600.0, 300.0), "grey")
+    assert plate.vehicle == Vehicle("car", (300.0, 0.0, 600.0, 300.0), "black")  # grey 100
     assert plate.text == "5AU5341"
     assert plate.confidence == pytest.approx(0.63, abs=1e-3)
     assert (plate.valid, plate.format) == (True, "cz:0")

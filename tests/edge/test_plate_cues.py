@@ -52,3 +52,14 @@ def test_vehicle_colours_are_named_from_the_body() -> None:
     assert vehicle_colour(frame, (200, 0, 400, 200)) == "white"
     assert vehicle_colour(frame, (400, 0, 600, 200)) == "black"
     assert vehicle_colour(frame, (0, 0, 3, 3)) is None
+
+
+def test_paint_without_a_hue_is_named_by_its_brightness_and_sky_reflections_do_not_count() -> None:
+    frame = np.zeros((200, 600, 3), np.uint8)
+    frame[:, :200] = 85  # black paint in daylight reads as dark grey
+    frame[:, 200:400] = 140  # silver
+    frame[:, 400:] = 70
+    frame[::12, 400:] = (120, 60, 40)  # thin streaks of sky reflected on black paint
+    assert vehicle_colour(frame, (0, 0, 200, 200)) == "black"
+    assert vehicle_colour(frame, (200, 0, 400, 200)) == "grey"
+    assert vehicle_colour(frame, (400, 0, 600, 200)) == "black"

@@ -45,7 +45,7 @@ def test_bad_files_give_an_error_line_and_the_others_are_still_read(tmp_path: Pa
             "text": "5AU5341",
             "confidence": 0.8,
             "box": [10.0, 20.0, 50.0, 30.0],
-            "vehicle": {"type": "car", "colour": "grey", "box": [0.0, 0.0, 60.0, 40.0]},
+            "vehicle": {"type": "car", "colour": "black", "box": [0.0, 0.0, 60.0, 40.0]},
             "valid": True,
             "format": "us:4",  # the most precise layout of all regions
             "lines": 1,
@@ -53,4 +53,4 @@ def test_bad_files_give_an_error_line_and_the_others_are_still_read(tmp_path: Pa
     ]
     assert isinstance(lines[2]["ms"], float)
     assert "error" not in lines[2]
-    assert results[2].as_text() == f"{good}: 5AU5341  0.80  grey car"
+    assert results[2].as_text() == f"{good}: 5AU5341  0.80  black car"
