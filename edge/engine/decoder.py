@@ -28,7 +28,7 @@ from edge.layouts import Template
 
 #: Templates whose line is this many characters longer or shorter than the free reading's
 #: are not tried: reaching them would bend the reading past any sensible ``max_bend``.
-LENGTH_SLACK = 1
+LENGTH_SLACK = 2
 #: Log-probability charged per character a template adds to or drops from the free reading:
 #: a character held over two steps can cheaply be read as two, a count the format must not
 #: invent without strong evidence.

@@ -25,6 +25,8 @@ __all__ = ["PlateReader", "PpOcrReader", "TextRead"]
 REC_HEIGHT = 48
 REC_MIN_WIDTH = 320
 REC_MAX_WIDTH = 1280
+#: A crop whose middle rows' median grey is below this is read inverted too.
+DARK_PLATE = 100
 
 
 class PlateReader(ABC):
@@ -66,7 +68,8 @@ class PpOcrReader(PlateReader):
     ) -> list[list[TextRead]]:
         """Each plate's crops (in order of preference) read in stages, every stage one batch
         across the plates still open: the first crop as one line; then, unless that reading
-        settled (a precise layout, confidently), the other crops as one line; then, unless
+        settled (a precise layout, confidently), the other crops as one line (and the first
+        inverted when the plate is dark: light text on a dark ground); then, unless
         one of those settled, the squarish crops as two lines at candidate split rows.
         Easy plates cost one recognition, hard ones up to nine."""
         usable = [
@@ -76,7 +79,7 @@ class PpOcrReader(PlateReader):
         reads: list[list[TextRead | None]] = [[] for _ in usable]
         stages = (
             lambda crops: [[(c, self.config.stretch)] for c in crops[:1]],
-            lambda crops: [[(c, self.config.stretch)] for c in crops[1:]],
+            lambda crops: [[(c, self.config.stretch)] for c in [*crops[1:], *_inverted(crops)]],
             self._splits,
         )
         for stage in stages:
@@ -151,6 +154,16 @@ class PpOcrReader(PlateReader):
             self.alphabet.plate_log_probs(sequence[:n])
             for sequence, n in zip(output, steps, strict=True)
         ]
+
+
+def _inverted(crops: list[Image]) -> list[Image]:
+    """The first crop with its tones inverted, when it looks like light text on a dark plate
+    (old Argentine, some Asian and US plates): the recognizer learnt dark text on light."""
+    if not crops:
+        return []
+    first = crops[0]
+    middle = first[first.shape[0] // 4 : first.shape[0] - first.shape[0] // 4]
+    return [255 - first] if float(np.median(middle)) < DARK_PLATE else []
 
 
 def _steps(width: int, batch_width: int, batch_steps: int) -> int:

@@ -31,6 +31,8 @@ VEHICLE_MARGIN = 0.05
 PLATE_MARGINS = ((0.02, 0.05), (0.0, 0.0), (0.04, 0.10))
 #: A plate belongs to a vehicle whose box holds this much of the plate's box.
 OWNER_OVERLAP = 0.8
+#: Plate boxes on one row closer than this many times their height are one plate's words.
+WORD_GAP = 0.8
 #: Plates whose boxes overlap this much of the smaller one are the same plate.
 DUPLICATE_OVERLAP = 0.6
 #: A larger box around a plate's box replaces it if it scores at least this fraction of it.
@@ -134,7 +136,8 @@ class Engine:
             found += self._locate_in_mosaics(frame, empty[: self.vehicle_searches])
         # Overlapping vehicle boxes (a car also boxed as a truck) hold the same plate: the
         # smallest one around it owns it, whichever crop it was found in.
-        return [(p, _owner(p, owners)) for p, _ in _drop_duplicates(found)]
+        plates = _join_words([p for p, _ in _drop_duplicates(found)])
+        return [(p, _owner(p, owners)) for p in plates]
 
     def _locate_in(self, frame: Image, owner: Vehicle) -> list[tuple[Detection, Vehicle | None]]:
         x1, y1, x2, y2 = pad_box(owner.box, VEHICLE_MARGIN, VEHICLE_MARGIN)
@@ -280,6 +283,38 @@ def _drop_duplicates(
         ):
             kept[clash] = (plate, vehicle)
     return kept
+
+
+def _join_words(plates: list[Detection]) -> list[Detection]:
+    """Plates whose boxes sit side by side on one row, as tall as each other and closer than
+    :data:`WORD_GAP` of their height, are the words of one plate boxed apart (``LBR`` and
+    ``784``): they become one box, scored as the better of them."""
+    joined = sorted(plates, key=lambda p: p.box[0])
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(joined) - 1):
+            a, b = joined[i], joined[i + 1]
+            if _words_of_one_plate(a.box, b.box):
+                box = (
+                    min(a.box[0], b.box[0]),
+                    min(a.box[1], b.box[1]),
+                    max(a.box[2], b.box[2]),
+                    max(a.box[3], b.box[3]),
+                )
+                joined[i : i + 2] = [Detection(box, max(a.score, b.score), a.label)]
+                merged = True
+                break
+    return joined
+
+
+def _words_of_one_plate(left: Box, right: Box) -> bool:
+    height_l, height_r = left[3] - left[1], right[3] - right[1]
+    if min(height_l, height_r) <= 0 or not 0.75 <= height_l / height_r <= 1.33:
+        return False
+    shared = min(left[3], right[3]) - max(left[1], right[1])
+    gap = right[0] - left[2]
+    return shared >= 0.7 * min(height_l, height_r) and -0.2 * height_l <= gap <= WORD_GAP * height_l
 
 
 def _area(detection: Detection) -> float:

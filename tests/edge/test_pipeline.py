@@ -172,3 +172,14 @@ def test_a_plate_inside_a_car_box_and_a_motorcycle_box_belongs_to_the_motorcycle
     )
     (plate,) = engine.read(_frame()).plates
     assert plate.vehicle is not None and plate.vehicle.type == "motorcycle"
+
+
+def test_the_words_of_one_plate_boxed_apart_are_read_as_one_plate() -> None:
+    engine = _engine(
+        cars=[],
+        plates=[((10, 100, 60, 130), 0.7), ((70, 101, 120, 131), 0.6), ((400, 100, 450, 130), 0.6)],
+        reads=[TextRead("5AU5341", 1, 1)],
+    )
+    boxes_read = sorted(p.box for p in engine.read(_frame()).plates)
+    # The first two sit side by side on one row: one plate; the third is far away: its own.
+    assert boxes_read == [(10.0, 100.0, 120.0, 131.0), (400.0, 100.0, 450.0, 130.0)]
