@@ -19,6 +19,8 @@ from edge.formats import PlateFormats
 
 #: Where the engine looks for plates (see ``YoloPlates.search``).
 SEARCHES = ("frame", "auto", "vehicles")
+#: Fewest characters of a read of a plate found only by the search inside a vehicle.
+SECOND_LOOK_CHARS = 4
 #: Vehicles searched again per detector run in the 'auto' search (a 2x2 mosaic).
 MOSAIC_CELLS = 4
 #: Margin added around a vehicle before searching it for plates (fraction of its size).
@@ -98,6 +100,8 @@ class Engine:
             raise ValueError(f"vehicle_searches must be >= 0, got {vehicle_searches}")
         self.search = search
         self.vehicle_searches = vehicle_searches
+        # Ids of the plates of the current frame found only by the search inside vehicles.
+        self._second_looks: set[int] = set()
         self.vehicles = vehicles
         self.plates = plates
         self.reader = reader
@@ -133,7 +137,9 @@ class Engine:
             # A plate too small to see in the whole frame grows when its vehicle's crop is
             # scaled up to the model's input: search the vehicles that got no plate.
             empty = [o for o in owners if not any(_holds(o, p) for p, _ in found)]
-            found += self._locate_in_mosaics(frame, empty[: self.vehicle_searches])
+            second_looks = self._locate_in_mosaics(frame, empty[: self.vehicle_searches])
+            found += second_looks
+            self._second_looks = {id(p) for p, _ in second_looks}
         # Overlapping vehicle boxes (a car also boxed as a truck) hold the same plate: the
         # smallest one around it owns it, whichever crop it was found in.
         plates = _join_words([p for p, _ in _drop_duplicates(found)])
@@ -182,10 +188,15 @@ class Engine:
             [crop(frame, pad_box(p.box, mx, my)) for mx, my in PLATE_MARGINS] for p, _ in located
         ]
         candidates = self.reader.read_many(crops, formats)
-        return [
-            _plate_read(found, plate, vehicle) if found else None
-            for found, (plate, vehicle) in zip(candidates, located, strict=True)
-        ]
+        second_looks, self._second_looks = self._second_looks, set()
+        reads = []
+        for found, (plate, vehicle) in zip(candidates, located, strict=True):
+            if id(plate) in second_looks:
+                # Found only by the search inside a vehicle, where stickers, dealer frames
+                # and badges also look like plates: kept only as a plate-like read.
+                found = [c for c in found if c.valid and len(c.text) >= SECOND_LOOK_CHARS]
+            reads.append(_plate_read(found, plate, vehicle) if found else None)
+        return reads
 
     def _read(
         self,
