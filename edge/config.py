@@ -6,11 +6,20 @@ extra, so commands can validate a configuration on any machine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 #: COCO class ids of the vehicles the COCO YOLOv8n model knows, and their names.
 COCO_VEHICLES = {2: "car", 3: "motorcycle", 5: "bus", 7: "truck"}
@@ -190,15 +199,29 @@ class Formats(_Section):
         return {"any", *shipped_book().names(), *self.regions}
 
 
+def _type_or(default: str) -> Callable[[Any], str]:
+    """A section's backend: its ``type`` field, or ``default`` when the section leaves it out
+    (``plates: {search: frame}`` means the default backend with that setting)."""
+
+    def discriminate(value: Any) -> str:
+        if isinstance(value, dict):
+            return str(value.get("type", default))
+        return str(getattr(value, "type", default))
+
+    return discriminate
+
+
 class EngineConfig(_Section):
     """The whole engine: one backend per stage plus runtime options."""
 
-    vehicles: Annotated[YoloVehicles | NoVehicles, Field(discriminator="type")] = Field(
-        default_factory=YoloVehicles, description="Vehicle detection backend"
-    )
-    plates: Annotated[YoloPlates | TextPlates, Field(discriminator="type")] = Field(
-        default_factory=YoloPlates, description="Plate localisation backend"
-    )
+    vehicles: Annotated[
+        Annotated[YoloVehicles, Tag("yolov8")] | Annotated[NoVehicles, Tag("none")],
+        Discriminator(_type_or("yolov8")),
+    ] = Field(default_factory=YoloVehicles, description="Vehicle detection backend")
+    plates: Annotated[
+        Annotated[YoloPlates, Tag("yolov8")] | Annotated[TextPlates, Tag("text")],
+        Discriminator(_type_or("yolov8")),
+    ] = Field(default_factory=YoloPlates, description="Plate localisation backend")
     ocr: PpOcr = Field(default_factory=PpOcr, description="Plate text recognition backend")
     formats: Formats = Field(default_factory=Formats, description="Plate formats per region")
     threads: int = Field(

@@ -91,3 +91,10 @@ def test_a_site_adds_layouts_of_its_own_and_two_line_layouts_give_two_line_templ
 def test_an_unknown_region_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ValueError, match="region must be one of any, americas, ar"):
         PlateFormats(Formats(), "zz")
+
+
+def test_a_backend_section_without_a_type_takes_the_default_backend() -> None:
+    config = EngineConfig.model_validate({"plates": {"search": "frame"}})
+    assert (config.plates.type, config.plates.search) == ("yolov8", "frame")
+    with pytest.raises(ValidationError, match="'yolo9'.*expected tags: 'yolov8', 'text'"):
+        EngineConfig.model_validate({"plates": {"type": "yolo9"}})
