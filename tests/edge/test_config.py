@@ -96,5 +96,5 @@ def test_an_unknown_region_is_refused_with_the_known_ones() -> None:
 def test_a_backend_section_without_a_type_takes_the_default_backend() -> None:
     config = EngineConfig.model_validate({"plates": {"search": "frame"}})
     assert (config.plates.type, config.plates.search) == ("yolov8", "frame")
-    with pytest.raises(ValidationError, match="'yolo9'.*expected tags: 'yolov8', 'text'"):
+    with pytest.raises(ValidationError, match=r"'yolo9'.*expected tags: 'yolov8', 'text'"):
         EngineConfig.model_validate({"plates": {"type": "yolo9"}})
