@@ -104,7 +104,18 @@ class PpOcr(_Section):
         default=0.4, ge=0.0, le=1.0, description="Reads scored lower are dropped"
     )
     min_chars: int = Field(
-        default=2, ge=1, le=20, description="Reads with fewer characters are dropped"
+        default=3,
+        ge=1,
+        le=20,
+        description="Reads with fewer characters are dropped (fragments of stickers and "
+        "badges; lower it for sites with one- or two-character plates)",
+    )
+    max_chars: int = Field(
+        default=10,
+        ge=1,
+        le=40,
+        description="Reads with more characters are dropped: no plate layout is longer, and "
+        "such reads are dealer frames and slogans",
     )
     stretch: float = Field(
         default=1.5,
@@ -133,6 +144,14 @@ class PpOcr(_Section):
         description="How many of the plate's margin crops (tightest first) are also tried as "
         "two lines split at candidate rows (each costs two more recognitions)",
     )
+
+    @model_validator(mode="after")
+    def _chars_in_order(self) -> PpOcr:
+        if self.min_chars > self.max_chars:
+            raise ValueError(
+                f"min_chars ({self.min_chars}) must not exceed max_chars ({self.max_chars})"
+            )
+        return self
 
 
 class Formats(_Section):

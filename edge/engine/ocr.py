@@ -96,7 +96,7 @@ class PpOcrReader(PlateReader):
                 c
                 for c in found
                 if c is not None
-                and len(c.text) >= self.config.min_chars
+                and self.config.min_chars <= len(c.text) <= self.config.max_chars
                 and c.confidence >= self.config.min_score
             ]
             for found in reads
