@@ -18,7 +18,12 @@ from edge.requirements import require_edge
 @app.command(
     argument("files", nargs=-1, required=True),
     option("--json", "as_json", is_flag=True, help="One JSON line per file."),
-    option("--region", default=None, help="Plate formats to check reads against (e.g. cz, in)."),
+    option(
+        "--region",
+        default=None,
+        help="Plate layouts to decode with: regions or groups, comma-separated (eu, us-ca, "
+        "br, vn,in; see edge/layouts.yaml). Default: the config's, else every layout.",
+    ),
     option(
         "--fps",
         default=10.0,
@@ -43,10 +48,11 @@ async def read(
 ) -> None:
     """Read licence plates in image and video files; needs no broker or store.
 
-    Prints each plate as TEXT (upper case, no separators), its confidence and its vehicle;
-    with --json one line per file: {"file", "plates": [{"text", "confidence", "box",
-    "vehicle": {"type", "box"}, "valid", ...}], "ms"}. Reads that fit no plate format of
-    the region are kept with "valid": false. Files that cannot be read give an error line
+    Prints each plate as TEXT (upper case, no separators), its confidence and its vehicle
+    (colour and type); with --json one line per file: {"file", "plates": [{"text",
+    "confidence", "box", "vehicle": {"type", "colour", "box"}, "valid", "format", "lines"}],
+    "ms"}. The plate layouts of the region decide look-alike characters (I/1, O/0, B/8);
+    reads that fit no layout are kept with "valid": false. Files that cannot be read give an error line
     and a non-zero exit status at the end; the other files are still read. Models come
     from the cache that `alpr models fetch` fills ($ALPR_HOME/models).
 
