@@ -52,9 +52,9 @@ async def read(
     (colour and type); with --json one line per file: {"file", "plates": [{"text",
     "confidence", "box", "vehicle": {"type", "colour", "box"}, "valid", "format", "lines"}],
     "ms"}. The plate layouts of the region decide look-alike characters (I/1, O/0, B/8);
-    reads that fit no layout are kept with "valid": false. Files that cannot be read give an error line
-    and a non-zero exit status at the end; the other files are still read. Models come
-    from the cache that `alpr models fetch` fills ($ALPR_HOME/models).
+    reads that fit no layout are kept with "valid": false. Files that cannot be read give
+    an error line and a non-zero exit status at the end; the other files are still read.
+    Models come from the cache that `alpr models fetch` fills ($ALPR_HOME/models).
 
     Videos (.mp4, .mkv, ... or rtsp:// URLs) are tracked vehicle by vehicle: one line per
     track with the text the track's frames voted for, how many reads agreed, the vehicle
