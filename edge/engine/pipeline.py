@@ -6,6 +6,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from edge.engine import mosaic
 from edge.engine.colour import vehicle_colour
@@ -66,6 +67,15 @@ class PlateRead:
     box_score: float = 1.0
 
 
+class Located(NamedTuple):
+    """A plate found in a frame: its box, its vehicle, and whether only the search inside
+    that vehicle found it (such finds must read like a plate to be kept)."""
+
+    plate: Detection
+    vehicle: Vehicle | None
+    second_look: bool
+
+
 @dataclass
 class FrameResult:
     """The plates read in a frame, and the time each stage took (milliseconds)."""
@@ -100,8 +110,6 @@ class Engine:
             raise ValueError(f"vehicle_searches must be >= 0, got {vehicle_searches}")
         self.search = search
         self.vehicle_searches = vehicle_searches
-        # Ids of the plates of the current frame found only by the search inside vehicles.
-        self._second_looks: set[int] = set()
         self.vehicles = vehicles
         self.plates = plates
         self.reader = reader
@@ -125,7 +133,8 @@ class Engine:
         watch.totals["frame"] = sum(watch.totals.values())
         return FrameResult(plates, dict(watch.totals))
 
-    def _locate(self, frame: Image, vehicles: Detections) -> list[tuple[Detection, Vehicle | None]]:
+    def _locate(self, frame: Image, vehicles: Detections) -> list[Located]:
+        """Every plate, its owner, and whether only the search inside a vehicle found it."""
         owners = [Vehicle(v.label, _rounded(v.box), vehicle_colour(frame, v.box)) for v in vehicles]
         found: list[tuple[Detection, Vehicle | None]] = []
         if self.search == "vehicles":
@@ -133,17 +142,17 @@ class Engine:
                 found += self._locate_in(frame, owner)
         # The whole frame also holds close-ups and plates of vehicles the detector missed.
         found += [(p, None) for p in self.plates.locate(frame)]
+        second_looks: list[tuple[Detection, Vehicle | None]] = []
         if self.search == "auto":
             # A plate too small to see in the whole frame grows when its vehicle's crop is
             # scaled up to the model's input: search the vehicles that got no plate.
             empty = [o for o in owners if not any(_holds(o, p) for p, _ in found)]
             second_looks = self._locate_in_mosaics(frame, empty[: self.vehicle_searches])
             found += second_looks
-            self._second_looks = {id(p) for p, _ in second_looks}
         # Overlapping vehicle boxes (a car also boxed as a truck) hold the same plate: the
         # smallest one around it owns it, whichever crop it was found in.
         plates = _join_words([p for p, _ in _drop_duplicates(found)])
-        return [(p, _owner(p, owners)) for p in plates]
+        return [Located(p, _owner(p, owners), any(p is s for s, _ in second_looks)) for p in plates]
 
     def _locate_in(self, frame: Image, owner: Vehicle) -> list[tuple[Detection, Vehicle | None]]:
         x1, y1, x2, y2 = pad_box(owner.box, VEHICLE_MARGIN, VEHICLE_MARGIN)
@@ -180,18 +189,17 @@ class Engine:
     def _read_all(
         self,
         frame: Image,
-        located: list[tuple[Detection, Vehicle | None]],
+        located: list[Located],
         formats: PlateFormats,
     ) -> list[PlateRead | None]:
         """Every located plate read, their crops recognised together."""
         crops = [
-            [crop(frame, pad_box(p.box, mx, my)) for mx, my in PLATE_MARGINS] for p, _ in located
+            [crop(frame, pad_box(p.plate.box, mx, my)) for mx, my in PLATE_MARGINS] for p in located
         ]
         candidates = self.reader.read_many(crops, formats)
-        second_looks, self._second_looks = self._second_looks, set()
         reads = []
-        for found, (plate, vehicle) in zip(candidates, located, strict=True):
-            if id(plate) in second_looks:
+        for found, (plate, vehicle, second_look) in zip(candidates, located, strict=True):
+            if second_look:
                 # Found only by the search inside a vehicle, where stickers, dealer frames
                 # and badges also look like plates: kept only as a plate-like read.
                 found = [c for c in found if c.valid and len(c.text) >= SECOND_LOOK_CHARS]
