@@ -2,9 +2,9 @@
 
 Every problem becomes a :class:`RuleError` with the file, the line and the field, so
 ``alpr rules check`` can list them all at once. For YAML the line comes from the node the
-pydantic error location points at; a watch list's ``plates_csv`` is read here (relative to
-the rule file) and its plates inlined, so a loaded rule is self-contained and can be
-published as it is.
+pydantic error location points at; the files a rule names (a watch list's ``plates_csv``)
+are read here, relative to the rule file, by the rule's kind and inlined, so a loaded rule
+is self-contained and can be published as it is.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from rules.matching import read_plates_csv
-from rules.model import AnyRule, Rule, RuleFile, WatchlistRule
+from rules.kinds.base import FieldError
+from rules.model import AnyRule, Rule, RuleFile
 
 RULE_SUFFIXES = (".yaml", ".yml", ".py")
 
@@ -106,7 +106,7 @@ def load_yaml(path: Path) -> LoadResult:
         parsed = RuleFile.model_validate(data if data is not None else {})
     except ValidationError as exc:
         return LoadResult(errors=_yaml_errors(str(path), root, exc))
-    return _with_csv_plates(path, list(parsed.rules), root)
+    return _with_files(path, list(parsed.rules), root)
 
 
 def _python_line(path: Path, exc: BaseException) -> int | None:
@@ -131,27 +131,22 @@ def load_python(path: Path) -> LoadResult:
     except Exception as exc:
         line = _python_line(path, exc)
         return LoadResult(errors=[RuleError(str(path), line, "", f"{type(exc).__name__}: {exc}")])
-    return _with_csv_plates(path, rules, None)
+    return _with_files(path, rules, None)
 
 
-def _with_csv_plates(path: Path, rules: list[AnyRule], root: yaml.Node | None) -> LoadResult:
+def _with_files(path: Path, rules: list[AnyRule], root: yaml.Node | None) -> LoadResult:
+    """The rules with the files they name inlined; a file that cannot be read is an error at
+    the field that names it."""
     result = LoadResult()
     for index, rule in enumerate(rules):
-        if not isinstance(rule, WatchlistRule) or rule.plates_csv is None:
-            result.rules.append(rule)
-            continue
-        csv_path = path.parent / rule.plates_csv
         try:
-            with open(csv_path, encoding="utf-8") as lines:
-                plates = read_plates_csv(lines)
-        except (OSError, ValueError) as exc:
-            node, walked = _node_at(root, ("rules", index, "plates_csv")) if root else (None, [])
+            result.rules.append(rule.with_files(path.parent))
+        except FieldError as exc:
+            loc = ("rules", index, exc.field)
+            node, walked = _node_at(root, loc) if root else (None, [])
             line = node.start_mark.line + 1 if node is not None else None
-            field_name = _dotted(walked) or f"rules[{index}].plates_csv"
+            field_name = _dotted(walked) or f"rules[{index}].{exc.field}"
             result.errors.append(RuleError(str(path), line, field_name, str(exc)))
-            continue
-        merged = list(dict.fromkeys([*rule.plates, *plates]))
-        result.rules.append(rule.model_copy(update={"plates": merged, "plates_csv": None}))
     return result
 
 

@@ -3,7 +3,7 @@
 Each message is one rule keyed by its name: gzip-compressed JSON with the rule, a version
 (the SHA-256 of the rule's JSON) and the time it was published; an empty value removes the
 rule. :class:`RuleBook` applies these messages in order and keeps the compiled form
-(watch-list indexes) next to each rule, so evaluation never rebuilds them.
+(a kind's index, such as a watch list's) next to each rule, so evaluation never rebuilds them.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import TypeAdapter
 
-from rules.matching import Watchlist
-from rules.model import AnyRule, Rule, WatchlistRule
+from rules.model import AnyRule, Rule
 
 _RULE: TypeAdapter[AnyRule] = TypeAdapter(Rule)
 
@@ -48,16 +48,15 @@ def decode_rule(value: bytes) -> tuple[AnyRule, str]:
 
 @dataclass
 class CompiledRule:
+    """A rule with its version and the index its kind builds once (``rule.compile()``)."""
+
     rule: AnyRule
     version: str
-    watchlist: Watchlist | None = None
+    index: Any = None
 
 
 def compile_rule(rule: AnyRule, version: str | None = None) -> CompiledRule:
-    watchlist = None
-    if isinstance(rule, WatchlistRule):
-        watchlist = Watchlist(rule.plates, rule.match, rule.max_distance)
-    return CompiledRule(rule, version or rule_version(rule), watchlist)
+    return CompiledRule(rule, version or rule_version(rule), rule.compile())
 
 
 @dataclass

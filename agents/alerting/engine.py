@@ -22,12 +22,10 @@ from rules.evaluate import (
     Trigger,
     admit,
     horizon_s,
+    on_camera_read,
     on_read,
-    overdue_dwell,
-    rate_hit,
-    silent_since,
 )
-from rules.model import AnyRule, DwellRule, RateRule, SilenceRule, ThresholdRule, WatchlistRule
+from rules.model import AnyRule
 from rules.ruleset import RuleBook
 from streams.alert import Alert
 from streams.records import PlateRead
@@ -74,13 +72,6 @@ def sighting_of(read: PlateRead) -> Sighting:
         frames_agreed=read.frames_agreed,
         track_id=read.track_id,
     )
-
-
-def _needs_plate_state(rule: AnyRule) -> bool:
-    """Whether a rule needs the plate's history or cooldowns between reads."""
-    if isinstance(rule, SilenceRule) or (isinstance(rule, RateRule) and rule.per == "camera"):
-        return False
-    return rule.cooldown > 0 or not isinstance(rule, WatchlistRule | ThresholdRule)
 
 
 def _utc(seconds: float) -> datetime:
@@ -135,27 +126,20 @@ class AlertEngine:
     def needs_read(self, plate: str) -> bool:
         """Whether a read of ``plate`` can raise an alert or change rule state.
 
-        Watch lists answer from the plate alone (a hash lookup, or the deletion index for
-        fuzzy lists); any other kind of rule needs every read (its fields, its time, the
-        camera tick).
+        Each kind answers (``wants``): watch lists from the plate alone (a hash lookup, or
+        the deletion index for fuzzy lists); the other kinds need every read (its fields,
+        its time, the camera tick).
         """
-        for compiled in self.book.enabled():
-            if compiled.watchlist is None or compiled.watchlist.match(plate) is not None:
-                return True
-        return False
+        return any(c.rule.wants(plate, c.index) for c in self.book.enabled())
 
     def _camera_rules_exist(self) -> bool:
-        return any(
-            isinstance(c.rule, SilenceRule)
-            or (isinstance(c.rule, RateRule) and c.rule.per == "camera")
-            for c in self.book.enabled()
-        )
+        return any(c.rule.keyed_by() == "camera" for c in self.book.enabled())
 
     async def on_read(self, read: PlateRead, partition: int) -> list[Alert]:
         """Evaluate one read of the plate-keyed stream; send and return its alerts."""
         rules = self.book.enabled()
         sighting = sighting_of(read)
-        stateful = any(_needs_plate_state(c.rule) for c in rules)
+        stateful = any(c.rule.needs_plate_state() for c in rules)
         stored = self.by_plate.get(read.plate) if stateful else None
         history = stored.history() if stored is not None else PlateHistory()
         if sighting.ts < history.watermark - self.settings.lateness_s:
@@ -185,27 +169,16 @@ class AlertEngine:
         return alerts
 
     async def on_camera_tick(self, tick: CameraTick, partition: int) -> list[Alert]:
-        """Evaluate per-camera rate rules on one read of the camera-keyed stream."""
-        rules = [
-            c
-            for c in self.book.enabled()
-            if isinstance(c.rule, RateRule) and c.rule.per == "camera"
-        ]
+        """Evaluate the rules kept per camera (per-camera rates) on one read of the
+        camera-keyed stream."""
+        rules = [c for c in self.book.enabled() if c.rule.keyed_by() == "camera"]
         stored = self.by_camera.get(tick.camera_id)
         history = stored.history() if stored is not None else PlateHistory()
         sighting = Sighting(tick.event_id, tick.camera_id, tick.site_id, tick.ts)
         if not history.add(sighting):
             return []
-        late = sighting.ts < history.watermark - self.settings.lateness_s
-        triggers = []
-        for compiled in rules:
-            rule = compiled.rule
-            assert isinstance(rule, RateRule)
-            if late or not rule.applies_to(tick.camera_id, tick.site_id, _utc(tick.ts)):
-                continue
-            trigger = rate_hit(rule, tick.camera_id, history.sightings, sighting)
-            if trigger is not None and admit(trigger, history):
-                triggers.append(trigger)
+        lateness_s = self.settings.lateness_s
+        triggers = on_camera_read(rules, history, tick.camera_id, sighting, lateness_s)
         # a camera's rate windows need its recent reads; silence needs only the latest
         history.prune(horizon_s(rules) + self.settings.lateness_s, self.settings.history_max)
         self.by_camera[tick.camera_id] = PlateRuleState.of(history, partition)
@@ -214,28 +187,36 @@ class AlertEngine:
         return alerts
 
     async def on_timer(self, now: float, write: TimerWriter) -> list[Alert]:
-        """Dwell and silence: alerts that the passing of time raises, at wall-clock ``now``.
+        """Alerts that the passing of time raises (dwell, silence), at wall-clock ``now``.
 
         Only the partitions this worker holds are in the tables' local data, so each worker
         checks its own plates and cameras.
         """
-        rules = [c.rule for c in self.book.enabled()]
-        alerts: list[Alert] = []
-        dwells = [r for r in rules if isinstance(r, DwellRule)]
-        if dwells:  # the plate table holds every plate a stateful rule saw: walk it only then
-            async for plate, stored in _entries(self.by_plate):
-                alerts += self._timer_alerts(
-                    self.by_plate, plate, stored, dwells, now, write, plate=plate
-                )
-        silences = [r for r in rules if isinstance(r, SilenceRule)]
-        if silences:
-            async for camera, stored in _entries(self.by_camera):
-                watching = [r for r in silences if camera in r.cameras]
-                if watching:
-                    alerts += self._timer_alerts(
-                        self.by_camera, camera, stored, watching, now, write
-                    )
+        timers = [c.rule for c in self.book.enabled() if c.rule.timer]
+        by_plate = [r for r in timers if r.keyed_by() == "plate"]
+        by_camera = [r for r in timers if r.keyed_by() == "camera"]
+        # the plate table holds every plate a stateful rule saw: walk it only when needed
+        alerts = await self._walk_timers(self.by_plate, by_plate, now, write, per_plate=True)
+        alerts += await self._walk_timers(self.by_camera, by_camera, now, write, per_plate=False)
         await self._send(alerts)
+        return alerts
+
+    async def _walk_timers(
+        self,
+        table: MutableMapping[str, PlateRuleState],
+        rules: list[AnyRule],
+        now: float,
+        write: TimerWriter,
+        per_plate: bool,
+    ) -> list[Alert]:
+        alerts: list[Alert] = []
+        if not rules:
+            return alerts
+        async for key, stored in _entries(table):
+            watching = [r for r in rules if r.watches(key)]
+            if watching:
+                extra = {"plate": key} if per_plate else {}
+                alerts += self._timer_alerts(table, key, stored, watching, now, write, **extra)
         return alerts
 
     def keep_s(self) -> float:
@@ -266,7 +247,7 @@ class AlertEngine:
         table: MutableMapping[str, PlateRuleState],
         key: str,
         stored: PlateRuleState,
-        rules: list[Any],
+        rules: list[AnyRule],
         now: float,
         write: TimerWriter,
         **extra: Any,
@@ -274,10 +255,7 @@ class AlertEngine:
         history = stored.history()
         found = []
         for rule in rules:
-            if isinstance(rule, DwellRule):
-                trigger = overdue_dwell(rule, key, history.sightings, now)
-            else:
-                trigger = silent_since(rule, key, history.watermark, now)
+            trigger = rule.on_timer(key, history, now)
             if trigger is None or not admit(trigger, history):
                 continue
             last = history.sightings[-1] if history.sightings else None

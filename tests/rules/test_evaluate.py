@@ -1,4 +1,4 @@
-"""Rule evaluation as pure functions: windows, late reads, cooldowns, chains, travel, dwell."""
+"""Rule evaluation as pure functions: windows, late reads, cooldowns, chains, travel."""
 
 from __future__ import annotations
 
@@ -6,15 +6,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from rules.evaluate import (
-    PlateHistory,
-    Sighting,
-    horizon_s,
-    on_read,
-    overdue_dwell,
-    silent_since,
-)
-from rules.model import AnyRule, DwellRule, Rule, SilenceRule
+from rules.evaluate import PlateHistory, Sighting, horizon_s, on_read
+from rules.model import AnyRule, Rule
 from rules.ruleset import CompiledRule, compile_rule
 
 RULE: TypeAdapter[AnyRule] = TypeAdapter(Rule)
@@ -107,25 +100,6 @@ def test_impossible_travel_between_distant_cameras() -> None:
     (hit,) = feed([travel], [read(1, 0, "london"), read(2, 600, "paris")])
     assert hit.event_ids == ("ev-1", "ev-2")
     assert feed([travel], [read(1, 0, "london"), read(2, 3 * 3600, "paris")]) == []
-
-
-def test_dwell_overdue_only_without_an_exit() -> None:
-    dwell = RULE.validate_python({"type": "dwell", "name": "d", "entry_cameras": ["in"],
-                                  "exit_cameras": ["out"], "within": 3600})  # fmt: skip
-    assert isinstance(dwell, DwellRule)
-    entered = [read(1, 0, "in")]
-    assert overdue_dwell(dwell, "P", entered, T0 + 3599) is None
-    assert overdue_dwell(dwell, "P", entered, T0 + 3600) is not None
-    assert overdue_dwell(dwell, "P", [*entered, read(2, 100, "out")], T0 + 9999) is None
-
-
-def test_silence_after_the_quiet_period() -> None:
-    silence = RULE.validate_python({"type": "silence", "name": "q", "cameras": ["c"], "after": 60})
-    assert isinstance(silence, SilenceRule)
-    assert silent_since(silence, "c", T0, T0 + 59) is None
-    first = silent_since(silence, "c", T0, T0 + 60)
-    again = silent_since(silence, "c", T0, T0 + 600)
-    assert first is not None and again is not None and first.alert_id == again.alert_id
 
 
 def test_alert_id_is_deterministic() -> None:

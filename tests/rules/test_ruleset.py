@@ -22,8 +22,8 @@ def test_a_large_watch_list_fits_one_message() -> None:
 def test_book_applies_updates_and_tombstones() -> None:
     book = RuleBook()
     book.apply("w", encode_rule(WATCH))
-    assert book.rules["w"].watchlist is not None
-    assert book.rules["w"].watchlist.match("A8123CD") == "AB123CD"
+    assert book.rules["w"].index is not None
+    assert book.rules["w"].index.match("A8123CD") == "AB123CD"
     rate = RateRule(type="rate", name="w", count=2, window=60)
     book.apply("w", encode_rule(rate))
     assert book.rules["w"].rule == rate

@@ -2,8 +2,8 @@
 
 Rules are validated by the same model as rule files (``rules.model``) and published with
 ``agents.alerting.rule_topic``, as ``alpr rules publish`` does; every worker applies them at
-once. A watch list's plates are given inline here (``plates_csv`` only has a meaning next to a
-file).
+once. A rule that names files (a watch list's ``plates_csv``, which only has a meaning next to a
+rule file) is refused: its content is given inline here.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from agents.alerting.rule_topic import publish_rules, read_rule_topic
 from alpr import app
 from config.settings import get_settings
-from rules.model import AnyRule, Rule, WatchlistRule
+from rules.model import AnyRule, Rule
 from rules.ruleset import decode_rule, rule_version
 from web.api.base import ApiView, json_body
 from web.errors import ApiError, bad_request, not_found
@@ -33,8 +33,9 @@ def parse_rule(body: dict[str, Any]) -> AnyRule:
             f"{'.'.join(str(p) for p in e['loc']) or '(rule)'}: {e['msg']}" for e in exc.errors()
         )
         raise ApiError(422, "invalid_rule", f"the rule is not valid: {problems}") from None
-    if isinstance(rule, WatchlistRule) and rule.plates_csv is not None:
-        raise ApiError(422, "invalid_rule", "give a watch list's plates inline, not plates_csv")
+    problem = rule.standalone_problem()
+    if problem is not None:
+        raise ApiError(422, "invalid_rule", problem)
     return rule
 
 
