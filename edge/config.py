@@ -209,7 +209,9 @@ class Formats(_Section):
 
     def region_names(self) -> list[str]:
         """The enabled region and group names."""
-        return [name.strip() for name in self.region.split(",") if name.strip()] or ["any"]
+        from edge.layouts import split_regions
+
+        return split_regions(self.region)
 
     def known_regions(self) -> set[str]:
         """Every region and group name a camera or ``--region`` may use."""

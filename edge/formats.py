@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from edge.config import Formats
-from edge.layouts import Layout, LayoutBook, Template, build_book, shipped_book
+from edge.layouts import Layout, LayoutBook, Template, build_book, shipped_book, split_regions
 
 _NOT_PLATE_CHARS = re.compile(r"[^A-Z0-9]")
 
@@ -36,8 +36,7 @@ class PlateFormats:
         self.config = config
         self.region = region or config.region
         book = _book(config)
-        names = [n.strip() for n in self.region.split(",") if n.strip()] or ["any"]
-        self.layouts: list[Layout] = book.select(names)
+        self.layouts: list[Layout] = book.select(split_regions(self.region))
         self._templates: dict[int, list[Template]] = defaultdict(list)
         by_length: dict[int, list[Template]] = defaultdict(list)
         for layout in self.layouts:

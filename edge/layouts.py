@@ -83,10 +83,6 @@ class Layout:
             Template(self.format, tuple(combo)) for combo in combos if all(len(x) for x in combo)
         ]
 
-    def regex(self) -> str:
-        """A regular expression for the layout's text, lines joined, without separators."""
-        return "".join(_line_regex(line) for line in self.lines)
-
 
 def parse_line(line: str) -> list[tuple[str, int, int]]:
     """The (characters, fewest, most) of each class of a layout line; ``ValueError`` if bad."""
@@ -125,12 +121,9 @@ def _expand(line: str) -> list[tuple[str, ...]]:
     return expanded
 
 
-def _line_regex(line: str) -> str:
-    parts = []
-    for chars, low, high in parse_line(line):
-        klass = "[0-9A-Z]" if chars == CLASSES["A"] else f"[{re.escape(chars)}]"
-        parts.append(f"{klass}{{{low},{high}}}")
-    return "".join(parts)
+def split_regions(region: str) -> list[str]:
+    """The region and group names of a setting such as ``"eu, us-ca"`` (``any`` when empty)."""
+    return [name.strip() for name in region.split(",") if name.strip()] or ["any"]
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,8 @@
-"""Greedy CTC decoding restricted to the characters a plate can hold."""
+"""The recognizer's output restricted to the characters a plate can hold."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -12,19 +11,12 @@ import numpy.typing as npt
 SEPARATORS = " -.·:"
 
 
-@dataclass(frozen=True)
-class Decoded:
-    """Decoded text and the mean probability of its characters (0 when empty)."""
-
-    text: str
-    confidence: float
-
-
 class PlateAlphabet:
     """The columns of a recognition model's output that a plate decoder may pick.
 
     ``vocabulary`` is the model's class list with the CTC blank first. Lower-case letters
-    count as their upper-case forms; separators break repeated characters and are dropped.
+    count as their upper-case forms; separators count as the blank: they break repeated
+    characters and are dropped (decoding: :mod:`edge.engine.constrained`).
     """
 
     def __init__(self, vocabulary: Sequence[str], charset: str) -> None:
@@ -64,28 +56,6 @@ class PlateAlphabet:
         for column, target in self._rest:
             np.maximum(folded[:, target], restricted[:, column], out=folded[:, target])
         return np.log(np.maximum(folded, 1e-12))
-
-    def decode(self, probabilities: npt.NDArray[np.float32]) -> Decoded:
-        """Decode one sequence of per-step class probabilities, shape (steps, classes)."""
-        if probabilities.ndim != 2 or probabilities.shape[1] != self.size:
-            raise ValueError(
-                f"probabilities must have shape (steps, {self.size}), got {probabilities.shape}"
-            )
-        restricted = probabilities[:, self.columns]
-        best = restricted.argmax(axis=1)
-        scores = restricted[np.arange(len(best)), best]
-        chars: list[str] = []
-        confidences: list[float] = []
-        previous = -1
-        for step, choice in enumerate(best):
-            if choice != previous and choice != 0:
-                symbol = self.symbols[choice]
-                if symbol != " ":
-                    chars.append(symbol)
-                    confidences.append(float(scores[step]))
-            previous = int(choice)
-        confidence = float(np.mean(confidences)) if confidences else 0.0
-        return Decoded("".join(chars), confidence)
 
 
 def _first_of_each(targets: list[int]) -> dict[int, int]:
