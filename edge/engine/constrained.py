@@ -241,84 +241,50 @@ class Lattice:
         score = max(float(self.end[template]), float(self.final[last]))
         if score <= NEG / 2:
             return None
-        path = _trace(
-            template,
-            last,
-            len(self.templates[template]),
-            float(self.end[template]) >= float(self.final[last]),
-            self.v_source,
-            self.pre_from_v,
-            self.end_from_v,
-            self.best_args,
-            self.second_args,
-            self.first,
-        )
+        path = self._trace(template, float(self.end[template]) >= float(self.final[last]))
         text = "".join(self.charset[c] for _, c in path)
-        steps = len(self.log_probs)
-        return LineDecode(text, score, _confidences(path, self.log_probs, self.v_source, steps))
+        return LineDecode(text, score, self._confidences(path))
 
+    def _trace(self, template: int, in_end_blank: bool) -> list[tuple[int, int]]:
+        """The (step, character) where each position of the template's best path starts."""
+        last = int(self.ends[template])
+        step = len(self.log_probs) - 1
+        row = last
+        state = "end" if in_end_blank else "v"
+        char = -1 if in_end_blank else int(self.best_args[step, row])
+        starts: list[tuple[int, int]] = []
+        while step >= 0:
+            if state == "end":
+                if self.end_from_v[step, template]:
+                    state, char = "v", int(self.best_args[step - 1, last])
+            elif state == "pre":
+                if step > 0 and self.pre_from_v[step, row]:
+                    row -= 1
+                    state, char = "v", int(self.best_args[step - 1, row])
+            elif step == 0:
+                starts.append((step, char))
+            else:
+                source = int(self.v_source[step, row, char])
+                if source != 0:  # this position starts here, after a blank or the previous one
+                    starts.append((step, char))
+                if source == 1:
+                    state = "pre"
+                elif source == 2:
+                    row -= 1
+                    arg = int(self.best_args[step - 1, row])
+                    char = int(self.second_args[step - 1, row]) if arg == char else arg
+            step -= 1
+        starts.reverse()
+        if len(starts) != len(self.templates[template]):
+            raise AssertionError(
+                f"traceback found {len(starts)} of {len(self.templates[template])}"
+            )
+        return starts
 
-def _trace(
-    template: int,
-    last: int,
-    length: int,
-    in_end_blank: bool,
-    v_source: npt.NDArray[np.int8],
-    pre_from_v: npt.NDArray[np.bool_],
-    end_from_v: npt.NDArray[np.bool_],
-    best_args: npt.NDArray[np.intp],
-    second_args: npt.NDArray[np.intp],
-    first: npt.NDArray[np.bool_],
-) -> list[tuple[int, int]]:
-    """The (step, character) where each position of the best path starts, first to last."""
-    steps = v_source.shape[0]
-    step = steps - 1
-    row, char = last, -1
-    state = "end" if in_end_blank else "v"
-    if state == "v":
-        char = int(best_args[step, row])
-    starts: list[tuple[int, int]] = []
-    while step >= 0:
-        if state == "end":
-            if end_from_v[step, template]:
-                state, row, char = "v", last, int(best_args[step - 1, last])
-            step -= 1
-            continue
-        if state == "pre":
-            if step > 0 and pre_from_v[step, row]:
-                row -= 1
-                state, char = "v", int(best_args[step - 1, row])
-            step -= 1
-            continue
-        source = int(v_source[step, row, char]) if step > 0 else (1 if first[row] else 0)
-        if step == 0:
-            starts.append((step, char))
-            break
-        if source == 0:
-            step -= 1
-        elif source == 1:
-            starts.append((step, char))
-            state = "pre"
-            step -= 1
-        else:
-            starts.append((step, char))
-            row -= 1
-            arg = int(best_args[step - 1, row])
-            char = int(second_args[step - 1, row]) if arg == char else arg
-            step -= 1
-    starts.reverse()
-    if len(starts) != length:
-        raise AssertionError(f"traceback found {len(starts)} of {length} positions")
-    return starts
-
-
-def _confidences(
-    path: list[tuple[int, int]], log_probs: FloatArray, v_source: npt.NDArray[np.int8], steps: int
-) -> tuple[float, ...]:
-    """Each character's highest probability over the steps it holds (from its start on)."""
-    confidences = []
-    for position, (start, char) in enumerate(path):
-        stop = path[position + 1][0] if position + 1 < len(path) else steps
-        window = log_probs[start:stop, char + 1]
-        confidences.append(float(np.exp(window.max())))
-    return tuple(confidences)
+    def _confidences(self, path: list[tuple[int, int]]) -> tuple[float, ...]:
+        """Each character's highest probability over the steps it holds (from its start on)."""
+        stops = [start for start, _ in path[1:]] + [len(self.log_probs)]
+        return tuple(
+            float(np.exp(self.log_probs[start:stop, char + 1].max()))
+            for (start, char), stop in zip(path, stops, strict=True)
+        )
