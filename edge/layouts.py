@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import yaml
@@ -39,26 +39,31 @@ class Template:
     format: str  # ``region:index`` of the layout it came from
     lines: tuple[tuple[str, ...], ...]
 
+    # Derived once per template: the decoder asks for them on every plate it reads.
+    @cached_property
+    def positions(self) -> tuple[str, ...]:
+        """The allowed characters of every position, lines joined."""
+        return tuple(chars for line in self.lines for chars in line)
+
     @property
     def length(self) -> int:
-        return sum(len(line) for line in self.lines)
+        return len(self.positions)
 
     def fits(self, text: str) -> bool:
         """Whether ``text`` (lines joined, no separators) is one the template accepts."""
-        positions = [chars for line in self.lines for chars in line]
-        return len(text) == len(positions) and all(
-            char in chars for char, chars in zip(text, positions, strict=True)
+        return len(text) == len(self.positions) and all(
+            char in chars for char, chars in zip(text, self.positions, strict=True)
         )
 
-    @property
+    @cached_property
     def generic(self) -> bool:
         """Whether every position takes any letter or digit (a catch-all layout)."""
-        return all(len(chars) >= len(CLASSES["A"]) for line in self.lines for chars in line)
+        return all(len(chars) >= len(CLASSES["A"]) for chars in self.positions)
 
-    @property
+    @cached_property
     def log_size(self) -> float:
         """Natural log of the number of texts the template accepts (its vagueness)."""
-        return sum(math.log(len(chars)) for line in self.lines for chars in line)
+        return sum(math.log(len(chars)) for chars in self.positions)
 
 
 @dataclass(frozen=True)

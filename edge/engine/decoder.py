@@ -60,10 +60,7 @@ def decode_plate(
         return None
     best = _best_template(folded, free, charset, formats)
     if best is not None:
-        text, confidences, template = best
-        return TextRead(
-            text, _mean(confidences), len(lines), True, template.format, not template.generic
-        )
+        return best
     text = "".join(line.text for line in free)
     check = formats.check(text)
     confidences = [c for line in free for c in line.confidences]
@@ -72,8 +69,8 @@ def decode_plate(
 
 def _best_template(
     folded: list[FloatArray], free: list[LineDecode], charset: str, formats: PlateFormats
-) -> tuple[str, list[float], Template] | None:
-    """The winning template's text, character confidences and format, if one is close enough."""
+) -> TextRead | None:
+    """The reading the winning template gives, if one is close enough to the free one."""
     templates = [
         t
         for t in formats.templates(len(folded))
@@ -113,8 +110,11 @@ def _best_template(
         for (lattice, index), part in zip(lattices, template.lines, strict=True)
     ]
     found = [p for p in parts if p is not None]
+    confidences = [c for p in found for c in p.confidences]
     text = "".join(p.text for p in found)
-    return text, [c for p in found for c in p.confidences], template
+    return TextRead(
+        text, _mean(confidences), len(folded), True, template.format, not template.generic
+    )
 
 
 def _mean(values: Sequence[float]) -> float:
