@@ -183,19 +183,18 @@ class Engine:
     ) -> PlateRead | None:
         """The plate at ``box`` in ``image`` (found earlier, e.g. in a previous frame of a
         track, with the locator's ``score``), read without locating it again."""
-        plate = Detection(box, score, "plate")
-        return self._read(image, plate, None, formats or self.formats, margins)
+        located = Located(Detection(box, score, "plate"), None, second_look=False)
+        return self._read_all(image, [located], formats or self.formats, margins)[0]
 
     def _read_all(
         self,
         frame: Image,
         located: list[Located],
         formats: PlateFormats,
+        margins: Sequence[tuple[float, float]] = PLATE_MARGINS,
     ) -> list[PlateRead | None]:
         """Every located plate read, their crops recognised together."""
-        crops = [
-            [crop(frame, pad_box(p.plate.box, mx, my)) for mx, my in PLATE_MARGINS] for p in located
-        ]
+        crops = [[crop(frame, pad_box(p.plate.box, mx, my)) for mx, my in margins] for p in located]
         candidates = self.reader.read_many(crops, formats)
         reads = []
         for found, (plate, vehicle, second_look) in zip(candidates, located, strict=True):
@@ -205,18 +204,6 @@ class Engine:
                 found = [c for c in found if c.valid and len(c.text) >= SECOND_LOOK_CHARS]
             reads.append(_plate_read(found, plate, vehicle) if found else None)
         return reads
-
-    def _read(
-        self,
-        frame: Image,
-        plate: Detection,
-        vehicle: Vehicle | None,
-        formats: PlateFormats,
-        margins: Sequence[tuple[float, float]] = PLATE_MARGINS,
-    ) -> PlateRead | None:
-        crops = [crop(frame, pad_box(plate.box, mx, my)) for mx, my in margins]
-        candidates = self.reader.read(crops, formats)
-        return _plate_read(candidates, plate, vehicle) if candidates else None
 
 
 def _plate_read(candidates: list[TextRead], plate: Detection, vehicle: Vehicle | None) -> PlateRead:
