@@ -109,14 +109,23 @@ def load_openalpr(path: Path, image: str) -> list[Label]:
     return found
 
 
-def _box(field: str) -> Box | None:
+def parse_box(field: str) -> tuple[float, float, float, float] | None:
+    """A label's ``x y w h`` field (``-`` or empty: no box); ``ValueError`` saying why not."""
     if field in ("", "-"):
         return None
-    values = [float(v) for v in field.split()]
-    if len(values) != 4 or values[2] <= 0 or values[3] <= 0:
-        raise ValueError(f"box must be 'x y w h' with w, h > 0, got {field!r}")
-    x, y, w, h = values
-    return (x, y, x + w, y + h)
+    try:
+        x, y, w, h = (float(v) for v in field.split())
+    except ValueError:
+        raise ValueError(f"box must be 'x y w h' or '-', got {field!r}") from None
+    if x < 0 or y < 0 or w <= 0 or h <= 0:
+        raise ValueError(f"box must be 'x y w h' with x, y >= 0 and w, h > 0, got {field!r}")
+    return (x, y, w, h)
+
+
+def _box(field: str) -> Box | None:
+    """The corners (x1, y1, x2, y2) of a label's ``x y w h`` field."""
+    box = parse_box(field)
+    return None if box is None else (box[0], box[1], box[0] + box[2], box[1] + box[3])
 
 
 def _image_for(label: Path) -> Path | None:

@@ -29,6 +29,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bench.labels import parse_box
 from bench.samples import Sample
 from edge.fetch import FetchError, fetch_artifacts
 from edge.manifest import ChecksumError, alpr_home
@@ -75,18 +76,6 @@ def _optional(value: str) -> str | None:
     return None if value in ("", "-") else value
 
 
-def _parse_box(value: str) -> tuple[float, float, float, float] | None:
-    if value in ("", "-"):
-        return None
-    try:
-        x, y, w, h = (float(v) for v in value.split())
-    except ValueError:
-        raise ValueError(f"box must be 'x y w h' or '-', got {value!r}") from None
-    if x < 0 or y < 0 or w <= 0 or h <= 0:
-        raise ValueError(f"box must have x, y >= 0 and w, h > 0, got {value!r}")
-    return (x, y, w, h)
-
-
 def parse_labels(text: str, origin: str = "labels.tsv") -> list[PlateLabel]:
     """The plates of a ``labels.tsv``; ``SetError`` naming the line when one is malformed."""
     labels = []
@@ -108,7 +97,7 @@ def parse_labels(text: str, origin: str = "labels.tsv") -> list[PlateLabel]:
         if vehicle not in ("-", "", *VEHICLES):
             raise SetError(f"{where}: vehicle must be one of {', '.join(VEHICLES)} or '-'")
         try:
-            parsed_box = _parse_box(box)
+            parsed_box = parse_box(box)
         except ValueError as exc:
             raise SetError(f"{where}: {exc}") from None
         labels.append(
