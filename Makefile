@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # Runs a command with the ALPR_* settings that point at the local stack (ops/stack env).
 RUN    := ops/stack exec --
 STAMP  := $(VENV)/.installed
-EXTRAS := dev,stack,edge
+EXTRAS := dev,stack,edge,train
 
 .PHONY: help install stack stack-down bootstrap models rtsp-server browser lint typecheck unit integration test demo clean
 

@@ -29,8 +29,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bench.labels import parse_box
 from bench.samples import Sample
+from edge.evaluation.labels import parse_box
 from edge.fetch import FetchError, fetch_artifacts
 from edge.manifest import ChecksumError, alpr_home
 

@@ -21,6 +21,7 @@ EDGE_COMMANDS = {
     "read": "Read licence plates in image and video files; needs no broker or store.",
     "edge": "Run every enabled camera of a site: plate events to Kafka, crops to S3.",
     "models": "Recognition models: fetch them into the cache, list them, verify checksums.",
+    "train": "Train the project's own models: `alpr train ocr` (the plate recognizer).",
 }
 
 

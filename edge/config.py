@@ -154,6 +154,32 @@ class PpOcr(_Section):
         return self
 
 
+class SlotOcr(_Section):
+    """Plate text recognition with the project's own plate recognizer (``alpr train ocr``):
+    the whole plate crop, one or two lines, read in one pass, one character per slot."""
+
+    type: Literal["slots"] = "slots"
+    path: Path | None = Field(
+        default=None,
+        description="A trained model's folder (model.onnx and model.json); unset, the "
+        "model registry's current version of `model` is used",
+    )
+    model: str = Field(
+        default="plate-ocr", min_length=1, description="Name of the recognizer in the registry"
+    )
+    crops: int = Field(
+        default=2,
+        ge=1,
+        le=4,
+        description="How many of the plate's margin crops (tightest first) are read; the "
+        "most confident reading that fits a layout wins",
+    )
+    min_score: float = Field(
+        default=0.4, ge=0.0, le=1.0, description="Reads scored lower are dropped"
+    )
+    min_chars: int = Field(default=3, ge=1, le=20, description="Shorter reads are dropped")
+
+
 class Formats(_Section):
     """Plate formats: the layouts of the enabled regions steer decoding and flag odd reads.
 
@@ -243,7 +269,10 @@ class EngineConfig(_Section):
         Annotated[YoloPlates, Tag("yolov8")] | Annotated[TextPlates, Tag("text")],
         Discriminator(_type_or("yolov8")),
     ] = Field(default_factory=YoloPlates, description="Plate localisation backend")
-    ocr: PpOcr = Field(default_factory=PpOcr, description="Plate text recognition backend")
+    ocr: Annotated[
+        Annotated[PpOcr, Tag("ppocr")] | Annotated[SlotOcr, Tag("slots")],
+        Discriminator(_type_or("ppocr")),
+    ] = Field(default_factory=PpOcr, description="Plate text recognition backend")
     formats: Formats = Field(default_factory=Formats, description="Plate formats per region")
     threads: int = Field(
         default=0, ge=0, le=256, description="ONNX Runtime threads per model; 0 lets it choose"

@@ -10,11 +10,12 @@ within ``max_bend``; otherwise the free text is kept and flagged as fitting no l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from edge.config import Formats
 from edge.engine.constrained import (
     FloatArray,
     Lattice,
@@ -88,23 +89,22 @@ def _best_template(
             (score_templates(line, charset, wanted), {w: i for i, w in enumerate(wanted)})
         )
     line_scores = [lattice.scores for lattice, _ in lattices]
-    config = formats.config
-    best: tuple[float, Template] | None = None
-    for template in templates:
-        bend = 0.0
-        for number, part in enumerate(template.lines):
-            score = line_scores[number][lattices[number][1][part]]
-            if score is None:
-                break
-            length_change = abs(len(part) - len(free[number].text))
-            bend += score - free[number].log_prob - LENGTH_COST * length_change
-        else:
-            ranked = bend - config.specificity * template.log_size
-            if bend >= -config.max_bend and (best is None or ranked > best[0]):
-                best = (ranked, template)
-    if best is None:
+
+    def bends() -> Iterator[tuple[Template, float]]:
+        for template in templates:
+            bend = 0.0
+            for number, part in enumerate(template.lines):
+                score = line_scores[number][lattices[number][1][part]]
+                if score is None:
+                    break
+                length_change = abs(len(part) - len(free[number].text))
+                bend += score - free[number].log_prob - LENGTH_COST * length_change
+            else:
+                yield template, bend
+
+    template = choose_template(bends(), formats.config)
+    if template is None:
         return None
-    template = best[1]
     parts = [
         lattice.decode(index[part])
         for (lattice, index), part in zip(lattices, template.lines, strict=True)
@@ -115,6 +115,18 @@ def _best_template(
     return TextRead(
         text, _mean(confidences), len(folded), True, template.format, not template.generic
     )
+
+
+def choose_template(bends: Iterable[tuple[Template, float]], config: Formats) -> Template | None:
+    """Of the templates and their *bends* (log-probability a template costs the free
+    reading), the one whose bend less ``specificity`` per nat of its size is highest, among
+    those whose bend stays within ``max_bend``; ``None`` when none does."""
+    best: tuple[float, Template] | None = None
+    for template, bend in bends:
+        ranked = bend - config.specificity * template.log_size
+        if bend >= -config.max_bend and (best is None or ranked > best[0]):
+            best = (ranked, template)
+    return None if best is None else best[1]
 
 
 def _mean(values: Sequence[float]) -> float:

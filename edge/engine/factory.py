@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from edge.config import EngineConfig, NoVehicles, TextPlates, YoloPlates
-from edge.engine.ocr import PpOcrReader
+from edge.config import EngineConfig, NoVehicles, SlotOcr, TextPlates, YoloPlates
+from edge.engine.ocr import PlateReader, PpOcrReader
 from edge.engine.pipeline import Engine
 from edge.engine.plates import PlateLocator, TextPlateLocator, YoloPlateLocator
+from edge.engine.slot_reader import SlotReader
+from edge.engine.trained import registered_model, trained_model
 from edge.engine.vehicles import NoVehicleDetector, VehicleDetector, YoloVehicleDetector
 from edge.formats import PlateFormats
 from edge.manifest import ModelStore
@@ -23,13 +25,19 @@ def build_engine(config: EngineConfig | None = None, store: ModelStore | None = 
     return Engine(
         vehicles=_vehicles(config, store),
         plates=plates,
-        reader=PpOcrReader(
-            store.verified(config.ocr.model), config.ocr, config.threads, config.allow_gpu
-        ),
+        reader=_reader(config, store),
         formats=PlateFormats(config.formats),
         search=plates.search,
         vehicle_searches=plates.vehicle_searches,
     )
+
+
+def _reader(config: EngineConfig, store: ModelStore) -> PlateReader:
+    ocr = config.ocr
+    if isinstance(ocr, SlotOcr):
+        model = trained_model(ocr.path) if ocr.path else registered_model(ocr.model)
+        return SlotReader(model, ocr, config.threads, config.allow_gpu)
+    return PpOcrReader(store.verified(ocr.model), ocr, config.threads, config.allow_gpu)
 
 
 def _vehicles(config: EngineConfig, store: ModelStore) -> VehicleDetector:

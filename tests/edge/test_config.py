@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from edge.config import EngineConfig, Formats, TextPlates, load_engine_config
+from edge.config import EngineConfig, Formats, PpOcr, TextPlates, load_engine_config
 from edge.formats import PlateFormats, normalise
 
 
@@ -46,6 +46,7 @@ def test_engine_config_loads_from_yaml(tmp_path: Path) -> None:
     path = tmp_path / "engine.yaml"
     path.write_text("formats:\n  region: cz\nocr:\n  stretch: 1.2\n", encoding="utf-8")
     config = load_engine_config(path)
+    assert isinstance(config.ocr, PpOcr)
     assert (config.formats.region, config.ocr.stretch) == ("cz", 1.2)
     assert load_engine_config(None) == EngineConfig()
 

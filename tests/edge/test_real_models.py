@@ -12,11 +12,11 @@ from pathlib import Path
 import cv2
 import pytest
 
-from bench.labels import edit_distance
 from edge.config import EngineConfig, Formats
 from edge.engine.factory import build_engine
 from edge.engine.pipeline import Engine
 from edge.engine.plates import TextPlateLocator
+from edge.evaluation.labels import edit_distance
 from edge.formats import PlateFormats
 from edge.manifest import ChecksumError, ModelStore, alpr_home
 

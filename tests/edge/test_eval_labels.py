@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.labels import Label, Read, failure_kind, load_set, match
+from edge.evaluation.labels import Label, Read, failure_kind, load_set, match
 
 
 def test_the_project_tsv_takes_boxes_lines_several_plates_and_old_notes(tmp_path: Path) -> None:

@@ -1,0 +1,42 @@
+"""Where the engine finds a recognizer trained by the project: a model folder named in the
+settings, or the model registry's current version; both checked by sha256 before use."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from edge.manifest import verify
+
+MODEL_FILE = "model.onnx"
+CARD_FILE = "model.json"
+
+
+def trained_model(folder: Path) -> Path:
+    """``folder``'s ``model.onnx``, verified against the sha256 its ``model.json`` records."""
+    model, card = folder / MODEL_FILE, folder / CARD_FILE
+    if not model.is_file() or not card.is_file():
+        raise FileNotFoundError(
+            f"{folder} is not a trained model folder: it needs {MODEL_FILE} and {CARD_FILE} "
+            "(as `alpr train ocr --out` writes them)"
+        )
+    expected = json.loads(card.read_text(encoding="utf-8")).get("sha256")
+    if not isinstance(expected, str):
+        raise ValueError(f"{card} records no sha256 of {MODEL_FILE}")
+    verify(model, expected)
+    return model
+
+
+def registered_model(name: str) -> Path:
+    """The model file of the registry's current version of ``name``, sha256-verified."""
+    from edge.registry import ModelRegistry
+
+    registry = ModelRegistry()
+    version = registry.current(name)
+    if version is None:
+        raise LookupError(
+            f"the model registry has no current version of {name!r}: train one with "
+            "`alpr train ocr`, register and promote it (`alpr models register|promote`), or "
+            "set ocr.path to a model folder"
+        )
+    return trained_model(registry.path(version))
