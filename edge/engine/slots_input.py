@@ -60,6 +60,10 @@ class SlotSpec:
             [self.alphabet.index(c) for c in text] + [pad] * (self.slots - len(text)), np.int32
         )
 
+    def decode(self, classes: Sequence[int] | np.ndarray) -> str:
+        """The text of one row of class indices (pads dropped)."""
+        return "".join(self.alphabet[c] for c in classes if c < len(self.alphabet))
+
     def to_input(self, crops: Sequence[Image]) -> np.ndarray:
         """BGR (or grey) crops as a float32 batch (N, 1, height, width) in [-1, 1]."""
         import cv2

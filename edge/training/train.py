@@ -191,9 +191,7 @@ def _score(predict: Any, params: Any, data: Batch, spec: SlotSpec) -> dict[str, 
     texts = []
     for start in range(0, len(data.texts), 256):
         classes = np.asarray(predict(params, _nhwc(data.images[start : start + 256])))
-        texts += [
-            "".join(spec.alphabet[c] for c in row if c < len(spec.alphabet)) for row in classes
-        ]
+        texts += [spec.decode(row) for row in classes]
     exact = [t == truth for t, truth in zip(texts, data.texts, strict=True)]
     errors = sum(edit_distance(t, truth) for t, truth in zip(texts, data.texts, strict=True))
     two = [e for e, n in zip(exact, data.lines, strict=True) if n == 2]
