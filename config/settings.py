@@ -28,6 +28,7 @@ from config.projections import ProjectionSettings
 from config.router import RouterSettings
 from config.section import Section
 from config.topics import TopicSettings
+from config.web import WebSettings
 
 DEFAULT_HOME = Path(os.environ.get("ALPR_HOME", Path.home() / ".cache" / "alpr"))
 
@@ -122,32 +123,6 @@ class SmtpSettings(Section):
     password: SecretStr | None = Field(None, description="SMTP password")
     security: Literal["none", "starttls", "tls"] = Field(
         "none", description="Transport security: none, starttls or tls"
-    )
-
-
-class WebSettings(Section):
-    host: str = Field(
-        "127.0.0.1", min_length=1, description="Address the worker's web server binds"
-    )
-    port: int = Field(6066, ge=1, le=65535, description="Port of the worker's web server")
-    rate_per_s: float = Field(
-        10.0, gt=0, le=10_000, description="API requests per second each key may sustain"
-    )
-    rate_burst: int = Field(
-        40, ge=1, le=100_000, description="API requests a key may make at once before limiting"
-    )
-    reason_required_for: tuple[Literal["viewer", "operator", "admin"], ...] = Field(
-        ("viewer",),
-        description="Roles that must give a reason with every plate search and lookup",
-    )
-    max_page: int = Field(
-        200, ge=1, le=10_000, description="Most items one API page may ask for (limit)"
-    )
-    cookie_secure: bool = Field(
-        False, description="Mark the pages' sign-in cookie Secure (set when served over HTTPS)"
-    )
-    session_hours: float = Field(
-        12.0, gt=0, le=24 * 30, description="Hours a page sign-in (the key cookie) lasts"
     )
 
 

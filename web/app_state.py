@@ -1,5 +1,6 @@
 """What the web views share in one worker: the PostgreSQL pool, the lookup backend, the S3
-presigner and the rate limiter, each made on first use and closed when the worker stops.
+presigner, the rate limiter and the image link signer, each made on first use and closed when
+the worker stops.
 
 These are connections and configuration, not stream state: a restarted worker makes them
 again and loses nothing (rate-limit buckets simply start full).
@@ -16,6 +17,7 @@ from mode import Service
 
 from alpr import app
 from config.settings import Settings, get_settings
+from web.auth.image_links import ImageLinks
 from web.auth.ratelimit import RateLimiter
 from web.errors import StoreUnavailable
 from web.lookup.contract import LookupBackend
@@ -30,6 +32,11 @@ class WebResources:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.limiter = RateLimiter(settings.web.rate_per_s, settings.web.rate_burst)
+        secret = settings.web.signing_secret
+        self.image_links = ImageLinks(
+            secret.get_secret_value().encode() if secret else None,
+            settings.web.image_token_seconds,
+        )
         self._lock = asyncio.Lock()
         self._pool: asyncpg.Pool | None = None
         self._lookup: LookupBackend | None = None

@@ -1,69 +1,70 @@
 """Plate searches and plate histories as people make them: checked, reasoned and audited.
 
-The API views and the pages both call these, so the reason policy and the audit record are
-the same whichever way a person looks a plate up.
+The API views and the pages both call these, so the access policy (``web.auth.access``) and
+the audit record are the same whichever way a person looks a plate up.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from web import metrics
 from web.api import params
 from web.app_state import WebResources
-from web.auth import audit
+from web.auth import access
+from web.auth.access import Reader
+from web.auth.audit import Kind
 from web.auth.keys import ApiKey
-from web.errors import bad_request
+from web.errors import ApiError
 from web.lookup.contract import Page, SearchHit, Sighting
 
-#: Longest reason kept in the audit log.
-MAX_REASON = 500
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Lookup:
-    """Who asks, why, and from where."""
+    """Who asks, why (as given), and from where."""
 
     key: ApiKey
     reason: str | None
     client: str | None
 
 
-def checked_reason(state: WebResources, key: ApiKey, reason: str | None) -> str | None:
-    """The reason given, stripped; 400 when the policy requires one for this key's role."""
-    reason = (reason or "").strip() or None
-    if reason is not None and (len(reason) > MAX_REASON or not reason.isprintable()):
-        raise bad_request(
-            f"reason must be printable text of at most {MAX_REASON} characters", "bad_reason"
-        )
-    if reason is None and key.role in state.settings.web.reason_required_for:
-        raise bad_request(
-            f"a reason is required for plate searches with a {key.role} key: add reason=... "
-            "(for example a case or ticket number)",
-            "reason_required",
-        )
-    return reason
+@dataclass(frozen=True)
+class Audited(Generic[T]):
+    """An answer and the audit row written for it."""
+
+    value: T
+    reader: Reader
+    audit_id: int
 
 
-async def search(state: WebResources, who: Lookup, text: str, limit: int) -> list[SearchHit]:
+async def _admit(state: WebResources, who: Lookup, kind: Kind, text: str) -> str:
+    """The plate in ``text``; a bad plate is refused and audited like a missing reason."""
+    try:
+        return params.plate(text, "q" if kind == "search" else "plate")
+    except ApiError as exc:
+        await access.refuse(state, who.key, kind, text, who.reason, who.client, exc)
+        raise
+
+
+async def search(
+    state: WebResources, who: Lookup, text: str, limit: int
+) -> Audited[list[SearchHit]]:
     """Exact, prefix and fuzzy matches of ``text`` (a plate or its beginning), audited."""
-    plate = params.plate(text, "q")
-    reason = checked_reason(state, who.key, who.reason)
+    plate = await _admit(state, who, "search", text)
+    reader = await access.admit(state, who.key, "search", plate, who.reason, who.client)
     hits = await (await state.lookup()).search(plate, limit=limit)
-    await audit.record(await state.pool(), who.key, "search", plate, reason, len(hits), who.client)
-    metrics.AUDITED.labels("search").inc()
-    return hits
+    audit_id = await access.audited(state, reader, "search", plate, len(hits))
+    return Audited(hits, reader, audit_id)
 
 
 async def history(
     state: WebResources, who: Lookup, text: str, cursor: str | None, limit: int
-) -> tuple[str, Page[Sighting]]:
+) -> Audited[tuple[str, Page[Sighting]]]:
     """The normalised plate and one page of its sightings, newest first, audited."""
-    plate = params.plate(text)
-    reason = checked_reason(state, who.key, who.reason)
+    plate = await _admit(state, who, "plate", text)
+    reader = await access.admit(state, who.key, "plate", plate, who.reason, who.client)
     page = await (await state.lookup()).history(plate, cursor=cursor, limit=limit)
-    await audit.record(
-        await state.pool(), who.key, "plate", plate, reason, len(page.items), who.client
-    )
-    metrics.AUDITED.labels("plate").inc()
-    return plate, page
+    audit_id = await access.audited(state, reader, "plate", plate, len(page.items))
+    return Audited((plate, page), reader, audit_id)

@@ -11,6 +11,7 @@ import pytest
 from config.settings import load_settings
 from web import plate_lookup
 from web.app_state import WebResources
+from web.auth.access import checked_reason
 from web.auth.keys import ApiKey
 from web.errors import ApiError
 from web.lookup.contract import Page, SearchHit, Sighting
@@ -41,8 +42,9 @@ class FakeState:
     async def pool(self) -> FakeState:
         return self
 
-    async def execute(self, sql: str, *args: Any) -> None:
+    async def fetchval(self, sql: str, *args: Any) -> int:
         self.audited.append(args)
+        return len(self.audited)
 
 
 def key(role: str) -> ApiKey:
@@ -54,11 +56,16 @@ async def test_viewers_need_a_reason_by_default_and_the_search_is_audited() -> N
     real = cast(WebResources, state)
     with pytest.raises(ApiError) as refused:
         await plate_lookup.search(real, plate_lookup.Lookup(key("viewer"), None, None), "AB12", 5)
-    assert refused.value.code == "reason_required" and not state.audited
-    who = plate_lookup.Lookup(key("viewer"), "  case 7 ", "10.0.0.1")
-    hits = await plate_lookup.search(real, who, "ab-12", 5)
-    assert [h.plate for h in hits] == ["AB12"]
-    assert state.audited == [("k1", "Desk 3", "search", "AB12", True, "case 7", 1, "10.0.0.1")]
+    assert refused.value.code == "reason_required"
+    assert state.audited == [
+        ("k1", "Desk 3", "search", "AB12", True, None, None, None, "reason_required")
+    ]  # the refusal is audited too
+    who = plate_lookup.Lookup(key("viewer"), "  case 7001 ", "10.0.0.1")
+    found = await plate_lookup.search(real, who, "ab-12", 5)
+    assert [h.plate for h in found.value] == ["AB12"] and found.audit_id == 2
+    assert state.audited[1] == (
+        "k1", "Desk 3", "search", "AB12", True, "case 7001", 1, "10.0.0.1", None
+    )  # fmt: skip
 
 
 async def test_the_policy_is_configurable_per_role() -> None:
@@ -68,14 +75,36 @@ async def test_the_policy_is_configurable_per_role() -> None:
     with pytest.raises(ApiError):
         await plate_lookup.history(real, operator, "AB12", None, 10)
     admin = plate_lookup.Lookup(key("admin"), None, "not-an-ip")
-    plate, page = await plate_lookup.history(real, admin, "ab12", None, 10)
+    found = await plate_lookup.history(real, admin, "ab12", None, 10)
+    plate, page = found.value
     assert plate == "AB12" and page.items == []
-    assert state.audited == [("k1", "Desk 3", "plate", "AB12", False, None, 0, None)]
+    assert state.audited[-1] == ("k1", "Desk 3", "plate", "AB12", False, None, 0, None, None)
+
+
+async def test_a_bad_plate_is_refused_and_audited() -> None:
+    state = FakeState(())
+    who = plate_lookup.Lookup(key("admin"), None, None)
+    with pytest.raises(ApiError) as refused:
+        await plate_lookup.history(cast(WebResources, state), who, "$\x00$", None, 10)
+    assert refused.value.code == "bad_plate"
+    assert state.audited[0][2:4] == ("plate", "'$\\x00$'") and state.audited[0][-1] == "bad_plate"
 
 
 def test_a_reason_must_be_printable_and_bounded() -> None:
-    state = cast(WebResources, FakeState(()))
+    settings = FakeState(()).settings.web
     for bad in ("x" * 501, "case\x007"):
         with pytest.raises(ApiError) as refused:
-            plate_lookup.checked_reason(state, key("admin"), bad)
+            checked_reason(settings, key("admin"), bad)
         assert refused.value.code == "bad_reason"
+
+
+def test_a_reason_has_a_minimum_length_and_a_site_format_when_required() -> None:
+    settings = load_settings(web={"reason_pattern": r"\bCASE-\d{4}\b"}).web
+    with pytest.raises(ApiError) as short:
+        checked_reason(settings, key("viewer"), " x      ")
+    assert short.value.code == "reason_too_short" and "8 characters" in short.value.message
+    with pytest.raises(ApiError) as format_:
+        checked_reason(settings, key("viewer"), "because I can")
+    assert format_.value.code == "reason_format"
+    assert checked_reason(settings, key("viewer"), "see CASE-0042 ") == "see CASE-0042"
+    assert checked_reason(settings, key("admin"), "x") == "x"  # admins need none by default

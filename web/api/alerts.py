@@ -8,10 +8,12 @@ from faust.web import Request, Response
 
 from alpr import app
 from web.api import params
-from web.api.base import ApiView, json_body
+from web.api.base import ApiView, client_address, json_body
+from web.auth import access
 from web.errors import bad_request, not_found
 from web.lookup.contract import AlertFilter
 
+FILTERS = ("since", "severity", "rule_id", "acknowledged", "cursor")
 _BOOLEAN = {"true": True, "1": True, "false": False, "0": False}
 
 
@@ -30,20 +32,24 @@ def alert_filter(q: Mapping[str, str]) -> AlertFilter:
 
 @app.page("/api/alerts")
 class Alerts(ApiView):
-    """Alerts raised by rules, newest first, one page at a time."""
+    """Alerts raised by rules, newest first, one page at a time (they name plates: audited,
+    with a reason where the caller's role needs one)."""
 
     async def get(self, request: Request) -> Response:
-        await self.caller(request, "viewer")
+        key = await self.caller(request, "viewer")
         where = alert_filter(request.query)
         cursor = params.text(request.query, "cursor")
         limit = params.limit(request.query, 50, self.state.settings.web.max_page)
+        query = params.described(request.query, FILTERS) or "(all)"
+        reader = await access.admit(
+            self.state, key, "alerts", query, params.text(request.query, "reason"),
+            client_address(request),
+        )  # fmt: skip
         page = await (await self.state.reference()).alerts(where, cursor=cursor, limit=limit)
-        return self.json(
-            {
-                "items": [a.model_dump(mode="json") for a in page.items],
-                "next_cursor": page.next_cursor,
-            }
-        )
+        audit_id = await access.audited(self.state, reader, "alerts", query, len(page.items))
+        items = [a.model_dump(mode="json") for a in page.items]
+        body = {"items": items, "next_cursor": page.next_cursor}
+        return access.private(self.json(body), audit_id)
 
 
 @app.page("/api/alerts/{alert_id}/ack")
@@ -61,4 +67,7 @@ class AcknowledgeAlert(ApiView):
         )
         if alert is None:
             raise not_found(f"no alert {alert_id[:100]!r}")
-        return self.json(alert.model_dump(mode="json"))
+        # The answer names the plate: audited as an alert read (acting on it needs no reason).
+        reader = access.Reader(key, None, client_address(request))
+        audit_id = await access.audited(self.state, reader, "alerts", f"ack {alert_id}"[:200], 1)
+        return access.private(self.json(alert.model_dump(mode="json")), audit_id)

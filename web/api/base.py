@@ -60,9 +60,9 @@ class ApiView(MeteredView):
     def state(self) -> WebResources:
         return resources()
 
-    async def caller(self, request: Request, needed: Role) -> ApiKey:
+    async def caller(self, request: Request, needed: Role, *, limited: bool = True) -> ApiKey:
         """The caller's key, checked for ``needed`` (raises the 401/403/429 answers)."""
-        return await authenticate(request, self.state, needed)
+        return await authenticate(request, self.state, needed, limited=limited)
 
 
 async def json_body(request: Request) -> dict[str, Any]:

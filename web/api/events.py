@@ -8,10 +8,13 @@ from faust.web import Request, Response
 
 from alpr import app
 from web.api import params
-from web.api.base import ApiView
-from web.api.sightings import sighting_json
+from web.api.base import ApiView, client_address
+from web.api.sightings import sighting_json, signed_urls
+from web.auth import access
 from web.errors import bad_request
 from web.lookup.contract import EventFilter
+
+FILTERS = ("camera", "since", "until", "min_confidence", "vehicle_type", "cursor")
 
 
 def event_filter(q: Mapping[str, str]) -> EventFilter:
@@ -30,14 +33,24 @@ def event_filter(q: Mapping[str, str]) -> EventFilter:
 
 @app.page("/api/events")
 class Events(ApiView):
-    """Reads matching every filter given, newest first, one page at a time."""
+    """Reads matching every filter given, newest first, one page at a time (plate data:
+    audited, with a reason where the caller's role needs one)."""
 
     async def get(self, request: Request) -> Response:
-        await self.caller(request, "viewer")
+        key = await self.caller(request, "viewer")
         where = event_filter(request.query)
         cursor = params.text(request.query, "cursor")
         limit = params.limit(request.query, 50, self.state.settings.web.max_page)
+        query = params.described(request.query, FILTERS) or "(all)"
+        reader = await access.admit(
+            self.state, key, "events", query, params.text(request.query, "reason"),
+            client_address(request),
+        )  # fmt: skip
         page = await (await self.state.lookup()).events(where, cursor=cursor, limit=limit)
-        return self.json(
-            {"items": [sighting_json(s) for s in page.items], "next_cursor": page.next_cursor}
-        )
+        audit_id = await access.audited(self.state, reader, "events", query, len(page.items))
+        urls = signed_urls(self.state, reader, audit_id)
+        body = {
+            "items": [sighting_json(s, urls) for s in page.items],
+            "next_cursor": page.next_cursor,
+        }
+        return access.private(self.json(body), audit_id)

@@ -80,3 +80,9 @@ def fraction(query: Mapping[str, str], name: str) -> float | None:
     if not 0.0 <= value <= 1.0:
         raise bad_request(f"{name} must be a number from 0 to 1 (got {raw[:20]!r})", f"bad_{name}")
     return value
+
+
+def described(query: Mapping[str, str], names: tuple[str, ...]) -> str:
+    """The given parameters among ``names`` as ``name=value`` words (what the audit log shows
+    of a filtered read)."""
+    return " ".join(f"{n}={query[n].strip()[:100]}" for n in names if (query.get(n) or "").strip())

@@ -8,7 +8,8 @@ from alpr import app
 from web import plate_lookup
 from web.api import params
 from web.api.base import ApiView, client_address
-from web.api.sightings import sighting_json
+from web.api.sightings import sighting_json, signed_urls
+from web.auth.access import private
 
 
 async def _who(view: ApiView, request: Request) -> plate_lookup.Lookup:
@@ -24,24 +25,30 @@ class PlateSearch(ApiView):
         who = await _who(self, request)
         text = params.text(request.query, "q", required=True) or ""
         limit = params.limit(request.query, 20, self.state.settings.web.max_page)
-        hits = await plate_lookup.search(self.state, who, text, limit)
-        items = [{**hit.model_dump(mode="json"), "url": f"/api/plates/{hit.plate}"} for hit in hits]
-        return self.json({"query": text, "items": items, "count": len(items)})
+        found = await plate_lookup.search(self.state, who, text, limit)
+        items = [
+            {**hit.model_dump(mode="json"), "url": f"/api/plates/{hit.plate}"}
+            for hit in found.value
+        ]
+        body = {"query": text, "items": items, "count": len(items)}
+        return private(self.json(body), found.audit_id)
 
 
 @app.page("/api/plates/{plate}")
 class PlateHistory(ApiView):
-    """Every sighting of one plate, newest first, one page at a time."""
+    """Every sighting of one plate, newest first, one page at a time; its image URLs carry
+    links signed for the caller's key, covered by this request's audit row."""
 
     async def get(self, request: Request, plate: str) -> Response:
         who = await _who(self, request)
         cursor = params.text(request.query, "cursor")
         limit = params.limit(request.query, 50, self.state.settings.web.max_page)
-        normalised, page = await plate_lookup.history(self.state, who, plate, cursor, limit)
-        return self.json(
-            {
-                "plate": normalised,
-                "items": [sighting_json(s) for s in page.items],
-                "next_cursor": page.next_cursor,
-            }
-        )
+        found = await plate_lookup.history(self.state, who, plate, cursor, limit)
+        normalised, page = found.value
+        urls = signed_urls(self.state, found.reader, found.audit_id)
+        body = {
+            "plate": normalised,
+            "items": [sighting_json(s, urls) for s in page.items],
+            "next_cursor": page.next_cursor,
+        }
+        return private(self.json(body), found.audit_id)

@@ -1,24 +1,28 @@
-"""The search audit log: who looked for which plate, when, why, and how much they got.
+"""The access audit log: who read which plate data, when, why, and how much they got.
 
-Every plate search and plate lookup writes one ``search_audit`` row before its answer is
-sent; admins read the log newest first through ``GET /api/audit``.
+Every request that answers with plate data (a plate search or history, an event list, an
+image, an alert list) writes exactly one ``search_audit`` row before its answer is sent, and
+every such request refused by the access policy (no reason, a reason too short, a bad plate)
+writes one row with the code it was refused with. Admins read the log newest first through
+``GET /api/audit``.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
 from web.auth.keys import ApiKey, Executor
 
-Kind = Literal["search", "plate"]
+Kind = Literal["search", "plate", "events", "image", "alerts"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
 
 
 class AuditRecord(BaseModel):
-    """One audited lookup."""
+    """One audited request."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -31,9 +35,10 @@ class AuditRecord(BaseModel):
     reason: str | None
     results: int | None
     client_addr: str | None
+    refused: str | None = None
 
 
-def _address(value: str | None) -> str | None:
+def client_inet(value: str | None) -> str | None:
     """A client address PostgreSQL's inet takes, or None (aiohttp may report a socket path)."""
     if not value:
         return None
@@ -49,28 +54,33 @@ async def record(
     kind: Kind,
     query: str,
     reason: str | None,
-    results: int,
+    results: int | None,
     client: str | None,
-) -> None:
-    """Write one audit row for ``key``'s lookup."""
-    await db.execute(
+    refused: str | None = None,
+) -> int:
+    """Write one audit row for ``key``'s request; its id."""
+    if not query.isprintable():  # refused input may hold anything (NUL is no text for PG)
+        query = ascii(query)
+    row_id: int = await db.fetchval(
         "INSERT INTO search_audit (key_id, actor, kind, query, fuzzy, reason, results,"
-        " client_addr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::inet)",
+        " client_addr, refused) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::inet, $9) RETURNING id",
         key.key_id,
         key.owner,
         kind,
-        query,
+        query[:500],
         kind == "search",
         reason,
         results,
-        _address(client),
+        client_inet(client),
+        refused,
     )
+    return row_id
 
 
 async def read(db: Executor, *, before: int | None, limit: int) -> list[AuditRecord]:
     """Up to ``limit`` rows newest first, with ids below ``before`` when given."""
     rows = await db.fetch(
-        "SELECT id, searched_at, key_id, actor, kind, query, reason, results,"
+        "SELECT id, searched_at, key_id, actor, kind, query, reason, results, refused,"
         " host(client_addr) AS client_addr FROM search_audit"
         " WHERE ($1::bigint IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
         before,

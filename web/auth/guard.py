@@ -37,8 +37,11 @@ def presented_key(request: Any) -> str | None:
     return cookie or None
 
 
-async def authenticate(request: Any, state: WebResources, needed: Role) -> ApiKey:
-    """The caller's key when it may make this request; ``ApiError`` (401/429/403) if not."""
+async def authenticate(
+    request: Any, state: WebResources, needed: Role, *, limited: bool = True
+) -> ApiKey:
+    """The caller's key when it may make this request; ``ApiError`` (401/429/403) if not.
+    ``limited=False`` skips the rate limit (image requests with a signed link)."""
     key = presented_key(request)
     if key is None:
         raise ApiError(
@@ -52,7 +55,7 @@ async def authenticate(request: Any, state: WebResources, needed: Role) -> ApiKe
     if stored.revoked_at is not None:
         when = stored.revoked_at.strftime("%Y-%m-%d %H:%M UTC")
         raise ApiError(401, "revoked_key", f"this API key was revoked on {when}", _CHALLENGE)
-    wait = state.limiter.take(stored.key_id)
+    wait = state.limiter.take(stored.key_id) if limited else 0.0
     if wait > 0:
         seconds = max(1, math.ceil(wait))
         raise ApiError(

@@ -14,8 +14,9 @@ from alpr import app
 from web import plate_lookup
 from web.api import params
 from web.api.base import client_address
-from web.api.sightings import image_url, sighting_json
+from web.api.sightings import ImageUrl, sighting_json, signed_urls
 from web.app_state import WebResources
+from web.auth.access import REASON_CODES, private
 from web.errors import ApiError
 from web.lookup.contract import SearchHit, Sighting
 from web.pages.base import PageView
@@ -23,10 +24,13 @@ from web.pages.base import PageView
 PAGE_SIZE = 25
 
 
-def by_day(sightings: Iterable[Sighting]) -> list[tuple[date, list[dict[str, Any]]]]:
+def by_day(
+    sightings: Iterable[Sighting], urls: ImageUrl | None = None
+) -> list[tuple[date, list[dict[str, Any]]]]:
     """The timeline: sightings grouped by UTC day, newest first, as the template shows them."""
+    extra = {} if urls is None else {"urls": urls}
     return [
-        (day, [sighting_json(s) | {"at": s.captured_at} for s in group])
+        (day, [sighting_json(s, **extra) | {"at": s.captured_at} for s in group])
         for day, group in groupby(sightings, key=lambda s: s.captured_at.date())
     ]
 
@@ -35,10 +39,13 @@ def by_day(sightings: Iterable[Sighting]) -> list[tuple[date, list[dict[str, Any
 THUMBNAILS = 5
 
 
-async def newest_crops(state: WebResources, hits: list[SearchHit]) -> dict[str, str]:
+async def newest_crops(
+    state: WebResources, hits: list[SearchHit], urls: ImageUrl
+) -> dict[str, str]:
     """The image URL of the newest plate crop of each of the first hits, by plate.
 
-    Part of the audited search that found the hits, so not audited again as plate lookups.
+    Part of the audited search that found the hits, so not audited again as plate lookups
+    (``urls`` signs the links with that search's audit row).
     """
     backend = await state.lookup()
     pages = await asyncio.gather(
@@ -47,7 +54,7 @@ async def newest_crops(state: WebResources, hits: list[SearchHit]) -> dict[str, 
     crops = {}
     for hit, page in zip(hits, pages, strict=False):
         if page.items and page.items[0].plate_crop_key:
-            crops[hit.plate] = image_url(page.items[0].event_id, "plate")
+            crops[hit.plate] = urls(page.items[0].event_id, "plate")
     return crops
 
 
@@ -59,22 +66,25 @@ class SearchPage(PageView):
         key = await self.caller(request, "viewer")
         q = (request.query.get("q") or "").strip()
         reason = (request.query.get("reason") or "").strip()
-        hits, crops, error, status = None, {}, None, 200
+        hits, crops, error, status, audit_id = None, {}, None, 200, None
         if q:
             who = plate_lookup.Lookup(key, reason or None, client_address(request))
             try:
-                hits = await plate_lookup.search(self.state, who, q, PAGE_SIZE)
+                found = await plate_lookup.search(self.state, who, q, PAGE_SIZE)
             except ApiError as exc:
                 if exc.status != 400:
                     raise
                 error, status = exc.message, 400
             else:
-                crops = await newest_crops(self.state, hits)
+                hits, audit_id = found.value, found.audit_id
+                urls = signed_urls(self.state, found.reader, found.audit_id)
+                crops = await newest_crops(self.state, hits, urls)
         needs_reason = key.role in self.state.settings.web.reason_required_for
-        return self.page(
+        response = self.page(
             "search.html", key=key, status=status, q=q, reason=reason, hits=hits, crops=crops,
             error=error, needs_reason=needs_reason,
         )  # fmt: skip
+        return response if audit_id is None else private(response, audit_id)
 
 
 @app.page("/plates/{plate}")
@@ -87,15 +97,18 @@ class PlatePage(PageView):
         cursor = params.text(request.query, "cursor")
         who = plate_lookup.Lookup(key, reason, client_address(request))
         try:
-            normalised, page = await plate_lookup.history(self.state, who, plate, cursor, PAGE_SIZE)
+            found = await plate_lookup.history(self.state, who, plate, cursor, PAGE_SIZE)
         except ApiError as exc:
-            if exc.code != "reason_required":
+            if exc.code not in REASON_CODES:
                 raise
             return self.page(
                 "plate.html", key=key, status=400, plate=params.plate(plate), needs_reason=True,
                 message=exc.message,
             )  # fmt: skip
-        return self.page(
-            "plate.html", key=key, plate=normalised, days=by_day(page.items), needs_reason=False,
+        normalised, page = found.value
+        days = by_day(page.items, signed_urls(self.state, found.reader, found.audit_id))
+        response = self.page(
+            "plate.html", key=key, plate=normalised, days=days, needs_reason=False,
             next_cursor=page.next_cursor, reason=reason or "",
         )  # fmt: skip
+        return private(response, found.audit_id)

@@ -95,10 +95,21 @@ def test_alerts_offer_acknowledge_only_to_operators() -> None:
         alert_id="a-1", rule_id="stolen", event_id="e0", captured_at=AT, plate="AB12CDE",
         camera_id="cam-1", severity="critical", raised_at=AT,
     )  # fmt: skip
-    operator = render("alerts.html", key=KEY, alerts=[alert], open_only=False, can_ack=True)
-    viewer = render("alerts.html", key=KEY, alerts=[alert], open_only=False, can_ack=False)
+    shown = {"open_only": False, "reason": "case 0042", "needs_reason": False, "message": None}
+    operator = render("alerts.html", key=KEY, alerts=[alert], can_ack=True, **shown)
+    viewer = render("alerts.html", key=KEY, alerts=[alert], can_ack=False, **shown)
     assert 'action="/alerts/a-1/ack"' in operator
     assert "/ack" not in viewer and "open" in viewer
+    assert 'href="/plates/AB12CDE?reason=case%200042"' in viewer
+
+
+def test_alerts_ask_for_a_reason_where_the_role_needs_one() -> None:
+    asked = render(
+        "alerts.html", key=KEY, alerts=[], can_ack=False, open_only=True, reason="",
+        needs_reason=True, message="a reason is required",
+    )  # fmt: skip
+    assert 'id="alerts-reason"' in asked and 'name="open" value="1"' in asked
+    assert 'id="alerts"' not in asked
 
 
 def test_the_cameras_page_draws_one_line_per_camera() -> None:

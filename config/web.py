@@ -1,0 +1,77 @@
+"""The ``web`` section (the worker's web server, ``ALPR_WEB__*``): address, rate limits, the
+access policy of plate data, sign-in sessions and what ``/metrics`` shows to whom."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from config.section import Section
+
+
+class WebSettings(Section):
+    host: str = Field(
+        "127.0.0.1", min_length=1, description="Address the worker's web server binds"
+    )
+    port: int = Field(6066, ge=1, le=65535, description="Port of the worker's web server")
+    rate_per_s: float = Field(
+        10.0, gt=0, le=10_000, description="API requests per second each key may sustain"
+    )
+    rate_burst: int = Field(
+        40, ge=1, le=100_000, description="API requests a key may make at once before limiting"
+    )
+    reason_required_for: tuple[Literal["viewer", "operator", "admin"], ...] = Field(
+        ("viewer",),
+        description="Roles that must give a reason with every read of plate data (searches, "
+        "histories, events, images, alerts)",
+    )
+    reason_min_length: int = Field(
+        8, ge=1, le=200, description="Fewest characters a reason may have (after trimming)"
+    )
+    reason_pattern: str | None = Field(
+        None,
+        max_length=500,
+        description="A regular expression every reason must match (searched, not anchored), "
+        r"e.g. a site's case number format '\bCASE-\d{6}\b'; none: any text",
+    )
+    max_page: int = Field(
+        200, ge=1, le=10_000, description="Most items one API page may ask for (limit)"
+    )
+    image_token_seconds: int = Field(
+        300,
+        ge=10,
+        le=3600,
+        description="Lifetime of the signed image links an audited request hands out (a page's "
+        "images are fetched with them: covered by the page's audit row, not rate limited)",
+    )
+    signing_secret: SecretStr | None = Field(
+        None,
+        description="Secret that signs image links; give every worker of a site the same one "
+        "(none: each worker draws its own at start, so its links work on it only)",
+    )
+    cookie_secure: bool = Field(
+        False,
+        description="Always mark the sign-in cookie Secure (it is whenever a request came over "
+        "HTTPS; force it behind a proxy that ends TLS)",
+    )
+    session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="Hours a page sign-in session lasts at most"
+    )
+
+    @field_validator("reason_pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"reason_pattern is not a regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _secret_long_enough(self) -> WebSettings:
+        if self.signing_secret is not None and len(self.signing_secret.get_secret_value()) < 32:
+            raise ValueError("signing_secret must be at least 32 characters")
+        return self
