@@ -9,12 +9,13 @@ RUN    := ops/stack exec --
 STAMP  := $(VENV)/.installed
 EXTRAS := dev,stack,edge,train
 
-.PHONY: help install stack stack-down bootstrap models rtsp-server browser lint typecheck unit integration test demo clean
+.PHONY: help install stack stack-down bootstrap models rtsp-server browser fonts train lint typecheck unit integration test demo clean
 
 help:
 	@echo "make demo   set up everything and run the main job (plates through the worker)"
 	@echo "make test   set up everything and run ruff, mypy and pytest"
-	@echo "other targets: install stack stack-down bootstrap models rtsp-server lint typecheck unit integration clean"
+	@echo "make train  train the project's plate recognizer (about an hour on 2 cores)"
+	@echo "other targets: install stack stack-down bootstrap models rtsp-server fonts lint typecheck unit integration clean"
 
 $(STAMP): setup.cfg pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "python3 is missing: sudo apt-get install -y python3 python3-venv"; exit 2; }
@@ -48,6 +49,18 @@ browser:
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; else \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; fi
+
+# Plate-like fonts the synthetic plates are drawn with (Apache-2.0 / GPL-with-font-exception
+# Debian packages; apt-get once). Without them training uses the DejaVu fonts of matplotlib.
+FONT_PACKAGES := fonts-roboto-unhinted fonts-open-sans fonts-freefont-ttf fonts-croscore
+fonts:
+	@if dpkg -s $(FONT_PACKAGES) >/dev/null 2>&1; then :; else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $(FONT_PACKAGES); fi
+
+# The full training run of the README (figures there); TRAIN_ARGS adds options of `alpr train ocr`.
+train: install fonts models
+	$(BIN)/alpr train ocr $(TRAIN_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -288,9 +288,12 @@ def train_ocr_command(out: Path | None, evaluate: bool, **fields: Any) -> None:
 
         def progress(step: int, figures: dict[str, float]) -> None:
             nonlocal done
-            bar.label = "training " + " ".join(f"{k} {v:.3f}" for k, v in figures.items())
+            shown = " ".join(f"{k} {v:.3f}" for k, v in figures.items())
+            bar.label = f"training {shown}"
             bar.update(step - done)
             done = step
+            if any(k.endswith("exact_rate") for k in figures):
+                click.echo(f"\nstep {step}/{settings.steps} {shown}")
 
         card = train(settings, progress)
     click.echo(f"model: {out / 'model.onnx'} (sha256 {card['sha256'][:12]})")

@@ -80,15 +80,19 @@ def _degraded(crop: np.ndarray, rng: random.Random) -> np.ndarray:
     """Small, blurred, lit, noisy and compressed, each with a random strength."""
     import cv2
 
-    height = rng.choice([rng.randint(14, 30), rng.randint(20, 60), rng.randint(40, 110)])
+    # A person can still read every plate made here: the smallest size leaves characters
+    # about 9 pixels high (two-line plates, squarer, keep more rows), and blur scales with it.
+    squarish = crop.shape[1] < 2.6 * crop.shape[0]
+    low = 28 if squarish else 16
+    height = rng.choice([rng.randint(low, low + 14), rng.randint(26, 60), rng.randint(40, 110)])
     width = max(8, int(crop.shape[1] * height / max(crop.shape[0], 1)))
     image = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
-    if rng.random() < 0.5:
-        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 1.4))
-    if rng.random() < 0.15:
-        image = _motion_blur(image, rng)
+    if rng.random() < 0.4:
+        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, max(0.4, height / 45)))
+    elif rng.random() < 0.1:
+        image = _motion_blur(image, rng, 3 + height // 40)
     image = _lighting(image.astype(np.float32), rng)
-    noise = np.random.default_rng(rng.getrandbits(32)).normal(0, rng.uniform(0, 12), image.shape)
+    noise = np.random.default_rng(rng.getrandbits(32)).normal(0, rng.uniform(0, 9), image.shape)
     image = np.clip(image + noise, 0, 255).astype(np.uint8)
     if rng.random() < 0.7:
         quality = rng.randint(25, 95)
@@ -98,10 +102,10 @@ def _degraded(crop: np.ndarray, rng: random.Random) -> np.ndarray:
     return image
 
 
-def _motion_blur(image: np.ndarray, rng: random.Random) -> np.ndarray:
+def _motion_blur(image: np.ndarray, rng: random.Random, longest: int) -> np.ndarray:
     import cv2
 
-    length = rng.randint(3, 7)
+    length = rng.randint(3, max(3, longest))
     kernel = np.zeros((length, length), np.float32)
     kernel[length // 2, :] = 1.0 / length
     centre = (length / 2 - 0.5, length / 2 - 0.5)
@@ -124,9 +128,9 @@ def _lighting(image: np.ndarray, rng: random.Random) -> np.ndarray:
         yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
         radius = rng.uniform(0.2, 0.6) * width
         blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * radius**2))
-        image = image + blob[:, :, None] * rng.uniform(60, 160)
+        image = image + blob[:, :, None] * rng.uniform(40, 110)
     if rng.random() < 0.15:  # night: dark and flat
-        image = image * rng.uniform(0.25, 0.5)
+        image = image * rng.uniform(0.35, 0.6)
     image = np.clip(image, 0, 255)
     gamma = rng.uniform(0.7, 1.4)
     return 255.0 * (image / 255.0) ** gamma
