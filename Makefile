@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # Runs a command with the ALPR_* settings that point at the local stack (ops/stack env).
 RUN    := ops/stack exec --
 STAMP  := $(VENV)/.installed
-EXTRAS := dev,stack,edge,train
+EXTRAS := dev,stack,edge,train,registry
 
 .PHONY: help install stack stack-down bootstrap models rtsp-server browser fonts train lint typecheck unit integration test demo clean
 

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -143,11 +146,17 @@ async def edge(self: AppCommand, config_file: str, processes: int) -> None:
 
 @click.group(name="models")
 def models_group() -> None:
-    """Recognition models: fetch them into the cache, list them, verify their checksums.
+    """Recognition models: the manifest's cache (fetch, verify) and the model registry of
+    the recognizers the project trains (register, promote, rollback); list shows both.
 
     The manifest (edge/manifest.yaml) names each model's registry package, version, path
     inside the package, sha256, licence and input size. The cache is $ALPR_HOME/models
     (default ~/.cache/alpr/models).
+
+    The model registry is MLflow: by default SQLite and files in $ALPR_HOME/registry, with no
+    server; ALPR_REGISTRY_URI names a site's tracking server instead. An engine configured
+    with `ocr: {type: slots}` reads with the registry's current version; the manifest's
+    PP-OCR recognizer stays the baseline, read with by default.
     """
 
 
@@ -174,7 +183,8 @@ def fetch_command(no_export: bool, keep_export_env: bool) -> None:
 
 @models_group.command(name="list")
 def list_command() -> None:
-    """List the models of the manifest: source package, licence, input and cache state."""
+    """List the models of the manifest (source package, licence, input and cache state), then
+    the registry's versions: current marked with *, sha256, exact-read rate per set."""
     from edge.models import model_status
 
     for status in model_status(ModelStore(), check=False):
@@ -185,6 +195,91 @@ def list_command() -> None:
             f"          from {entry.package}=={entry.version} {entry.path}{export}\n"
             f"          input {entry.input[0]}x{entry.input[1]}  licence: {entry.licence}"
         )
+    with _registry_errors():
+        from edge.registry import ModelRegistry
+
+        registry = ModelRegistry()
+        click.echo(f"\nregistry {registry.uri}")
+        click.echo("  baseline  text_rec (PP-OCR, above): read with while no version is current")
+        for name in registry.names():
+            current = registry.current(name)
+            for version in registry.versions(name):
+                mark = "*" if current and current.version == version.version else " "
+                created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(version.created))
+                trained = version.evaluation.get("trained", {})
+                rates = " ".join(f"{s} {f['exact_rate']:.1%}" for s, f in trained.items())
+                click.echo(
+                    f"{mark} {name} v{version.version:<3} sha256 {version.sha256[:12]}  "
+                    f"{created}  exact: {rates or 'not measured'}"
+                )
+
+
+@models_group.command(name="register")
+@click.argument(
+    "folder", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="FOLDER"
+)
+def register_command(folder: Path) -> None:
+    """Register a trained model folder (as `alpr train ocr` writes it) as a new version of
+    its card's name, with its sha256, licence, data, settings and figures."""
+    from edge.registry import ModelRegistry
+
+    with _registry_errors():
+        version = ModelRegistry().register(folder)
+    click.echo(f"registered {version} (sha256 {version.sha256[:12]})")
+    if not version.evaluation:
+        click.echo("  not measured on the evaluation sets: promote measures it", err=True)
+    click.echo(f"promote it with: alpr models promote {version.name} {version.version}")
+
+
+@models_group.command(name="promote")
+@click.argument("name")
+@click.argument("version", type=click.IntRange(1))
+@click.option(
+    "--force", is_flag=True, help="Promote even if it reads worse; recorded on the version."
+)
+def promote_command(name: str, version: int, force: bool) -> None:
+    """Make VERSION of NAME the current one, if it reads at least as well as the current
+    version (with none, the baseline PP-OCR) on every evaluation set, by exact-read rate and
+    character error rate; otherwise say per set by how much it reads worse, and exit 1."""
+    from edge.registry import ModelRegistry
+
+    with _registry_errors():
+        promotion = ModelRegistry().promote(name, version, force=force)
+    click.echo(f"compared with {promotion.against}:")
+    for comparison in promotion.comparisons:
+        click.echo(f"  {comparison.describe()}")
+    if not promotion.comparisons:
+        click.echo("  not compared: no figures on the evaluation sets")
+    forced = " (forced: recorded on the version)" if promotion.forced else ""
+    click.echo(f"{promotion.version} is current{forced}")
+
+
+@models_group.command(name="rollback")
+@click.argument("name")
+def rollback_command(name: str) -> None:
+    """Make the version of NAME that was current before the last promotion current again
+    (with none before it, the engine is back on the baseline PP-OCR)."""
+    from edge.registry import ModelRegistry
+
+    with _registry_errors():
+        version = ModelRegistry().rollback(name)
+    if version is None:
+        click.echo(f"{name}: no version is current; the baseline PP-OCR reads")
+    else:
+        click.echo(f"{version} is current again")
+
+
+@contextmanager
+def _registry_errors() -> Iterator[None]:
+    """Registry, MLflow and checksum errors as one error line naming the problem."""
+    from edge.registry import RegistryError  # first: it turns MLflow's telemetry off
+
+    from mlflow.exceptions import MlflowException  # isort: skip
+
+    try:
+        yield
+    except (RegistryError, MlflowException, ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @models_group.command(name="verify")

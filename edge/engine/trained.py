@@ -29,14 +29,15 @@ def trained_model(folder: Path) -> Path:
 
 def registered_model(name: str) -> Path:
     """The model file of the registry's current version of ``name``, sha256-verified."""
-    from edge.registry import ModelRegistry
+    from edge.registry import ModelRegistry, RegistryError
 
     registry = ModelRegistry()
     version = registry.current(name)
     if version is None:
-        raise LookupError(
+        raise RegistryError(
             f"the model registry has no current version of {name!r}: train one with "
             "`alpr train ocr`, register and promote it (`alpr models register|promote`), or "
             "set ocr.path to a model folder"
         )
-    return trained_model(registry.path(version))
+    # The registry checks the folder's model against the card and the registered sha256.
+    return registry.path(version) / MODEL_FILE
