@@ -244,13 +244,15 @@ class ModelRegistry:
         current = self.current(name)
         if current is not None and current.version == version:
             raise RegistryError(f"{candidate} is already current")
-        figures = self._evaluation(candidate, measure, force)
+        # With no version current the baseline's figures must come from the same measurement.
+        needed = ("trained",) if current else ("trained", "current")
+        figures = self._evaluation(candidate, needed, measure, force)
         if current is None:
             against = "the baseline (the manifest's PP-OCR)"
             reference = figures.get("current") if figures else None
         else:
             against = str(current)
-            measured = self._evaluation(current, measure, force)
+            measured = self._evaluation(current, ("trained",), measure, force)
             reference = measured.get("trained") if measured else None
         trained = figures.get("trained") if figures else None
         comparisons = compare(trained or {}, reference or {}) if trained and reference else []
@@ -293,10 +295,15 @@ class ModelRegistry:
         return folder
 
     def _evaluation(
-        self, version: ModelVersion, measure: Measure | None, force: bool
+        self,
+        version: ModelVersion,
+        needed: tuple[str, ...],
+        measure: Measure | None,
+        force: bool,
     ) -> dict[str, Figures] | None:
-        """The version's evaluation figures, measured now (and recorded) when it has none."""
-        if version.evaluation.get("trained"):
+        """The version's evaluation figures, measured now (and recorded) when one of the
+        ``needed`` readers (``trained``, ``current``) has none."""
+        if all(version.evaluation.get(reader) for reader in needed):
             return version.evaluation
         try:
             figures = (measure or measure_on_sets)(self.path(version))

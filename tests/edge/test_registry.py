@@ -205,6 +205,11 @@ def test_a_version_without_figures_is_measured_at_promotion_and_they_are_recorde
     assert measured == [registry.path(registry.version("unmeasured", 1))]
     assert registry.version("unmeasured", 1).evaluation == _measured(GOOD)
 
+    # Figures of the model without the baseline's beside them: measured again, both.
+    registry.register(_variant(trained, tmp_path, "no-baseline", {"trained": GOOD}))
+    promoted = registry.promote("no-baseline", 1, measure=measure)
+    assert len(measured) == 2 and promoted.comparisons[0].reference == BASELINE["plates"]
+
 
 def test_a_tampered_registered_model_is_refused(home: Path, trained: Path, tmp_path: Path) -> None:
     registry = ModelRegistry()
