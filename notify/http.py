@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 
 from notify.base import DeliveryError
-from notify.safety import Network, check_url
+from notify.safety import Network, check_url, pinned
 
 
 async def post(
@@ -20,14 +20,17 @@ async def post(
     form: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> None:
-    """POST to ``url``; 2xx is delivered, 408/429/5xx and network errors are worth a retry,
-    other statuses are permanent failures."""
-    await check_url(url, allowed)
+    """POST to ``url``, on a connection pinned to the address its check resolved (no second
+    DNS lookup); 2xx is delivered, 408/429/5xx and network errors are worth a retry, other
+    statuses are permanent failures."""
+    target = await check_url(url, allowed)
+    address_url, host, tls_name = pinned(target)
     data: Any = body if body is not None else dict(form or {})
     try:
         async with session.post(
-            url, data=data, headers=dict(headers or {}), allow_redirects=False
-        ) as response:
+            address_url, data=data, headers={**(headers or {}), **host}, allow_redirects=False,
+            server_hostname=tls_name,
+        ) as response:  # fmt: skip
             if 200 <= response.status < 300:
                 return
             text = (await response.text())[:200]

@@ -15,7 +15,9 @@ from agents.alerting.rule_topic import publish_rules, read_history, read_rule_to
 from alpr import app
 from commands.groups import group_command
 from config.settings import get_settings
+from notify.rule_urls import url_problems
 from rules.loader import load_rules
+from rules.model import AnyRule
 from rules.ruleset import decode_rule
 
 
@@ -30,6 +32,11 @@ RulesCommand = group_command(rules_group, "rules_")
 _files = argument("files", nargs=-1, type=click.Path(path_type=Path))
 
 
+async def _unsafe_urls(rules: list[AnyRule]) -> list[str]:
+    """Webhook and Slack URLs the notifier would refuse (the send-time check, run now)."""
+    return await url_problems(rules, get_settings().notify.allow_networks)
+
+
 @app.command(_files, base=RulesCommand)
 async def rules_check(self: AppCommand, files: tuple[Path, ...]) -> None:
     """Check rule files (and directories of them): every error with its file, line and field.
@@ -39,10 +46,11 @@ async def rules_check(self: AppCommand, files: tuple[Path, ...]) -> None:
     if not files:
         raise click.UsageError("name at least one rule file or directory")
     result = load_rules(files)
-    for error in result.errors:
-        self.say(str(error), file=sys.stderr)
-    self.say(f"{len(result.rules)} rules, {len(result.errors)} errors")
-    if result.errors:
+    errors = [*map(str, result.errors), *await _unsafe_urls(result.rules)]
+    for error in errors:
+        self.say(error, file=sys.stderr)
+    self.say(f"{len(result.rules)} rules, {len(errors)} errors")
+    if errors:
         raise SystemExit(1)
 
 
@@ -62,10 +70,11 @@ async def rules_publish(self: AppCommand, files: tuple[Path, ...], prune: bool) 
             raise click.UsageError("name rule files or set ALPR_RULES__DIR")
         files = (configured,)
     result = load_rules(files)
-    for error in result.errors:
-        self.say(str(error), file=sys.stderr)
-    if result.errors:
-        self.say(f"{len(result.errors)} errors: nothing published", file=sys.stderr)
+    errors = [*map(str, result.errors), *await _unsafe_urls(result.rules)]
+    for error in errors:
+        self.say(error, file=sys.stderr)
+    if errors:
+        self.say(f"{len(errors)} errors: nothing published", file=sys.stderr)
         raise SystemExit(1)
     report = await publish_rules(
         get_settings().kafka.bootstrap_servers, get_settings().rules.topic, result.rules, prune

@@ -295,3 +295,15 @@ def test_every_answer_with_plate_data_in_a_scripted_session_has_its_audit_row(
     refusals = [a for a in script.answers if a.refused]
     assert len(refusals) == sum(1 for r in rows.values() if r["refused"] is not None)
     assert not [a for a in script.answers if a.response.status_code >= 500]
+
+
+def test_the_rules_api_refuses_webhooks_to_internal_addresses(api: WebStack) -> None:
+    for url in ("http://169.254.169.254/latest/meta-data/", "http://[::1]:6066/", "http://0x7f.1/"):
+        rule = {
+            "name": f"leak-{api.unique}", "type": "watchlist", "plates": [PLATE],
+            "actions": [{"channel": "webhook", "url": url}],
+        }  # fmt: skip
+        refused = api.call("POST", "/api/rules", "admin", json=rule)
+        assert refused.status_code == 422 and code_of(refused) == "unsafe_url", refused.text
+        assert "internal address" in refused.json()["error"]["message"]
+    assert api.call("GET", f"/api/rules/leak-{api.unique}", "admin").status_code == 404

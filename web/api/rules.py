@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from agents.alerting.rule_topic import publish_rules, read_rule_topic
 from alpr import app
 from config.settings import get_settings
+from notify.rule_urls import url_problems
 from rules.model import AnyRule, Rule
 from rules.ruleset import decode_rule, rule_version
 from web.api.base import ApiView, json_body
@@ -24,8 +25,9 @@ from web.errors import ApiError, bad_request, not_found
 _RULE: TypeAdapter[AnyRule] = TypeAdapter(Rule)
 
 
-def parse_rule(body: dict[str, Any]) -> AnyRule:
-    """The rule in a request body; 422 listing every field that is wrong."""
+async def parse_rule(body: dict[str, Any]) -> AnyRule:
+    """The rule in a request body; 422 listing every field that is wrong (a notification URL
+    the notifier would refuse included)."""
     try:
         rule = _RULE.validate_python(body)
     except ValidationError as exc:
@@ -36,6 +38,9 @@ def parse_rule(body: dict[str, Any]) -> AnyRule:
     problem = rule.standalone_problem()
     if problem is not None:
         raise ApiError(422, "invalid_rule", problem)
+    unsafe = await url_problems([rule], get_settings().notify.allow_networks)
+    if unsafe:
+        raise ApiError(422, "unsafe_url", "; ".join(unsafe))
     return rule
 
 
@@ -66,7 +71,7 @@ class Rules(_RulesView):
 
     async def post(self, request: Request) -> Response:
         await self.caller(request, "admin")
-        rule = parse_rule(await json_body(request))
+        rule = await parse_rule(await json_body(request))
         if rule.name in await self.current():
             message = f"a rule named {rule.name!r} exists: PUT /api/rules/{rule.name} changes it"
             raise ApiError(409, "rule_exists", message)
@@ -91,7 +96,7 @@ class RuleByName(_RulesView):
 
     async def put(self, request: Request, name: str) -> Response:
         await self.caller(request, "admin")
-        rule = parse_rule(await json_body(request))
+        rule = await parse_rule(await json_body(request))
         if rule.name != name:
             raise bad_request(f"the rule's name {rule.name!r} differs from the URL's {name!r}")
         await self._existing(name)
