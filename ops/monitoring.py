@@ -1,0 +1,174 @@
+"""The stack's monitoring: Prometheus and the exporters it scrapes, all from Debian packages.
+
+Prometheus loads the project's rules (``ops/prometheus/rules``) and scrapes itself, the
+exporters of the host, PostgreSQL and Elasticsearch, and every worker and edge worker that
+announced itself in its target directory (``ops/scrape_targets.py``). Kafka has no exporter
+here yet (the JMX exporter agent would have to ride in the broker's JVM). Its configuration
+is written as JSON, which is YAML too: the stack needs nothing outside the standard library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ops import installers, probes, scrape_targets
+from ops.layout import Layout
+from ops.services import Launch, Service
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The alerting and recording rules shipped with the project, and their promtool tests.
+RULES_DIR = ROOT / "ops" / "prometheus" / "rules"
+RULE_TESTS_DIR = ROOT / "ops" / "prometheus" / "tests"
+#: Short: the local stack is for development and tests, not for history.
+RETENTION = "2d"
+SCRAPE_INTERVAL = "10s"
+
+
+def _debian_binary(path: str, package: str) -> str:
+    """The program ``path`` of a Debian package, installed with ``apt-get`` when missing."""
+    if not Path(path).exists():
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            raise installers.PrerequisiteError(
+                f"{path} is missing: install it with `sudo apt-get install -y {package}`"
+            )
+        installers.apt_install(package)
+    return path
+
+
+def targets_dir(layout: Layout) -> Path:
+    """Where workers announce their ``/metrics`` (one sub-directory per job)."""
+    return layout.data / "prometheus" / "targets"
+
+
+class Prometheus(Service):
+    """Prometheus with the project's rules, a short retention, and file-discovered workers."""
+
+    name = "prometheus"
+    start_timeout = 60.0
+    binary = "/usr/bin/prometheus"
+    #: The exporters it scrapes by a fixed address (job name: the stack's port name).
+    exporters = ("node_exporter", "postgres_exporter", "elasticsearch_exporter")
+
+    def install(self) -> None:
+        _debian_binary(self.binary, "prometheus")
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / "prometheus.yml"
+
+    def prepare(self) -> None:
+        super().prepare()
+        for job in scrape_targets.JOBS:
+            (targets_dir(self.layout) / job).mkdir(parents=True, exist_ok=True)
+        scrape_targets.prune(targets_dir(self.layout))
+        self.config_path.write_text(json.dumps(self.config(), indent=1) + "\n")
+
+    def config(self) -> dict[str, Any]:
+        """The configuration: static jobs for itself and the exporters, files for workers."""
+        host, ports = self.layout.host, self.layout.ports
+        static = [("prometheus", ports["prometheus"])]
+        static += [(name.replace("_", "-"), ports[name]) for name in self.exporters]
+        jobs: list[dict[str, Any]] = [
+            {"job_name": job, "static_configs": [{"targets": [f"{host}:{port}"]}]}
+            for job, port in static
+        ]
+        jobs += [
+            {
+                "job_name": job,
+                "file_sd_configs": [{"files": [str(targets_dir(self.layout) / job / "*.json")]}],
+            }
+            for job in scrape_targets.JOBS
+        ]
+        return {
+            "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
+            "rule_files": [str(RULES_DIR / "*.yml")],
+            "scrape_configs": jobs,
+        }
+
+    def launch(self) -> Launch:
+        argv = [
+            self.binary,
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.data_dir / 'tsdb'}",
+            f"--storage.tsdb.retention.time={RETENTION}",
+            f"--web.listen-address={self.endpoint()}",
+        ]
+        return Launch(argv, self.data_dir, {"PATH": os.environ.get("PATH", "")})
+
+    def probe(self) -> str:
+        return probes.prometheus(self.layout.url("prometheus"))
+
+
+class _Exporter(Service):
+    """A Prometheus exporter from Debian, answering ``/metrics`` on its stack port."""
+
+    package = ""
+    #: A metric that is 1 while the exporter reaches what it watches.
+    health_metric = ""
+    start_timeout = 30.0
+
+    @property
+    def binary(self) -> str:
+        return f"/usr/bin/{self.package}"
+
+    def install(self) -> None:
+        _debian_binary(self.binary, self.package)
+
+    def arguments(self) -> list[str]:
+        return []
+
+    def environment(self) -> dict[str, str]:
+        return {}
+
+    def launch(self) -> Launch:
+        argv = [self.binary, f"--web.listen-address={self.endpoint()}", *self.arguments()]
+        env = {"PATH": os.environ.get("PATH", ""), **self.environment()}
+        return Launch(argv, self.data_dir, env)
+
+    def probe(self) -> str:
+        url = f"{self.layout.url(self.name)}/metrics"
+        return probes.exporter(url, self.health_metric)
+
+
+class NodeExporter(_Exporter):
+    """The host: CPU, memory, disks and file systems (the disk-filling alert reads it)."""
+
+    name = "node_exporter"
+    package = "prometheus-node-exporter"
+    health_metric = "node_exporter_build_info"
+
+    def arguments(self) -> list[str]:
+        # Debian's default textfile directory belongs to its own service, which may not exist.
+        return ["--no-collector.textfile"]
+
+
+class PostgresExporter(_Exporter):
+    name = "postgres_exporter"
+    package = "prometheus-postgres-exporter"
+    health_metric = "pg_up"
+    depends_on = ("postgres",)
+
+    def environment(self) -> dict[str, str]:
+        return {"DATA_SOURCE_NAME": f"{self.layout.postgres_dsn}?sslmode=disable"}
+
+
+class ElasticsearchExporter(_Exporter):
+    name = "elasticsearch_exporter"
+    package = "prometheus-elasticsearch-exporter"
+    health_metric = "elasticsearch_cluster_health_up"
+    depends_on = ("elasticsearch",)
+
+    def arguments(self) -> list[str]:
+        return [f"--es.uri={self.layout.url('elasticsearch')}"]
+
+
+MONITORING_CLASSES: tuple[type[Service], ...] = (
+    NodeExporter,
+    PostgresExporter,
+    ElasticsearchExporter,
+    Prometheus,
+)

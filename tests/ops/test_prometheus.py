@@ -1,0 +1,137 @@
+"""The stack's Prometheus: its configuration, the workers' target files, and the project's
+rules, checked and unit-tested by ``promtool`` (from Debian's ``prometheus`` package, which
+``ops/stack up`` and ``ops/stack install prometheus`` install)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ops import scrape_targets
+from ops.layout import Layout
+from ops.monitoring import RULE_TESTS_DIR, RULES_DIR, Prometheus, targets_dir
+
+
+def promtool() -> str:
+    """promtool's path; a missing one fails the test (never skipped into a pass)."""
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool is missing: run `ops/stack install prometheus` (Debian's prometheus)")
+    return path
+
+
+def run_promtool(*args: str) -> str:
+    out = subprocess.run([promtool(), *args], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, f"promtool {' '.join(args)} failed:\n{out.stdout}{out.stderr}"
+    return out.stdout + out.stderr
+
+
+def _rules() -> list[dict[str, Any]]:
+    found = []
+    for path in sorted(RULES_DIR.glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            found += group["rules"]
+    return found
+
+
+def _rule_tests() -> list[dict[str, Any]]:
+    return [
+        test
+        for path in sorted(RULE_TESTS_DIR.glob("*.yml"))
+        for test in yaml.safe_load(path.read_text())["tests"]
+    ]
+
+
+def test_the_rules_are_valid() -> None:
+    files = [str(p) for p in sorted(RULES_DIR.glob("*.yml"))]
+    assert files, f"no rule files in {RULES_DIR}"
+    assert "SUCCESS" in run_promtool("check", "rules", *files)
+
+
+def test_the_rules_pass_their_unit_tests() -> None:
+    files = [str(p) for p in sorted(RULE_TESTS_DIR.glob("*.yml"))]
+    assert files, f"no rule tests in {RULE_TESTS_DIR}"
+    assert "SUCCESS" in run_promtool("test", "rules", *files)
+
+
+def test_every_alert_has_a_unit_test() -> None:
+    alerts = {r["alert"] for r in _rules() if "alert" in r}
+    tested = {
+        case["alertname"]
+        for test in _rule_tests()
+        for case in test.get("alert_rule_test", [])
+        if case.get("exp_alerts")
+    }
+    assert alerts - tested == set(), "alerts no test sees firing"
+
+
+def test_every_recording_rule_is_tested_or_read_by_a_tested_alert() -> None:
+    rules = _rules()
+    records = {r["record"] for r in rules if "record" in r}
+    exprs = [c["expr"] for t in _rule_tests() for c in t.get("promql_expr_test", [])]
+    exprs += [r["expr"] for r in rules if "alert" in r]
+    assert {r for r in records if not any(r in e for e in exprs)} == set()
+
+
+def test_the_generated_configuration_is_valid(tmp_path: Path) -> None:
+    prometheus = Prometheus(Layout(root=tmp_path))
+    prometheus.prepare()
+    assert "SUCCESS" in run_promtool("check", "config", str(prometheus.config_path))
+
+
+def test_workers_are_discovered_from_the_target_directory(tmp_path: Path) -> None:
+    layout = Layout(root=tmp_path)
+    config = Prometheus(layout).config()
+    discovered = {
+        job["job_name"]: job["file_sd_configs"][0]["files"]
+        for job in config["scrape_configs"]
+        if "file_sd_configs" in job
+    }
+    assert discovered == {
+        job: [str(targets_dir(layout) / job / "*.json")] for job in scrape_targets.JOBS
+    }
+    static = {job["job_name"] for job in config["scrape_configs"] if "static_configs" in job}
+    assert static == {"prometheus", "node-exporter", "postgres-exporter", "elasticsearch-exporter"}
+    assert config["rule_files"] == [str(RULES_DIR / "*.yml")]
+
+
+def test_announce_writes_a_file_sd_group_and_withdraw_removes_it(tmp_path: Path) -> None:
+    path = scrape_targets.announce(tmp_path, "alpr-worker", 6066, "0.0.0.0", {"app": "alpr"})
+    assert path.parent == tmp_path / "alpr-worker"
+    assert json.loads(path.read_text()) == [
+        {"targets": ["127.0.0.1:6066"], "labels": {"app": "alpr"}}
+    ]
+    assert scrape_targets.announced(tmp_path) == ["127.0.0.1:6066"]
+    scrape_targets.withdraw(path)
+    assert scrape_targets.announced(tmp_path) == []
+
+
+def test_prune_removes_the_files_of_processes_that_are_gone(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        ours = scrape_targets.announce(tmp_path, "alpr-worker", 6066)
+        theirs = scrape_targets.announce(tmp_path, "alpr-edge", 9108, pid=child.pid)
+        assert scrape_targets.prune(tmp_path) == []
+    finally:
+        child.kill()
+        child.wait()
+    assert scrape_targets.prune(tmp_path) == [theirs]
+    assert ours.exists()
+
+
+@pytest.mark.parametrize(
+    ("job", "port", "message"),
+    [("worker", 6066, "job='worker'"), ("alpr-worker", 0, "port=0"), ("alpr-edge", 70000, "port")],
+)
+def test_announce_refuses_a_bad_job_or_port(
+    tmp_path: Path, job: str, port: int, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        scrape_targets.announce(tmp_path, job, port)
