@@ -69,6 +69,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
+# promtool for the alerting rules' unit tests (Debian's prometheus package, via the stack).
+.PHONY: promtool
+promtool:
+	ops/stack install prometheus
+
+unit: promtool
 unit: models
 	$(RUN) $(BIN)/pytest -m "not integration"
 

@@ -1,0 +1,102 @@
+"""The stack's Prometheus finds a real worker by its target file, scrapes it ``up``, and lets
+it go when the worker stops; the project's rules are loaded."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from config.settings import Settings
+from ops import probes, scrape_targets
+from ops.layout import Layout
+from ops.monitoring import RULES_DIR, targets_dir
+from ops.worker import WorkerProcess, free_port
+from tests.integration.conftest import require_port
+
+ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def prometheus_api(path: str, **params: str) -> Any:
+    url = f"{Layout().url('prometheus')}/api/v1/{path}"
+    if params:
+        url += "?" + urllib.parse.urlencode(params)
+    answer = probes.http_json(url, timeout=5)
+    assert isinstance(answer, dict) and answer.get("status") == "success", answer
+    return answer["data"]
+
+
+def wait_for(what: str, check: Callable[[], T | None], timeout: float = 90.0) -> T:
+    """The first truthy answer of ``check``, asked once a second."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(1)
+    raise AssertionError(f"{what}: not within {timeout:.0f}s")
+
+
+def worker_target(instance: str) -> dict[str, Any] | None:
+    """Prometheus's active target of ``instance``, if it has one."""
+    targets = prometheus_api("targets", state="active")["activeTargets"]
+    return next((t for t in targets if t["labels"].get("instance") == instance), None)
+
+
+def scraped_up(instance: str) -> dict[str, Any] | None:
+    target = worker_target(instance)
+    return target if target is not None and target["health"] == "up" else None
+
+
+def series(query: str) -> list[dict[str, Any]] | None:
+    result: list[dict[str, Any]] = prometheus_api("query", query=query)["result"]
+    return result or None
+
+
+def test_a_running_worker_is_scraped_up_through_its_target_file(
+    settings: Settings, tmp_path: Path
+) -> None:
+    layout = Layout()
+    require_port(layout.url("prometheus"), "Prometheus")
+    require_port(settings.kafka.bootstrap_servers.split(",")[0], "Kafka")
+    targets = targets_dir(layout)
+    port = free_port()
+    instance = f"127.0.0.1:{port}"
+    with WorkerProcess(tmp_path, port) as worker:
+        wait_for("the worker's target file", lambda: instance in scrape_targets.announced(targets))
+        target = wait_for("the worker's target up in Prometheus", lambda: scraped_up(instance))
+        assert target["labels"]["job"] == "alpr-worker", target
+        assert target["scrapeUrl"] == f"http://{instance}/metrics"
+        # The worker's own figures are in Prometheus, under its instance.
+        found = wait_for(
+            "the worker's GC pause histogram in Prometheus",
+            lambda: series(f'alpr_gc_pause_seconds_count{{instance="{instance}"}}'),
+        )
+        assert all(s["metric"]["job"] == "alpr-worker" for s in found), worker.log_tail()
+    assert instance not in scrape_targets.announced(targets), "target file left behind"
+    wait_for("Prometheus dropping the stopped worker", lambda: worker_target(instance) is None)
+
+
+def test_the_project_rules_are_loaded() -> None:
+    require_port(Layout().url("prometheus"), "Prometheus")
+    groups = prometheus_api("rules")["groups"]
+    loaded = {(g["file"], g["name"]) for g in groups}
+    assert {file for file, _ in loaded} == {str(p) for p in RULES_DIR.glob("*.yml")}
+    names = {r["name"] for g in groups for r in g["rules"]}
+    assert {"CameraSilent", "ConsumerLagGrowing", "NotificationsFailing", "DiskFillingUp"} <= names
+    unhealthy = [r["name"] for g in groups for r in g["rules"] if r.get("health") == "err"]
+    assert unhealthy == []
+
+
+def test_stack_status_probes_prometheus_and_its_exporters() -> None:
+    names = ["prometheus", "node_exporter", "postgres_exporter", "elasticsearch_exporter"]
+    out = subprocess.run(
+        [str(ROOT / "ops" / "stack"), "status", *names], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    states = {line.split()[0]: line.split()[2] for line in out.stdout.splitlines()[1:]}
+    assert states == dict.fromkeys(names, "healthy"), out.stdout
