@@ -122,8 +122,11 @@ def test_prune_removes_the_files_of_processes_that_are_gone(tmp_path: Path) -> N
     finally:
         child.kill()
         child.wait()
+    hand_written = tmp_path / "alpr-edge" / "site-a.json"
+    hand_written.write_text('[{"targets": ["10.0.0.5:9108"]}]')
     assert scrape_targets.prune(tmp_path) == [theirs]
-    assert ours.exists()
+    assert ours.exists() and hand_written.exists()
+    assert sorted(scrape_targets.announced(tmp_path)) == ["10.0.0.5:9108", "127.0.0.1:6066"]
 
 
 @pytest.mark.parametrize(
