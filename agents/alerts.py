@@ -22,7 +22,7 @@ from typing import Any
 from agents.alerting.engine import AlertEngine
 from agents.alerting.topics import alerts, camera_ticks, rule_reads
 from agents.bundles import BundleError, decode_bundle, is_bundle
-from agents.deadletters import dead_letter_for
+from agents.deadletters.letters import dead_letter_for
 from agents.emit import send_dead_letter
 from agents.rules_sync import RULE_BOOK
 from alpr import app

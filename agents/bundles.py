@@ -20,7 +20,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from agents.deadletters import RecordMessage
+from agents.deadletters.letters import RecordMessage
 
 MAGIC = b"\xabRB1"
 _NONE = 0xFFFFFFFF

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from agents import metrics
-from agents.deadletters import dead_letter_for
+from agents.deadletters.letters import dead_letter_for
 from agents.emit import send_dead_letter
 from agents.topics import camera_statuses
 from alpr import app

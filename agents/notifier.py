@@ -26,7 +26,7 @@ import faust
 from faust.streams import _current_event
 
 from agents.alerting.topics import alerts
-from agents.deadletters import dead_letter_for
+from agents.deadletters.letters import dead_letter_for
 from agents.emit import send_dead_letter
 from alpr import app
 from config.alerting import NotifySettings

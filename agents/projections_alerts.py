@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from agents.alerting.topics import alerts
-from agents.deadletters import dead_letter_for
+from agents.deadletters.letters import dead_letter_for
 from agents.emit import send_dead_letter
 from alpr import app
 from config.settings import get_settings

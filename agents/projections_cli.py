@@ -120,7 +120,7 @@ async def projections_rebuild(
     searches see partial results until the rebuild ends.
     Example: alpr projections rebuild --since 3d --store es
     """
-    from agents.dlq import parse_since
+    from agents.deadletters.replay import parse_since
     from agents.projections_rebuild import run_rebuild
 
     try:

@@ -20,7 +20,7 @@ from typing import Any, cast
 from aiokafka import ConsumerRecord
 
 from agents import metrics as core_metrics
-from agents.deadletters import RecordMessage, dead_letter_for
+from agents.deadletters.letters import RecordMessage, dead_letter_for
 from agents.emit import send_dead_letter
 from alpr import app
 from config.projections import ProjectionSettings

@@ -35,7 +35,7 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from mode import Service
 
 from agents import metrics
-from agents.deadletters import RecordMessage
+from agents.deadletters.letters import RecordMessage
 from agents.emit import send_dead_letter
 from agents.routing import PlateRouter
 from agents.topics import dead_letters, declare_topics, plates_detected, plates_raw

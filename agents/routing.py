@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents import metrics
-from agents.deadletters import dead_letter_for
+from agents.deadletters.letters import dead_letter_for
 from agents.validation import validate_event
 from config.router import RouterSettings
 from streams.codec import AvroSchema, RecordExtension, SchemaCache, decode_message, encode

@@ -10,8 +10,14 @@ import click
 from faust.cli import AppCommand, argument, option
 from faust.cli.base import cli
 
-from agents.dlq import Filter, Unreadable, latest_per_original, parse_since, read_dead_letters
-from agents.dlq import replay as replay_letters
+from agents.deadletters.replay import (
+    Filter,
+    Unreadable,
+    latest_per_original,
+    parse_since,
+    read_dead_letters,
+)
+from agents.deadletters.replay import replay as replay_letters
 from alpr import app
 from commands.groups import group_command
 from config.settings import get_settings

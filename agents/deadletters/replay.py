@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from agents.deadletters import replay_headers
+from agents.deadletters.letters import replay_headers
 from streams.codec import AvroSchema, SchemaCache, decode
 from streams.failures import ProcessingError
 from streams.records import DeadLetter

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agents.deadletters import HEADER_ATTEMPTS, HEADER_FIRST_FAILED, replay_headers
-from agents.dlq import Filter, latest_per_original, parse_since
+from agents.deadletters.letters import HEADER_ATTEMPTS, HEADER_FIRST_FAILED, replay_headers
+from agents.deadletters.replay import Filter, latest_per_original, parse_since
 from streams.records import DeadLetter
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiokafka import ConsumerRecord
 
-from agents.deadletters import HEADER_ATTEMPTS, HEADER_FIRST_FAILED
+from agents.deadletters.letters import HEADER_ATTEMPTS, HEADER_FIRST_FAILED
 from agents.router import SWEEP_CHUNK, BatchRouter
 from config.router import RouterSettings
 from streams.batch_consumer import Batch

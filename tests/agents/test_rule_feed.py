@@ -11,7 +11,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 import agents.rule_feed
 from agents.bundles import decode_bundle
-from agents.deadletters import RecordMessage
+from agents.deadletters.letters import RecordMessage
 from agents.rule_feed import RuleFeed, RulesLoaded
 from agents.rules_sync import RULE_BOOK
 from streams.batch_consumer import Batch
