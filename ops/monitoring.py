@@ -2,8 +2,8 @@
 
 Prometheus loads the project's rules (``ops/prometheus/rules``) and scrapes itself, the
 exporters of the host, PostgreSQL and Elasticsearch, and every worker and edge worker that
-announced itself in its target directory (``ops/scrape_targets.py``). Kafka has no exporter
-here yet (the JMX exporter agent would have to ride in the broker's JVM). Its configuration
+announced itself in its target directory (``ops/scrape_targets.py``), and Kafka through the
+JMX exporter agent in the broker's JVM (``ops/prometheus/kafka-jmx.yml``). Its configuration
 is written as JSON, which is YAML too: the stack needs nothing outside the standard library.
 """
 
@@ -70,7 +70,7 @@ class Prometheus(Service):
     def config(self) -> dict[str, Any]:
         """The configuration: static jobs for itself and the exporters, files for workers."""
         host, ports = self.layout.host, self.layout.ports
-        static = [("prometheus", ports["prometheus"])]
+        static = [("prometheus", ports["prometheus"]), ("kafka", ports["kafka_metrics"])]
         static += [(name.replace("_", "-"), ports[name]) for name in self.exporters]
         jobs: list[dict[str, Any]] = [
             {"job_name": job, "static_configs": [{"targets": [f"{host}:{port}"]}]}

@@ -18,6 +18,7 @@ from ops.layout import (
     AIOSMTPD_SPEC,
     APICURIO_VERSION,
     ELASTICSEARCH_VERSION,
+    JMX_EXPORTER_VERSION,
     KAFKA_VERSION,
     MOTO_SPEC,
     POSTGRES_MAJOR,
@@ -204,6 +205,10 @@ class Postgres(Service):
                 )
 
 
+#: Which of the broker's MBeans the JMX exporter agent turns into Prometheus metrics.
+KAFKA_JMX_RULES = Path(__file__).resolve().parent / "prometheus" / "kafka-jmx.yml"
+
+
 class Kafka(Service):
     name = "kafka"
     start_timeout = 90.0
@@ -212,7 +217,15 @@ class Kafka(Service):
     def libs(self) -> Path:
         return self.layout.opt / f"kafka-{KAFKA_VERSION}" / "libs"
 
+    @property
+    def jmx_agent(self) -> Path:
+        return self.layout.opt / "jmx" / f"jmx_prometheus_javaagent-{JMX_EXPORTER_VERSION}.jar"
+
     def install(self) -> None:
+        installers.mvn_fetch(
+            f"io.prometheus.jmx:jmx_prometheus_javaagent:{JMX_EXPORTER_VERSION}:jar",
+            self.jmx_agent.parent,
+        )
         if self.libs.is_dir() and any(self.libs.glob("kafka_2.13-*.jar")):
             return
         say(f"downloading Apache Kafka {KAFKA_VERSION} jars from Maven Central")
@@ -281,9 +294,19 @@ class Kafka(Service):
             "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{self.data_dir / 'log4j.properties'}",
             f"-Dkafka.logs.dir={self.data_dir}",
+            *self._metrics_agent(),
             "-cp", f"{self.libs}/*", "kafka.Kafka", str(self.data_dir / "server.properties"),
         ]  # fmt: skip
         return Launch(argv, self.data_dir, self._env())
+
+    def _metrics_agent(self) -> list[str]:
+        """The broker's figures for Prometheus, on loopback (``ops/prometheus/kafka-jmx.yml``).
+        Left out where the agent was never installed (a stack installed before it, running
+        on): the broker must start all the same."""
+        if not self.jmx_agent.exists():
+            return []
+        port = self.layout.ports["kafka_metrics"]
+        return [f"-javaagent:{self.jmx_agent}={self.layout.host}:{port}:{KAFKA_JMX_RULES}"]
 
     def probe(self) -> str:
         return probes.kafka(self.layout.host, self.layout.ports["kafka"])

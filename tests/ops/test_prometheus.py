@@ -98,7 +98,8 @@ def test_workers_are_discovered_from_the_target_directory(tmp_path: Path) -> Non
         job: [str(targets_dir(layout) / job / "*.json")] for job in scrape_targets.JOBS
     }
     static = {job["job_name"] for job in config["scrape_configs"] if "static_configs" in job}
-    assert static == {"prometheus", "node-exporter", "postgres-exporter", "elasticsearch-exporter"}
+    exporters = {"node-exporter", "postgres-exporter", "elasticsearch-exporter"}
+    assert static == {"prometheus", "kafka", *exporters}
     assert config["rule_files"] == [str(RULES_DIR / "*.yml")]
 
 
@@ -138,3 +139,16 @@ def test_announce_refuses_a_bad_job_or_port(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         scrape_targets.announce(tmp_path, job, port)
+
+
+def test_kafka_runs_the_jmx_agent_once_installed(tmp_path: Path) -> None:
+    from ops.services import KAFKA_JMX_RULES, Kafka
+
+    kafka = Kafka(Layout(root=tmp_path))
+    assert not any(a.startswith("-javaagent:") for a in kafka.launch().argv)
+    kafka.jmx_agent.parent.mkdir(parents=True)
+    kafka.jmx_agent.write_bytes(b"")
+    agent = [a for a in kafka.launch().argv if a.startswith("-javaagent:")]
+    port = kafka.layout.ports["kafka_metrics"]
+    assert agent == [f"-javaagent:{kafka.jmx_agent}=127.0.0.1:{port}:{KAFKA_JMX_RULES}"]
+    assert KAFKA_JMX_RULES.is_file()
