@@ -23,6 +23,7 @@ import yaml
 
 from config.settings import Settings, get_settings
 from ops.demo_lookup import demo_key, search
+from ops.layout import Layout
 from ops.worker import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,6 +212,7 @@ def main() -> int:
             f"\ndemo {'done' if ok else 'FAILED'}: {len(reads)} plates read from the clip and "
             f"routed; {pg} rows in PostgreSQL, {es} documents in Elasticsearch.\n"
             f"Worker: {worker.web_url}/health and /metrics (log {worker.log_path}).\n"
+            f"Health of the whole system: {Layout().url('prometheus')}/targets and /alerts.\n"
             f"Try: .venv/bin/alpr read {samples / 'fast-alpr-test-image.png'}"
         )
         if ok and sys.stdin.isatty() and os.environ.get("ALPR_DEMO_SERVE", "1") != "0":
