@@ -3,6 +3,7 @@ access policy of plate data, sign-in sessions and what ``/metrics`` shows to who
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Literal
 
@@ -59,6 +60,41 @@ class WebSettings(Section):
     session_hours: float = Field(
         12.0, gt=0, le=24 * 30, description="Hours a page sign-in session lasts at most"
     )
+    session_idle_minutes: float = Field(
+        30.0, gt=0, le=24 * 60, description="Minutes without a request that end a session"
+    )
+    signin_failures: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Failed sign-ins (or requests with unknown keys) one address may make in "
+        "signin_window_s before it must wait",
+    )
+    signin_window_s: float = Field(
+        300.0, ge=1, le=24 * 3600, description="Window over which failed sign-ins are counted"
+    )
+
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token /metrics asks for (none: no token); with metrics_networks "
+        "either one lets a scraper in, and with neither set /metrics is open",
+    )
+    metrics_networks: tuple[str, ...] = Field(
+        (),
+        max_length=100,
+        description="Networks (CIDR) whose callers read /metrics without a token, e.g. the "
+        "Prometheus host's 10.0.5.7/32",
+    )
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError as exc:
+                raise ValueError(f"metrics_networks: {exc}") from None
+        return value
 
     @field_validator("reason_pattern")
     @classmethod
@@ -74,4 +110,6 @@ class WebSettings(Section):
     def _secret_long_enough(self) -> WebSettings:
         if self.signing_secret is not None and len(self.signing_secret.get_secret_value()) < 32:
             raise ValueError("signing_secret must be at least 32 characters")
+        if self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < 16:
+            raise ValueError("metrics_token must be at least 16 characters")
         return self

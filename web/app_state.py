@@ -19,6 +19,7 @@ from alpr import app
 from config.settings import Settings, get_settings
 from web.auth.image_links import ImageLinks
 from web.auth.ratelimit import RateLimiter
+from web.auth.throttle import FailureThrottle
 from web.errors import StoreUnavailable
 from web.lookup.contract import LookupBackend
 
@@ -32,6 +33,7 @@ class WebResources:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.limiter = RateLimiter(settings.web.rate_per_s, settings.web.rate_burst)
+        self.throttle = FailureThrottle(settings.web.signin_failures, settings.web.signin_window_s)
         secret = settings.web.signing_secret
         self.image_links = ImageLinks(
             secret.get_secret_value().encode() if secret else None,

@@ -1,5 +1,6 @@
 """The API's own error shape for what aiohttp answers before any view runs: an unknown path
-under ``/api`` (404) or a method a path does not take (405)."""
+under ``/api`` (404) or a method a path does not take (405); and the hardening every answer
+gets (``web.hardening``): headers, the ``/metrics`` gate, JSON errors for unparsable requests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from alpr import app
+from config.settings import get_settings
+from web import hardening
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -30,9 +33,15 @@ async def json_router_errors(request: web.Request, handler: Handler) -> web.Stre
 
 
 def install(web_app: web.Application) -> None:
-    """Add the middleware (before the server starts; aiohttp freezes the list then)."""
-    if json_router_errors not in web_app.middlewares and not web_app.frozen:
-        web_app.middlewares.append(json_router_errors)
+    """Add the middleware and hooks (before the server starts; aiohttp freezes them then)."""
+    if json_router_errors in web_app.middlewares or web_app.frozen:
+        return
+    settings = get_settings()
+    web_app.middlewares.append(json_router_errors)
+    web_app.middlewares.append(hardening.metrics_gate(settings.web))
+    csp = hardening.content_security_policy(hardening.origin_of(settings.s3.endpoint))
+    web_app.on_response_prepare.append(hardening.header_setter(csp))
+    hardening.answer_parse_errors_in_json(web_app)
 
 
 install(app.web.web_app)  # type: ignore[attr-defined]  # the aiohttp driver's Application

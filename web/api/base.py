@@ -11,6 +11,7 @@ import json
 import logging
 from typing import Any
 
+from aiohttp import web
 from faust.web import Request, Response
 from faust.web.exceptions import WebError
 
@@ -41,6 +42,9 @@ class ApiView(MeteredView):
             return self.problem(bad_request(str(exc), "bad_cursor"))
         except BadQuery as exc:
             return self.problem(bad_request(str(exc), "bad_query"))
+        except web.HTTPRequestEntityTooLarge as exc:
+            message = f"the request body is too large ({exc.text})"
+            return self.problem(ApiError(413, "too_large", message))
         except Exception as exc:
             if store_down(exc):
                 log.warning("%s %s: store unavailable: %r", request.method, request.path, exc)

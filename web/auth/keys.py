@@ -57,7 +57,7 @@ def well_formed(key: str) -> bool:
     return _KEY.match(key) is not None
 
 
-def _key(row: asyncpg.Record) -> ApiKey:
+def key_from_row(row: asyncpg.Record) -> ApiKey:
     return ApiKey(
         key_id=row["key_id"],
         owner=row["owner"],
@@ -91,11 +91,11 @@ class KeyStore:
             owner,
             parse_role(role),
         )
-        return _key(row), key
+        return key_from_row(row), key
 
     async def list(self) -> list[ApiKey]:
         rows = await self.db.fetch(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at")
-        return [_key(row) for row in rows]
+        return [key_from_row(row) for row in rows]
 
     async def revoke(self, key_id: str) -> ApiKey | None:
         """Revoke a key (kept for the audit log); None when no such key exists."""
@@ -104,7 +104,7 @@ class KeyStore:
             f" RETURNING {_COLUMNS}",
             key_id,
         )
-        return None if row is None else _key(row)
+        return None if row is None else key_from_row(row)
 
     async def find(self, key: str) -> ApiKey | None:
         """The stored key for a presented key (revoked ones too), None if unknown."""
@@ -117,4 +117,4 @@ class KeyStore:
             f" SELECT {_COLUMNS} FROM api_keys WHERE key_hash = $1",
             hash_key(key),
         )
-        return None if row is None else _key(row)
+        return None if row is None else key_from_row(row)

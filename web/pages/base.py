@@ -28,14 +28,18 @@ log = logging.getLogger(__name__)
 
 #: Pages show plates and reasons: never cached, never framed, and their URLs (which carry
 #: the plate and the reason) never sent as a Referer to the object store serving the crops.
+#: ``same-origin``, not ``no-referrer``: under the latter browsers send ``Origin: null`` with
+#: forms, and the CSRF defence (``web.auth.guard.check_csrf``) needs the real origin.
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
 }
 
-_SIGN_IN_AGAIN = {"unauthenticated", "unknown_key", "revoked_key", "bad_authorization"}
+_SIGN_IN_AGAIN = {
+    "unauthenticated", "session_ended", "unknown_key", "revoked_key", "bad_authorization"
+}  # fmt: skip
 
 
 class PageView(MeteredView):

@@ -1,4 +1,10 @@
-"""``/signin`` and ``/signout``: a key typed once becomes an HttpOnly cookie for the pages."""
+"""``/signin`` and ``/signout``: a key typed once opens a server-side session for the pages.
+
+The key never leaves the sign-in request: the cookie holds a random session id
+(``web.auth.sessions``), which sign-out revokes on the server. The cookie is HttpOnly,
+SameSite=Strict, and Secure when the request came over HTTPS or ``web.cookie_secure`` says so.
+Failed sign-ins are logged and slowed down per address (``web.auth.failures``).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,17 @@ from typing import Any, cast
 from faust.web import Request, Response
 
 from alpr import app
-from web.auth.guard import COOKIE
+from web.auth import failures
+from web.auth.guard import authenticate
 from web.auth.keys import KeyStore
+from web.auth.sessions import COOKIE, SessionKey, SessionStore, cookie_secure
+from web.errors import ApiError
 from web.pages.base import PageView, safe_next
 
 
 @app.page("/signin")
 class SignIn(PageView):
-    """The sign-in form; posting a valid key sets the cookie and goes where the person was."""
+    """The sign-in form; posting a valid key opens a session and goes where the person was."""
 
     async def get(self, request: Request) -> Response:
         target = safe_next(request.query.get("next"))
@@ -23,25 +32,46 @@ class SignIn(PageView):
     async def post(self, request: Request) -> Response:
         form = await cast(Any, request).post()
         target = safe_next(form.get("next"))
+        try:
+            await failures.check_wait(self.state, request)
+        except ApiError as exc:
+            return self._waiting(target, exc)
         key = str(form.get("key", "")).strip()
         stored = await KeyStore(await self.state.pool()).find(key) if key else None
         if stored is None or stored.revoked_at is not None:
+            await failures.record(self.state, request, "signin", stored.key_id if stored else None)
             message = "That key is not valid. Check it, or ask an admin for a new one."
             return self.page("signin.html", key=None, status=401, next=target, message=message)
-        response = self.redirect(target)
         settings = self.state.settings.web
+        session_id = await SessionStore(await self.state.pool(), settings).open(stored)
+        response = self.redirect(target)
         cast(Any, response).set_cookie(
-            COOKIE, key, max_age=int(settings.session_hours * 3600), httponly=True,
-            samesite="Strict", secure=settings.cookie_secure, path="/",
+            COOKIE, session_id, max_age=int(settings.session_hours * 3600), httponly=True,
+            samesite="Strict", secure=cookie_secure(settings, request), path="/",
         )  # fmt: skip
+        return response
+
+    def _waiting(self, target: str, exc: ApiError) -> Response:
+        response = self.page("signin.html", key=None, status=429, next=target, message=exc.message)
+        response.headers.update(exc.headers)
         return response
 
 
 @app.page("/signout")
 class SignOut(PageView):
-    """Forgets the key cookie."""
+    """Ends the session on the server (from this site's own form only) and forgets the cookie."""
 
     async def post(self, request: Request) -> Response:
+        try:
+            key = await authenticate(request, self.state, "viewer", limited=False)
+        except ApiError as exc:
+            if exc.status != 401:
+                raise
+        else:
+            if isinstance(key, SessionKey):
+                await SessionStore(await self.state.pool(), self.state.settings.web).revoke(
+                    key.session_hash
+                )
         response = self.redirect("/signin")
         cast(Any, response).del_cookie(COOKIE, path="/")
         return response
