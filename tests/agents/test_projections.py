@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiokafka import ConsumerRecord
 
-import agents.projections_common as common
+import agents.projections.common as common
 from config.projections import ProjectionSettings
 from streams.batch_consumer import Batch
 from streams.codec import SchemaCache

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 from aiokafka import ConsumerRecord
 
-from agents.projections_pg import PostgresProjection
+from agents.projections.pg import PostgresProjection
 from config.settings import Settings
 from stores.copy_rows import READ_SCHEMA, ReadTranscoder
 from stores.pg_writer import PgReadWriter

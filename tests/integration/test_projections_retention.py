@@ -13,7 +13,7 @@ import pytest
 from aiobotocore.session import get_session
 from elasticsearch import AsyncElasticsearch
 
-from agents.retention import run_retention
+from agents.projections.retention import run_retention
 from config.settings import Settings, load_settings
 from stores.es_docs import alias_name, index_for, read_document
 from stores.es_writer import Doc, EsReadWriter, make_client, put_template

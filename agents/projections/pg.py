@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.projections_common import DeadLetterFn, Pair, ProjectionService, Store, unwritable
+from agents.projections.common import DeadLetterFn, Pair, ProjectionService, Store, unwritable
 from alpr import app
 from config.settings import get_settings
 from stores import metrics

@@ -14,7 +14,7 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
-from agents.projections_common import DeadLetterFn, Pair, ProjectionService, Store, unwritable
+from agents.projections.common import DeadLetterFn, Pair, ProjectionService, Store, unwritable
 from alpr import app
 from config.projections import ProjectionSettings
 from config.settings import get_settings

@@ -121,7 +121,7 @@ async def projections_rebuild(
     Example: alpr projections rebuild --since 3d --store es
     """
     from agents.deadletters.replay import parse_since
-    from agents.projections_rebuild import run_rebuild
+    from agents.projections.rebuild import run_rebuild
 
     try:
         when = parse_since(since) if since else None
