@@ -1,5 +1,6 @@
 """The stack's Prometheus finds a real worker by its target file, scrapes it ``up``, and lets
-it go when the worker stops; the project's rules are loaded."""
+it go when the worker stops; an edge worker that stops fires CameraSilent; the project's rules
+are loaded."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from config.settings import Settings
+from edge.metrics import EdgeMetrics
+from edge.worker import serve_metrics
 from ops import probes, scrape_targets
 from ops.layout import Layout
 from ops.monitoring import RULES_DIR, targets_dir
@@ -79,6 +82,51 @@ def test_a_running_worker_is_scraped_up_through_its_target_file(
         assert all(s["metric"]["job"] == "alpr-worker" for s in found), worker.log_tail()
     assert instance not in scrape_targets.announced(targets), "target file left behind"
     wait_for("Prometheus dropping the stopped worker", lambda: worker_target(instance) is None)
+
+
+def firing(alertname: str, camera: str) -> dict[str, Any] | None:
+    alerts = prometheus_api("alerts")["alerts"]
+    return next(
+        (
+            a
+            for a in alerts
+            if a["labels"].get("alertname") == alertname
+            and a["labels"].get("camera") == camera
+            and a["state"] == "firing"
+        ),
+        None,
+    )
+
+
+def test_an_edge_worker_that_stops_fires_camera_silent(unique: str) -> None:
+    """The edge's own metrics, served as ``alpr edge`` serves them, announced as an edge
+    target; the server stops (as the edge worker would), and the rule fires on what
+    Prometheus scraped (about 80 s: a failed scrape, then ``for: 1m``)."""
+    layout = Layout()
+    require_port(layout.url("prometheus"), "Prometheus")
+    camera = f"cam-{unique}"
+    metrics = EdgeMetrics()
+    metrics.up.labels(camera).set(1)
+    metrics.fps.labels(camera).set(10)
+    port = free_port()
+    instance = f"127.0.0.1:{port}"
+    server = serve_metrics(metrics, port)
+    target = scrape_targets.announce(targets_dir(layout), "alpr-edge", port)
+    try:
+        wait_for("the edge target up", lambda: scraped_up(instance))
+        wait_for(
+            "the camera up in Prometheus",
+            lambda: series(f'alpr_edge_camera_up{{camera="{camera}", job="alpr-edge"}} == 1'),
+        )
+        assert firing("CameraSilent", camera) is None
+        server.shutdown()
+        server.server_close()
+        alert = wait_for("CameraSilent firing", lambda: firing("CameraSilent", camera), 180)
+        assert alert["labels"]["severity"] == "critical"
+        assert alert["labels"]["instance"] == instance
+    finally:
+        server.shutdown()
+        scrape_targets.withdraw(target)
 
 
 def test_the_project_rules_are_loaded() -> None:
