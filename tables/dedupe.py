@@ -12,7 +12,7 @@ string; value: ``{"seen_at", "partition", "offset"}``), so state written before 
 left Faust's per-event streams is read back as it was.
 
 This module is the state and its changelog format only; reading and writing the topic is
-:mod:`streams.changelog`'s job, wired in :mod:`agents.router`.
+:mod:`streams.changelog`'s job, wired in :mod:`agents.router.service`.
 
 The state grows by one entry per event for a whole TTL (3.6 M entries after an hour at 1,000
 events/s), so two costs that grow with it are kept off the event loop's path:

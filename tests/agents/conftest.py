@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import agents.cameras
-import agents.router
+import agents.router.service
 from agents.topics import dead_letters, plates_detected
 from config.router import CameraConfig, RouterSettings
 from streams.codec import SchemaCache
@@ -41,7 +41,7 @@ class Sent:
 @pytest.fixture
 def schema_cache(monkeypatch: pytest.MonkeyPatch) -> SchemaCache:
     cache = memory_schema_cache()
-    for module in (agents.router, agents.cameras):
+    for module in (agents.router.service, agents.cameras):
         monkeypatch.setattr(module, "default_schema_cache", lambda: cache)
     return cache
 
@@ -51,7 +51,7 @@ def router_settings(monkeypatch: pytest.MonkeyPatch) -> RouterSettings:
     settings = RouterSettings(  # type: ignore[call-arg]
         cameras={"cam-config": CameraConfig(site_id="site-1", name="Configured gate", zone="in")},
     )
-    use_sections(monkeypatch, agents.router, router=settings)
+    use_sections(monkeypatch, agents.router.service, router=settings)
     return settings
 
 

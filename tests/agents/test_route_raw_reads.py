@@ -1,5 +1,5 @@
-"""The router's batch handler (``agents.router.BatchRouter``): routing, validation, dedupe,
-enrichment, dead letters and retries, with an in-memory producer, memory tables and an
+"""The router's batch handler (``agents.router.service.BatchRouter``): routing, validation,
+dedupe, enrichment, dead letters and retries, with an in-memory producer, memory tables and an
 in-memory schema registry. The real broker is tested in tests/integration/test_router.py."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from agents.deadletters.letters import HEADER_ATTEMPTS, HEADER_FIRST_FAILED
-from agents.router import SWEEP_CHUNK, BatchRouter
+from agents.router.service import SWEEP_CHUNK, BatchRouter
 from config.router import RouterSettings
 from streams.batch_consumer import Batch
 from streams.codec import AvroSchema, SchemaCache, decode, encode
@@ -408,9 +408,9 @@ async def test_failed_send_is_dead_lettered_and_not_marked_seen(
 async def test_a_bug_costs_one_dead_letter_not_the_worker(
     harness: Harness, schema_cache: SchemaCache, sent: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import agents.routing
+    import agents.router.routing
 
-    real = agents.routing.validate_event
+    real = agents.router.routing.validate_event
     calls = iter([RuntimeError("boom"), None])
 
     def flaky(*args: Any) -> str:
@@ -419,7 +419,7 @@ async def test_a_bug_costs_one_dead_letter_not_the_worker(
             raise error
         return real(*args)
 
-    monkeypatch.setattr(agents.routing, "validate_event", flaky)
+    monkeypatch.setattr(agents.router.routing, "validate_event", flaky)
     await route(harness, encode_plate_event(schema_cache), encode_plate_event(schema_cache))
     assert sent.reasons == ["internal_error"]
     assert len(sent.reads) == 1

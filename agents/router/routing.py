@@ -1,9 +1,10 @@
 """The router's work on one raw event: decode, validate, normalise, dedupe, enrich, then
 send a PlateRead or a DeadLetter, never neither.
 
-Kept apart from the agent so it reads as the pipeline it is; ``agents.router`` wires it to
-the topics and tables. The hot path stays on fastavro datums and bytes: a read's Avro body
-is the event's body as received followed by the router's additions (``RecordExtension``).
+Kept apart from the service so it reads as the pipeline it is; ``agents.router.service``
+wires it to the topics and tables. The hot path stays on fastavro datums and bytes: a read's
+Avro body is the event's body as received followed by the router's additions
+(``RecordExtension``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from agents import metrics
 from agents.deadletters.letters import dead_letter_for
-from agents.validation import validate_event
+from agents.router.validation import validate_event
 from config.router import RouterSettings
 from streams.codec import AvroSchema, RecordExtension, SchemaCache, decode_message, encode
 from streams.codec import schema_id_of as header_schema_id

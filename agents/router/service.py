@@ -9,9 +9,9 @@ The router reads below Faust's per-event streams (``streams.batch_consumer``, gr
 events/s on this machine and put seconds of queueing in front of every alert at 1,000/s.
 One batch at a time, in order:
 
-1. each message is routed (:class:`agents.routing.PlateRouter`); its read is handed to the
-   router's own producer, its dead letter to Faust's; the event ids routed are marked in
-   the batch's view, so a duplicate inside the batch is caught too;
+1. each message is routed (:class:`agents.router.routing.PlateRouter`); its read is handed
+   to the router's own producer, its dead letter to Faust's; the event ids routed are marked
+   in the batch's view, so a duplicate inside the batch is caught too;
 2. every read and dead letter of the batch is awaited in Kafka;
 3. the batch's marks go to the dedupe changelog and, once there, into the dedupe state;
 4. the consumer commits the batch's offsets.
@@ -37,7 +37,7 @@ from mode import Service
 from agents import metrics
 from agents.deadletters.letters import RecordMessage
 from agents.emit import send_dead_letter
-from agents.routing import PlateRouter
+from agents.router.routing import PlateRouter
 from agents.topics import dead_letters, declare_topics, plates_detected, plates_raw
 from alpr import app
 from config.router import RouterSettings
