@@ -207,3 +207,58 @@ def test_failed_sign_ins_are_logged_and_slowed_down_per_address(web: WebStack) -
         f"{web.url}/signin", data={"key": web.keys["viewer"]}, allow_redirects=False, timeout=30
     )
     assert again.status_code == 303
+
+
+def key_id(key: str) -> str:
+    return key.split("_")[1]
+
+
+def test_rule_changes_through_the_api_are_audited_with_the_key_and_the_diff(
+    web: WebStack,
+) -> None:
+    name = f"audited-{web.unique}"
+    rule = {"name": name, "type": "watchlist", "plates": [PLATE]}
+    assert web.call("POST", "/api/rules", "admin", json=rule).status_code == 201
+    changed = {**rule, "severity": "critical"}
+    assert web.call("PUT", f"/api/rules/{name}", "admin", json=changed).status_code == 200
+    assert web.call("DELETE", f"/api/rules/{name}", "admin").status_code == 200
+    log = web.call("GET", f"/api/audit/rules?rule={name}", "admin")
+    assert log.status_code == 200, log.text
+    items = log.json()["items"]
+    assert [c["action"] for c in items] == ["delete", "replace", "create"]
+    assert {c["key_id"] for c in items} == {key_id(web.keys["admin"])}
+    assert items[1]["changes"] == {"severity": ["warning", "critical"]}
+    assert items[2]["changes"]["plates"] == [None, [PLATE]]
+    assert web.call("GET", "/api/audit/rules", "operator").status_code == 403
+
+
+def test_the_audit_log_filters_by_who_plate_time_and_reason_and_exports_csv(
+    web: WebStack,
+) -> None:
+    asyncio.run(ws.fresh_keys(web))
+    viewer = key_id(web.keys["viewer"])
+    reason = f"ticket 7777 {web.unique}"
+    assert web.call("GET", f"/api/plates/{PLATE}?reason={reason}", "viewer").status_code == 200
+    search = f"/api/plates/search?q={PLATE[:4]}&reason={reason}"
+    assert web.call("GET", search, "viewer").status_code == 200
+    assert web.call("GET", f"/api/plates/{PLATE}", "operator").status_code == 200
+
+    def audit(query: str) -> list[dict[str, object]]:
+        answer = web.call("GET", f"/api/audit?{query}", "admin")
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["items"])
+
+    assert [r["kind"] for r in audit(f"who={viewer}")] == ["search", "plate"]
+    assert [r["kind"] for r in audit(f"who={viewer}&plate={PLATE}")] == ["plate"]
+    assert len(audit(f"reason=7777+{web.unique}")) == 2
+    assert audit(f"who={viewer}&since=2999-01-01T00:00:00Z") == []
+    assert audit("who=test+operator&kind=plate")[0]["key_id"] == key_id(web.keys["operator"])
+    exported = web.call("GET", f"/api/audit?who={viewer}&format=csv", "admin")
+    assert exported.headers["Content-Type"].startswith("text/csv")
+    lines = exported.text.strip().splitlines()
+    assert lines[0].startswith("id,searched_at,key_id") and len(lines) == 3
+    assert all(reason in line for line in lines[1:])
+    admin = sign_in(web, "admin")
+    page = admin.get(f"{web.url}/audit?who={viewer}", timeout=30)
+    assert page.status_code == 200 and reason in page.text and 'id="export"' in page.text
+    assert sign_in(web, "viewer").get(f"{web.url}/audit", timeout=30).status_code == 403

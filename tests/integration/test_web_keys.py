@@ -71,6 +71,21 @@ def test_keys_are_created_once_listed_without_secrets_and_revoked(dsn: str) -> N
     revoked = alpr(dsn, "revoke", row["key_id"])
     assert revoked.returncode == 0 and "revoked" in revoked.stdout
 
+    async def key_audit() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return list(
+                await conn.fetch("SELECT key_id, action, done_by FROM key_audit ORDER BY id")
+            )
+        finally:
+            await conn.close()
+
+    logged = asyncio.run(key_audit())
+    assert [(r["key_id"], r["action"]) for r in logged] == [
+        (row["key_id"], "create"), (row["key_id"], "revoke")
+    ]  # fmt: skip
+    assert all("@" in r["done_by"] for r in logged)  # the user and host that ran the command
+
 
 def test_a_bad_role_or_an_unreachable_database_is_a_clear_error(dsn: str) -> None:
     bad = alpr(dsn, "create", "--role", "investigator", "--owner", "x")

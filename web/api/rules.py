@@ -20,6 +20,8 @@ from notify.rule_urls import url_problems
 from rules.model import AnyRule, Rule
 from rules.ruleset import decode_rule, rule_version
 from web.api.base import ApiView, json_body
+from web.auth import rule_audit
+from web.auth.keys import ApiKey
 from web.errors import ApiError, bad_request, not_found
 
 _RULE: TypeAdapter[AnyRule] = TypeAdapter(Rule)
@@ -58,6 +60,17 @@ class _RulesView(ApiView):
         bootstrap = self.state.settings.kafka.bootstrap_servers
         await publish_rules(bootstrap, get_settings().rules.topic, rules, prune)
 
+    async def audit(
+        self, key: ApiKey, name: str, action: rule_audit.Action,
+        before: AnyRule | None, after: AnyRule | None,
+    ) -> None:  # fmt: skip
+        """One rule_audit row for a change just published, with the key that made it."""
+        await rule_audit.record(
+            await self.state.pool(), key, name, action,
+            None if before is None else before.model_dump(mode="json"),
+            None if after is None else after.model_dump(mode="json"),
+        )  # fmt: skip
+
 
 @app.page("/api/rules")
 class Rules(_RulesView):
@@ -70,12 +83,13 @@ class Rules(_RulesView):
         return self.json({"items": items})
 
     async def post(self, request: Request) -> Response:
-        await self.caller(request, "admin")
+        key = await self.caller(request, "admin")
         rule = await parse_rule(await json_body(request))
         if rule.name in await self.current():
             message = f"a rule named {rule.name!r} exists: PUT /api/rules/{rule.name} changes it"
             raise ApiError(409, "rule_exists", message)
         await self.publish([rule], prune=False)
+        await self.audit(key, rule.name, "create", None, rule)
         return self.json(rule_json(rule, rule_version(rule)), status=201)
 
 
@@ -95,17 +109,19 @@ class RuleByName(_RulesView):
         return self.json(rule_json(rule, rule_version(rule)))
 
     async def put(self, request: Request, name: str) -> Response:
-        await self.caller(request, "admin")
+        key = await self.caller(request, "admin")
         rule = await parse_rule(await json_body(request))
         if rule.name != name:
             raise bad_request(f"the rule's name {rule.name!r} differs from the URL's {name!r}")
-        await self._existing(name)
+        _, old = await self._existing(name)
         await self.publish([rule], prune=False)
+        await self.audit(key, name, "replace", old, rule)
         return self.json(rule_json(rule, rule_version(rule)))
 
     async def delete(self, request: Request, name: str) -> Response:
-        await self.caller(request, "admin")
-        current, _ = await self._existing(name)
+        key = await self.caller(request, "admin")
+        current, old = await self._existing(name)
         # Publishing the others with prune removes exactly this one (the rest are unchanged).
         await self.publish([r for n, r in current.items() if n != name], prune=True)
+        await self.audit(key, name, "delete", old, None)
         return self.json({"removed": name})

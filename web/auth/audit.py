@@ -10,6 +10,7 @@ writes one row with the code it was refused with. Admins read the log newest fir
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
 
@@ -77,13 +78,43 @@ async def record(
     return row_id
 
 
-async def read(db: Executor, *, before: int | None, limit: int) -> list[AuditRecord]:
-    """Up to ``limit`` rows newest first, with ids below ``before`` when given."""
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which rows of the log to read; every field given must match."""
+
+    who: str | None = None  # a key id, or words of its owner (case-insensitive)
+    plate: str | None = None  # the exact query: a plate, or the start of one for searches
+    since: datetime | None = None
+    until: datetime | None = None
+    reason: str | None = None  # words of the reason (case-insensitive)
+    kind: Kind | None = None
+    refused: bool | None = None
+
+
+def _like(text: str | None) -> str | None:
+    if text is None:
+        return None
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def read(
+    db: Executor, where: AuditFilter = AuditFilter(), *, before: int | None, limit: int
+) -> list[AuditRecord]:
+    """Up to ``limit`` rows matching ``where`` newest first, with ids below ``before``."""
     rows = await db.fetch(
         "SELECT id, searched_at, key_id, actor, kind, query, reason, results, refused,"
         " host(client_addr) AS client_addr FROM search_audit"
-        " WHERE ($1::bigint IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
-        before,
-        limit,
-    )
+        " WHERE ($1::bigint IS NULL OR id < $1)"
+        " AND ($3::text IS NULL OR key_id = $3 OR actor ILIKE $4)"
+        " AND ($5::text IS NULL OR query = $5)"
+        " AND ($6::timestamptz IS NULL OR searched_at >= $6)"
+        " AND ($7::timestamptz IS NULL OR searched_at < $7)"
+        " AND ($8::text IS NULL OR reason ILIKE $8)"
+        " AND ($9::text IS NULL OR kind = $9)"
+        " AND ($10::boolean IS NULL OR (refused IS NOT NULL) = $10)"
+        " ORDER BY id DESC LIMIT $2",
+        before, limit, where.who, _like(where.who), where.plate, where.since, where.until,
+        _like(where.reason), where.kind, where.refused,
+    )  # fmt: skip
     return [AuditRecord(**dict(row)) for row in rows]

@@ -8,9 +8,12 @@ keys no person chose).
 
 from __future__ import annotations
 
+import getpass
 import hashlib
+import os
 import re
 import secrets
+import socket
 from datetime import datetime
 from typing import TypeAlias
 
@@ -48,6 +51,15 @@ def new_key() -> tuple[str, str]:
     return key_id, f"alpr_{key_id}_{secrets.token_urlsafe(32)}"
 
 
+def who_runs_this() -> str:
+    """The operating system user and host running this process (``key_audit.done_by``)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -77,19 +89,25 @@ class KeyStore:
     def __init__(self, db: Executor) -> None:
         self.db = db
 
-    async def create(self, role: Role, owner: str) -> tuple[ApiKey, str]:
-        """Store a new key's hash; returns the key record and the key itself (shown once)."""
+    async def create(
+        self, role: Role, owner: str, done_by: str | None = None
+    ) -> tuple[ApiKey, str]:
+        """Store a new key's hash, and who made it in ``key_audit``; returns the key record and
+        the key itself (shown once)."""
         owner = owner.strip()
         if not owner or len(owner) > 200:
             raise ValueError("owner must be 1 to 200 characters")
         key_id, key = new_key()
         row = await self.db.fetchrow(
-            f"INSERT INTO api_keys (key_id, key_hash, owner, role) VALUES ($1, $2, $3, $4)"
-            f" RETURNING {_COLUMNS}",
+            f"WITH made AS (INSERT INTO api_keys (key_id, key_hash, owner, role)"
+            f" VALUES ($1, $2, $3, $4) RETURNING {_COLUMNS}), logged AS (INSERT INTO key_audit"
+            f" (key_id, action, role, owner, done_by) SELECT key_id, 'create', role, owner, $5"
+            f" FROM made) SELECT {_COLUMNS} FROM made",
             key_id,
             hash_key(key),
             owner,
             parse_role(role),
+            done_by or who_runs_this(),
         )
         return key_from_row(row), key
 
@@ -97,12 +115,16 @@ class KeyStore:
         rows = await self.db.fetch(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at")
         return [key_from_row(row) for row in rows]
 
-    async def revoke(self, key_id: str) -> ApiKey | None:
-        """Revoke a key (kept for the audit log); None when no such key exists."""
+    async def revoke(self, key_id: str, done_by: str | None = None) -> ApiKey | None:
+        """Revoke a key (kept for the audit log, with who revoked it in ``key_audit``); None
+        when no such key exists."""
         row = await self.db.fetchrow(
-            f"UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = $1"
-            f" RETURNING {_COLUMNS}",
+            f"WITH gone AS (UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())"
+            f" WHERE key_id = $1 RETURNING {_COLUMNS}), logged AS (INSERT INTO key_audit"
+            f" (key_id, action, role, owner, done_by) SELECT key_id, 'revoke', role, owner, $2"
+            f" FROM gone) SELECT {_COLUMNS} FROM gone",
             key_id,
+            done_by or who_runs_this(),
         )
         return None if row is None else key_from_row(row)
 
