@@ -38,8 +38,8 @@ from typing import Any
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from agents.alerting.bundles import decode_bundle, is_bundle
 from agents.alerting.rule_topic import publish_rules
-from agents.bundles import decode_bundle, is_bundle
 from bench.projections import start_profiler
 from config.settings import get_settings
 from ops.worker import WorkerProcess, free_port
@@ -242,7 +242,7 @@ STAGES = (
     ("rule feed (RuleFeed)", "RuleFeed"),
     ("alert agent (evaluate_plate_rules)", "evaluate_plate_rules"),
     ("camera-rule agent", "evaluate_camera_rules"),
-    ("notifier", "agents/notifier.py"),
+    ("notifier", "agents/alerting/notifier.py"),
     ("alert projection (PostgreSQL)", "project_alerts_to_postgres"),
     ("producer: requests to Kafka (aiokafka Sender)", "aiokafka/producer/sender.py"),
     ("consumer: fetch and hand-off (Faust Fetcher, Conductor)", "Fetcher._fetcher"),

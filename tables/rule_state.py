@@ -119,14 +119,14 @@ rule_state_by_plate = app.Table(
     "rule_state_by_plate",
     key_type=str,
     value_type=bytes,
-    help="Recent sightings, cooldowns and alert ids per plate, as JSON (agents.alerts)",
+    help="Recent sightings, cooldowns and alert ids per plate, as JSON (agents.alerting.alerts)",
 )
 
 rule_state_by_camera = app.Table(
     "rule_state_by_camera",
     key_type=str,
     value_type=bytes,
-    help="Recent reads, cooldowns and alert ids per camera, as JSON (agents.alerts)",
+    help="Recent reads, cooldowns and alert ids per camera, as JSON (agents.alerting.alerts)",
 )
 
 #: The tables as the alert engine uses them.

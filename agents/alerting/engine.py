@@ -1,7 +1,7 @@
 """The alert engine: reads in, rule state updated, alerts out.
 
 Kept apart from the agents (like ``agents.router.routing`` for the router) so it reads as the
-pipeline it is; ``agents.alerts`` wires it to the topics and tables. State goes through
+pipeline it is; ``agents.alerting.alerts`` wires it to the topics and tables. State goes through
 ``MutableMapping`` tables keyed by plate or camera; timers (dwell, silence) run outside a
 stream event, so they write through :class:`TimerWriter`, which names the partition.
 """

@@ -46,7 +46,7 @@ camera_ticks: faust.TopicT = app.topic(
 )
 
 #: The reads some rule needs, keyed by plate, forwarded from ``alpr.plates.detected`` by
-#: ``agents.rule_feed``: the alert agent's input. Raw bytes, as the router wrote them.
+#: ``agents.alerting.feed``: the alert agent's input. Raw bytes, as the router wrote them.
 rule_reads: faust.TopicT = app.topic(
     f"{_settings.alerts_topic}.reads",
     key_type=str,

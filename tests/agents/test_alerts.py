@@ -13,18 +13,18 @@ import pytest
 from aiokafka import ConsumerRecord
 from pydantic import TypeAdapter
 
-import agents.alerts
+import agents.alerting.alerts
 import tables.local
-from agents.alerting.topics import alerts, camera_ticks
-from agents.alerts import (
+from agents.alerting.alerts import (
     check_timed_rules,
     delete_outside_stream,
     evaluate_camera_rules,
     evaluate_plate_rules,
     write_outside_stream,
 )
-from agents.bundles import encode_bundle
-from agents.rules_sync import RULE_BOOK, apply_rule_message
+from agents.alerting.bundles import encode_bundle
+from agents.alerting.rule_book import RULE_BOOK, apply_rule_message
+from agents.alerting.topics import alerts, camera_ticks
 from config.settings import get_settings
 from rules.evaluate import Sighting
 from rules.model import AnyRule, Rule
@@ -72,7 +72,7 @@ def out(monkeypatch: pytest.MonkeyPatch) -> Outbox:
     box = Outbox()
     monkeypatch.setattr(alerts, "send", box.alert)
     monkeypatch.setattr(camera_ticks, "send", box.tick)
-    monkeypatch.setattr(agents.alerts, "send_dead_letter", box.dead_letter)
+    monkeypatch.setattr(agents.alerting.alerts, "send_dead_letter", box.dead_letter)
     return box
 
 
@@ -114,7 +114,7 @@ READS = AvroCodec("PlateRead", subject="test.detected-value", schema_cache=CACHE
 
 @pytest.fixture(autouse=True)
 def registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(agents.alerts, "default_schema_cache", lambda: CACHE)
+    monkeypatch.setattr(agents.alerting.alerts, "default_schema_cache", lambda: CACHE)
 
 
 async def put_reads(*reads: PlateRead | tuple[str, bytes]) -> None:
@@ -223,7 +223,7 @@ async def test_timer_raises_overdue_dwell_once(
         table.table.data[key] = encode_state(value)  # locally: no changelog in this test
         written.append((key, value))
 
-    monkeypatch.setattr(agents.alerts, "write_outside_stream", write)
+    monkeypatch.setattr(agents.alerting.alerts, "write_outside_stream", write)
     later = (T0 + timedelta(hours=2)).timestamp()
     assert await check_timed_rules((T0 + timedelta(minutes=59)).timestamp()) == []
     await check_timed_rules(later)
@@ -242,7 +242,7 @@ async def test_timer_walks_a_large_table_in_chunks_and_reads_each_entry_as_it_is
     quiet = encode_state(PlateRuleState(partition=0, watermark=T0.timestamp()))  # nothing due
     rule_state_by_plate.data.update({f"Q{n:05d}": quiet for n in range(tables.local.CHUNK * 3)})
     exited = encode_state(PlateRuleState(partition=0, watermark=T0.timestamp() + 10))  # left
-    monkeypatch.setattr(agents.alerts, "write_outside_stream", lambda *_args: None)
+    monkeypatch.setattr(agents.alerting.alerts, "write_outside_stream", lambda *_args: None)
     turns = 0
 
     async def meanwhile() -> None:  # the agent, between two chunks: the plate left
@@ -318,7 +318,7 @@ async def test_timer_raises_silence_for_a_quiet_camera_once(
     out: Outbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        agents.alerts,
+        agents.alerting.alerts,
         "write_outside_stream",
         lambda table, key, value: table.table.data.update({key: encode_state(value)}),
     )
@@ -338,7 +338,7 @@ async def test_reads_out_of_order_and_late_are_windowed_by_capture_time(
     out: Outbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = get_settings().rules.model_copy(update={"lateness_s": 120.0})
-    use_sections(monkeypatch, agents.alerts, rules=settings)
+    use_sections(monkeypatch, agents.alerting.alerts, rules=settings)
     use_rules({"type": "rate", "name": "circling", "count": 3, "window": 60})
     await put_reads(plate_read(1, seconds=1000), plate_read(2, seconds=1030))
     await put_reads(plate_read(3, seconds=1500))  # the plate's event time moves to 1500
@@ -414,8 +414,8 @@ async def test_plate_state_past_every_rule_is_expired_by_its_partitions_owner(
     )
     keep = 60 + 300 + 30  # window, lateness bound, cooldown
     owned = {mine.partition, plate_states["XY987ZW"].partition}
-    assert await agents.alerts.expire_rule_state(written + keep - 1, owned) == 1  # LEGACY
-    assert await agents.alerts.expire_rule_state(written + keep + 1, owned) == 2
+    assert await agents.alerting.alerts.expire_rule_state(written + keep - 1, owned) == 1  # LEGACY
+    assert await agents.alerting.alerts.expire_rule_state(written + keep + 1, owned) == 2
     assert set(rule_state_by_plate.data) == {"OTHER"}  # its owner expires it
     assert sorted(key for _, key, _ in tombstones) == ["AB123CD", "LEGACY", "XY987ZW"]
     assert all(value is None for _, _, value in tombstones)

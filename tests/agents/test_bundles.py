@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from aiokafka import ConsumerRecord
 
-from agents.bundles import MAGIC, BundleError, decode_bundle, encode_bundle, encoded_size, is_bundle
+from agents.alerting.bundles import (
+    MAGIC,
+    BundleError,
+    decode_bundle,
+    encode_bundle,
+    encoded_size,
+    is_bundle,
+)
 
 
 def record(offset: int, key: bytes | None, value: bytes | None, headers=None, stamp=None):  # type: ignore[no-untyped-def]

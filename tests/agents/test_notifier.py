@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-import agents.notifier
+import agents.alerting.notifier
 import tables.local
-from agents.notifier import DeliveryLog, alert_deliveries, notify_alerts, settle
+from agents.alerting.notifier import DeliveryLog, alert_deliveries, notify_alerts, settle
 from config.alerting import NotifySettings
 from notify.base import DeliveryError
 from streams.alert import Alert
@@ -38,9 +38,9 @@ class Recorder:
 @pytest.fixture
 def channels(monkeypatch: pytest.MonkeyPatch) -> dict[str, Recorder]:
     fakes = {name: Recorder(name) for name in ("email", "sms", "slack", "webhook")}
-    monkeypatch.setattr(agents.notifier, "build_channels", lambda session, settings: fakes)
+    monkeypatch.setattr(agents.alerting.notifier, "build_channels", lambda session, settings: fakes)
     settings = NotifySettings(attempts=2, backoff_s=0, backoff_max_s=0)  # type: ignore[call-arg]
-    use_sections(monkeypatch, agents.notifier, notify=settings)
+    use_sections(monkeypatch, agents.alerting.notifier, notify=settings)
     return fakes
 
 
@@ -51,7 +51,7 @@ def dead_letters(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     async def record(letter: Any) -> None:
         letters.append(letter)
 
-    monkeypatch.setattr(agents.notifier, "send_dead_letter", record)
+    monkeypatch.setattr(agents.alerting.notifier, "send_dead_letter", record)
     return letters
 
 
@@ -123,7 +123,7 @@ async def test_a_slow_receiver_holds_neither_the_partition_nor_other_channels(
     settings = NotifySettings(  # type: ignore[call-arg]
         attempts=1, backoff_s=0, backoff_max_s=0, in_flight_per_channel=2
     )
-    use_sections(monkeypatch, agents.notifier, notify=settings)
+    use_sections(monkeypatch, agents.alerting.notifier, notify=settings)
     hooks = [make_alert(f"h{n}", [HOOK]) for n in range(5)]
     mail = make_alert("m1", [MAIL])
     async with notify_alerts.test_context() as agent:
@@ -173,7 +173,7 @@ async def test_old_log_entries_are_pruned_and_tombstoned_by_their_partitions_own
         "edge": DeliveryLog(done=["0:webhook"], at=900.0, partition=1),  # exactly the TTL old
     }
     alert_deliveries.data.update(entries)
-    removed = await agents.notifier.prune_deliveries(now=1000.0, ttl_s=100.0, owned=[1])
+    removed = await agents.alerting.notifier.prune_deliveries(now=1000.0, ttl_s=100.0, owned=[1])
     assert removed == 4
     assert set(alert_deliveries.data) == {"fresh"}
     assert tombstones == [(1, "old-mine", None), (1, "edge", None)]

@@ -9,11 +9,11 @@ import pytest
 from aiokafka import ConsumerRecord
 from aiokafka.partitioner import DefaultPartitioner
 
-import agents.rule_feed
-from agents.bundles import decode_bundle
+import agents.alerting.feed
+from agents.alerting.bundles import decode_bundle
+from agents.alerting.feed import RuleFeed, RulesLoaded
+from agents.alerting.rule_book import RULE_BOOK
 from agents.deadletters.letters import RecordMessage
-from agents.rule_feed import RuleFeed, RulesLoaded
-from agents.rules_sync import RULE_BOOK
 from streams.batch_consumer import Batch
 from streams.retry import Abandoned, Backoff
 from tests.agents.memory_producer import MemoryProducer
@@ -79,7 +79,7 @@ async def test_only_reads_a_rule_needs_go_on_unchanged() -> None:
 async def test_reads_of_one_partition_share_bundles_in_order_and_within_bounds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(agents.rule_feed, "BUNDLE_MAX_READS", 3)
+    monkeypatch.setattr(agents.alerting.feed, "BUNDLE_MAX_READS", 3)
     producer = MemoryProducer()
     batch = [record(i, f"PL{i % 5}".encode()) for i in range(40)]
     await feed(producer, loaded=False).handle(Batch(batch, generation=0))
@@ -94,7 +94,7 @@ async def test_reads_of_one_partition_share_bundles_in_order_and_within_bounds(
 
 
 async def test_a_large_read_closes_its_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(agents.rule_feed, "BUNDLE_MAX_BYTES", 300)
+    monkeypatch.setattr(agents.alerting.feed, "BUNDLE_MAX_BYTES", 300)
     producer = MemoryProducer()
     small, big = record(1, b"AB12CDE"), record(2, b"AB12CDE")
     big = dataclasses.replace(big, value=b"\x00" + b"x" * 400)

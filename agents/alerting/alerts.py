@@ -2,7 +2,7 @@
 plate), ``evaluate_camera_rules`` on the reads repartitioned by camera, and a timer for the
 rules that time alone fires (dwell, silence). Alerts go to ``alpr.alerts`` keyed by alert id.
 
-The plate agent does not read ``alpr.plates.detected`` itself: ``agents.rule_feed`` reads it
+The plate agent does not read ``alpr.plates.detected`` itself: ``agents.alerting.feed`` reads it
 in batches below Faust and forwards, undecoded, only the reads a rule can act on (with watch
 lists alone, the plates on a list: about 1% of the traffic in the benchmark), so Faust's
 per-event machinery runs for those alone. The agent still asks the rule set (a hash lookup)
@@ -19,12 +19,12 @@ import time
 from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from typing import Any
 
+from agents.alerting.bundles import BundleError, decode_bundle, is_bundle
 from agents.alerting.engine import AlertEngine
+from agents.alerting.rule_book import RULE_BOOK
 from agents.alerting.topics import alerts, camera_ticks, rule_reads
-from agents.bundles import BundleError, decode_bundle, is_bundle
 from agents.deadletters.letters import dead_letter_for
 from agents.emit import send_dead_letter
-from agents.rules_sync import RULE_BOOK
 from alpr import app
 from config.settings import get_settings
 from streams.alert import Alert

@@ -10,7 +10,7 @@ timestamp, headers), to the topic the alert agent consumes. With any rule that n
 read (rate, sequence, dwell, threshold...) every read is forwarded.
 
 The reads of a batch that go to one partition of that topic (the partition their key would
-choose) travel as bundles (:mod:`agents.bundles`) of at most ``BUNDLE_MAX_READS`` reads and
+choose) travel as bundles (:mod:`agents.alerting.bundles`) of at most ``BUNDLE_MAX_READS`` reads and
 ``BUNDLE_MAX_BYTES``: the agent then pays Faust's per-event cost once per bundle. With
 every read forwarded at 1,000 reads/s, that cost per read had the worker falling behind.
 
@@ -31,10 +31,10 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter
 
+from agents.alerting.alerts import build_engine, wait_for_rules
+from agents.alerting.bundles import encode_bundle, encoded_size
+from agents.alerting.rule_book import RULE_BOOK
 from agents.alerting.topics import rule_reads
-from agents.alerts import build_engine, wait_for_rules
-from agents.bundles import encode_bundle, encoded_size
-from agents.rules_sync import RULE_BOOK
 from alpr import app
 from config.settings import get_settings
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings

@@ -59,7 +59,7 @@ alert_deliveries = app.Table(
     "alert_deliveries",
     key_type=str,
     value_type=DeliveryLog,
-    help="Delivered actions by alert id (agents.notifier)",
+    help="Delivered actions by alert id (agents.alerting.notifier)",
 )
 
 
