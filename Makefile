@@ -69,10 +69,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-# promtool for the alerting rules' unit tests (Debian's prometheus package, via the stack).
+# promtool and amtool for the rules' and routes' tests (Debian's prometheus, prometheus-alertmanager).
 .PHONY: promtool
 promtool:
-	ops/stack install prometheus
+	ops/stack install prometheus alertmanager
 
 unit: promtool
 unit: models

@@ -9,7 +9,8 @@ other program) can share a machine:
 ``ALPR_STACK_USER``     the unprivileged user the services run as when started by root
 ``ALPR_STACK_<SVC>_PORT`` for KAFKA, KAFKA_CONTROLLER, KAFKA_METRICS, REGISTRY, REGISTRY_MANAGEMENT,
                         POSTGRES, ELASTICSEARCH, ELASTICSEARCH_TRANSPORT, S3, SMTP,
-                        PROMETHEUS, NODE_EXPORTER, POSTGRES_EXPORTER, ELASTICSEARCH_EXPORTER
+                        PROMETHEUS, ALERTMANAGER, NODE_EXPORTER, POSTGRES_EXPORTER,
+                        ELASTICSEARCH_EXPORTER
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ DEFAULT_PORTS = {
     "s3": 19000,
     "smtp": 11025,
     "prometheus": 19090,
+    "alertmanager": 19095,
     "node_exporter": 19100,
     "postgres_exporter": 19187,
     "elasticsearch_exporter": 19114,

@@ -1,10 +1,12 @@
-"""The stack's monitoring: Prometheus and the exporters it scrapes, all from Debian packages.
+"""The stack's monitoring: Prometheus, Alertmanager and the exporters Prometheus scrapes, all
+from Debian packages.
 
 Prometheus loads the project's rules (``ops/prometheus/rules``) and scrapes itself, the
 exporters of the host, PostgreSQL and Elasticsearch, and every worker and edge worker that
 announced itself in its target directory (``ops/scrape_targets.py``), and Kafka through the
-JMX exporter agent in the broker's JVM (``ops/prometheus/kafka-jmx.yml``). Its configuration
-is written as JSON, which is YAML too: the stack needs nothing outside the standard library.
+JMX exporter agent in the broker's JVM (``ops/prometheus/kafka-jmx.yml``). Its alerts go to
+Alertmanager, which mails them to the stack's SMTP sink. The configurations are written as
+JSON, which is YAML too: the stack needs nothing outside the standard library.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ RULE_TESTS_DIR = ROOT / "ops" / "prometheus" / "tests"
 #: Short: the local stack is for development and tests, not for history.
 RETENTION = "2d"
 SCRAPE_INTERVAL = "10s"
+#: Where Alertmanager mails alerts in the local stack (the SMTP sink keeps every message).
+ALERT_MAIL_TO = "operators@alpr.localhost"
+ALERT_MAIL_FROM = "alertmanager@alpr.localhost"
 
 
 def _debian_binary(path: str, package: str) -> str:
@@ -71,6 +76,7 @@ class Prometheus(Service):
         """The configuration: static jobs for itself and the exporters, files for workers."""
         host, ports = self.layout.host, self.layout.ports
         static = [("prometheus", ports["prometheus"]), ("kafka", ports["kafka_metrics"])]
+        static += [("alertmanager", ports["alertmanager"])]
         static += [(name.replace("_", "-"), ports[name]) for name in self.exporters]
         jobs: list[dict[str, Any]] = [
             {"job_name": job, "static_configs": [{"targets": [f"{host}:{port}"]}]}
@@ -86,6 +92,11 @@ class Prometheus(Service):
         return {
             "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
             "rule_files": [str(RULES_DIR / "*.yml")],
+            "alerting": {
+                "alertmanagers": [
+                    {"static_configs": [{"targets": [f"{host}:{ports['alertmanager']}"]}]}
+                ]
+            },
             "scrape_configs": jobs,
         }
 
@@ -101,6 +112,58 @@ class Prometheus(Service):
 
     def probe(self) -> str:
         return probes.prometheus(self.layout.url("prometheus"))
+
+
+class Alertmanager(Service):
+    """Routes the alerts Prometheus fires to people: here by email to the stack's SMTP sink."""
+
+    name = "alertmanager"
+    start_timeout = 30.0
+    binary = "/usr/bin/prometheus-alertmanager"
+
+    def install(self) -> None:
+        _debian_binary(self.binary, "prometheus-alertmanager")
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / "alertmanager.yml"
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.config_path.write_text(json.dumps(self.config(), indent=1) + "\n")
+
+    def config(self) -> dict[str, Any]:
+        """One route, one receiver; short waits, because the stack is for trying things out."""
+        email = {
+            "to": ALERT_MAIL_TO,
+            "from": ALERT_MAIL_FROM,
+            "smarthost": f"{self.layout.host}:{self.layout.ports['smtp']}",
+            "require_tls": False,
+            "send_resolved": True,
+        }
+        return {
+            "route": {
+                "receiver": "operators",
+                "group_by": ["alertname", "camera", "instance"],
+                "group_wait": "5s",
+                "group_interval": "1m",
+                "repeat_interval": "4h",
+            },
+            "receivers": [{"name": "operators", "email_configs": [email]}],
+        }
+
+    def launch(self) -> Launch:
+        argv = [
+            self.binary,
+            f"--config.file={self.config_path}",
+            f"--storage.path={self.data_dir / 'state'}",
+            f"--web.listen-address={self.endpoint()}",
+            "--cluster.listen-address=",  # one instance: no gossip port on every interface
+        ]
+        return Launch(argv, self.data_dir, {"PATH": os.environ.get("PATH", "")})
+
+    def probe(self) -> str:
+        return probes.ready(self.layout.url("alertmanager"))
 
 
 class _Exporter(Service):
@@ -170,5 +233,6 @@ MONITORING_CLASSES: tuple[type[Service], ...] = (
     NodeExporter,
     PostgresExporter,
     ElasticsearchExporter,
+    Alertmanager,
     Prometheus,
 )

@@ -142,10 +142,16 @@ def _get_text(url: str, timeout: float) -> str:
         raise ProbeError(f"GET {url}: {exc}") from exc
 
 
+def ready(base_url: str, timeout: float = 3.0) -> str:
+    """``/-/ready`` must answer 200 (Prometheus, Alertmanager)."""
+    _get_text(base_url.rstrip("/") + "/-/ready", timeout)
+    return "ready"
+
+
 def prometheus(base_url: str, timeout: float = 3.0) -> str:
     """``/-/ready`` must answer 200; then how many of its targets are up."""
     base = base_url.rstrip("/")
-    _get_text(base + "/-/ready", timeout)
+    ready(base, timeout)
     answer = http_json(base + "/api/v1/targets?state=active", timeout)
     data = answer.get("data", {}) if isinstance(answer, dict) else {}
     targets = data.get("activeTargets", []) if isinstance(data, dict) else []

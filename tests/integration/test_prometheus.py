@@ -4,6 +4,7 @@ are loaded."""
 
 from __future__ import annotations
 
+import mailbox
 import subprocess
 import time
 import urllib.parse
@@ -98,10 +99,22 @@ def firing(alertname: str, camera: str) -> dict[str, Any] | None:
     )
 
 
-def test_an_edge_worker_that_stops_fires_camera_silent(unique: str) -> None:
+def mailed(maildir: str, *words: str) -> str | None:
+    """The subject of a message in the SMTP sink's Maildir holding every one of ``words``."""
+    for message in mailbox.Maildir(maildir, create=False):
+        subject = str(message["Subject"])
+        if all(word in subject for word in words):
+            return subject
+    return None
+
+
+def test_an_edge_worker_that_stops_fires_camera_silent_and_mails_it(
+    unique: str, smtp_maildir: str
+) -> None:
     """The edge's own metrics, served as ``alpr edge`` serves them, announced as an edge
-    target; the server stops (as the edge worker would), and the rule fires on what
-    Prometheus scraped (about 80 s: a failed scrape, then ``for: 1m``)."""
+    target; the server stops (as the edge worker would), the rule fires on what Prometheus
+    scraped (about 80 s: a failed scrape, then ``for: 1m``) and Alertmanager mails it.
+    The alert goes on firing for the hour the rule looks back: the camera did go silent."""
     layout = Layout()
     require_port(layout.url("prometheus"), "Prometheus")
     camera = f"cam-{unique}"
@@ -124,6 +137,10 @@ def test_an_edge_worker_that_stops_fires_camera_silent(unique: str) -> None:
         alert = wait_for("CameraSilent firing", lambda: firing("CameraSilent", camera), 180)
         assert alert["labels"]["severity"] == "critical"
         assert alert["labels"]["instance"] == instance
+        subject = wait_for(
+            "the alert's email", lambda: mailed(smtp_maildir, "CameraSilent", camera)
+        )
+        assert subject.startswith("[FIRING:1] CameraSilent"), subject
     finally:
         server.shutdown()
         scrape_targets.withdraw(target)
@@ -141,7 +158,8 @@ def test_the_project_rules_are_loaded() -> None:
 
 
 def test_stack_status_probes_prometheus_and_its_exporters() -> None:
-    names = ["prometheus", "node_exporter", "postgres_exporter", "elasticsearch_exporter"]
+    names = ["prometheus", "alertmanager", "node_exporter", "postgres_exporter"]
+    names += ["elasticsearch_exporter"]
     out = subprocess.run(
         [str(ROOT / "ops" / "stack"), "status", *names], capture_output=True, text=True, timeout=60
     )

@@ -16,7 +16,7 @@ import yaml
 
 from ops import scrape_targets
 from ops.layout import Layout
-from ops.monitoring import RULE_TESTS_DIR, RULES_DIR, Prometheus, targets_dir
+from ops.monitoring import RULE_TESTS_DIR, RULES_DIR, Alertmanager, Prometheus, targets_dir
 
 
 def promtool() -> str:
@@ -86,6 +86,24 @@ def test_the_generated_configuration_is_valid(tmp_path: Path) -> None:
     assert "SUCCESS" in run_promtool("check", "config", str(prometheus.config_path))
 
 
+def test_the_alertmanager_configuration_is_valid(tmp_path: Path) -> None:
+    alertmanager = Alertmanager(Layout(root=tmp_path))
+    alertmanager.prepare()
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.fail("amtool is missing: run `ops/stack install alertmanager`")
+    out = subprocess.run(
+        [amtool, "check-config", str(alertmanager.config_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    (receiver,) = alertmanager.config()["receivers"]
+    assert (
+        receiver["email_configs"][0]["smarthost"]
+        == f"127.0.0.1:{alertmanager.layout.ports['smtp']}"
+    )
+
+
 def test_workers_are_discovered_from_the_target_directory(tmp_path: Path) -> None:
     layout = Layout(root=tmp_path)
     config = Prometheus(layout).config()
@@ -99,7 +117,11 @@ def test_workers_are_discovered_from_the_target_directory(tmp_path: Path) -> Non
     }
     static = {job["job_name"] for job in config["scrape_configs"] if "static_configs" in job}
     exporters = {"node-exporter", "postgres-exporter", "elasticsearch-exporter"}
-    assert static == {"prometheus", "kafka", *exporters}
+    assert static == {"prometheus", "kafka", "alertmanager", *exporters}
+    (alertmanagers,) = config["alerting"]["alertmanagers"]
+    assert alertmanagers["static_configs"] == [
+        {"targets": [f"127.0.0.1:{layout.ports['alertmanager']}"]}
+    ]
     assert config["rule_files"] == [str(RULES_DIR / "*.yml")]
 
 
