@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agents.alerting.rule_topic import ensure_rule_topic, publish_rules
 from config.settings import Settings, get_settings
+from notify.rule_urls import url_problems
 from ops.bootstrap import bootstrap_step
 from rules.loader import load_rules
 
@@ -15,7 +16,11 @@ async def publish_rule_dir(settings: Settings) -> str:
     if rules.dir is None:
         return f"topic {rules.topic} present; no ALPR_RULES__DIR to publish"
     result = load_rules([rules.dir])
-    if result.errors:
-        raise ValueError("rule files have errors:\n" + "\n".join(map(str, result.errors)))
+    errors = [
+        *map(str, result.errors),
+        *await url_problems(result.rules, settings.notify.allow_networks),
+    ]
+    if errors:
+        raise ValueError("rule files have errors:\n" + "\n".join(errors))
     report = await publish_rules(settings.kafka.bootstrap_servers, rules.topic, result.rules, True)
     return ", ".join(f"{k}={len(v)}" for k, v in report.items())

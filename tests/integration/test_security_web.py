@@ -262,3 +262,43 @@ def test_the_audit_log_filters_by_who_plate_time_and_reason_and_exports_csv(
     page = admin.get(f"{web.url}/audit?who={viewer}", timeout=30)
     assert page.status_code == 200 and reason in page.text and 'id="export"' in page.text
     assert sign_in(web, "viewer").get(f"{web.url}/audit", timeout=30).status_code == 403
+
+
+#: (method, path, the least role that may, the status it gets). Reads carry a reason.
+MATRIX = [
+    ("GET", f"/api/plates/search?q={PLATE}&reason=case+0016+matrix", "viewer", 200),
+    ("GET", f"/api/plates/{PLATE}?reason=case+0016+matrix", "viewer", 200),
+    ("GET", "/api/events?limit=2&reason=case+0016+matrix", "viewer", 200),
+    ("GET", "/api/alerts?reason=case+0016+matrix", "viewer", 200),
+    ("GET", "/api/cameras", "viewer", 200),
+    ("GET", "/api/stats", "viewer", 200),
+    ("POST", "/api/alerts/no-such-alert/ack", "operator", 404),
+    ("GET", "/api/rules", "admin", 200),
+    ("GET", "/api/audit", "admin", 200),
+    ("GET", "/api/audit/rules", "admin", 200),
+]
+
+
+def test_every_role_reaches_what_it_may_and_nothing_more(web: WebStack) -> None:
+    from web.auth.roles import ROLES, at_least
+
+    asyncio.run(ws.fresh_keys(web))
+    wrong = []
+    for method, path, least, allowed in MATRIX:
+        for role in (None, *ROLES):
+            answer = web.call(method, path, role)
+            if role is None:
+                expected = 401
+            else:
+                expected = allowed if at_least(role, least) else 403
+            if answer.status_code != expected:
+                wrong.append((method, path, role, answer.status_code, expected))
+    assert not wrong, wrong
+    event = next(r["event_id"] for r in web.reads if str(r["plate_crop_key"]).startswith("test-"))
+    image = f"/api/images/{event}/plate?reason=case+0016+matrix"
+    assert [web.call("GET", image, r).status_code for r in (None, *ROLES)] == [401, 302, 302, 302]
+    for page, least in [("/search", "viewer"), ("/cameras", "viewer"), ("/audit", "admin")]:
+        assert requests.get(web.url + page, allow_redirects=False, timeout=30).status_code == 303
+        for role in ROLES:
+            status = sign_in(web, role).get(web.url + page, timeout=30).status_code
+            assert status == (200 if at_least(role, least) else 403), (page, role)
