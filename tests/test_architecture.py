@@ -94,3 +94,16 @@ def test_no_relative_imports_hide_from_the_rules() -> None:
 def test_the_parts_named_are_the_project_s_parts() -> None:
     on_disk = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()} | {"alpr"}
     assert on_disk == PARTS, "a new top-level package needs its rules in ARCHITECTURE.md"
+
+
+#: What ``agents/`` holds: a package per stage, and beside them the modules the stages share.
+AGENTS_STAGES = {"alerting", "deadletters", "projections", "router"}
+AGENTS_SHARED = {"__init__", "cameras", "emit", "metrics", "metrics_view", "topics"}
+
+
+def test_agents_are_grouped_by_stage() -> None:
+    agents = ROOT / "agents"
+    packages = {p.name for p in agents.iterdir() if (p / "__init__.py").is_file()}
+    modules = {p.stem for p in agents.glob("*.py")}
+    assert packages == AGENTS_STAGES, "a new stage is a package of agents/ (ARCHITECTURE.md)"
+    assert modules == AGENTS_SHARED, "a stage's module goes into its stage's package"
