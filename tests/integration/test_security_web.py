@@ -18,6 +18,7 @@ import requests
 from config.settings import Settings
 from tests.web import stack as ws
 from tests.web.stack import PLATE, WebStack
+from web.auth.roles import Role
 
 METRICS_TOKEN = "metrics-token-for-tests-0016"
 #: Failed sign-ins an address may make in the window before it must wait.
@@ -265,7 +266,7 @@ def test_the_audit_log_filters_by_who_plate_time_and_reason_and_exports_csv(
 
 
 #: (method, path, the least role that may, the status it gets). Reads carry a reason.
-MATRIX = [
+MATRIX: list[tuple[str, str, Role, int]] = [
     ("GET", f"/api/plates/search?q={PLATE}&reason=case+0016+matrix", "viewer", 200),
     ("GET", f"/api/plates/{PLATE}?reason=case+0016+matrix", "viewer", 200),
     ("GET", "/api/events?limit=2&reason=case+0016+matrix", "viewer", 200),
@@ -297,7 +298,12 @@ def test_every_role_reaches_what_it_may_and_nothing_more(web: WebStack) -> None:
     event = next(r["event_id"] for r in web.reads if str(r["plate_crop_key"]).startswith("test-"))
     image = f"/api/images/{event}/plate?reason=case+0016+matrix"
     assert [web.call("GET", image, r).status_code for r in (None, *ROLES)] == [401, 302, 302, 302]
-    for page, least in [("/search", "viewer"), ("/cameras", "viewer"), ("/audit", "admin")]:
+    pages: list[tuple[str, Role]] = [
+        ("/search", "viewer"),
+        ("/cameras", "viewer"),
+        ("/audit", "admin"),
+    ]
+    for page, least in pages:
         assert requests.get(web.url + page, allow_redirects=False, timeout=30).status_code == 303
         for role in ROLES:
             status = sign_in(web, role).get(web.url + page, timeout=30).status_code
