@@ -1,11 +1,12 @@
 """The stack's monitoring: Prometheus, Alertmanager and the exporters Prometheus scrapes, all
 from Debian packages.
 
-Prometheus loads the project's rules (``ops/prometheus/rules``) and scrapes itself, the
-exporters of the host, PostgreSQL and Elasticsearch, and every worker and edge worker that
-announced itself in its target directory (``ops/scrape_targets.py``), and Kafka through the
-JMX exporter agent in the broker's JVM (``ops/prometheus/kafka-jmx.yml``). Its alerts go to
-Alertmanager, which mails them to the stack's SMTP sink. The configurations are written as
+Prometheus loads the project's rules (``ops/prometheus/rules``) and scrapes itself,
+Alertmanager, Kafka (through the JMX exporter agent in the broker's JVM,
+``ops/prometheus/kafka-jmx.yml``), the exporters of the host, PostgreSQL and Elasticsearch,
+and every worker and edge worker that announced itself in its target directory
+(``ops/scrape_targets.py``). Its alerts go to Alertmanager, which mails them to the stack's
+SMTP sink. The configurations are written as
 JSON, which is YAML too: the stack needs nothing outside the standard library.
 """
 
@@ -31,6 +32,12 @@ SCRAPE_INTERVAL = "10s"
 #: Where Alertmanager mails alerts in the local stack (the SMTP sink keeps every message).
 ALERT_MAIL_TO = "operators@alpr.localhost"
 ALERT_MAIL_FROM = "alertmanager@alpr.localhost"
+
+
+def _go_env() -> dict[str, str]:
+    """The environment of the stack's Go programs: a collector that keeps the heap nearer to
+    what is live (Go's default lets it grow to twice that), for a small price in CPU."""
+    return {"PATH": os.environ.get("PATH", ""), "GOGC": "50"}
 
 
 def _debian_binary(path: str, package: str) -> str:
@@ -108,7 +115,7 @@ class Prometheus(Service):
             f"--storage.tsdb.retention.time={RETENTION}",
             f"--web.listen-address={self.endpoint()}",
         ]
-        return Launch(argv, self.data_dir, {"PATH": os.environ.get("PATH", "")})
+        return Launch(argv, self.data_dir, _go_env())
 
     def probe(self) -> str:
         return probes.prometheus(self.layout.url("prometheus"))
@@ -160,7 +167,7 @@ class Alertmanager(Service):
             f"--web.listen-address={self.endpoint()}",
             "--cluster.listen-address=",  # one instance: no gossip port on every interface
         ]
-        return Launch(argv, self.data_dir, {"PATH": os.environ.get("PATH", "")})
+        return Launch(argv, self.data_dir, _go_env())
 
     def probe(self) -> str:
         return probes.ready(self.layout.url("alertmanager"))
@@ -189,7 +196,7 @@ class _Exporter(Service):
 
     def launch(self) -> Launch:
         argv = [self.binary, f"--web.listen-address={self.endpoint()}", *self.arguments()]
-        env = {"PATH": os.environ.get("PATH", ""), **self.environment()}
+        env = {**_go_env(), **self.environment()}
         return Launch(argv, self.data_dir, env)
 
     def probe(self) -> str:
