@@ -26,13 +26,17 @@ async def announce_metrics_target() -> None:
     directory = targets_dir(Layout())
     if not directory.is_dir():
         return
-    path = announce(
-        directory,
-        "alpr-worker",
-        app.conf.web_port,
-        host=app.conf.web_host,
-        labels={"app": app.conf.id},
-    )
+    try:
+        path = announce(
+            directory,
+            "alpr-worker",
+            app.conf.web_port,
+            host=app.conf.web_host,
+            labels={"app": app.conf.id},
+        )
+    except OSError as exc:  # monitoring must not stop the worker: say why it is not scraped
+        log.warning("cannot announce /metrics to Prometheus in %s: %s", directory, exc)
+        return
     log.info("announced /metrics on port %s to Prometheus (%s)", app.conf.web_port, path)
     atexit.register(withdraw, path)  # also when the loop ends without cancelling its tasks
     try:
