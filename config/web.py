@@ -49,8 +49,8 @@ class WebSettings(Section):
     )
     signing_secret: SecretStr | None = Field(
         None,
-        description="Secret that signs image links; give every worker of a site the same one "
-        "(none: each worker draws its own at start, so its links work on it only)",
+        description="Secret that signs image links (none: the site's own, drawn once by the "
+        "first worker and shared through PostgreSQL)",
     )
     cookie_secure: bool = Field(
         False,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -34,11 +35,7 @@ class WebResources:
         self.settings = settings
         self.limiter = RateLimiter(settings.web.rate_per_s, settings.web.rate_burst)
         self.throttle = FailureThrottle(settings.web.signin_failures, settings.web.signin_window_s)
-        secret = settings.web.signing_secret
-        self.image_links = ImageLinks(
-            secret.get_secret_value().encode() if secret else None,
-            settings.web.image_token_seconds,
-        )
+        self._image_links: ImageLinks | None = None
         self._lock = asyncio.Lock()
         self._pool: asyncpg.Pool | None = None
         self._lookup: LookupBackend | None = None
@@ -59,6 +56,18 @@ class WebResources:
                     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                         raise StoreUnavailable(f"PostgreSQL: {exc}") from exc
         return self._pool
+
+    async def image_links(self) -> ImageLinks:
+        """The signer of image links, with ``web.signing_secret`` or else the site's shared
+        secret (drawn once by the first worker, kept in ``web_secrets``)."""
+        if self._image_links is None:
+            configured = self.settings.web.signing_secret
+            if configured is not None:
+                secret = configured.get_secret_value().encode()
+            else:
+                secret = await shared_secret(await self.pool(), "image_links")
+            self._image_links = ImageLinks(secret, self.settings.web.image_token_seconds)
+        return self._image_links
 
     async def lookup(self) -> LookupBackend:
         if self._lookup is None:
@@ -97,6 +106,17 @@ class WebResources:
             await self._pool.close()
         await self._exits.aclose()
         self._lookup = self._reference = self._pool = self._s3 = None
+
+
+async def shared_secret(pool: asyncpg.Pool, name: str) -> bytes:
+    """The site's secret ``name``: the first worker to ask draws it, every other reads it."""
+    await pool.execute(
+        "INSERT INTO web_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        name,
+        secrets.token_bytes(32),
+    )
+    value: bytes = await pool.fetchval("SELECT value FROM web_secrets WHERE name = $1", name)
+    return value
 
 
 _RESOURCES: list[WebResources] = []

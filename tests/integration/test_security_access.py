@@ -71,6 +71,14 @@ async def _rows(dsn: str, after: int) -> list[asyncpg.Record]:
         await conn.close()
 
 
+async def _secrets(dsn: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return list(await conn.fetch("SELECT name FROM web_secrets WHERE length(value) >= 32"))
+    finally:
+        await conn.close()
+
+
 def audit_rows(stack: WebStack, after: int = 0) -> list[asyncpg.Record]:
     return asyncio.run(_rows(stack.dsn, after))
 
@@ -144,6 +152,8 @@ def test_a_plate_page_loads_all_its_images_without_hitting_the_rate_limit(api: W
         a.text for a in answers if a.status_code != 302
     ]
     assert {a.headers[AUDIT] for a in answers} == {page.headers[AUDIT]}  # the page's one row
+    # Signed with the site's secret, shared through PostgreSQL by every worker.
+    assert len(asyncio.run(_secrets(api.dsn))) == 1
     # A link opens nothing alone, nor for another key, nor once altered.
     assert requests.get(api.url + images[0], allow_redirects=False, timeout=30).status_code == 401
     other = signed_in(api, api.keys["operator"])

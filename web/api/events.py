@@ -48,7 +48,7 @@ class Events(ApiView):
         )  # fmt: skip
         page = await (await self.state.lookup()).events(where, cursor=cursor, limit=limit)
         audit_id = await access.audited(self.state, reader, "events", query, len(page.items))
-        urls = signed_urls(self.state, reader, audit_id)
+        urls = await signed_urls(self.state, reader, audit_id)
         body = {
             "items": [sighting_json(s, urls) for s in page.items],
             "next_cursor": page.next_cursor,

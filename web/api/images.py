@@ -31,7 +31,7 @@ class Image(ApiView):
         if not 1 <= len(event_id) <= 100 or not event_id.isprintable():
             raise bad_request("event_id must be printable text of 1 to 100 characters")
         if token is not None:
-            audit_id = self._linked(key, token, event_id, kind)
+            audit_id = await self._linked(key, token, event_id, kind)
             image = await self._image_key(event_id, kind)
         else:
             query = f"{event_id}/{kind}"
@@ -51,10 +51,10 @@ class Image(ApiView):
         )
         return access.private(self.text("", status=302, headers={"Location": url}), audit_id)
 
-    def _linked(self, key: ApiKey, token: str, event_id: str, kind: str) -> int:
+    async def _linked(self, key: ApiKey, token: str, event_id: str, kind: str) -> int:
         """The audit row a signed link is covered by; 403 for a bad or expired link (which
         then counts against the key's rate, so links cannot be guessed at speed)."""
-        audit_id = self.state.image_links.check(token, key.key_id, event_id, kind)
+        audit_id = (await self.state.image_links()).check(token, key.key_id, event_id, kind)
         if audit_id is None:
             self.state.limiter.take(key.key_id)
             raise ApiError(

@@ -45,7 +45,7 @@ class PlateHistory(ApiView):
         limit = params.limit(request.query, 50, self.state.settings.web.max_page)
         found = await plate_lookup.history(self.state, who, plate, cursor, limit)
         normalised, page = found.value
-        urls = signed_urls(self.state, found.reader, found.audit_id)
+        urls = await signed_urls(self.state, found.reader, found.audit_id)
         body = {
             "plate": normalised,
             "items": [sighting_json(s, urls) for s in page.items],

@@ -20,9 +20,9 @@ def image_url(event_id: str, kind: str) -> str:
     return f"/api/images/{quote(event_id, safe='')}/{kind}"
 
 
-def signed_urls(state: WebResources, reader: Reader, audit_id: int) -> ImageUrl:
+async def signed_urls(state: WebResources, reader: Reader, audit_id: int) -> ImageUrl:
     """Image URLs with links signed for ``reader``'s key, covered by audit row ``audit_id``."""
-    return partial(state.image_links.url, reader.key.key_id, audit_id)
+    return partial((await state.image_links()).url, reader.key.key_id, audit_id)
 
 
 def sighting_json(sighting: Sighting, urls: ImageUrl = image_url) -> dict[str, Any]:

@@ -47,6 +47,11 @@ class SessionStore:
     async def open(self, key: ApiKey) -> str:
         """A new session for ``key``; its id (for the cookie only: it is not stored)."""
         session_id = secrets.token_urlsafe(32)
+        # Sessions a day past their end go at each sign-in, so the table stays small.
+        await self.db.execute(
+            "DELETE FROM web_sessions WHERE expires_at < now() - interval '1 day'"
+            " OR revoked_at < now() - interval '1 day'"
+        )
         await self.db.execute(
             "INSERT INTO web_sessions (session_hash, key_id, csrf_token, expires_at)"
             " VALUES ($1, $2, $3, now() + $4::interval)",

@@ -77,7 +77,7 @@ class SearchPage(PageView):
                 error, status = exc.message, 400
             else:
                 hits, audit_id = found.value, found.audit_id
-                urls = signed_urls(self.state, found.reader, found.audit_id)
+                urls = await signed_urls(self.state, found.reader, found.audit_id)
                 crops = await newest_crops(self.state, hits, urls)
         needs_reason = key.role in self.state.settings.web.reason_required_for
         response = self.page(
@@ -106,7 +106,7 @@ class PlatePage(PageView):
                 message=exc.message,
             )  # fmt: skip
         normalised, page = found.value
-        days = by_day(page.items, signed_urls(self.state, found.reader, found.audit_id))
+        days = by_day(page.items, await signed_urls(self.state, found.reader, found.audit_id))
         response = self.page(
             "plate.html", key=key, plate=normalised, days=days, needs_reason=False,
             next_cursor=page.next_cursor, reason=reason or "",
