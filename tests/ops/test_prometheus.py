@@ -4,17 +4,20 @@ rules, checked and unit-tested by ``promtool`` (from Debian's ``prometheus`` pac
 
 from __future__ import annotations
 
+import http.server
 import json
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from ops import scrape_targets
+from ops import probes, scrape_targets
 from ops.layout import Layout
 from ops.monitoring import RULE_TESTS_DIR, RULES_DIR, Alertmanager, Prometheus, targets_dir
 
@@ -174,3 +177,42 @@ def test_kafka_runs_the_jmx_agent_once_installed(tmp_path: Path) -> None:
     port = kafka.layout.ports["kafka_metrics"]
     assert agent == [f"-javaagent:{kafka.jmx_agent}=127.0.0.1:{port}:{KAFKA_JMX_RULES}"]
     assert KAFKA_JMX_RULES.is_file()
+
+
+@pytest.fixture
+def metrics_server() -> Iterator[Callable[[str], str]]:
+    """Serves the text it is given at ``/metrics``; yields a function that sets it and
+    returns the URL."""
+    body = [b""]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body[0])
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def serve(text: str) -> str:
+        body[0] = text.encode()
+        return f"http://127.0.0.1:{server.server_port}/metrics"
+
+    yield serve
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_exporter_probe_reads_its_health_metric(
+    metrics_server: Callable[[str], str],
+) -> None:
+    text = '# HELP pg_up up\npg_up 1\nnode_exporter_build_info{goversion="go 1.19"} 1\n'
+    assert probes.exporter(metrics_server(text), "pg_up") == "pg_up 1"
+    assert probes.exporter(metrics_server(text), "node_exporter_build_info").endswith(" 1")
+    with pytest.raises(probes.ProbeError, match="pg_up is 0"):
+        probes.exporter(metrics_server("pg_up 0\n"), "pg_up")
+    with pytest.raises(probes.ProbeError, match="has no pg_up"):
+        probes.exporter(metrics_server("pg_upx 1\n"), "pg_up")
