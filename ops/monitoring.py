@@ -62,7 +62,7 @@ class Prometheus(Service):
     name = "prometheus"
     start_timeout = 60.0
     binary = "/usr/bin/prometheus"
-    #: The exporters it scrapes by a fixed address (job name: the stack's port name).
+    #: The exporters it scrapes (each job is named for one, with dashes: ``node-exporter``).
     exporters = ("node_exporter", "postgres_exporter", "elasticsearch_exporter")
 
     def install(self) -> None:
@@ -80,10 +80,11 @@ class Prometheus(Service):
         self.config_path.write_text(json.dumps(self.config(), indent=1) + "\n")
 
     def config(self) -> dict[str, Any]:
-        """The configuration: static jobs for itself and the exporters, files for workers."""
+        """The configuration: a job of a fixed address for itself, Alertmanager, Kafka and
+        each exporter; the workers' and edge workers' jobs read their target files."""
         host, ports = self.layout.host, self.layout.ports
-        static = [("prometheus", ports["prometheus"]), ("kafka", ports["kafka_metrics"])]
-        static += [("alertmanager", ports["alertmanager"])]
+        static = [("prometheus", ports["prometheus"]), ("alertmanager", ports["alertmanager"])]
+        static += [("kafka", ports["kafka_metrics"])]
         static += [(name.replace("_", "-"), ports[name]) for name in self.exporters]
         jobs: list[dict[str, Any]] = [
             {"job_name": job, "static_configs": [{"targets": [f"{host}:{port}"]}]}
