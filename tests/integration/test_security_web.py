@@ -137,6 +137,12 @@ def test_cross_site_forms_and_non_json_api_calls_with_the_cookie_are_refused(
         headers={"Content-Type": "application/json", "Origin": other_port}, timeout=30,
     )  # fmt: skip
     assert cross.status_code == 403 and cross.json()["error"]["code"] == "cross_origin"
+    # Nor may another site sign a browser in with a key of its choosing.
+    forced = requests.post(
+        f"{web.url}/signin", data={"key": web.keys["viewer"]}, headers={"Origin": other_port},
+        allow_redirects=False, timeout=30,
+    )  # fmt: skip
+    assert forced.status_code == 403 and "Set-Cookie" not in forced.headers
     # The operator's own form, from this site, still works.
     done = browser.post(
         ack, data={"csrf": token.group(1), "note": "from the page"},

@@ -14,7 +14,7 @@ from faust.web import Request, Response
 
 from alpr import app
 from web.auth import failures
-from web.auth.guard import authenticate
+from web.auth.guard import authenticate, same_origin
 from web.auth.keys import KeyStore
 from web.auth.sessions import COOKIE, SessionKey, SessionStore, cookie_secure
 from web.errors import ApiError
@@ -32,6 +32,10 @@ class SignIn(PageView):
     async def post(self, request: Request) -> Response:
         form = await cast(Any, request).post()
         target = safe_next(form.get("next"))
+        claimed = request.headers.get("Origin") or request.headers.get("Referer")
+        if claimed and not same_origin(request):  # another site signing you in as its key
+            message = "That sign-in did not come from this site's form."
+            return self.page("signin.html", key=None, status=403, next=target, message=message)
         try:
             await failures.check_wait(self.state, request)
         except ApiError as exc:
