@@ -15,6 +15,7 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 AUDITED = Counter(
-    "alpr_web_audited_lookups_total", "Plate searches and lookups written to the audit log",
+    "alpr_web_audited_lookups_total",
+    "Reads of plate data written to the audit log, by kind (refusals as <kind>_refused)",
     ["kind"],
 )  # fmt: skip
