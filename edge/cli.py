@@ -124,13 +124,19 @@ async def edge(self: AppCommand, config_file: str, processes: int) -> None:
     configured port. Runs until SIGINT/SIGTERM, or until every file source has ended.
     """
     from edge.cameras import CameraConfigError, load_site_config
+    from edge.config import SlotOcr
+    from edge.engine.trained import recognizer_model
 
     try:
         require_edge()
         site = load_site_config(config_file)
         if not site.enabled_cameras:
             raise CameraConfigError(f"{config_file}: no enabled camera")
-    except (RuntimeError, CameraConfigError) as exc:
+        if isinstance(site.engine.ocr, SlotOcr):
+            # A trained recognizer is found and verified before any camera starts, so a
+            # missing registry version or a changed file is one clear error, not a traceback.
+            recognizer_model(site.engine.ocr)
+    except (RuntimeError, ValueError, FileNotFoundError, ChecksumError, CameraConfigError) as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(2) from None
     from edge.worker import run_site

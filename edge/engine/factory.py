@@ -9,7 +9,7 @@ from edge.engine.ocr import PlateReader, PpOcrReader
 from edge.engine.pipeline import Engine
 from edge.engine.plates import PlateLocator, TextPlateLocator, YoloPlateLocator
 from edge.engine.slot_reader import SlotReader
-from edge.engine.trained import registered_model, trained_model
+from edge.engine.trained import recognizer_model
 from edge.engine.vehicles import NoVehicleDetector, VehicleDetector, YoloVehicleDetector
 from edge.formats import PlateFormats
 from edge.manifest import ModelStore
@@ -35,7 +35,7 @@ def build_engine(config: EngineConfig | None = None, store: ModelStore | None = 
 def _reader(config: EngineConfig, store: ModelStore) -> PlateReader:
     ocr = config.ocr
     if isinstance(ocr, SlotOcr):
-        model = trained_model(ocr.path) if ocr.path else registered_model(ocr.model)
+        model = recognizer_model(ocr)
         return SlotReader(model, ocr, config.threads, config.allow_gpu)
     return PpOcrReader(store.verified(ocr.model), ocr, config.threads, config.allow_gpu)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from edge.config import SlotOcr
 from edge.manifest import verify
 
 MODEL_FILE = "model.onnx"
@@ -25,6 +26,12 @@ def trained_model(folder: Path) -> Path:
         raise ValueError(f"{card} records no sha256 of {MODEL_FILE}")
     verify(model, expected)
     return model
+
+
+def recognizer_model(ocr: SlotOcr) -> Path:
+    """The verified model file the slot recognizer of ``ocr`` reads with: its folder when
+    ``path`` is set, else the registry's current version of ``model``."""
+    return trained_model(ocr.path) if ocr.path else registered_model(ocr.model)
 
 
 def registered_model(name: str) -> Path:

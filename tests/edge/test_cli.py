@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,26 @@ def test_alpr_help_lists_the_platforms_commands_without_fausts_banner_or_interna
     assert {"read", "edge", "worker", "models", "rules", "dlq"} <= listed
     assert not listed & {"livecheck", "agents", "clean-versions", "reset", "send", "tables"}
     assert "faust-streaming.github.io" not in result.stdout and result.stderr == ""
+
+
+def test_edge_with_a_trained_recognizer_missing_from_the_registry_is_one_clear_error(
+    tmp_path: Path,
+) -> None:
+    """No camera starts and no traceback: the error names what to do."""
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "site_id: test\ncameras:\n  - id: gate\n    url: /videos/gate.mp4\n"
+        "engine:\n  ocr: {type: slots}\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "ALPR_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [str(ALPR), "edge", "--config", str(site)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "no current version of 'plate-ocr'" in done.stderr
+    assert "Traceback" not in done.stderr
