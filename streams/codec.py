@@ -24,7 +24,7 @@ from faust.serializers.codecs import Codec
 from faust.types import ModelT
 
 from schemas import load_schema
-from streams.failures import ProcessingError, Reason, Stage
+from streams.failures import ProcessingError, Reason, Stage, Unavailable
 from streams.registry import (
     Compatibility,
     IncompatibleSchemaError,
@@ -35,6 +35,9 @@ from streams.registry import (
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
 HEADER_SIZE = _HEADER.size
+
+#: The component name of the schema registry in outages (``streams.outages``).
+REGISTRY = "registry"
 
 #: How long an id the registry said does not exist is remembered before asking again.
 MISSING_ID_TTL_S = 30.0
@@ -120,12 +123,32 @@ class SchemaCache:
 
     async def prefetch(self, schema_ids: Iterable[int]) -> None:
         """Fetch the writer schemas not cached yet, off the event loop, so that decoding a
-        batch never blocks the loop on the registry."""
+        batch never blocks the loop on the registry; failures are left to ``decode``."""
+        try:
+            await self.fetch_writers(schema_ids)
+        except Unavailable:
+            pass  # decode() raises it again for each message that carries the id
+
+    async def fetch_writers(self, schema_ids: Iterable[int]) -> None:
+        """Fetch the writer schemas not cached yet, off the event loop; ``Unavailable`` when
+        the registry cannot be reached (ids it does not know are left to ``decode``)."""
         for schema_id in set(schema_ids) - self._writers.keys():
             try:
                 await asyncio.to_thread(self.writer, schema_id)
-            except ProcessingError:
-                pass  # decode() raises it again for each message that carries the id
+            except ProcessingError as exc:
+                if exc.reason is Reason.REGISTRY_UNAVAILABLE:
+                    raise Unavailable(REGISTRY, exc.message) from None
+
+    async def require_id(self, subject: str, schema: AvroSchema) -> int:
+        """:meth:`id_for` off the event loop; ``Unavailable`` while the registry cannot be
+        reached or refuses the schema (nothing written under ``subject`` can go out then)."""
+        schema_id = self._ids.get((subject, schema.canonical))
+        if schema_id is not None:
+            return schema_id
+        try:
+            return await asyncio.to_thread(self.id_for, subject, schema)
+        except RegistryError as exc:
+            raise Unavailable(REGISTRY, f"{subject}: {exc}") from None
 
 
 def _unknown_schema(schema_id: int) -> ProcessingError:

@@ -1,4 +1,5 @@
-"""Why a message failed: the reason codes and stages that dead letters carry."""
+"""Why a message failed: the reason codes and stages that dead letters carry, and the one
+failure that is never a message's fault (:class:`Unavailable`)."""
 
 from __future__ import annotations
 
@@ -55,3 +56,17 @@ class ProcessingError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.reason.value}, {self.stage.value}, {self.message!r})"
+
+
+class Unavailable(Exception):
+    """A service the work needs (the schema registry, Kafka, a store) cannot be reached.
+
+    Not the message's fault: the work waits with backoff and goes again; the message is
+    never dead-lettered for it (a dead letter would need the same service, and replaying it
+    later would be an operator's chore for an outage that fixes itself).
+    """
+
+    def __init__(self, component: str, message: str) -> None:
+        super().__init__(f"{component}: {message}")
+        self.component = component
+        self.message = message

@@ -17,6 +17,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from streams.failures import Unavailable
+from streams.outages import OUTAGES
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -78,23 +81,38 @@ async def retry_until_done(
     backoff: Backoff,
     on_retry: Callable[[BaseException], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    component: str | None = None,
 ) -> T:
-    """Run ``attempt`` until it succeeds; transient errors are waited out, others raised."""
+    """Run ``attempt`` until it succeeds; transient errors are waited out, others raised.
+
+    While it waits, the component that failed is reported down (``streams.outages``): the
+    one an :class:`Unavailable` names, else ``component``; once the loop ends (an attempt
+    succeeded, or the work was given up) it is no longer waited for.
+    """
     pauses = backoff.pauses()
     failures = 0
-    while True:
-        try:
-            return await attempt()
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            failures += 1
-            pause = next(pauses)
-            if on_retry is not None:
-                on_retry(exc)
-            # Say it once at first, then every tenth attempt: an outage must not flood the log.
-            if failures == 1 or failures % 10 == 0:
-                log.warning(
-                    "%s failed (%d times): %r; retrying in %.1fs", what, failures, exc, pause
-                )
-            await sleep(pause)
+    down: set[str] = set()
+    try:
+        while True:
+            try:
+                return await attempt()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                failures += 1
+                which = exc.component if isinstance(exc, Unavailable) else component
+                if which is not None:
+                    OUTAGES.down(which, exc)
+                    down.add(which)
+                pause = next(pauses)
+                if on_retry is not None:
+                    on_retry(exc)
+                # Once at first, then every tenth attempt: an outage must not flood the log.
+                if failures == 1 or failures % 10 == 0:
+                    log.warning(
+                        "%s failed (%d times): %r; retrying in %.1fs", what, failures, exc, pause
+                    )
+                await sleep(pause)
+    finally:
+        for which in down:  # back, or no longer waited for (given up, stopping)
+            OUTAGES.up(which)

@@ -19,11 +19,19 @@ from agents import metrics
 from agents.deadletters.letters import dead_letter_for
 from agents.router.validation import validate_event
 from config.router import RouterSettings
-from streams.codec import AvroSchema, RecordExtension, SchemaCache, decode_message, encode
+from streams.codec import (
+    REGISTRY,
+    AvroSchema,
+    RecordExtension,
+    SchemaCache,
+    decode_message,
+    encode,
+)
 from streams.codec import schema_id_of as header_schema_id
-from streams.failures import ProcessingError, Reason, Stage
+from streams.failures import ProcessingError, Reason, Stage, Unavailable
 from streams.plates import search_key
 from streams.records import CameraStatus, DeadLetter
+from streams.registry import RegistryError
 from tables.dedupe import SeenEvent, is_fresh
 
 log = logging.getLogger(__name__)
@@ -85,7 +93,10 @@ class PlateRouter:
         self._latency = metrics.ROUTER_LATENCY
 
     async def route(self, message: Any) -> Outcome:
-        """Route one raw message (a Faust ``Message``): send its read or its dead letter."""
+        """Route one raw message (a Faust ``Message``): send its read or its dead letter.
+
+        Raises :class:`Unavailable` while the schema registry cannot be reached: the message
+        is then neither read nor dead letter, and must be routed again later."""
         schema_id = header_schema_id(message.value) if message.value else None
         if schema_id is not None and not self.schema_cache.is_cached(schema_id):
             await self.schema_cache.prefetch((schema_id,))
@@ -93,6 +104,10 @@ class PlateRouter:
         try:
             plate = await self._route(message, now)
         except ProcessingError as error:
+            if error.reason is Reason.REGISTRY_UNAVAILABLE:
+                # Not the event's fault, and its dead letter would need the registry too:
+                # the caller waits the outage out and routes the event again.
+                raise Unavailable(REGISTRY, error.message) from None
             if self._redelivered(error, message):
                 # At-least-once: after a rebalance or restart Kafka hands over a message
                 # this router already routed; its read is out, so it is neither read nor
@@ -114,7 +129,7 @@ class PlateRouter:
     async def _route(self, message: Any, now: float) -> str:
         try:
             read = self.read_from(message.value, now)
-        except ProcessingError:
+        except (ProcessingError, Unavailable):
             raise
         except Exception as exc:  # a bug must cost one dead letter, not the worker
             where = f"{message.topic}[{message.partition}]@{message.offset}"
@@ -160,7 +175,10 @@ class PlateRouter:
             "search_key": search_key(plate),
             "camera": self.camera_info(event["camera_id"], event_id),
         }
-        read_id = self.schema_cache.id_for(self.read_subject, READ_SCHEMA)
+        try:
+            read_id = self.schema_cache.id_for(self.read_subject, READ_SCHEMA)
+        except RegistryError as exc:
+            raise Unavailable(REGISTRY, f"{self.read_subject}: {exc}") from None
         assert payload is not None  # decode_message refuses empty payloads
         if writer.canonical == EVENT_SCHEMA.canonical:
             body = _READ_FROM_EVENT.encode(read_id, memoryview(payload)[5:], additions)

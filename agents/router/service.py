@@ -18,8 +18,12 @@ One batch at a time, in order:
 
 A send that fails (broker away) makes the whole batch go again after a pause, marks
 discarded: reads may go out twice then, never zero times (the projections and the alert id
-are idempotent). Dedupe state per raw partition is restored from its changelog partition
-when the partition is assigned, before any message of it is routed (``tables.dedupe``).
+are idempotent). The schema registry away, the batch waits before any of it is routed: its
+writer schemas and the schemas of reads and dead letters are fetched first, so no event is
+dead-lettered for an outage and no dead letter fails to encode (issue 17). Both outages are
+waited out with the one backoff and reported in ``streams.outages`` (log, metric,
+``/health``). Dedupe state per raw partition is restored from its changelog partition when
+the partition is assigned, before any message of it is routed (``tables.dedupe``).
 """
 
 from __future__ import annotations
@@ -45,7 +49,15 @@ from config.settings import get_settings
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.batch_service import BatchConsumerService
 from streams.changelog import ensure_changelog, read_changelog
-from streams.codec import AvroSchema, SchemaCache, default_schema_cache, value_subject
+from streams.codec import (
+    REGISTRY,
+    AvroSchema,
+    SchemaCache,
+    default_schema_cache,
+    schema_id_of,
+    value_subject,
+)
+from streams.failures import ProcessingError, Reason, Unavailable
 from streams.producer import Producer, service_producer
 from streams.records import DeadLetter
 from streams.retry import Abandoned, Backoff, retry_until_done
@@ -60,6 +72,10 @@ YIELD_EVERY = 256
 
 #: Expired dedupe entries forgotten (and tombstoned) between two returns to the event loop.
 SWEEP_CHUNK = 2000
+
+
+READ_SCHEMA = AvroSchema.named("PlateRead")
+LETTER_SCHEMA = AvroSchema.named("DeadLetter")
 
 
 def changelog_topic() -> str:
@@ -87,7 +103,14 @@ class BatchRouter:
         flush_dead_letters: Callable[[], Awaitable[Any]] | None = None,
         cameras: Any = cameras_by_id,
         clock: Callable[[], float] = time.time,
+        dead_letter_subject: str | None = None,
     ) -> None:
+        self.schema_cache = schema_cache
+        #: What must be registered before a batch is routed: its reads' and dead letters'.
+        self.output_schemas = (
+            (value_subject(read_topic), READ_SCHEMA),
+            (dead_letter_subject or value_subject(dead_letters.get_topic_name()), LETTER_SCHEMA),
+        )
         self.producer = producer
         self.seen = seen
         self.backoff = backoff
@@ -116,18 +139,31 @@ class BatchRouter:
 
     async def handle(self, batch: Batch) -> None:
         """Route ``batch``; returns once its reads, dead letters and marks are in Kafka.
-        Raises ``Abandoned`` when the consumer says to give the batch up."""
+
+        Kafka or the schema registry away, the batch waits with backoff and goes again
+        (reported in ``streams.outages``); raises ``Abandoned`` when the consumer says to
+        give it up."""
         async with self.lock:
             await retry_until_done(
                 f"routing a batch of {len(batch)}",
                 lambda: self._route(batch),
-                lambda exc: isinstance(exc, KafkaError),
+                lambda exc: isinstance(exc, KafkaError | Unavailable),
                 self.backoff,
                 on_retry=lambda _exc: self._retries.inc(),
+                component="kafka",
             )
         self._in.inc(len(batch))
 
+    async def _await_registry(self, batch: Batch) -> None:
+        """Fetch what the batch needs of the registry before routing any of it, so that a
+        registry outage holds the whole batch back instead of sending half of it twice."""
+        ids = (schema_id_of(r.value) for r in batch.records if r.value)
+        await self.schema_cache.fetch_writers(i for i in ids if i is not None)
+        for subject, schema in self.output_schemas:
+            await self.schema_cache.require_id(subject, schema)
+
     async def _route(self, batch: Batch) -> None:
+        await self._await_registry(batch)
         self.view.marks = {}
         self._pending = []
         self._letters = 0
@@ -156,7 +192,12 @@ class BatchRouter:
 
     async def _dead_letter(self, letter: DeadLetter) -> None:
         self._letters += 1
-        await self._send_dead_letter(letter)
+        try:
+            await self._send_dead_letter(letter)
+        except ProcessingError as exc:  # its encoding needs the registry: wait with the batch
+            if exc.reason is Reason.REGISTRY_UNAVAILABLE:
+                raise Unavailable(REGISTRY, exc.message) from None
+            raise
 
     async def _log_marks(self, marks: dict[str, SeenEvent]) -> None:
         """Write ``marks`` to the changelog; take them into the state once they are there."""

@@ -6,6 +6,8 @@ import random
 
 import pytest
 
+from streams.failures import Unavailable
+from streams.outages import OUTAGES, UP
 from streams.retry import Abandoned, Backoff, retry_until_done
 
 
@@ -73,3 +75,40 @@ def test_backoff_grows_to_its_cap_with_bounded_jitter() -> None:
 
 def test_delay_of_each_attempt_doubles_up_to_the_cap() -> None:
     assert [Backoff(0.5, 3).delay(n) for n in range(5)] == [0.5, 1, 2, 3, 3]
+
+
+async def test_the_component_waited_for_is_reported_down_until_an_attempt_succeeds() -> None:
+    seen: list[bool] = []
+    failures = iter([Unavailable("registry", "refused"), ConnectionError("kafka away"), None])
+
+    async def attempt() -> str:
+        seen.append(OUTAGES.is_down("registry"))
+        failure = next(failures)
+        if failure is not None:
+            raise failure
+        return "done"
+
+    def transient(exc: BaseException) -> bool:
+        return isinstance(exc, Unavailable | ConnectionError)
+
+    assert (
+        await retry_until_done(
+            "work", attempt, transient, Backoff(0, 0), sleep=_no_sleep, component="kafka"
+        )
+        == "done"
+    )
+    assert seen == [False, True, True]  # the Unavailable named its component
+    assert not OUTAGES.is_down("registry") and not OUTAGES.is_down("kafka")
+    assert UP.labels("registry")._value.get() == 1
+
+
+async def test_a_component_is_no_longer_waited_for_once_the_work_is_given_up() -> None:
+    async def attempt() -> None:
+        raise ConnectionError("store away")
+
+    backoff = Backoff(0, 0, stopping=lambda: OUTAGES.is_down("store"))
+    with pytest.raises(Abandoned):
+        await retry_until_done(
+            "work", attempt, lambda _e: True, backoff, sleep=_no_sleep, component="store"
+        )
+    assert "store" not in OUTAGES.status()
