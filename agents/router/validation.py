@@ -14,6 +14,7 @@ from typing import Any
 from config.router import RouterSettings
 from streams.failures import ProcessingError, Reason, Stage
 from streams.plates import PlateTextError, normalise_plate
+from streams.text import PLATE_EVENT_TEXT_LIMITS, plate_event_text_fault, text_fault
 
 #: A UUID in its canonical text form.
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
@@ -22,6 +23,7 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 def validate_event(event: Mapping[str, Any], settings: RouterSettings, now: float) -> str:
     """Check a PlateEvent datum and return its normalised plate; ``ProcessingError`` names
     the first fault found."""
+    _check_text(event)
     event_id = event["event_id"]
     _check_ids(event)
     plate = _plate(event, settings)
@@ -36,6 +38,18 @@ def validate_event(event: Mapping[str, Any], settings: RouterSettings, now: floa
         raise _out_of_range(f"frames_agreed is {event['frames_agreed']}, expected >= 1", event_id)
     _check_capture_time(event, settings, now)
     return plate
+
+
+def _check_text(event: Mapping[str, Any]) -> None:
+    """Every text field by the contract's one rule (``streams.text``), first of all: the
+    messages below quote field values, which must be known to be short and printable."""
+    fault = plate_event_text_fault(event)
+    if fault is not None:
+        event_id = event["event_id"]
+        named = (
+            event_id if text_fault(event_id, PLATE_EVENT_TEXT_LIMITS["event_id"]) is None else None
+        )
+        raise ProcessingError(Reason.INVALID_FIELD, Stage.VALIDATE, fault, event_id=named)
 
 
 def _check_ids(event: Mapping[str, Any]) -> None:
