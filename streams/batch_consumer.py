@@ -44,6 +44,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel, ConfigDict, Field
 
+from streams.lag import GroupLag, PartitionLag
 from streams.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,13 @@ class BatchConsumerSettings(BaseModel):
         description="Shortest time between offset commits (0: after every batch); a stop or "
         "rebalance commits at once. Longer means fewer commit requests and more messages "
         "handled again after a crash",
+    )
+    lag_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="Seconds between two measures of the group's committed lag on the broker "
+        "(alpr_consumer_lag, /health)",
     )
     max_partition_fetch_bytes: int = Field(
         default=4 * 1024 * 1024,
@@ -235,6 +243,9 @@ class BatchConsumer:
         self.on_assigned = on_assigned
         #: Messages after the last batch handed out (as the ``LAG`` gauge).
         self.lag = 0
+        #: The group's committed lag on the broker, per partition, as last measured.
+        self.committed_lag: list[PartitionLag] | None = None
+        self._lag_measured_at = 0.0
         #: Offsets handled but not committed yet (``commit_interval_s``).
         self._owed: dict[TopicPartition, int] = {}
         self._last_commit = 0.0
@@ -264,12 +275,20 @@ class BatchConsumer:
         return set(consumer.assignment()) if consumer is not None else set()
 
     def status(self) -> dict[str, object]:
-        """What ``/health`` says of this consumer: its group, partitions owned, messages behind."""
+        """What ``/health`` says of this consumer: its group, partitions owned, and messages
+        behind: ``lag``, the group's committed lag on the broker (every partition of its
+        topics, whoever owns it; the handed-out lag until first measured), and
+        ``handed_out_lag``, the messages after the last batch handed out."""
+        measured = self.committed_lag
         return {
             "group": self.group_id,
             "running": self._consumer is not None and not self._stopping,
             "assigned_partitions": len(self.assignment()),
-            "lag": self.lag,
+            "lag": self.lag if measured is None else sum(p.lag for p in measured),
+            "lag_measured_s_ago": None
+            if measured is None
+            else round(time.monotonic() - self._lag_measured_at, 1),
+            "handed_out_lag": self.lag,
             "failed": repr(self._failure) if self._failure is not None else None,
         }
 
@@ -281,6 +300,7 @@ class BatchConsumer:
         """Consume until :meth:`stop_soon`; raises the error of a handler that failed."""
         consumer = await self._start()
         RUNNING[self.name] = self
+        watch = asyncio.create_task(self._watch_lag(), name=f"{self.name}-lag")
         try:
             while not self._stopping:
                 await self._settle_done()
@@ -302,6 +322,8 @@ class BatchConsumer:
                 raise self._failure
         finally:
             self._stopping = True
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
             for flight in self._in_flight:
                 flight.task.cancel()
             self._in_flight.clear()
@@ -309,6 +331,30 @@ class BatchConsumer:
             if RUNNING.get(self.name) is self:
                 del RUNNING[self.name]
             await consumer.stop()
+
+    async def _watch_lag(self) -> None:
+        """Measure the group's committed lag every ``lag_interval_s`` until cancelled; while
+        Kafka does not answer, the last figure stays (its age shows) and it says so once."""
+        lag = GroupLag(self.bootstrap, self.group_id, self.topics)
+        failing = False
+        try:
+            while True:
+                try:
+                    if not lag.started:
+                        await lag.start()
+                    self.committed_lag = await lag.measure()
+                    self._lag_measured_at = time.monotonic()
+                    if failing:
+                        log.info("%s: committed lag measured again", self.name)
+                    failing = False
+                except KafkaError as exc:
+                    if not failing:
+                        log.warning("%s: committed lag not measured: %r", self.name, exc)
+                    failing = True
+                    await lag.stop()
+                await asyncio.sleep(self.settings.lag_interval_s)
+        finally:
+            await lag.stop()
 
     async def _start(self) -> AIOKafkaConsumer:
         pauses = RECONNECT.pauses()

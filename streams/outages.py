@@ -1,10 +1,10 @@
 """Which services this process is waiting for, right now: for ``/health`` and ``/metrics``.
 
-Every retry loop that waits out an outage (:func:`streams.retry.retry_until_done` given a
-``component``, or one that raises :class:`streams.failures.Unavailable`) reports here: the
-component is down from the first failed attempt until an attempt succeeds. One process-wide
-record, like the batch consumers' ``RUNNING``: it describes this process's connections, not
-state to keep across a restart.
+Every retry loop that waits out an outage (:func:`streams.retry.retry_until_done`) reports
+here: the component (named by an :class:`streams.failures.Unavailable`, by the loop, or
+found by :func:`component_of`) is down from the first failed attempt until the loop ends.
+One process-wide record, like the batch consumers' ``RUNNING``: it describes this process's
+connections, not state to keep across a restart.
 """
 
 from __future__ import annotations
@@ -25,6 +25,27 @@ RETRIES = Counter(
     "Attempts that failed because the component could not be reached, each waited out",
     ["component"],
 )
+
+
+#: Words in a failed attempt's exception module or description -> the component it needs.
+_COMPONENTS = (
+    ("registry", "registry"),
+    ("postgres", "postgres"),
+    ("asyncpg", "postgres"),
+    ("elastic", "elasticsearch"),
+    ("kafka", "kafka"),
+)
+
+
+def component_of(what: str, error: BaseException) -> str:
+    """The component a failed attempt waited for, from its exception's module and the
+    retry's description (``PostgreSQL write``, ``Elasticsearch bulk``); ``other`` if
+    neither names one. A short, fixed set: each is a label of the metrics."""
+    text = f"{type(error).__module__} {what}".lower()
+    for word, component in _COMPONENTS:
+        if word in text:
+            return component
+    return "other"
 
 
 @dataclass

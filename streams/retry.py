@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from streams.failures import Unavailable
-from streams.outages import OUTAGES
+from streams.outages import OUTAGES, component_of
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,9 @@ async def retry_until_done(
     """Run ``attempt`` until it succeeds; transient errors are waited out, others raised.
 
     While it waits, the component that failed is reported down (``streams.outages``): the
-    one an :class:`Unavailable` names, else ``component``; once the loop ends (an attempt
-    succeeded, or the work was given up) it is no longer waited for.
+    one an :class:`Unavailable` names, else ``component``, else the one ``what`` or the
+    error's module names; once the loop ends (an attempt succeeded, or the work was given
+    up) it is no longer waited for.
     """
     pauses = backoff.pauses()
     failures = 0
@@ -101,9 +102,9 @@ async def retry_until_done(
                     raise
                 failures += 1
                 which = exc.component if isinstance(exc, Unavailable) else component
-                if which is not None:
-                    OUTAGES.down(which, exc)
-                    down.add(which)
+                which = which or component_of(what, exc)
+                OUTAGES.down(which, exc)
+                down.add(which)
                 pause = next(pauses)
                 if on_retry is not None:
                     on_retry(exc)

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from streams.failures import Unavailable
-from streams.outages import OUTAGES, UP
+from streams.outages import OUTAGES, UP, component_of
 from streams.retry import Abandoned, Backoff, retry_until_done
 
 
@@ -112,3 +112,37 @@ async def test_a_component_is_no_longer_waited_for_once_the_work_is_given_up() -
             "work", attempt, lambda _e: True, backoff, sleep=_no_sleep, component="store"
         )
     assert "store" not in OUTAGES.status()
+
+
+@pytest.mark.parametrize(
+    ("what", "error", "component"),
+    [
+        ("PostgreSQL write", OSError("refused"), "postgres"),
+        ("Elasticsearch bulk", TimeoutError(), "elasticsearch"),
+        ("alert projection", ConnectionError(), "other"),
+    ],
+)
+async def test_a_store_waited_for_is_found_from_the_retry(
+    what: str, error: Exception, component: str
+) -> None:
+    down_while_waiting: list[list[str]] = []
+    failures = iter([error, None])
+
+    async def attempt() -> None:
+        if (failure := next(failures)) is not None:
+            raise failure
+
+    async def sleep(_: float) -> None:
+        down_while_waiting.append(list(OUTAGES.status()))
+
+    await retry_until_done(what, attempt, lambda _e: True, Backoff(0, 0), sleep=sleep)
+    assert down_while_waiting == [[component]]
+    assert component not in OUTAGES.status()
+
+
+def test_component_of_names_the_store_from_the_error_module() -> None:
+    class PgError(Exception):
+        pass
+
+    PgError.__module__ = "asyncpg.exceptions"
+    assert component_of("alert projection", PgError()) == "postgres"
