@@ -14,6 +14,7 @@ class Stage(StrEnum):
     DEDUPE = "dedupe"
     ENRICH = "enrich"
     EMIT = "emit"
+    PROJECT = "project"
 
 
 class Reason(StrEnum):
@@ -35,6 +36,7 @@ class Reason(StrEnum):
     CLOCK_SKEW = "clock_skew"
     UNKNOWN_CAMERA = "unknown_camera"
     DUPLICATE = "duplicate"
+    UNWRITABLE = "unwritable"
     INTERNAL_ERROR = "internal_error"
 
 

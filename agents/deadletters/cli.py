@@ -16,6 +16,8 @@ from agents.deadletters.replay import (
     latest_per_original,
     parse_since,
     read_dead_letters,
+    why_not_replayed,
+    without_payload,
 )
 from agents.deadletters.replay import replay as replay_letters
 from alpr import app
@@ -125,13 +127,20 @@ async def dlq_replay(
 
     Each original is sent once, however often it failed before; it carries its failure
     history, so if it fails again its new dead letter counts the attempt. Events already
-    routed are recognised by the dedupe table, so a replay adds no duplicate reads.
+    routed are recognised by the dedupe table, so a replay adds no duplicate reads. A dead
+    letter without the original bytes (an empty message, or one too large to keep) cannot
+    be replayed: it is skipped, and said so. Example: alpr dlq replay --reason unwritable
     """
-    letters = latest_per_original(await _matching(_filter(reason, since), self))
+    matching = await _matching(_filter(reason, since), self)
+    skipped = without_payload(matching)
+    for letter in skipped:
+        self.say(why_not_replayed(letter), file=sys.stderr)
+    letters = latest_per_original(matching)
     if dry_run:
         counts = Counter(letter.reason for letter in letters)
     else:
         counts = await replay_letters(get_settings().kafka.bootstrap_servers, letters)
     summary = ", ".join(f"{r}={n}" for r, n in counts.most_common()) or "none"
     verb = "would replay" if dry_run else "replayed"
-    self.say(f"{verb} {sum(counts.values())} messages ({summary})")
+    tail = f"; {len(skipped)} skipped without payload" if skipped else ""
+    self.say(f"{verb} {sum(counts.values())} messages ({summary}){tail}")

@@ -19,7 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from agents.deadletters.letters import replay_headers
 from streams.codec import AvroSchema, SchemaCache, decode
-from streams.failures import ProcessingError
+from streams.failures import ProcessingError, Reason
 from streams.records import DeadLetter
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -143,6 +143,26 @@ def latest_per_original(letters: Iterable[DeadLetter]) -> list[DeadLetter]:
         if kept is None or letter.attempts > kept.attempts:
             latest[lineage] = letter
     return list(latest.values())
+
+
+def without_payload(letters: Iterable[DeadLetter]) -> list[DeadLetter]:
+    """The letters that cannot be replayed: they carry no original bytes."""
+    return [letter for letter in letters if letter.payload is None]
+
+
+def why_not_replayed(letter: DeadLetter) -> str:
+    """A line for the operator on a letter :func:`replay` skips, saying why and what to do."""
+    origin = f"{letter.topic}[{letter.partition}]@{letter.offset}"
+    if letter.reason == Reason.EMPTY_PAYLOAD:
+        cause = "the original message had no value"
+    elif "payload of" in letter.message and "dropped" in letter.message:
+        cause = "its payload was dropped when it was dead-lettered (too large for the producer)"
+    else:
+        cause = "it carries no payload"
+    return (
+        f"skipped {letter.id} ({letter.reason}, from {origin}): {cause}, so there is nothing "
+        f"to send back; the original may still be read at {origin} until retention removes it"
+    )
 
 
 async def replay(bootstrap_servers: str, letters: Iterable[DeadLetter]) -> Counter[str]:

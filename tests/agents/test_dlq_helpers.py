@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agents.deadletters.letters import HEADER_ATTEMPTS, HEADER_FIRST_FAILED, replay_headers
-from agents.deadletters.replay import Filter, latest_per_original, parse_since
+from agents.deadletters.replay import (
+    Filter,
+    latest_per_original,
+    parse_since,
+    why_not_replayed,
+    without_payload,
+)
+from streams.failures import Reason
 from streams.records import DeadLetter
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -73,3 +80,20 @@ def test_replay_headers_carry_the_history() -> None:
     headers = dict(replay_headers(letter(attempts=4)))
     assert headers[HEADER_ATTEMPTS] == b"4"
     assert int(headers[HEADER_FIRST_FAILED]) == int((NOW - timedelta(hours=1)).timestamp() * 1000)
+
+
+def test_letters_without_payload_are_named_with_why_they_cannot_be_replayed() -> None:
+    dropped = letter(reason="unwritable", payload=None)
+    dropped.message = "x [payload of 9000000 bytes dropped: larger than the producer limit]"
+    empty = letter(reason="empty_payload", payload=None)
+    kept = letter(reason="unwritable")
+    assert without_payload([dropped, empty, kept]) == [dropped, empty]
+    line = why_not_replayed(dropped)
+    assert line.startswith(f"skipped {dropped.id} (unwritable, from alpr.plates.raw[3]@7): ")
+    assert "dropped when it was dead-lettered" in line and "nothing to send back" in line
+    assert "the original message had no value" in why_not_replayed(empty)
+
+
+def test_unwritable_is_a_reason_the_commands_filter_on() -> None:
+    assert Reason("unwritable") is Reason.UNWRITABLE
+    assert Filter(reasons=frozenset({"unwritable"})).matches(letter(reason="unwritable"))
