@@ -3,6 +3,8 @@ set."""
 
 from __future__ import annotations
 
+import getpass
+import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,7 +79,11 @@ async def rules_publish(self: AppCommand, files: tuple[Path, ...], prune: bool) 
         self.say(f"{len(errors)} errors: nothing published", file=sys.stderr)
         raise SystemExit(1)
     report = await publish_rules(
-        get_settings().kafka.bootstrap_servers, get_settings().rules.topic, result.rules, prune
+        get_settings().kafka.bootstrap_servers,
+        get_settings().rules.topic,
+        result.rules,
+        prune,
+        by=f"{getpass.getuser()}@{socket.gethostname()} (alpr rules publish)",
     )
     self.say(", ".join(f"{k}={len(v)}" for k, v in report.items()))
 
@@ -97,7 +103,8 @@ async def rules_list(self: AppCommand) -> None:
 
 @app.command(argument("name"), base=RulesCommand)
 async def rules_history(self: AppCommand, name: str) -> None:
-    """List every published version of rule NAME, oldest first: when, version, type, state.
+    """List every published version of rule NAME, oldest first: when, version, type, state,
+    and who published it (a key's owner through the API, user@host from the CLI).
 
     The rule topic keeps only the latest version of each rule; every publish also goes to
     its history topic (<rules topic>.history), which this reads.
@@ -105,14 +112,15 @@ async def rules_history(self: AppCommand, name: str) -> None:
     versions = await read_history(
         get_settings().kafka.bootstrap_servers, get_settings().rules.topic, name
     )
-    for published, value in versions:
+    for published, value, by in versions:
         when = datetime.fromtimestamp(published, UTC).isoformat(timespec="seconds")
+        who = f"  by {by}" if by else ""
         if value is None:
-            self.say(f"{when}  removed")
+            self.say(f"{when}  removed{who}")
             continue
         rule, version = decode_rule(value)
         state = "enabled" if rule.enabled else "disabled"
-        self.say(f"{when}  {version}  {rule.type:<18} {state}  {rule.severity}")
+        self.say(f"{when}  {version}  {rule.type:<18} {state}  {rule.severity}{who}")
     self.say(f"{len(versions)} versions of {name}")
     if not versions:
         raise SystemExit(1)

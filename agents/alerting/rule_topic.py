@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -23,6 +24,16 @@ from rules.ruleset import encode_rule, rule_version
 log = logging.getLogger(__name__)
 
 Apply = Callable[[str, bytes | None], None]
+#: Header of a history record naming who published that version.
+BY_HEADER = "alpr-by"
+
+
+class RuleVersion(NamedTuple):
+    """One published version of a rule: when, the encoded rule (None: removed), by whom."""
+
+    published: float
+    value: bytes | None
+    by: str | None
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
@@ -101,14 +112,21 @@ async def ensure_rule_topic(bootstrap: str, topic: str) -> None:
         await admin.close()
 
 
-async def read_history(bootstrap: str, topic: str, name: str) -> list[tuple[float, bytes | None]]:
-    """Every published version of rule ``name``, oldest first: (publish time in seconds,
-    encoded rule, or None where it was removed)."""
-    versions: list[tuple[float, bytes | None]] = []
+async def read_history(bootstrap: str, topic: str, name: str) -> list[RuleVersion]:
+    """Every published version of rule ``name``, oldest first."""
+    versions: list[RuleVersion] = []
 
     def keep(record: ConsumerRecord) -> None:
         if record.key == name.encode():
-            versions.append((record.timestamp / 1000.0, record.value or None))
+            headers = dict(record.headers or ())
+            by = headers.get(BY_HEADER)
+            versions.append(
+                RuleVersion(
+                    record.timestamp / 1000.0,
+                    record.value or None,
+                    by.decode("utf-8", "replace") if by else None,
+                )
+            )
 
     consumer = new_consumer(bootstrap)
     try:
@@ -137,9 +155,11 @@ async def read_rule_topic(bootstrap: str, topic: str) -> dict[str, bytes]:
 
 
 async def publish_rules(
-    bootstrap: str, topic: str, rules: Iterable[AnyRule], prune: bool
+    bootstrap: str, topic: str, rules: Iterable[AnyRule], prune: bool, by: str | None = None
 ) -> dict[str, list[str]]:
     """Publish rules whose version changed; with ``prune``, remove rules no longer given.
+    ``by`` (who publishes: a key's owner, a system user) is kept with each version in the
+    history.
 
     Returns the names ``added``, ``changed``, ``unchanged`` and ``removed``.
     """
@@ -160,10 +180,10 @@ async def publish_rules(
             if before == rule_version(rule):
                 report["unchanged"].append(rule.name)
                 continue
-            await _send_version(producer, topic, rule.name, encode_rule(rule))
+            await _send_version(producer, topic, rule.name, encode_rule(rule), by)
             report["added" if before is None else "changed"].append(rule.name)
         for name in sorted(set(current) - given) if prune else ():
-            await _send_version(producer, topic, name, None)
+            await _send_version(producer, topic, name, None, by)
             report["removed"].append(name)
     finally:
         await producer.stop()
@@ -171,9 +191,12 @@ async def publish_rules(
 
 
 async def _send_version(
-    producer: AIOKafkaProducer, topic: str, name: str, value: bytes | None
+    producer: AIOKafkaProducer, topic: str, name: str, value: bytes | None, by: str | None
 ) -> None:
     """Publish one rule version (None: removal), first to the history: a crash between the
     two sends leaves a version in the history that the next publish sends again."""
-    await producer.send_and_wait(history_topic(topic), key=name.encode(), value=value or b"")
+    headers = [(BY_HEADER, by.encode())] if by else None
+    await producer.send_and_wait(
+        history_topic(topic), key=name.encode(), value=value or b"", headers=headers
+    )
     await producer.send_and_wait(topic, key=name.encode(), value=value)

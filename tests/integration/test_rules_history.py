@@ -27,7 +27,7 @@ async def test_every_published_version_is_kept_and_listed(settings: Settings, un
     second = first.model_copy(update={"severity": "critical", "plates": ["AB12CDE", "XY99ZZZ"]})
     try:
         await publish_rules(bootstrap, topic, [first], prune=True)
-        await publish_rules(bootstrap, topic, [second], prune=True)
+        await publish_rules(bootstrap, topic, [second], prune=True, by="ops@site (api key)")
         await publish_rules(bootstrap, topic, [second], prune=True)  # unchanged: no version
         await publish_rules(bootstrap, topic, [], prune=True)  # removed
         versions = await read_history(bootstrap, topic, "stolen")
@@ -44,12 +44,14 @@ async def test_every_published_version_is_kept_and_listed(settings: Settings, un
             await admin.delete_topics([topic, history_topic(topic)])
         finally:
             await admin.close()
-    assert [None if v is None else decode_rule(v)[1] for _, v in versions] == [
+    assert [None if v.value is None else decode_rule(v.value)[1] for v in versions] == [
         rule_version(first), rule_version(second), None
     ]  # fmt: skip
-    assert [t for t, _ in versions] == sorted(t for t, _ in versions)
+    assert [v.published for v in versions] == sorted(v.published for v in versions)
+    assert [v.by for v in versions] == [None, "ops@site (api key)", None]
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert rule_version(first) in lines[0] and "warning" in lines[0]
     assert rule_version(second) in lines[1] and "critical" in lines[1]
+    assert lines[1].endswith("by ops@site (api key)")
     assert lines[2].endswith("removed") and lines[3] == "3 versions of stolen"
