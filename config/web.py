@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -73,6 +74,26 @@ class WebSettings(Section):
     signin_window_s: float = Field(
         300.0, ge=1, le=24 * 3600, description="Window over which failed sign-ins are counted"
     )
+    time_zone: str = Field(
+        "UTC",
+        min_length=1,
+        max_length=100,
+        description="IANA time zone the pages show times in and read the search form's times "
+        "in, e.g. Europe/London (the API and CSV exports also give UTC)",
+    )
+    live_poll_s: float = Field(
+        2.0, ge=0.2, le=60, description="Seconds between a live page's looks for new reads/alerts"
+    )
+    live_stream_s: float = Field(
+        300.0,
+        ge=5,
+        le=3600,
+        description="Seconds a live stream stays open; the browser then reconnects, signed in "
+        "again (a revoked key or ended session stops the updates by then)",
+    )
+    export_max_rows: int = Field(
+        10_000, ge=1, le=1_000_000, description="Most reads one CSV export holds"
+    )
 
     metrics_token: SecretStr | None = Field(
         None,
@@ -94,6 +115,15 @@ class WebSettings(Section):
                 ipaddress.ip_network(cidr)
             except ValueError as exc:
                 raise ValueError(f"metrics_networks: {exc}") from None
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
         return value
 
     @field_validator("reason_pattern")

@@ -87,6 +87,10 @@ class EventFilter(_Record):
     until: datetime | None = None
     min_confidence: float | None = Field(default=None, ge=0, le=1)
     vehicle_type: str | None = None
+    plate_pattern: str | None = Field(
+        default=None,
+        description="Normalised plate with wildcards: * any run of characters, ? one",
+    )
 
 
 class HourlyCount(_Record):
@@ -99,6 +103,7 @@ class AlertFilter(_Record):
     """Filters of ``GET /api/alerts``; all optional, combined with AND."""
 
     since: datetime | None = None
+    until: datetime | None = None
     severity: str | None = None
     rule_id: str | None = None
     acknowledged: bool | None = None

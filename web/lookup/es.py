@@ -135,6 +135,8 @@ class EsLookup:
             filters.append({"term": {"camera_id": where.camera_id}})
         if where.vehicle_type is not None:
             filters.append({"term": {"vehicle_type": where.vehicle_type}})
+        if where.plate_pattern is not None:
+            filters.append({"wildcard": {"plate": {"value": where.plate_pattern}}})
         period = {}
         if where.since is not None:
             period["gte"] = where.since.isoformat()

@@ -18,7 +18,13 @@ import asyncpg
 from web.lookup import cursor, ranking
 from web.lookup.contract import EventFilter, Page, SearchHit, Sighting
 from web.lookup.cursor import decode as cursor_decode
-from web.lookup.queries import check_event_filter, check_event_id, events_scope, history_scope
+from web.lookup.queries import (
+    check_event_filter,
+    check_event_id,
+    events_scope,
+    history_scope,
+    like_pattern,
+)
 from web.lookup.ranking import PlateStats
 
 _SIGHTING_COLUMNS = (
@@ -170,6 +176,7 @@ class PgLookup:
         check_event_filter(where)
         ranking.check_limit(limit)
         scope = events_scope(where)
+        pattern = None if where.plate_pattern is None else like_pattern(where.plate_pattern)
         conditions: list[str] = []
         args: list[Any] = [limit + 1]
         for column, op, value, cast in (
@@ -178,6 +185,7 @@ class PgLookup:
             ("captured_at", "<", where.until, ""),
             ("plate_confidence", ">=", where.min_confidence, "::real"),
             ("vehicle_type", "=", where.vehicle_type, ""),
+            ("plate", "LIKE", pattern, ""),
         ):
             if value is not None:
                 args.append(value)

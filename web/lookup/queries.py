@@ -12,6 +12,8 @@ from web.lookup import cursor
 from web.lookup.contract import BadQuery, EventFilter
 
 _NAME = re.compile(r"[\w.:@/-]{1,200}")
+#: A plate pattern: normalised characters and the wildcards, at least one character to match.
+_PATTERN = re.compile(r"(?=.*[A-Z0-9])[A-Z0-9*?]{1,24}")
 
 
 def check_name(value: str, what: str) -> str:
@@ -31,12 +33,22 @@ def check_event_filter(where: EventFilter) -> EventFilter:
         check_name(where.camera_id, "camera_id")
     if where.vehicle_type is not None:
         check_name(where.vehicle_type, "vehicle_type")
+    if where.plate_pattern is not None and not _PATTERN.fullmatch(where.plate_pattern):
+        raise BadQuery(
+            "a plate pattern is 1 to 24 of A-Z, 0-9 and the wildcards * (any run) and ? (one "
+            f"character), with at least one letter or digit; got {where.plate_pattern[:40]!r}"
+        )
     for name, moment in (("since", where.since), ("until", where.until)):
         if moment is not None and moment.tzinfo is None:
             raise BadQuery(f"{name} must carry a time zone, e.g. 2026-01-31T08:00:00Z")
     if where.since is not None and where.until is not None and where.since >= where.until:
         raise BadQuery(f"since ({where.since}) must be before until ({where.until})")
     return where
+
+
+def like_pattern(pattern: str) -> str:
+    """A checked plate pattern as SQL ``LIKE`` text (its characters need no escaping)."""
+    return pattern.replace("*", "%").replace("?", "_")
 
 
 def history_scope(plate: str) -> str:

@@ -63,13 +63,15 @@ class PgReference:
         for name, value in (("severity", where.severity), ("rule_id", where.rule_id)):
             if value is not None:
                 check_name(value, name)
-        if where.since is not None and where.since.tzinfo is None:
-            raise BadQuery("since must carry a time zone, e.g. 2026-01-31T08:00:00Z")
+        for name, moment in (("since", where.since), ("until", where.until)):
+            if moment is not None and moment.tzinfo is None:
+                raise BadQuery(f"{name} must carry a time zone, e.g. 2026-01-31T08:00:00Z")
         scope = alerts_scope(where)
         args: list[Any] = [limit + 1]
         conditions = []
         wanted: tuple[tuple[str, object], ...] = (
-            ("raised_at >=", where.since), ("severity =", where.severity),
+            ("raised_at >=", where.since), ("raised_at <", where.until),
+            ("severity =", where.severity),
             ("rule_id =", where.rule_id),
         )  # fmt: skip
         for column, given in wanted:
@@ -111,6 +113,19 @@ class PgReference:
                 f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE alert_id = $1", alert_id
             )
         return _alert(rows[0]) if rows else None
+
+    async def alert(self, alert_id: str) -> Alert | None:
+        """One alert by its id, or None."""
+        check_name(alert_id, "alert id")
+        rows = await self._fetch(
+            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE alert_id = $1", alert_id
+        )
+        return _alert(rows[0]) if rows else None
+
+    async def rule_ids(self) -> list[str]:
+        """The rules that raised alerts, by name (for the alerts page's filter)."""
+        rows = await self._fetch("SELECT DISTINCT rule_id FROM alerts ORDER BY rule_id LIMIT 500")
+        return [row["rule_id"] for row in rows]
 
     async def hourly(
         self, *, since: datetime, until: datetime, camera_id: str | None = None
