@@ -1,9 +1,9 @@
 """``/api/rules``: the live rule set for admins, read from and published to ``alpr.rules``.
 
 Rules are validated by the same model as rule files (``rules.model``) and published with
-``agents.alerting.rule_topic``, as ``alpr rules publish`` does; every worker applies them at
-once. A rule that names files (a watch list's ``plates_csv``, which only has a meaning next to a
-rule file) is refused: its content is given inline here.
+``web.rule_changes`` (``agents.alerting.rule_topic``), as ``alpr rules publish`` does; every
+worker applies them at once. A rule that names files (a watch list's ``plates_csv``, which
+only has a meaning next to a rule file) is refused: its content is given inline here.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import Any
 from faust.web import Request, Response
 from pydantic import TypeAdapter, ValidationError
 
-from agents.alerting.rule_topic import publish_rules, read_rule_topic
 from alpr import app
 from config.settings import get_settings
 from notify.rule_urls import url_problems
 from rules.model import AnyRule, Rule
-from rules.ruleset import decode_rule, rule_version
+from rules.ruleset import rule_version
+from web import rule_changes
 from web.api.base import ApiView, json_body
 from web.auth import rule_audit
 from web.auth.keys import ApiKey
@@ -52,24 +52,17 @@ def rule_json(rule: AnyRule, version: str) -> dict[str, Any]:
 
 class _RulesView(ApiView):
     async def current(self) -> dict[str, AnyRule]:
-        bootstrap = self.state.settings.kafka.bootstrap_servers
-        raw = await read_rule_topic(bootstrap, get_settings().rules.topic)
-        return {name: decode_rule(value)[0] for name, value in raw.items()}
+        return await rule_changes.current_rules(self.state)
 
     async def publish(self, rules: list[AnyRule], prune: bool) -> None:
-        bootstrap = self.state.settings.kafka.bootstrap_servers
-        await publish_rules(bootstrap, get_settings().rules.topic, rules, prune)
+        await rule_changes.publish(self.state, rules, prune)
 
     async def audit(
         self, key: ApiKey, name: str, action: rule_audit.Action,
         before: AnyRule | None, after: AnyRule | None,
     ) -> None:  # fmt: skip
         """One rule_audit row for a change just published, with the key that made it."""
-        await rule_audit.record(
-            await self.state.pool(), key, name, action,
-            None if before is None else before.model_dump(mode="json"),
-            None if after is None else after.model_dump(mode="json"),
-        )  # fmt: skip
+        await rule_changes.record(self.state, key, name, action, before, after)
 
 
 @app.page("/api/rules")
