@@ -25,12 +25,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SERVER = "alpr"
 
 
-def content_security_policy(image_origin: str | None) -> str:
+def content_security_policy(image_origin: str | None, *, scripts: bool = False) -> str:
     """The pages' policy: nothing but this site's own forms and styles, images from here and
-    from the object store the crops redirect to, no script at all, never framed."""
+    from the object store the crops redirect to, never framed, and no script at all; with
+    ``scripts`` (the live pages), this site's own script files and streams, never inline."""
     images = "'self' data:" + (f" {image_origin}" if image_origin else "")
+    script = "script-src 'self'; connect-src 'self'" if scripts else "script-src 'none'"
     return (
-        "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; "
+        f"default-src 'none'; {script}; style-src 'unsafe-inline'; "
         f"img-src {images}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     )
 

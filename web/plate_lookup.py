@@ -39,7 +39,7 @@ class Audited(Generic[T]):
     audit_id: int
 
 
-async def _admit(state: WebResources, who: Lookup, kind: Kind, text: str) -> str:
+async def admit_plate(state: WebResources, who: Lookup, kind: Kind, text: str) -> str:
     """The plate in ``text``; a bad plate is refused and audited like a missing reason."""
     try:
         return params.plate(text, "q" if kind == "search" else "plate")
@@ -52,7 +52,7 @@ async def search(
     state: WebResources, who: Lookup, text: str, limit: int
 ) -> Audited[list[SearchHit]]:
     """Exact, prefix and fuzzy matches of ``text`` (a plate or its beginning), audited."""
-    plate = await _admit(state, who, "search", text)
+    plate = await admit_plate(state, who, "search", text)
     reader = await access.admit(state, who.key, "search", plate, who.reason, who.client)
     hits = await (await state.lookup()).search(plate, limit=limit)
     audit_id = await access.audited(state, reader, "search", plate, len(hits))
@@ -63,7 +63,7 @@ async def history(
     state: WebResources, who: Lookup, text: str, cursor: str | None, limit: int
 ) -> Audited[tuple[str, Page[Sighting]]]:
     """The normalised plate and one page of its sightings, newest first, audited."""
-    plate = await _admit(state, who, "plate", text)
+    plate = await admit_plate(state, who, "plate", text)
     reader = await access.admit(state, who.key, "plate", plate, who.reason, who.client)
     page = await (await state.lookup()).history(plate, cursor=cursor, limit=limit)
     audit_id = await access.audited(state, reader, "plate", plate, len(page.items))

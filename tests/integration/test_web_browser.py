@@ -96,9 +96,9 @@ def test_pages_explain_problems_in_words(web: WebStack, page: Page, tmp_path: Pa
     page.goto(f"{web.url}/signin")
     page.fill("#key", web.keys["viewer"])
     page.click("#signin button[type=submit]")
-    page.wait_for_url("**/search")
-    page.goto(f"{web.url}/")
-    assert page.url == f"{web.url}/search"  # the home page is the search page
+    page.wait_for_url(f"{web.url}/")  # home: a viewer gives a reason to see reads
+    assert "reason is required" in page.locator(".error").inner_text()
+    assert page.locator("#camera-reads tbody tr").count() >= 2  # reads per camera, no reason
     response = page.goto(f"{web.url}/plates/%24%24")
     assert response is not None and response.status == 400
     text = page.locator("main").inner_text()

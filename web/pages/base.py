@@ -15,7 +15,12 @@ from urllib.parse import quote
 from faust.web import Request, Response
 from faust.web.exceptions import WebError
 
+from web import hardening
+from web.api.base import client_address
 from web.app_state import WebResources, resources
+from web.auth import access
+from web.auth.access import Reader
+from web.auth.audit import Kind
 from web.auth.guard import authenticate
 from web.auth.keys import ApiKey
 from web.auth.roles import Role
@@ -73,6 +78,17 @@ class PageView(MeteredView):
     async def caller(self, request: Request, needed: Role) -> ApiKey:
         return await authenticate(request, self.state, needed)
 
+    async def reader(self, request: Request, key: ApiKey, kind: Kind, query: str) -> Reader | str:
+        """Who reads ``kind`` data on this page (the request's ``reason`` checked), or the
+        words of a refusal for want of a reason (audited), for the page to ask for one."""
+        reason = (request.query.get("reason") or "").strip() or None
+        try:
+            return await access.admit(self.state, key, kind, query, reason, client_address(request))
+        except ApiError as exc:
+            if exc.code not in access.REASON_CODES:
+                raise
+            return exc.message
+
     def page(
         self, template: str, *, key: ApiKey | None, status: int = 200, **context: Any
     ) -> Response:
@@ -91,8 +107,19 @@ class PageView(MeteredView):
         return self.text("", status=303, headers={"Location": location})
 
 
+def live_policy(response: Response) -> Response:
+    """``response`` with the pages' policy letting this site's own script (``/static``) run
+    and open its live streams: no inline script, nothing from elsewhere."""
+    settings = resources().settings
+    image_origin = hardening.origin_of(settings.s3.endpoint)
+    response.headers["Content-Security-Policy"] = hardening.content_security_policy(
+        image_origin, scripts=True
+    )
+    return response
+
+
 def safe_next(value: str | None) -> str:
     """A redirect target after sign-in: a path on this site only (never another host)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return "/search"
+        return "/"
     return value

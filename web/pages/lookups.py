@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import date
 from itertools import groupby
 from typing import Any
+from urllib.parse import urlencode
 
 from faust.web import Request, Response
 
@@ -20,18 +21,21 @@ from web.auth.access import REASON_CODES, private
 from web.errors import ApiError
 from web.lookup.contract import SearchHit, Sighting
 from web.pages.base import PageView
+from web.pages.render import local
 
 PAGE_SIZE = 25
+WILDCARDS = frozenset("*?")
 
 
 def by_day(
     sightings: Iterable[Sighting], urls: ImageUrl | None = None
 ) -> list[tuple[date, list[dict[str, Any]]]]:
-    """The timeline: sightings grouped by UTC day, newest first, as the template shows them."""
+    """The timeline: sightings grouped by day in the site's time zone, newest first, as the
+    template shows them."""
     extra = {} if urls is None else {"urls": urls}
     return [
         (day, [sighting_json(s, **extra) | {"at": s.captured_at} for s in group])
-        for day, group in groupby(sightings, key=lambda s: s.captured_at.date())
+        for day, group in groupby(sightings, key=lambda s: local(s.captured_at).date())
     ]
 
 
@@ -66,6 +70,8 @@ class SearchPage(PageView):
         key = await self.caller(request, "viewer")
         q = (request.query.get("q") or "").strip()
         reason = (request.query.get("reason") or "").strip()
+        if WILDCARDS & set(q):  # a pattern: the reads search takes those
+            return self.redirect("/reads?" + urlencode({"plate": q, "reason": reason}))
         hits, crops, error, status, audit_id = None, {}, None, 200, None
         if q:
             who = plate_lookup.Lookup(key, reason or None, client_address(request))
@@ -103,12 +109,12 @@ class PlatePage(PageView):
                 raise
             return self.page(
                 "plate.html", key=key, status=400, plate=params.plate(plate), needs_reason=True,
-                message=exc.message,
+                message=exc.message, can_watch=False,
             )  # fmt: skip
         normalised, page = found.value
         days = by_day(page.items, await signed_urls(self.state, found.reader, found.audit_id))
         response = self.page(
             "plate.html", key=key, plate=normalised, days=days, needs_reason=False,
-            next_cursor=page.next_cursor, reason=reason or "",
+            next_cursor=page.next_cursor, reason=reason or "", can_watch=key.role == "admin",
         )  # fmt: skip
         return private(response, found.audit_id)

@@ -79,9 +79,3 @@ class SignOut(PageView):
         response = self.redirect("/signin")
         cast(Any, response).del_cookie(COOKIE, path="/")
         return response
-
-
-@app.page("/")
-class Home(PageView):
-    async def get(self, request: Request) -> Response:
-        return self.redirect("/search")

@@ -7,9 +7,14 @@ from datetime import UTC, datetime
 from web.auth.keys import ApiKey
 from web.lookup.contract import SearchHit, Sighting
 from web.pages.base import safe_next
+from web.pages.forms import FormQuery
 from web.pages.lookups import by_day
 from web.pages.render import render
 
+ALERTS_PAGE = {
+    "form": FormQuery({}), "severities": ("critical",), "live": "/live/alerts?reason=case+0042",
+    "rules": ["stolen"], "first": False, "next": None,
+}  # fmt: skip
 KEY = ApiKey(key_id="abc", owner="Desk 3", role="viewer", created_at=datetime.now(UTC))
 AT = datetime(2026, 1, 31, 8, 15, tzinfo=UTC)
 
@@ -57,6 +62,7 @@ def test_every_page_has_the_viewport_meta_and_no_undefined_names() -> None:
             needs_reason=False,
             next_cursor="c1",
             reason="case 7",
+            can_watch=True,
         ),
         render("plate.html", key=KEY, plate="AB12CDE", needs_reason=True, message="a reason"),
         render("error.html", key=None, message="A data store is not answering right now."),
@@ -85,7 +91,7 @@ def test_the_timeline_groups_by_day_newest_first() -> None:
 def test_sign_in_only_returns_to_this_site() -> None:
     assert safe_next("/plates/AB12?reason=x") == "/plates/AB12?reason=x"
     for bad in (None, "", "https://evil.example/", "//evil.example/", "/\\evil"):
-        assert safe_next(bad) == "/search"
+        assert safe_next(bad) == "/"  # the home page
 
 
 def test_alerts_offer_acknowledge_only_to_operators() -> None:
@@ -95,11 +101,16 @@ def test_alerts_offer_acknowledge_only_to_operators() -> None:
         alert_id="a-1", rule_id="stolen", event_id="e0", captured_at=AT, plate="AB12CDE",
         camera_id="cam-1", severity="critical", raised_at=AT,
     )  # fmt: skip
-    shown = {"open_only": False, "reason": "case 0042", "needs_reason": False, "message": None}
+    shown = {
+        "open_only": False, "reason": "case 0042", "needs_reason": False, "message": None,
+        **ALERTS_PAGE,
+    }  # fmt: skip
     operator = render("alerts.html", key=KEY, alerts=[alert], can_ack=True, **shown)
     viewer = render("alerts.html", key=KEY, alerts=[alert], can_ack=False, **shown)
     assert 'action="/alerts/a-1/ack"' in operator
     assert "/ack" not in viewer and "open" in viewer
+    assert 'href="/alerts/a-1?reason=case%200042"' in viewer  # the detail page
+    assert 'data-live="/live/alerts?reason=case+0042"' in viewer
     assert 'href="/plates/AB12CDE?reason=case%200042"' in viewer
 
 
@@ -107,9 +118,10 @@ def test_alerts_ask_for_a_reason_where_the_role_needs_one() -> None:
     asked = render(
         "alerts.html", key=KEY, alerts=[], can_ack=False, open_only=True, reason="",
         needs_reason=True, message="a reason is required",
+        **(ALERTS_PAGE | {"form": FormQuery({"open": "1"})}),
     )  # fmt: skip
-    assert 'id="alerts-reason"' in asked and 'name="open" value="1"' in asked
-    assert 'id="alerts"' not in asked
+    assert 'id="alert-filters"' in asked and '<option value="1" selected>' in asked
+    assert 'id="alerts"' not in asked and "<script" not in asked
 
 
 def test_the_cameras_page_draws_one_line_per_camera() -> None:
