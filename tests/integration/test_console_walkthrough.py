@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import requests
 from aiokafka import AIOKafkaProducer
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import FilePayload, Page, sync_playwright
 
 from config.settings import Settings
 from streams.codec import default_schema_cache
@@ -170,6 +170,15 @@ def test_an_operator_walks_the_console(web: WebStack, page: Page, shots_dir: Pat
     )
     assert all(since.isoformat() <= r["captured_at_utc"] for r in rows)
 
+    # Paging: the next page follows on from the first, which it links back to.
+    page.goto(f"{web.url}/reads?since={minute(now - timedelta(days=3)).strftime('%Y-%m-%dT%H:%M')}")
+    first = page.eval_on_selector_all("#read-results tr.read", "rs => rs.map(r => r.id)")
+    page.click("#next-page")
+    page.wait_for_url("**cursor=*")
+    second = page.eval_on_selector_all("#read-results tr.read", "rs => rs.map(r => r.id)")
+    assert len(first) == len(second) == 25 and not set(first) & set(second)
+    assert page.locator("text=First page").count() >= 1
+
     # A wildcard in the middle finds the plate and not its look-alike (WX7OA8C).
     page.goto(f"{web.url}/reads?plate=*70AB*")
     plates = set(
@@ -189,8 +198,12 @@ def test_an_operator_walks_the_console(web: WebStack, page: Page, shots_dir: Pat
     page.wait_for_url(f"**/watchlists/{watchlist}")
     assert page.locator("#listed td.plate").all_inner_texts() == [PLATE]
     shots(page, shots_dir, "4-watchlist")
+    upload = FilePayload(name="more.csv", mimeType="text/csv", buffer=b"plate,note\nab12 cde,x\n")
+    page.set_input_files("#add-plates input[type=file]", files=[upload])
+    page.click("#add-plates button[type=submit]")
+    page.wait_for_selector("#listed td.plate:text-is('AB12CDE')")
     exported = page.request.get(f"{web.url}/watchlists/{watchlist}?format=csv")
-    assert exported.text().splitlines() == ["plate", PLATE]
+    assert exported.text().splitlines() == ["plate", PLATE, "AB12CDE"]
 
     # A new read of the plate raises an alert that appears on the open alerts page.
     page.goto(f"{web.url}/alerts")
@@ -219,6 +232,18 @@ def test_an_operator_walks_the_console(web: WebStack, page: Page, shots_dir: Pat
     state = page.locator("#ack-state").inner_text()
     assert "Acknowledged by test admin" in state and "stopped at gate 0, owner called" in state
     shots(page, shots_dir, "6-alert-acknowledged")
+
+    # The alerts page filtered by the watch list's rule shows its alerts only, acknowledged.
+    page.goto(f"{web.url}/alerts")
+    page.select_option("#rule-filter", watchlist)
+    page.select_option("#severity-filter", "critical")
+    page.click("#alert-filters button[type=submit]")
+    page.wait_for_url(f"**rule_id={watchlist}**")
+    filtered = page.locator("#alert-rows tr.alert")
+    assert filtered.count() >= 1
+    assert all(watchlist in text for text in filtered.all_text_contents())
+    assert "stopped at gate 0, owner called" in page.locator("#alert-rows").inner_text()
+    shots(page, shots_dir, "7-alerts-filtered")
 
 
 def signed_in(web: WebStack, role: str) -> requests.Session:
