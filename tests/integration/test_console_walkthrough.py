@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 import requests
 from aiokafka import AIOKafkaProducer
@@ -284,12 +285,35 @@ def test_a_viewer_gives_a_reason_for_every_console_read_and_each_is_audited(
         ("events", "csv plate=WX7*"), ("events", "home: newest reads"),
         ("events", "home: newest reads"), ("events", "plate=WX7*"), ("plate", f"csv {PLATE}"),
     ]  # fmt: skip
+    seen_before = last_seen(web, viewer)
     with requests.get(
         f"{web.url}/live/reads?reason={reason}", cookies=viewer.cookies, stream=True, timeout=30
     ) as stream:
         assert stream.status_code == 200
         assert stream.headers["Content-Type"].startswith("text/event-stream")
         assert next(stream.iter_lines()).startswith(b"retry: ")
+    # A page's stream is no person's request: the session still idles out.
+    assert last_seen(web, viewer) == seen_before
+    viewer.get(f"{web.url}/cameras", timeout=30)
+    assert last_seen(web, viewer) > seen_before
+
+
+def last_seen(web: WebStack, session: requests.Session) -> datetime:
+    """When the session's cookie was last used, as the server keeps it."""
+    from web.auth.sessions import COOKIE, hash_session
+
+    async def read() -> datetime:
+        conn = await asyncpg.connect(web.dsn)
+        try:
+            sql = "SELECT last_seen_at FROM web_sessions WHERE session_hash = $1"
+            cookie = session.cookies.get(COOKIE)
+            assert cookie is not None, "not signed in"
+            moment: datetime = await conn.fetchval(sql, hash_session(cookie))
+            return moment
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
 
 
 def test_wildcard_reads_are_the_same_in_postgresql_and_elasticsearch(web: WebStack) -> None:

@@ -53,7 +53,7 @@ async def _by_key(request: Any, state: WebResources, presented: str) -> ApiKey:
     return stored
 
 
-async def _by_session(request: Any, state: WebResources) -> SessionKey:
+async def _by_session(request: Any, state: WebResources, touch: bool) -> SessionKey:
     session_id = request.cookies.get(COOKIE) if hasattr(request, "cookies") else None
     if not session_id:
         raise ApiError(
@@ -61,7 +61,7 @@ async def _by_session(request: Any, state: WebResources) -> SessionKey:
             "this needs an API key: send 'Authorization: Bearer <key>' (keys are made with "
             "`alpr keys create`)", _CHALLENGE,
         )  # fmt: skip
-    key = await SessionStore(await state.pool(), state.settings.web).find(session_id)
+    key = await SessionStore(await state.pool(), state.settings.web).find(session_id, touch=touch)
     if key is None:
         raise ApiError(
             401, "session_ended",
@@ -104,13 +104,14 @@ async def check_csrf(request: Any, key: SessionKey) -> None:
 
 
 async def authenticate(
-    request: Any, state: WebResources, needed: Role, *, limited: bool = True
+    request: Any, state: WebResources, needed: Role, *, limited: bool = True, touch: bool = True
 ) -> ApiKey:
     """The caller's key when it may make this request; ``ApiError`` (401/403/415/429) if not.
-    ``limited=False`` skips the rate limit (image requests with a signed link)."""
+    ``limited=False`` skips the rate limit (image requests with a signed link); ``touch=False``
+    leaves a session's last use as it was (a live page's stream, not a person's request)."""
     presented = presented_key(request)
     stored = await (
-        _by_key(request, state, presented) if presented else _by_session(request, state)
+        _by_key(request, state, presented) if presented else _by_session(request, state, touch)
     )
     if stored.revoked_at is not None:
         await failures.record(state, request, "revoked_key", stored.key_id)

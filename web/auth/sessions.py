@@ -62,16 +62,24 @@ class SessionStore:
         )
         return session_id
 
-    async def find(self, session_id: str) -> SessionKey | None:
-        """The key of a live session (its last use refreshed), None if there is none: unknown,
-        expired, idle too long, signed out. A revoked key's session comes back with the key's
-        ``revoked_at`` set, for the caller to refuse with the reason."""
+    async def find(self, session_id: str, *, touch: bool = True) -> SessionKey | None:
+        """The key of a live session (its last use refreshed, unless ``touch`` is false: a
+        live page's stream is no sign of a person there, so it must not keep the session from
+        idling out), None if there is none: unknown, expired, idle too long, signed out. A
+        revoked key's session comes back with the key's ``revoked_at`` set, for the caller to
+        refuse with the reason."""
         if not 20 <= len(session_id) <= 100:
             return None
+        live = (
+            "UPDATE web_sessions SET last_seen_at = now()"
+            if touch
+            else "SELECT * FROM web_sessions"
+        )
         row = await self.db.fetchrow(
-            "WITH live AS (UPDATE web_sessions SET last_seen_at = now()"
+            f"WITH live AS ({live}"
             " WHERE session_hash = $1 AND revoked_at IS NULL AND expires_at > now()"
-            " AND last_seen_at > now() - $2::interval RETURNING key_id, csrf_token, session_hash)"
+            " AND last_seen_at > now() - $2::interval"
+            f"{' RETURNING key_id, csrf_token, session_hash' if touch else ''})"
             " SELECT k.key_id, k.owner, k.role, k.created_at, k.revoked_at, k.last_used_at,"
             " live.csrf_token, live.session_hash FROM live JOIN api_keys k USING (key_id)",
             hash_session(session_id),

@@ -75,8 +75,8 @@ class PageView(MeteredView):
     def state(self) -> WebResources:
         return resources()
 
-    async def caller(self, request: Request, needed: Role) -> ApiKey:
-        return await authenticate(request, self.state, needed)
+    async def caller(self, request: Request, needed: Role, *, touch: bool = True) -> ApiKey:
+        return await authenticate(request, self.state, needed, touch=touch)
 
     async def reader(self, request: Request, key: ApiKey, kind: Kind, query: str) -> Reader | str:
         """Who reads ``kind`` data on this page (the request's ``reason`` checked), or the

@@ -4,8 +4,10 @@ the open console pages without a reload (``web/static/console.js`` inserts them)
 A stream is plate data like any page: the caller is signed in and gives the page's reason,
 and every batch of rows it sends is one audited read (its images signed with that row), sent
 only after the session is checked again, so a sign-out or a revoked key stops the updates.
-The stream ends after ``web.live_stream_s``; the browser reconnects by itself. Each stream
-looks at PostgreSQL every ``web.live_poll_s`` for what arrived in the last few minutes.
+A stream leaves the session's last use as it was, so a page left open still signs out
+after ``web.session_idle_minutes`` without a person's request. The stream ends after
+``web.live_stream_s``; the browser reconnects by itself (and stops once signed out). Each
+stream looks at the stores every ``web.live_poll_s`` for what arrived in the last minutes.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ class LiveView(PageView):
                 if not new:
                     await response.write(b": still here\n\n")
                     continue
-                await authenticate(request, self.state, "viewer", limited=False)
+                await authenticate(request, self.state, "viewer", limited=False, touch=False)
                 audit_id = await access.audited(self.state, admitted, self.kind, query, len(new))
                 for html in await rows(new, admitted, audit_id):
                     sent += 1
@@ -115,7 +117,7 @@ class LiveReads(LiveView):
         return str(item.event_id)
 
     async def get(self, request: Request) -> Response | web.StreamResponse:
-        key = await self.caller(request, "viewer")
+        key = await self.caller(request, "viewer", touch=False)
         reason = (request.query.get("reason") or "").strip()
 
         async def fetch() -> Sequence[Sighting]:
@@ -143,7 +145,7 @@ class LiveAlerts(LiveView):
         reason = (request.query.get("reason") or "").strip()
         form = FormQuery.of(request.query, ALERT_FIELDS)
         where = alert_filter(form)
-        key = await self.caller(request, "viewer")
+        key = await self.caller(request, "viewer", touch=False)
 
         async def fetch() -> Sequence[Alert]:
             recent = datetime.now(UTC) - LOOKBACK
