@@ -246,6 +246,15 @@ def test_an_operator_walks_the_console(web: WebStack, page: Page, shots_dir: Pat
     assert "stopped at gate 0, owner called" in page.locator("#alert-rows").inner_text()
     shots(page, shots_dir, "7-alerts-filtered")
 
+    # The other pages, photographed too.
+    for name, path in (
+        ("8-search", f"/search?q={PLATE[:4]}"), ("9-plate", f"/plates/{PLATE}"),
+        ("10-cameras", "/cameras"), ("11-watchlists", "/watchlists"), ("12-audit", "/audit"),
+    ):  # fmt: skip
+        answer = page.goto(web.url + path)
+        assert answer is not None and answer.status == 200, path
+        shots(page, shots_dir, name)
+
 
 def signed_in(web: WebStack, role: str) -> requests.Session:
     session = requests.Session()

@@ -1,4 +1,5 @@
-"""Reads per hour per camera as an inline SVG line chart, drawn on the server (no script)."""
+"""Reads per hour per camera as an inline SVG line chart, drawn on the server (no script),
+with gridlines and hours in the site's time zone."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime, timedelta
 from html import escape
 
 from web.lookup.contract import HourlyCount
+from web.pages.render import local
 
 #: Line colours, cycled over cameras (distinguishable, and readable on white).
 PALETTE = ("#0b5fff", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#1098ad", "#c2255c", "#495057")
@@ -34,14 +36,20 @@ def hourly_svg(counts: Sequence[HourlyCount], since: datetime, hours: int) -> st
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="Reads per hour per camera" xmlns="http://www.w3.org/2000/svg">',
         f'<line x1="{LEFT}" y1="{y(0)}" x2="{WIDTH - RIGHT}" y2="{y(0)}" stroke="#adb5bd"/>',
-        f'<text x="{LEFT - 6}" y="{y(peak) + 4}" text-anchor="end" font-size="11">{peak}</text>',
         f'<text x="{LEFT - 6}" y="{y(0) + 4}" text-anchor="end" font-size="11">0</text>',
     ]
+    for level in sorted({round(peak * q / 4) for q in range(1, 5)} - {0}):
+        parts.append(  # a gridline and its value at each quarter of the peak
+            f'<line class="grid" x1="{LEFT}" y1="{y(level):.1f}" x2="{WIDTH - RIGHT}" '
+            f'y2="{y(level):.1f}" stroke="#e9ecef"/><text x="{LEFT - 6}" y="{y(level) + 4:.1f}" '
+            f'text-anchor="end" font-size="11">{level}</text>'
+        )
     for i in range(0, hours, max(1, hours // 6)):
-        label = slots[i].strftime("%H:00")
+        label = local(slots[i]).strftime("%H:%M")  # the site's time zone, as the pages
         parts.append(
-            f'<text x="{x(i):.1f}" y="{HEIGHT - 8}" text-anchor="middle" font-size="11">'
-            f"{label}</text>"
+            f'<line class="grid" x1="{x(i):.1f}" y1="{TOP}" x2="{x(i):.1f}" y2="{y(0)}" '
+            f'stroke="#f1f3f5"/><text x="{x(i):.1f}" y="{HEIGHT - 8}" text-anchor="middle" '
+            f'font-size="11">{label}</text>'
         )
     for n, (camera, values) in enumerate(sorted(series.items())):
         colour = PALETTE[n % len(PALETTE)]

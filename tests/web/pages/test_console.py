@@ -181,3 +181,15 @@ def test_the_console_pages_render_escaped_with_the_live_script_where_it_is_neede
     assert 'href="/watchlists/stolen"' in lists
     one = render.render("watchlist.html", key=KEY, rule=rule)
     assert 'name="remove" value="AB12CDE"' in one and "?format=csv" in one
+
+
+def test_the_cameras_chart_has_gridlines_and_hours_in_the_site_zone(london: None) -> None:
+    from web.pages.chart import hourly_svg
+
+    since = datetime(2026, 7, 1, 0, 0, tzinfo=UTC)
+    counts = [
+        HourlyCount(camera_id="a", hour=since + timedelta(hours=h), reads=h) for h in range(9)
+    ]
+    svg = hourly_svg(counts, since, 24)
+    assert svg.count('class="grid"') == 4 + 6  # quarters of the peak (8), and six hour marks
+    assert ">01:00</text>" in svg and ">00:00</text>" not in svg  # BST: UTC midnight is 01:00
