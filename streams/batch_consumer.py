@@ -44,7 +44,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel, ConfigDict, Field
 
-from streams.lag import GroupLag, PartitionLag
+from streams.lag import GroupLag, LagView
 from streams.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -243,9 +243,8 @@ class BatchConsumer:
         self.on_assigned = on_assigned
         #: Messages after the last batch handed out (as the ``LAG`` gauge).
         self.lag = 0
-        #: The group's committed lag on the broker, per partition, as last measured.
-        self.committed_lag: list[PartitionLag] | None = None
-        self._lag_measured_at = 0.0
+        #: The group's committed lag on the broker, per partition.
+        self.committed_lag = LagView(group_id)
         #: Offsets handled but not committed yet (``commit_interval_s``).
         self._owed: dict[TopicPartition, int] = {}
         self._last_commit = 0.0
@@ -279,15 +278,15 @@ class BatchConsumer:
         behind: ``lag``, the group's committed lag on the broker (every partition of its
         topics, whoever owns it; the handed-out lag until first measured), and
         ``handed_out_lag``, the messages after the last batch handed out."""
-        measured = self.committed_lag
+        committed, measured_at = self.committed_lag.total, self.committed_lag.measured_at
         return {
             "group": self.group_id,
             "running": self._consumer is not None and not self._stopping,
             "assigned_partitions": len(self.assignment()),
-            "lag": self.lag if measured is None else sum(p.lag for p in measured),
+            "lag": self.lag if committed is None else committed,
             "lag_measured_s_ago": None
-            if measured is None
-            else round(time.monotonic() - self._lag_measured_at, 1),
+            if measured_at is None
+            else round(time.monotonic() - measured_at, 1),
             "handed_out_lag": self.lag,
             "failed": repr(self._failure) if self._failure is not None else None,
         }
@@ -342,8 +341,7 @@ class BatchConsumer:
                 try:
                     if not lag.started:
                         await lag.start()
-                    self.committed_lag = await lag.measure()
-                    self._lag_measured_at = time.monotonic()
+                    self.committed_lag.measured(await lag.measure())
                     if failing:
                         log.info("%s: committed lag measured again", self.name)
                     failing = False
@@ -478,6 +476,7 @@ class BatchConsumer:
             log.warning("%s: commit of %s failed: %r", self.name, mine, exc)
         else:
             self._commits.inc()
+            self.committed_lag.committed(mine, {tp: consumer.highwater(tp) for tp in mine})
 
     async def _drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` for the batches in flight, then commit those handled."""

@@ -12,7 +12,9 @@ where the group would begin (``auto_offset_reset="earliest"``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -42,9 +44,66 @@ class PartitionLag:
         return max(self.log_end - max(position, self.log_start), 0)
 
 
+class LagView:
+    """One group's lag per partition as this member knows it: the broker's last measure
+    (:class:`GroupLag`), brought forward by the member's own commits in between, so the
+    figure does not lag behind the member's progress by a measuring interval. Committed
+    offsets and log ends only move forward: a measure that started before a commit cannot
+    take the commit back."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self.partitions: dict[TopicPartition, PartitionLag] = {}
+        #: ``time.monotonic()`` of the last measure; None before the first.
+        self.measured_at: float | None = None
+
+    def measured(self, lags: Iterable[PartitionLag]) -> None:
+        for lag in lags:
+            tp = TopicPartition(lag.topic, lag.partition)
+            known = self.partitions.get(tp)
+            if known is not None:
+                lag = replace(
+                    lag,
+                    log_end=max(lag.log_end, known.log_end),
+                    committed=_later(lag.committed, known.committed),
+                )
+            self._set(tp, lag)
+        self.measured_at = time.monotonic()
+
+    def committed(
+        self, offsets: Mapping[TopicPartition, int], log_ends: Mapping[TopicPartition, int | None]
+    ) -> None:
+        """This member committed ``offsets``; ``log_ends`` are the ends it saw last."""
+        for tp, offset in offsets.items():
+            known = self.partitions.get(tp)
+            if known is None:
+                continue  # not measured yet: the first measure counts it
+            end = log_ends.get(tp)
+            self._set(tp, replace(
+                known,
+                committed=_later(offset, known.committed),
+                log_end=max(known.log_end, end if end is not None else 0),
+            ))  # fmt: skip
+
+    @property
+    def total(self) -> int | None:
+        """Messages behind over every partition; None before the first measure."""
+        if self.measured_at is None:
+            return None
+        return sum(lag.lag for lag in self.partitions.values())
+
+    def _set(self, tp: TopicPartition, lag: PartitionLag) -> None:
+        self.partitions[tp] = lag
+        CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(lag.lag)
+
+
+def _later(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
 class GroupLag:
-    """Measures the committed lag of consumer group ``group`` on ``topics``; sets
-    ``alpr_consumer_lag`` per partition on each :meth:`measure`."""
+    """Measures the committed lag of consumer group ``group`` on ``topics`` (a
+    :class:`LagView` keeps it and sets ``alpr_consumer_lag``)."""
 
     def __init__(self, bootstrap: str, group: str, topics: list[str]) -> None:
         if not topics:
@@ -106,7 +165,5 @@ class GroupLag:
         for tp in partitions:
             meta = committed.get(tp)
             offset = meta.offset if meta is not None and meta.offset >= 0 else None
-            lag = PartitionLag(tp.topic, tp.partition, starts[tp], ends[tp], offset)
-            CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(lag.lag)
-            lags.append(lag)
+            lags.append(PartitionLag(tp.topic, tp.partition, starts[tp], ends[tp], offset))
         return lags
