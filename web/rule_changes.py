@@ -21,10 +21,12 @@ async def current_rules(state: WebResources) -> dict[str, AnyRule]:
     return {name: decode_rule(value)[0] for name, value in raw.items()}
 
 
-async def publish(state: WebResources, rules: list[AnyRule], prune: bool) -> None:
-    """Publish ``rules``; with ``prune`` the rules not among them are removed."""
+async def publish(state: WebResources, rules: list[AnyRule], prune: bool, key: ApiKey) -> None:
+    """Publish ``rules``; with ``prune`` the rules not among them are removed. The rule
+    history keeps the key's owner and id as the publisher of each version."""
     bootstrap = state.settings.kafka.bootstrap_servers
-    await publish_rules(bootstrap, get_settings().rules.topic, rules, prune)
+    by = f"{key.owner} (key {key.key_id})"
+    await publish_rules(bootstrap, get_settings().rules.topic, rules, prune, by=by)
 
 
 async def record(
@@ -41,5 +43,5 @@ async def record(
 
 async def put_rule(state: WebResources, key: ApiKey, rule: AnyRule, before: AnyRule | None) -> None:
     """Publish one new or changed rule (the others untouched) and audit the change."""
-    await publish(state, [rule], prune=False)
+    await publish(state, [rule], prune=False, key=key)
     await record(state, key, rule.name, "create" if before is None else "replace", before, rule)

@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 import requests
 
+from agents.alerting.rule_topic import read_history
 from config.settings import Settings
 from tests.web import stack as ws
 from tests.web.stack import PLATE, WebStack
@@ -237,6 +238,12 @@ def test_rule_changes_through_the_api_are_audited_with_the_key_and_the_diff(
     assert items[1]["changes"] == {"severity": ["warning", "critical"]}
     assert items[2]["changes"]["plates"] == [None, [PLATE]]
     assert web.call("GET", "/api/audit/rules", "operator").status_code == 403
+    # The rule's own history (alpr rules history) names the key that published each version.
+    versions = asyncio.run(
+        read_history(web.settings.kafka.bootstrap_servers, web.topics["rules"], name)
+    )
+    assert len(versions) == 3
+    assert all(v.by and key_id(web.keys["admin"]) in v.by for v in versions)
 
 
 def test_the_audit_log_filters_by_who_plate_time_and_reason_and_exports_csv(

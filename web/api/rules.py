@@ -54,8 +54,8 @@ class _RulesView(ApiView):
     async def current(self) -> dict[str, AnyRule]:
         return await rule_changes.current_rules(self.state)
 
-    async def publish(self, rules: list[AnyRule], prune: bool) -> None:
-        await rule_changes.publish(self.state, rules, prune)
+    async def publish(self, rules: list[AnyRule], prune: bool, key: ApiKey) -> None:
+        await rule_changes.publish(self.state, rules, prune, key)
 
     async def audit(
         self, key: ApiKey, name: str, action: rule_audit.Action,
@@ -81,7 +81,7 @@ class Rules(_RulesView):
         if rule.name in await self.current():
             message = f"a rule named {rule.name!r} exists: PUT /api/rules/{rule.name} changes it"
             raise ApiError(409, "rule_exists", message)
-        await self.publish([rule], prune=False)
+        await self.publish([rule], prune=False, key=key)
         await self.audit(key, rule.name, "create", None, rule)
         return self.json(rule_json(rule, rule_version(rule)), status=201)
 
@@ -107,7 +107,7 @@ class RuleByName(_RulesView):
         if rule.name != name:
             raise bad_request(f"the rule's name {rule.name!r} differs from the URL's {name!r}")
         _, old = await self._existing(name)
-        await self.publish([rule], prune=False)
+        await self.publish([rule], prune=False, key=key)
         await self.audit(key, name, "replace", old, rule)
         return self.json(rule_json(rule, rule_version(rule)))
 
@@ -115,6 +115,6 @@ class RuleByName(_RulesView):
         key = await self.caller(request, "admin")
         current, old = await self._existing(name)
         # Publishing the others with prune removes exactly this one (the rest are unchanged).
-        await self.publish([r for n, r in current.items() if n != name], prune=True)
+        await self.publish([r for n, r in current.items() if n != name], prune=True, key=key)
         await self.audit(key, name, "delete", old, None)
         return self.json({"removed": name})
