@@ -22,5 +22,8 @@ async def publish_rule_dir(settings: Settings) -> str:
     ]
     if errors:
         raise ValueError("rule files have errors:\n" + "\n".join(errors))
-    report = await publish_rules(settings.kafka.bootstrap_servers, rules.topic, result.rules, True)
+    # Not pruned: rules made since through the API or the watch list pages stay.
+    report = await publish_rules(
+        settings.kafka.bootstrap_servers, rules.topic, result.rules, False, by="alpr bootstrap"
+    )
     return ", ".join(f"{k}={len(v)}" for k, v in report.items())

@@ -58,13 +58,20 @@ async def rules_check(self: AppCommand, files: tuple[Path, ...]) -> None:
 
 @app.command(
     _files,
-    option("--prune/--no-prune", default=True, help="Remove published rules not in FILES."),
+    option(
+        "--prune/--no-prune",
+        default=False,
+        help="Also remove the published rules that are not in FILES (each is named); by "
+        "default they are kept and listed.",
+    ),
     base=RulesCommand,
 )
 async def rules_publish(self: AppCommand, files: tuple[Path, ...], prune: bool) -> None:
     """Check rule files and publish them to the rule topic; workers apply them at once.
 
     Nothing is published if any file has an error. Unchanged rules are not sent again.
+    Published rules that are not in FILES stay unless --prune is given; either way each one
+    is named.
     """
     if not files:
         configured = get_settings().rules.dir
@@ -86,6 +93,16 @@ async def rules_publish(self: AppCommand, files: tuple[Path, ...], prune: bool) 
         by=f"{getpass.getuser()}@{socket.gethostname()} (alpr rules publish)",
     )
     self.say(", ".join(f"{k}={len(v)}" for k, v in report.items()))
+    if report["removed"]:
+        self.say("removed: " + ", ".join(report["removed"]))
+    if not prune:
+        given = {rule.name for rule in result.rules}
+        current = await read_rule_topic(
+            get_settings().kafka.bootstrap_servers, get_settings().rules.topic
+        )
+        kept = sorted(set(current) - given)
+        if kept:
+            self.say("kept, not in FILES (--prune removes them): " + ", ".join(kept))
 
 
 @app.command(base=RulesCommand)

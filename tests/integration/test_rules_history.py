@@ -55,3 +55,45 @@ async def test_every_published_version_is_kept_and_listed(settings: Settings, un
     assert rule_version(second) in lines[1] and "critical" in lines[1]
     assert lines[1].endswith("by ops@site (api key)")
     assert lines[2].endswith("removed") and lines[3] == "3 versions of stolen"
+
+
+async def test_publish_keeps_rules_not_in_the_files_unless_pruned_and_names_them(
+    settings: Settings, unique: str, tmp_path: Path
+) -> None:
+    """A watch list made through the console is not lost to the next `alpr rules publish`."""
+    bootstrap = settings.kafka.bootstrap_servers
+    require_port(bootstrap, "Kafka")
+    topic = f"test.{unique}.rules"
+    made_elsewhere = WatchlistRule(type="watchlist", name="console-list", plates=["AB12CDE"])
+    (tmp_path / "site.yaml").write_text(
+        "rules:\n  - name: from-file\n    type: watchlist\n    plates: [XY99ZZZ]\n",
+        encoding="utf-8",
+    )
+
+    def publish(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "faust", "-A", "alpr", "rules", "publish", *extra,
+             str(tmp_path / "site.yaml")],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "ALPR_RULES__TOPIC": topic},
+        )  # fmt: skip
+
+    try:
+        await publish_rules(bootstrap, topic, [made_elsewhere], prune=False)
+        kept = publish()
+        after_default = set(await read_rule_topic(bootstrap, topic))
+        pruned = publish("--prune")
+        after_prune = set(await read_rule_topic(bootstrap, topic))
+    finally:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics([topic, history_topic(topic)])
+        finally:
+            await admin.close()
+    assert kept.returncode == 0, kept.stderr
+    assert after_default == {"console-list", "from-file"}
+    assert "kept, not in FILES (--prune removes them): console-list" in kept.stdout
+    assert pruned.returncode == 0, pruned.stderr
+    assert after_prune == {"from-file"}
+    assert "removed: console-list" in pruned.stdout
