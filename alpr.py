@@ -7,12 +7,14 @@ Faust's autodiscovery, so they import ``app`` from here and this module never im
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import faust
 
 from config.settings import SettingsError, get_settings
 from ops import faust_fixes, heap
+from streams.log_limit import limit_repeated_lines
 
 #: Packages scanned for @app.agent, @app.table, @app.page, @app.command and friends.
 #: The edge is not among them: the core worker does not load it (its commands: ``commands.edge``).
@@ -57,6 +59,22 @@ async def time_gc_pauses() -> None:
     """Every garbage collection of a running worker timed into alpr_gc_pause_seconds (not
     in one-shot commands such as ``alpr read``, whose output is theirs alone)."""
     heap.watch_pauses()
+
+
+#: Repeated log lines: at most LOG_BURST of one kind per LOG_WINDOW_S seconds.
+LOG_WINDOW_S = 10.0
+LOG_BURST = 3
+
+
+@app.task
+async def limit_repeated_log_lines() -> None:
+    """Rate-limit repeated log lines in the whole worker (``streams.log_limit``): an outage
+    is a few lines and a count, not thousands. A task of the app, so it runs once the
+    worker has set its log handlers up (one-shot commands keep every line)."""
+    if limit_repeated_lines(window_s=LOG_WINDOW_S, burst=LOG_BURST) is not None:
+        logging.getLogger(__name__).info(
+            "repeated log lines limited to %d per %.0fs of each kind", LOG_BURST, LOG_WINDOW_S
+        )
 
 
 #: What ``alpr --help`` says first (Faust's own banner points at Faust's site).

@@ -58,7 +58,6 @@ from streams.codec import (
     value_subject,
 )
 from streams.failures import ProcessingError, Reason, Unavailable
-from streams.log_limit import limit_repeated_lines
 from streams.producer import Producer, service_producer
 from streams.records import DeadLetter
 from streams.retry import Abandoned, Backoff, retry_until_done
@@ -71,9 +70,6 @@ log = logging.getLogger(__name__)
 #: Messages routed between two returns to the event loop.
 YIELD_EVERY = 256
 
-#: Repeated log lines: at most LOG_BURST of one kind per LOG_WINDOW_S seconds.
-LOG_WINDOW_S = 10.0
-LOG_BURST = 3
 
 #: Expired dedupe entries forgotten (and tombstoned) between two returns to the event loop.
 SWEEP_CHUNK = 2000
@@ -271,17 +267,6 @@ async def warm_schema_ids(cache: SchemaCache) -> None:
             await asyncio.to_thread(cache.id_for, subject, AvroSchema.named(record))
         except Exception as exc:
             log.warning("could not register %s yet: %r", subject, exc)
-
-
-@app.task
-async def limit_repeated_log_lines() -> None:
-    """Rate-limit repeated log lines in the whole worker (``streams.log_limit``): an outage
-    must be a few lines and a count, not thousands (issue 17, finding 6). Run as a task of
-    the app, once the worker has set its log handlers up; every core worker runs the router,
-    so this is where it is installed (beside ``alpr.time_gc_pauses`` would suit it too)."""
-    limiter = limit_repeated_lines(window_s=LOG_WINDOW_S, burst=LOG_BURST)
-    if limiter is not None:
-        log.info("repeated log lines limited to %d per %.0fs of each kind", LOG_BURST, LOG_WINDOW_S)
 
 
 async def flush_faust_producer() -> None:
