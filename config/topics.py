@@ -31,6 +31,11 @@ class TopicSettings(Section):
         pattern=TOPIC_NAME,
         description="CameraStatus per camera (compacted)",
     )
+    corrected: str = Field(
+        default="alpr.reads.corrected",
+        pattern=TOPIC_NAME,
+        description="ReadCorrections by operators, keyed by the corrected read's event id",
+    )
     max_message_bytes: int = Field(
         default=8 * 1024 * 1024,
         ge=1024 * 1024,

@@ -408,6 +408,27 @@ def train_ocr_command(out: Path | None, evaluate: bool, **fields: Any) -> None:
         _evaluate_into(out)
 
 
+@train_group.command(name="corrections")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder the crops and labels.tsv are written to; train on it with "
+    "`alpr train ocr --real OUT`.",
+)
+def train_corrections_command(out: Path) -> None:
+    """Write the reads operators corrected (crop from S3, corrected text) as a labelled set."""
+    import asyncio
+
+    from edge.training.corrections import export_from_stores
+
+    summary = asyncio.run(export_from_stores(out))
+    click.echo(
+        f"{summary.written} corrected read(s) written to {out / 'labels.tsv'}"
+        f" ({summary.without_crop} without a crop, {summary.unreadable} unreadable)"
+    )
+
+
 def _evaluate_into(folder: Path) -> None:
     """Measures the model in ``folder`` beside the current recognizer; records both."""
     import json

@@ -19,6 +19,7 @@ SCHEMA_FILES = {
     "DeadLetter": "dead_letter.avsc",
     "CameraStatus": "camera_status.avsc",
     "Alert": "alert.avsc",
+    "ReadCorrection": "read_correction.avsc",
 }
 
 

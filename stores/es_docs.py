@@ -81,6 +81,14 @@ MAPPING: dict[str, Any] = {
     },
 }
 
+#: Fields a correction adds to a read's document (``stores.es_corrections``); not in
+#: :data:`MAPPING`'s documents as first indexed, so only corrected reads carry them.
+CORRECTION_PROPERTIES: dict[str, Any] = {
+    "read_text": _KEYWORD,
+    "corrected_by": _KEYWORD,
+    "corrected_at": {"type": "date"},
+}
+
 
 def index_template(prefix: str, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     """Keyword arguments of ``indices.put_index_template`` for the reads' indices."""
@@ -94,7 +102,10 @@ def index_template(prefix: str, shards: int = 1, replicas: int = 0) -> dict[str,
                 "number_of_replicas": replicas,
                 "refresh_interval": "1s",
             },
-            "mappings": MAPPING,
+            "mappings": {
+                **MAPPING,
+                "properties": {**MAPPING["properties"], **CORRECTION_PROPERTIES},
+            },
             "aliases": {alias_name(prefix): {}},
         },
         "_meta": {"owner": "alpr", "about": "plate reads, one index per UTC day"},

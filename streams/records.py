@@ -128,3 +128,19 @@ class CameraStatus(_Record):
     location: GeoPoint | None = None
     edge_version: str | None = None
     message: str | None = None
+
+
+class ReadCorrection(_Record):
+    """An operator's correction of a read's text, on ``alpr.reads.corrected`` keyed by event id."""
+
+    correction_id: str
+    event_id: str
+    captured_at: datetime
+    old_text: str
+    new_text: str
+    new_plate: str
+    reason: str
+    key_id: str
+    owner: str
+    corrected_at: datetime
+    plate_crop_key: str | None = None

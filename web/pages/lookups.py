@@ -18,6 +18,7 @@ from web.api.base import client_address
 from web.api.sightings import ImageUrl, sighting_json, signed_urls
 from web.app_state import WebResources
 from web.auth.access import REASON_CODES, private
+from web.auth.roles import at_least
 from web.errors import ApiError
 from web.lookup.contract import SearchHit, Sighting
 from web.pages.base import PageView
@@ -109,12 +110,13 @@ class PlatePage(PageView):
                 raise
             return self.page(
                 "plate.html", key=key, status=400, plate=params.plate(plate), needs_reason=True,
-                message=exc.message, can_watch=False,
+                message=exc.message, can_watch=False, can_correct=False,
             )  # fmt: skip
         normalised, page = found.value
         days = by_day(page.items, await signed_urls(self.state, found.reader, found.audit_id))
         response = self.page(
             "plate.html", key=key, plate=normalised, days=days, needs_reason=False,
             next_cursor=page.next_cursor, reason=reason or "", can_watch=key.role == "admin",
+            can_correct=at_least(key.role, "operator"),
         )  # fmt: skip
         return private(response, found.audit_id)

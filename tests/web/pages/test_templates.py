@@ -63,6 +63,7 @@ def test_every_page_has_the_viewport_meta_and_no_undefined_names() -> None:
             next_cursor="c1",
             reason="case 7",
             can_watch=True,
+            can_correct=True,
         ),
         render("plate.html", key=KEY, plate="AB12CDE", needs_reason=True, message="a reason"),
         render("error.html", key=None, message="A data store is not answering right now."),
@@ -73,6 +74,7 @@ def test_every_page_has_the_viewport_meta_and_no_undefined_names() -> None:
     assert 'class="thumb" src="/api/images/e0/plate"' in pages[1]
     assert 'src="/api/images/e0/plate"' in pages[3]
     assert "?cursor=c1&amp;reason=case%207" in pages[3]
+    assert 'action="/reads/e0/correction"' in pages[3] and 'name="csrf"' not in pages[3]
 
 
 def test_text_from_people_and_stores_is_escaped() -> None:
