@@ -1,5 +1,6 @@
 """The ``web`` section (the worker's web server, ``ALPR_WEB__*``): address, rate limits, the
-access policy of plate data, sign-in sessions and what ``/metrics`` shows to whom."""
+access policy of plate data, sign-in sessions, what ``/metrics`` shows to whom and the
+Prometheus the operations page reads."""
 
 from __future__ import annotations
 
@@ -95,6 +96,16 @@ class WebSettings(Section):
         10_000, ge=1, le=1_000_000, description="Most reads one CSV export holds"
     )
 
+    prometheus_url: str | None = Field(
+        "http://127.0.0.1:19090",
+        max_length=500,
+        description="Prometheus the admins' /operations page draws its charts and firing "
+        "alerts from (the local stack's by default; none: the page says none is set)",
+    )
+    prometheus_timeout_s: float = Field(
+        5.0, gt=0, le=60, description="Seconds the /operations page waits for Prometheus"
+    )
+
     metrics_token: SecretStr | None = Field(
         None,
         description="Bearer token /metrics asks for (none: no token); with metrics_networks "
@@ -116,6 +127,13 @@ class WebSettings(Section):
             except ValueError as exc:
                 raise ValueError(f"metrics_networks: {exc}") from None
         return value
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"https?://[^/\s]+", value):
+            raise ValueError(f"prometheus_url must be an http(s) URL, not {value!r}")
+        return value.rstrip("/") if value is not None else None
 
     @field_validator("time_zone")
     @classmethod

@@ -119,4 +119,5 @@ class Layout:
             "ALPR_S3__ENDPOINT": self.url("s3"),
             "ALPR_SMTP__HOST": self.host,
             "ALPR_SMTP__PORT": str(self.ports["smtp"]),
+            "ALPR_WEB__PROMETHEUS_URL": self.url("prometheus"),
         }
