@@ -5,6 +5,8 @@ ones and keeps the text the edge read in ``read_text``: the first correction set
 one leaves it, so the original survives any number of corrections. Applying the same correction
 again changes nothing, so a replayed correction is harmless; a correction older than the one
 applied (``corrected_at``) is skipped, so the latest wins whatever the order of a replay. The
+read is found by event id within a millisecond of its capture time (the event's precision),
+which keeps the update to one partition. The
 new plate joins ``plate_keys`` (its trigger only sees inserts) so fuzzy search finds it.
 """
 
@@ -18,7 +20,9 @@ from streams.records import ReadCorrection
 _APPLY = """
 UPDATE {table} SET plate = $2, plate_text = $3, search_key = $4,
        read_text = coalesce(read_text, plate_text), corrected_by = $5, corrected_at = $6
- WHERE event_id = $1 AND captured_at = $7
+ WHERE event_id = $1
+   AND captured_at > $7::timestamptz - interval '1 millisecond'
+   AND captured_at < $7::timestamptz + interval '1 millisecond'
    AND (corrected_at IS NULL OR corrected_at <= $6)
 """
 _PLATE_KEY = """

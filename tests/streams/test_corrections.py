@@ -70,4 +70,5 @@ def test_the_event_round_trips_through_its_avro_schema() -> None:
     fastavro.schemaless_writer(out, schema.parsed, to_datum(correction))
     out.seek(0)
     back = fastavro.schemaless_reader(out, schema.parsed)
+    assert isinstance(back, dict)
     assert ReadCorrection(**back) == correction
