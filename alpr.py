@@ -13,7 +13,8 @@ import sys
 import faust
 
 from config.settings import SettingsError, get_settings
-from ops import faust_fixes, heap
+from ops import faust_fixes, heap, logs
+from streams.log_format import logging_config
 from streams.log_limit import limit_repeated_lines
 
 #: Packages scanned for @app.agent, @app.table, @app.page, @app.command and friends.
@@ -25,6 +26,7 @@ DISCOVERED_PACKAGES = [
 
 def _create_app() -> faust.App:
     faust_fixes.apply()  # upstream bugs that lose reads after a rebalance
+    logs.apply()  # every command logs in log_format, not only the worker
     try:
         settings = get_settings()
     except SettingsError as exc:
@@ -48,6 +50,8 @@ def _create_app() -> faust.App:
         # A dead letter carries the original payload (up to the raw topic's 8 MiB) plus headers.
         producer_max_request_size=16 * 1024 * 1024,
         topic_allow_declare=True,
+        # Every command runs under a Faust worker, which sets its log handlers up from this.
+        logging_config=logging_config(settings.log_format),
     )
 
 

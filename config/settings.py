@@ -212,6 +212,11 @@ class Settings(BaseSettings):
     projections: ProjectionSettings = Field(
         default_factory=ProjectionSettings  # type: ignore[arg-type]
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="How every process logs (ALPR_LOG_FORMAT): Faust's text lines, or JSON "
+        "lines with time, level, logger, message and, where known, trace id, camera, event id",
+    )
 
     @classmethod
     def settings_customise_sources(
