@@ -2,12 +2,14 @@
 (serving the pages, announced to Prometheus by its target file) and an edge's metrics (served as
 ``alpr edge`` serves them, its camera reading plates) are scraped; an admin signs in, follows
 the header's Operations link and sees the camera's reads charted, the worker's target up and
-the alerts section. Screenshots at a desktop's 1280x900 and a phone's 390x844.
+the alerts section. Screenshots at a desktop's 1280x900 and a phone's 390x844 (in
+``$ALPR_SCREENSHOTS`` if set, as the console walkthrough's).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,7 +126,9 @@ def test_an_admin_sees_reads_targets_and_alerts_from_prometheus(
         assert worker in targets and "alpr-worker" in targets
         assert camera in page.locator("#camera-health").inner_text()
         assert page.locator("#unavailable").count() == 0
-        path = tmp_path / f"operations-{screen}.png"
+        folder = Path(os.environ.get("ALPR_SCREENSHOTS") or tmp_path)  # as the walkthrough
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"operations-{screen}.png"
         page.screenshot(path=str(path), full_page=True)
         print(f"screenshot: {path}")
 
