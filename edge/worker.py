@@ -433,6 +433,11 @@ async def _run_processes(site: SiteConfig, processes: int) -> int:
 
 
 def _process_main(site_json: str, index: int) -> None:
+    from config.settings import get_settings
+    from streams.log_format import install
+
+    # A spawned process has no logging of its own: the same format as the parent's lines.
+    install(get_settings().log_format, logging.WARNING)
     site = SiteConfig.model_validate_json(site_json)
     events = asyncio.run(run_site(site, 1, index))
     logger.info("edge process %d: %d plate events", index, events)
