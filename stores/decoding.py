@@ -1,5 +1,6 @@
 """Decoding a batch of ``alpr.plates.detected`` values as PlateReads, off the hot path's toes:
-writer schemas are fetched once per batch, and a registry outage is waited out.
+writer schemas are fetched once per batch, and a registry outage is waited out (with the
+project's one backoff, reported in ``streams.outages`` so ``/health`` says what it waits for).
 
 A projection passes its ``convert`` (message -> row, message -> document): each read is
 shaped as soon as it is decoded and its dict dropped at once (or never built, see
@@ -11,16 +12,13 @@ off cost a PostgreSQL projection about a quarter of its time (measured).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from streams.codec import AvroSchema, SchemaCache, decode_message, schema_id_of
-from streams.failures import ProcessingError, Reason
-from streams.retry import Backoff
-
-log = logging.getLogger(__name__)
+from streams.codec import REGISTRY, AvroSchema, SchemaCache, decode_message, schema_id_of
+from streams.failures import ProcessingError, Reason, Unavailable
+from streams.retry import Backoff, retry_until_done
 
 READ_SCHEMA = AvroSchema.named("PlateRead")
 
@@ -82,18 +80,23 @@ async def decode_batch(
     """Decode every value as a PlateRead through ``convert``.
 
     A registry outage is waited out (the bytes are fine, the schema is only not to be had
-    yet); every other failure is the message's own and is returned in ``failed`` (decoding)
-    or ``unshaped`` (``convert`` raised one of :data:`SHAPE_ERRORS`).
+    yet) until ``backoff`` says to stop (``Abandoned``); every other failure is the
+    message's own and is returned in ``failed`` (decoding) or ``unshaped`` (``convert``
+    raised one of :data:`SHAPE_ERRORS`).
     """
-    pauses = backoff.pauses()
-    while True:
-        await cache.prefetch(sid for v in values if (sid := schema_id_of(v or b"")) is not None)
-        decoded = await _decode_all(values, convert)
-        if decoded is not None:
-            return decoded
-        pause = next(pauses)
-        log.warning("schema registry unavailable; decoding again in %.1fs", pause)
-        await asyncio.sleep(pause)
+    ids = {sid for v in values if (sid := schema_id_of(v or b"")) is not None}
+
+    async def attempt() -> Decoded[T]:
+        await cache.fetch_writers(ids)
+        return await _decode_all(values, convert)
+
+    return await retry_until_done(
+        f"decoding a batch of {len(values)}",
+        attempt,
+        lambda exc: isinstance(exc, Unavailable),
+        backoff,
+        component=REGISTRY,
+    )
 
 
 #: Messages decoded between two returns to the event loop: a batch of thousands would
@@ -101,8 +104,8 @@ async def decode_batch(
 YIELD_EVERY = 256
 
 
-async def _decode_all(values: Sequence[bytes | None], convert: Convert[T]) -> Decoded[T] | None:
-    """The batch decoded, or None when the registry is away."""
+async def _decode_all(values: Sequence[bytes | None], convert: Convert[T]) -> Decoded[T]:
+    """The batch decoded; ``Unavailable`` when the registry is away."""
     decoded: Decoded[T] = Decoded()
     reads = decoded.reads
     for position, value in enumerate(values):
@@ -112,7 +115,7 @@ async def _decode_all(values: Sequence[bytes | None], convert: Convert[T]) -> De
             item = convert(value)
         except ProcessingError as exc:
             if exc.reason is Reason.REGISTRY_UNAVAILABLE:
-                return None
+                raise Unavailable(REGISTRY, exc.message) from None
             decoded.failed.append((position, exc))
         except SHAPE_ERRORS as exc:
             decoded.unshaped.append((position, exc))
