@@ -31,6 +31,7 @@ from streams.registry import (
     RegistryError,
     SchemaRegistryClient,
 )
+from streams.retry import Backoff, retry_blocking
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
@@ -41,6 +42,13 @@ REGISTRY = "registry"
 
 #: How long an id the registry said does not exist is remembered before asking again.
 MISSING_ID_TTL_S = 30.0
+
+#: Pauses and attempts of a registration that failed for the registry's sake (no answer,
+#: HTTP 5xx): about 6 s, to ride over a restart of the registry or of its store (it answers
+#: 500 while PostgreSQL recovers). Bounded, as the codec may call it on the event loop; the
+#: async callers (:meth:`SchemaCache.require_id`) wait a longer outage out themselves.
+REGISTER_RETRY = Backoff(0.2, 2.0)
+REGISTER_ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
@@ -78,24 +86,46 @@ class SchemaCache:
     """
 
     def __init__(
-        self, registry: SchemaRegistryClient, compatibility: Compatibility = "BACKWARD"
+        self,
+        registry: SchemaRegistryClient,
+        compatibility: Compatibility = "BACKWARD",
+        retry: Backoff = REGISTER_RETRY,
+        attempts: int = REGISTER_ATTEMPTS,
     ) -> None:
+        if attempts < 1:
+            raise ValueError(f"attempts must be >= 1, got {attempts!r}")
         self.registry = registry
         self.compatibility = compatibility
+        self.retry = retry
+        self.attempts = attempts
         self._ids: dict[tuple[str, str], int] = {}
         self._writers: dict[int, AvroSchema] = {}
         self._missing: dict[int, float] = {}
 
     def id_for(self, subject: str, schema: AvroSchema) -> int:
-        """The id of ``schema`` under ``subject``, registering it on first use."""
+        """The id of ``schema`` under ``subject``, registering it on first use.
+
+        A registry that does not answer or fails (HTTP 5xx) is asked again a few times
+        (:data:`REGISTER_ATTEMPTS`) before the ``RegistryError`` is raised; a 4xx is raised
+        at once (``IncompatibleSchemaError`` for a refused schema).
+        """
         key = (subject, schema.canonical)
         schema_id = self._ids.get(key)
         if schema_id is None:
-            self.registry.set_compatibility(subject, self.compatibility)
-            schema_id = self.registry.register(subject, schema.text)
+            schema_id = retry_blocking(
+                f"registering {subject}",
+                lambda: self._register(subject, schema),
+                lambda exc: isinstance(exc, RegistryError) and exc.transient,
+                self.retry,
+                self.attempts,
+            )
             self._ids[key] = schema_id
             self._writers.setdefault(schema_id, schema)
         return schema_id
+
+    def _register(self, subject: str, schema: AvroSchema) -> int:
+        self.registry.set_compatibility(subject, self.compatibility)
+        return self.registry.register(subject, schema.text)
 
     def writer(self, schema_id: int) -> AvroSchema:
         """The writer schema of ``schema_id``; a ``ProcessingError`` when it is not to be had."""

@@ -45,6 +45,12 @@ class RegistryError(Exception):
         """True when no HTTP answer came (connection refused, timeout)."""
         return self.status is None
 
+    @property
+    def transient(self) -> bool:
+        """True when asking again may succeed: no answer came, or the registry failed
+        (HTTP 5xx, e.g. while its store restarts); a 4xx is the request's own fault."""
+        return self.status is None or self.status >= 500
+
 
 class IncompatibleSchemaError(RegistryError):
     """The registry refused a schema that breaks the subject's compatibility rule."""

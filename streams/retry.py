@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -117,3 +118,36 @@ async def retry_until_done(
     finally:
         for which in down:  # back, or no longer waited for (given up, stopping)
             OUTAGES.up(which)
+
+
+def retry_blocking(
+    what: str,
+    attempt: Callable[[], T],
+    is_transient: Callable[[BaseException], bool],
+    backoff: Backoff,
+    attempts: int,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``attempt`` up to ``attempts`` times, pausing as ``backoff`` says after a
+    transient error; the last error, or any other, is raised.
+
+    For blocking calls that may be made on the event loop (a Faust codec encoding a record):
+    they cannot wait an outage out, only ride over a short one (a service restarting), so
+    the number of attempts is bounded; the async callers wait the rest out with
+    :func:`retry_until_done`.
+    """
+    if attempts < 1:
+        raise ValueError(f"attempts must be >= 1, got {attempts!r}")
+    pauses = backoff.pauses()
+    for tried in range(1, attempts + 1):
+        try:
+            return attempt()
+        except Exception as exc:
+            if not is_transient(exc) or tried == attempts:
+                raise
+            pause = next(pauses)
+            log.warning(
+                "%s failed (%d of %d): %r; again in %.1fs", what, tried, attempts, exc, pause
+            )
+            sleep(pause)
+    raise AssertionError("unreachable")  # the loop returns or raises
