@@ -98,13 +98,21 @@ class ProcessTable:
         )
         return record
 
-    def stop(self, name: str, timeout: float = 30.0) -> bool:
-        """SIGTERM the service's process group, SIGKILL it after ``timeout``; True if it ran."""
+    def stop(self, name: str, timeout: float = 30.0, leader_signal: int | None = None) -> bool:
+        """SIGTERM the service's process group (or send ``leader_signal`` to its leader only,
+        for a server that stops its children itself), SIGKILL the group after ``timeout``;
+        True if it ran."""
         record = self.running(name)
         self._path(name).unlink(missing_ok=True)
         if record is None:
             return False
-        _signal_group(record.pid, signal.SIGTERM)
+        if leader_signal is None:
+            _signal_group(record.pid, signal.SIGTERM)
+        else:
+            try:
+                os.kill(record.pid, leader_signal)
+            except ProcessLookupError:
+                pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not record.alive() and not _group_alive(record.pid):

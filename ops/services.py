@@ -6,6 +6,7 @@ import base64
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import uuid
 from abc import ABC, abstractmethod
@@ -46,6 +47,9 @@ class Service(ABC):
     depends_on: tuple[str, ...] = ()
     #: Seconds to wait for health after a start.
     start_timeout: float = 120.0
+    #: The signal that stops the service, sent to its main process only; None: SIGTERM to
+    #: its whole process group.
+    stop_signal: int | None = None
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
@@ -127,6 +131,11 @@ class Postgres(Service):
     name = "postgres"
     unprivileged = True
     start_timeout = 60.0
+    # Fast shutdown (pg_ctl stop -m fast): clients are disconnected, a checkpoint, a clean
+    # stop. SIGTERM is the smart shutdown, which waits for every client to leave: a worker's
+    # pool never does, so the stack used to SIGKILL PostgreSQL, which then started with
+    # crash recovery (and the registry on it answered 500 meanwhile).
+    stop_signal = signal.SIGINT
 
     @property
     def bindir(self) -> Path:

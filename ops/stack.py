@@ -137,7 +137,7 @@ class Stack:
     def down(self, names: list[str]) -> int:
         # Only what was named: stopping a dependency would pull the floor from under others.
         for svc in reversed(self.select(names, with_dependencies=False)):
-            if self.procs.stop(svc.name):
+            if self.procs.stop(svc.name, leader_signal=svc.stop_signal):
                 say(f"{svc.name}: stopped")
             else:
                 say(f"{svc.name}: was not running (started by this stack)")
