@@ -41,6 +41,9 @@ def _create_app() -> faust.App:
         datadir=str(settings.faust.data_dir),
         topic_partitions=settings.kafka.partitions,
         topic_replication_factor=settings.kafka.replication_factor,
+        # A crashed worker's partitions are taken over after this, not Faust's 60 s.
+        broker_session_timeout=settings.kafka.session_timeout_s,
+        broker_heartbeat_interval=settings.kafka.heartbeat_interval_s,
         web_host=settings.web.host,
         web_port=settings.web.port,
         web_bind=settings.web.host,

@@ -41,6 +41,32 @@ class KafkaSettings(Section):
     )
     partitions: int = Field(8, ge=1, le=1024, description="Partitions of each project topic")
     replication_factor: int = Field(1, ge=1, le=7, description="Replicas of each project topic")
+    # Faust's own default is 60 s: a worker restarted after a crash waited out its dead
+    # predecessor's session, about a minute with nothing consumed (issue 17, finding 3).
+    session_timeout_s: float = Field(
+        10.0,
+        ge=6,
+        le=300,
+        description="Seconds a consumer of the worker (Faust's and each batch consumer) may "
+        "go without a heartbeat before the group gives its partitions to others: how long a "
+        "crashed worker's partitions wait. Within the broker's group.min/max.session.timeout.ms "
+        "(6 s to 30 min by default); a worker whose event loop stalls longer loses its partitions",
+    )
+    heartbeat_interval_s: float = Field(
+        3.0,
+        ge=0.5,
+        le=100,
+        description="Seconds between a consumer's heartbeats; at most a third of session_timeout_s",
+    )
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> KafkaSettings:
+        if self.heartbeat_interval_s * 3 > self.session_timeout_s:
+            raise ValueError(
+                f"heartbeat_interval_s ({self.heartbeat_interval_s}) must be at most a third of "
+                f"session_timeout_s ({self.session_timeout_s})"
+            )
+        return self
 
     @property
     def bootstrap_servers(self) -> str:

@@ -44,6 +44,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel, ConfigDict, Field
 
+from config.settings import get_settings
 from streams.lag import GroupLag, LagView
 from streams.retry import Backoff
 
@@ -137,6 +138,19 @@ class BatchConsumerSettings(BaseModel):
         ge=64 * 1024,
         le=256 * 1024 * 1024,
         description="Most bytes fetched per partition and request",
+    )
+    session_timeout_s: float = Field(
+        default_factory=lambda: get_settings().kafka.session_timeout_s,
+        ge=6,
+        le=300,
+        description="Seconds without a heartbeat before the group takes the partitions "
+        "(default: the kafka section's, as for Faust's consumer)",
+    )
+    heartbeat_interval_s: float = Field(
+        default_factory=lambda: get_settings().kafka.heartbeat_interval_s,
+        ge=0.5,
+        le=100,
+        description="Seconds between heartbeats (default: the kafka section's)",
     )
 
 
@@ -365,6 +379,8 @@ class BatchConsumer:
                 auto_offset_reset="earliest",
                 max_poll_records=self.settings.max_records,
                 max_partition_fetch_bytes=self.settings.max_partition_fetch_bytes,
+                session_timeout_ms=int(self.settings.session_timeout_s * 1000),
+                heartbeat_interval_ms=int(self.settings.heartbeat_interval_s * 1000),
             )
             consumer.subscribe(self.topics, listener=_Listener(self))
             try:
