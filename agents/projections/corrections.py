@@ -71,20 +71,22 @@ class CorrectionStores:
     async def apply(self, correction: ReadCorrection, backoff: Backoff) -> None:
         """Apply ``correction`` to every store, waiting out outages."""
         if self.use_pg:
-            await retry_until_done(
+            changed = await retry_until_done(
                 "correction projection (PostgreSQL)",
                 lambda: self._apply_pg(correction),
                 alerts_writer.is_transient,
                 backoff,
             )
+            _unchanged("PostgreSQL", correction, changed)
         if self.use_es:
             prefix = get_settings().elasticsearch.index_prefix
-            await retry_until_done(
+            changed = await retry_until_done(
                 "correction projection (Elasticsearch)",
                 lambda: apply_correction_es(self.es(), prefix, correction),
                 es_writer.is_transient,
                 backoff,
             )
+            _unchanged("Elasticsearch", correction, changed)
 
     async def _apply_pg(self, correction: ReadCorrection) -> int:
         return await apply_correction(await self.pool(), correction)
@@ -94,6 +96,15 @@ class CorrectionStores:
             await self._pool.close()
         if self._es is not None:
             await self._es.close()
+
+
+def _unchanged(store: str, correction: ReadCorrection, changed: int) -> None:
+    # Not an error: the read may be gone (retention), or a later correction applied already.
+    if not changed:
+        log.warning(
+            "correction %s: read %s not changed in %s (not stored, or corrected later)",
+            correction.correction_id, correction.event_id, store,
+        )  # fmt: skip
 
 
 async def project_correction(stores: CorrectionStores, event: Any, backoff: Backoff) -> bool:
