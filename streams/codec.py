@@ -107,7 +107,9 @@ class SchemaCache:
 
         A registry that does not answer or fails (HTTP 5xx) is asked again a few times
         (:data:`REGISTER_ATTEMPTS`) before the ``RegistryError`` is raised; a 4xx is raised
-        at once (``IncompatibleSchemaError`` for a refused schema).
+        at once (``IncompatibleSchemaError`` for a refused schema). Called on the event
+        loop (a Faust codec), it asks once: a pause there would stall every agent and the
+        consumers' heartbeats, and the async callers wait with backoff themselves.
         """
         key = (subject, schema.canonical)
         schema_id = self._ids.get(key)
@@ -117,7 +119,7 @@ class SchemaCache:
                 lambda: self._register(subject, schema),
                 lambda exc: isinstance(exc, RegistryError) and exc.transient,
                 self.retry,
-                self.attempts,
+                1 if _on_event_loop() else self.attempts,
             )
             self._ids[key] = schema_id
             self._writers.setdefault(schema_id, schema)
@@ -179,6 +181,14 @@ class SchemaCache:
             return await asyncio.to_thread(self.id_for, subject, schema)
         except RegistryError as exc:
             raise Unavailable(REGISTRY, f"{subject}: {exc}") from None
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _unknown_schema(schema_id: int) -> ProcessingError:

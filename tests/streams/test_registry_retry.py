@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestServer
 from streams.codec import AvroSchema, SchemaCache
 from streams.registry import IncompatibleSchemaError, RegistryError, SchemaRegistryClient
 from streams.retry import Backoff
+from tests.support.streams import InMemoryRegistry
 
 SCHEMA = AvroSchema.named("PlateEvent")
 FAST = Backoff(0.01, 0.05)
@@ -111,3 +112,26 @@ async def test_a_registry_not_listening_is_tried_again_then_raised() -> None:
     with pytest.raises(RegistryError) as raised:
         await asyncio.to_thread(cache.id_for, "s-value", SCHEMA)
     assert raised.value.unreachable
+
+
+class Unreachable(InMemoryRegistry):
+    """A registry client whose every call finds no registry."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def set_compatibility(self, subject: str, level: str) -> None:
+        self.calls += 1
+        raise RegistryError("PUT /config: Connection refused")
+
+
+async def test_on_the_event_loop_the_registry_is_asked_once() -> None:
+    registry = Unreachable()
+    cache = SchemaCache(registry, retry=FAST, attempts=5)  # type: ignore[arg-type]
+    with pytest.raises(RegistryError):
+        cache.id_for("s-value", SCHEMA)  # as a Faust codec does: a pause would stall the loop
+    assert registry.calls == 1
+    with pytest.raises(RegistryError):
+        await asyncio.to_thread(cache.id_for, "s-value", SCHEMA)
+    assert registry.calls == 1 + 5
