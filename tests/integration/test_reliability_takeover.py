@@ -39,7 +39,7 @@ async def test_a_worker_restarted_after_sigkill_takes_its_partitions_back(
     cache = default_schema_cache()
     env = {
         **os.environ,
-        **run.env(),
+        **run.env(alerts=True),
         # the stores' projections are not under test here
         "ALPR_PROJECTIONS__ENABLE_PG": "false",
         "ALPR_PROJECTIONS__ENABLE_ES": "false",
