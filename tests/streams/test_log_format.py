@@ -7,14 +7,16 @@ import asyncio
 import io
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from mode.utils.logging import setup_logging
 
 from config.settings import Settings
-from streams.log_format import JsonFormatter, install, log_context, logging_config
+from streams.log_format import JsonFormatter, log_context, logging_config
 
 
 @pytest.fixture
@@ -97,20 +99,35 @@ def test_the_setting_is_text_by_default_and_json_on_request(
         Settings()  # type: ignore[call-arg]
 
 
-def test_faust_sets_the_console_up_with_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
-    """The handlers a Faust worker makes (mode's ``setup_logging``) with the app's config."""
-    before = logging.root.handlers[:], logging.root.level
-    try:
-        config = logging_config("json")
-        assert config is not None
-        setup_logging(loglevel="INFO", logfile=None, logging_config=config)
-        with log_context(camera="cam-9"):
-            logging.getLogger("alpr.worker").info("started")
-        line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
-        assert line["message"] == "started" and line["camera"] == "cam-9"
-        install("json", logging.INFO)  # a spawned process: one handler on stderr
-        logging.getLogger("edge").warning("reconnecting")
-        assert json.loads(capsys.readouterr().err.strip())["logger"] == "edge"
-    finally:
-        logging.root.handlers[:] = before[0]
-        logging.root.setLevel(before[1])
+#: Run in a process of its own: Faust's set-up (logging.config.dictConfig) closes every
+#: handler of the process, pytest's own among them.
+_FAUST_SETUP = """
+import json, logging, sys
+from mode.utils.logging import setup_logging
+from streams.log_format import install, log_context, logging_config
+
+setup_logging(loglevel="INFO", logfile=None, logging_config=logging_config("json"))
+with log_context(camera="cam-9"):
+    logging.getLogger("alpr.worker").info("started")
+install("json", logging.INFO)  # a spawned process: one handler on stderr
+logging.getLogger("edge").warning("reconnecting")
+"""
+
+
+def test_faust_sets_the_console_up_with_json_lines() -> None:
+    """The handlers a Faust worker makes (mode's ``setup_logging``) with the app's config,
+    then those of a spawned process (``install``): every line is JSON with its context."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FAUST_SETUP],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in (done.stdout + done.stderr).splitlines() if line]
+    assert [(x["logger"], x["message"]) for x in lines] == [
+        ("alpr.worker", "started"),
+        ("edge", "reconnecting"),
+    ]
+    assert lines[0]["camera"] == "cam-9"
