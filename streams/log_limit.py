@@ -5,8 +5,10 @@ aiokafka's "Unable connect to node with id 1" (issue 17, finding 6): the log hid
 else and filled the disk. :class:`RepeatLimiter` lets the first ``burst`` records of one
 kind through in each ``window_s``, drops the rest of that window, and adds the number
 dropped to the next record of the kind it lets through. A kind is the logger, the level and
-the message template (``record.msg`` before its arguments), so "Unable connect to node with
-id %s: %s" is one kind whatever the node and error.
+the message template (``record.msg`` before its arguments) and its text arguments, so
+"Unable connect to node with id %s: %s" is one kind whatever the node (a number) and error,
+while "%s failed (%d times): %r" of the PostgreSQL writer and of the Elasticsearch writer
+are two (one store's outage must not hide the other's).
 
 It is installed on the root logger's handlers (:func:`limit_repeated_lines`), so it sees the
 records of every library that propagates to them: aiokafka, Faust, mode and the project.
@@ -46,11 +48,17 @@ class RepeatLimiter(logging.Filter):
         self.window_s = window_s
         self.burst = burst
         self.clock = clock
-        self._windows: dict[tuple[str, int, str], _Window] = {}
+        self._windows: dict[tuple[str, int, str, tuple[str, ...]], _Window] = {}
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, record.levelno, str(record.msg))
+        args = record.args if isinstance(record.args, tuple) else ()
+        key = (
+            record.name,
+            record.levelno,
+            str(record.msg),
+            tuple(a for a in args if isinstance(a, str)),
+        )
         now = self.clock()
         with self._lock:
             window = self._windows.get(key)

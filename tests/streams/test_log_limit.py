@@ -98,3 +98,19 @@ def test_installed_once_on_the_root_handlers() -> None:
 def test_bad_bounds_are_refused(window_s: float, burst: int) -> None:
     with pytest.raises(ValueError, match="must be"):
         RepeatLimiter(window_s, burst)
+
+
+def test_one_template_of_two_components_is_two_kinds(
+    logged: tuple[logging.Logger, Lines, Clock],
+) -> None:
+    """The PostgreSQL writer's failures do not hide the Elasticsearch writer's: text
+    arguments tell kinds apart, numbers and errors do not."""
+    logger, lines, _clock = logged
+    for n in range(4):
+        logger.warning("%s failed (%d times): %r", "PostgreSQL write", n, OSError("refused"))
+    logger.warning("%s failed (%d times): %r", "Elasticsearch bulk", 1, TimeoutError())
+    assert [line.split(" failed")[0] for line in lines.lines] == [
+        "PostgreSQL write",
+        "PostgreSQL write",
+        "Elasticsearch bulk",
+    ]
