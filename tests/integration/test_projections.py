@@ -88,6 +88,12 @@ class Scratch:
             "ALPR_TOPICS__DETECTED": detected,
             "ALPR_TOPICS__DLQ": dlq,
             "ALPR_TOPICS__CAMERAS": cameras,
+            # The worker's other stages on topics of their own too: the alerting stage would
+            # otherwise read the shared rule-feed topic and dead-letter other runs' messages
+            # into this test's dead-letter topic.
+            "ALPR_TOPICS__CORRECTED": f"test.{self.unique}.corrected",
+            "ALPR_RULES__TOPIC": f"test.{self.unique}.rules",
+            "ALPR_RULES__ALERTS_TOPIC": f"test.{self.unique}.alerts",
             "ALPR_POSTGRES__DSN": self.dsn,
             "ALPR_ELASTICSEARCH__URL": self.es_url,
             "ALPR_ELASTICSEARCH__INDEX_PREFIX": self.prefix,

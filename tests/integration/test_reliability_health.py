@@ -79,7 +79,7 @@ async def test_health_is_degraded_with_the_real_lag_while_postgres_is_down(
 ) -> None:
     env = {
         **os.environ,
-        **run.env(),
+        **run.env(alerts=True),
         "ALPR_POSTGRES__DSN": gated_dsn(settings, postgres_gate),
         "ALPR_PROJECTIONS__ENABLE_PG": "true",
         "ALPR_PROJECTIONS__ENABLE_ES": "false",

@@ -78,7 +78,7 @@ async def test_a_worker_started_without_the_registry_waits_and_then_routes_every
 
     env = {
         **os.environ,
-        **run.env(),
+        **run.env(alerts=True),
         "ALPR_SCHEMA_REGISTRY__URL": gated_url(settings, registry_gate),
         # the stores' projections are not under test here
         "ALPR_PROJECTIONS__ENABLE_PG": "false",

@@ -35,7 +35,6 @@ from tests.integration.conftest import require_port
 from tests.support.isolated import IsolatedRun
 from tests.support.streams import (
     create_topics,
-    delete_topics,
     encode_plate_event,
     plate_event_datum,
 )
@@ -63,6 +62,11 @@ class Topics:
     cameras: str
 
     @property
+    def prefix(self) -> str:
+        """``test.<unique>.``: every topic of the test, its workers' own included."""
+        return self.raw.removesuffix("raw")
+
+    @property
     def all(self) -> list[str]:
         return [self.raw, self.detected, self.dlq, self.cameras]
 
@@ -72,6 +76,10 @@ class Topics:
             "ALPR_TOPICS__DETECTED": self.detected,
             "ALPR_TOPICS__DLQ": self.dlq,
             "ALPR_TOPICS__CAMERAS": self.cameras,
+            # The other stages on topics of their own: none reads another run's messages.
+            "ALPR_TOPICS__CORRECTED": f"{self.prefix}corrected",
+            "ALPR_RULES__TOPIC": f"{self.prefix}rules",
+            "ALPR_RULES__ALERTS_TOPIC": f"{self.prefix}alerts",
         }
 
 
@@ -97,7 +105,8 @@ async def topics(settings: Settings, unique: str) -> AsyncIterator[Topics]:
         configs={names.raw: large, names.dlq: large, names.cameras: {"cleanup.policy": "compact"}},
     )
     yield names
-    await delete_topics(settings.kafka.bootstrap_servers, names.all)
+    # Its topics and those the workers' other stages made for themselves (rules, alerts, ...).
+    await IsolatedRun("test", unique).drop(settings.kafka.bootstrap_servers)
     registry = SchemaRegistryClient(settings.schema_registry.url)
     for topic in names.all:
         registry.delete_subject(f"{topic}-value", permanent=True)

@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from streams.registry import RegistryError, SchemaRegistryClient
 
 #: The contract's topics a worker is told about through ``ALPR_TOPICS__*``.
-CORE_TOPICS = ("raw", "detected", "dlq", "cameras")
+CORE_TOPICS = ("raw", "detected", "dlq", "cameras", "corrected")
 
 
 @dataclass(frozen=True)
