@@ -7,11 +7,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.section import Section
+from config.zones import TimeZoneName
 
 
 class WebSettings(Section):
@@ -75,7 +75,7 @@ class WebSettings(Section):
     signin_window_s: float = Field(
         300.0, ge=1, le=24 * 3600, description="Window over which failed sign-ins are counted"
     )
-    time_zone: str = Field(
+    time_zone: TimeZoneName = Field(
         "UTC",
         min_length=1,
         max_length=100,
@@ -134,15 +134,6 @@ class WebSettings(Section):
         if value is not None and not re.match(r"https?://[^/\s]+", value):
             raise ValueError(f"prometheus_url must be an http(s) URL, not {value!r}")
         return value.rstrip("/") if value is not None else None
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
-        return value
 
     @field_validator("reason_pattern")
     @classmethod

@@ -19,10 +19,11 @@ import re
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from config.zones import TimeZoneName
 from rules.state import PlateHistory, Sighting, Trigger
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -67,16 +68,7 @@ class Schedule(Model):
     end: time = Field(
         default=time(0, 0), description="End of the active hours; equal to start: all day"
     )
-    timezone: str = Field(default="UTC", description="IANA time zone of days and hours")
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
-        return value
+    timezone: TimeZoneName = Field(default="UTC", description="IANA time zone of days and hours")
 
     def active_at(self, when: datetime) -> bool:
         """Whether the schedule is active at the aware datetime ``when``.
