@@ -95,14 +95,8 @@ async def rules_publish(self: AppCommand, files: tuple[Path, ...], prune: bool) 
     self.say(", ".join(f"{k}={len(v)}" for k, v in report.items()))
     if report["removed"]:
         self.say("removed: " + ", ".join(report["removed"]))
-    if not prune:
-        given = {rule.name for rule in result.rules}
-        current = await read_rule_topic(
-            get_settings().kafka.bootstrap_servers, get_settings().rules.topic
-        )
-        kept = sorted(set(current) - given)
-        if kept:
-            self.say("kept, not in FILES (--prune removes them): " + ", ".join(kept))
+    if report["kept"]:
+        self.say("kept, not in FILES (--prune removes them): " + ", ".join(report["kept"]))
 
 
 @app.command(base=RulesCommand)

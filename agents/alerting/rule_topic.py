@@ -161,13 +161,16 @@ async def publish_rules(
     ``by`` (who publishes: a key's owner, a system user) is kept with each version in the
     history.
 
-    Returns the names ``added``, ``changed``, ``unchanged`` and ``removed``.
+    Returns the names ``added``, ``changed``, ``unchanged``, ``removed`` and ``kept``
+    (published before, not given, left in force because ``prune`` is off).
     """
     from rules.ruleset import decode_rule
 
     await ensure_rule_topic(bootstrap, topic)
     current = {n: decode_rule(v)[1] for n, v in (await read_rule_topic(bootstrap, topic)).items()}
-    report: dict[str, list[str]] = {"added": [], "changed": [], "unchanged": [], "removed": []}
+    report: dict[str, list[str]] = {
+        "added": [], "changed": [], "unchanged": [], "removed": [], "kept": []
+    }  # fmt: skip
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", max_request_size=8 * 1024 * 1024
     )
@@ -182,7 +185,10 @@ async def publish_rules(
                 continue
             await _send_version(producer, topic, rule.name, encode_rule(rule), by)
             report["added" if before is None else "changed"].append(rule.name)
-        for name in sorted(set(current) - given) if prune else ():
+        for name in sorted(set(current) - given):
+            if not prune:
+                report["kept"].append(name)
+                continue
             await _send_version(producer, topic, name, None, by)
             report["removed"].append(name)
     finally:
