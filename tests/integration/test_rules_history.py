@@ -19,6 +19,16 @@ from tests.integration.conftest import require_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
+async def _drop_rule_topics(bootstrap: str, topic: str) -> None:
+    """Delete a test's rule topic and its history topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic, history_topic(topic)])
+    finally:
+        await admin.close()
+
+
 async def test_every_published_version_is_kept_and_listed(settings: Settings, unique: str) -> None:
     bootstrap = settings.kafka.bootstrap_servers
     require_port(bootstrap, "Kafka")
@@ -38,12 +48,7 @@ async def test_every_published_version_is_kept_and_listed(settings: Settings, un
             env={**os.environ, "ALPR_RULES__TOPIC": topic},
         )  # fmt: skip
     finally:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            await admin.delete_topics([topic, history_topic(topic)])
-        finally:
-            await admin.close()
+        await _drop_rule_topics(bootstrap, topic)
     assert [None if v.value is None else decode_rule(v.value)[1] for v in versions] == [
         rule_version(first), rule_version(second), None
     ]  # fmt: skip
@@ -85,12 +90,7 @@ async def test_publish_keeps_rules_not_in_the_files_unless_pruned_and_names_them
         pruned = publish("--prune")
         after_prune = set(await read_rule_topic(bootstrap, topic))
     finally:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            await admin.delete_topics([topic, history_topic(topic)])
-        finally:
-            await admin.close()
+        await _drop_rule_topics(bootstrap, topic)
     assert kept.returncode == 0, kept.stderr
     assert after_default == {"console-list", "from-file"}
     assert "kept, not in FILES (--prune removes them): console-list" in kept.stdout
