@@ -80,7 +80,9 @@ def test_a_two_line_plate_is_read_in_one_pass_and_reported_as_two_lines() -> Non
 def test_without_layouts_the_free_reading_is_kept_and_judged_by_the_formats() -> None:
     formats = PlateFormats(Formats(region="de"))
     read = decode_slots(_probs("12"), SPEC, formats)
-    assert read.text != "" and read.confidence > 0.0
+    # No German layout is two characters long: the reading is kept as read, flagged invalid.
+    assert (read.text, read.valid, read.format) == ("12", False, None)
+    assert read.confidence == pytest.approx(0.9)
 
 
 def test_synthetic_plates_are_the_same_for_the_same_seed_and_fit_the_slots() -> None:
