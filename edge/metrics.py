@@ -19,6 +19,12 @@ class EdgeMetrics:
         self.fps = Gauge(
             "alpr_edge_fps", "Frames per second over the last heartbeat", ["camera"], registry=r
         )
+        self.configured_fps = Gauge(
+            "alpr_edge_configured_fps",
+            "Frames per second the camera's configuration asks for (cameras.yaml `fps`)",
+            ["camera"],
+            registry=r,
+        )
         self.dropped = Counter(
             "alpr_edge_frames_dropped",
             "Live frames dropped because analysis fell behind",

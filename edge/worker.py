@@ -81,6 +81,9 @@ class EdgeWorker:
         self.spool_dir = spool_dir or site.publish.spool_dir or alpr_home() / "spool" / site.site_id
         self.metrics = metrics or EdgeMetrics()
         self.engine = engine
+        for camera in site.enabled_cameras:
+            # Beside the measured fps, so an alert can compare a camera with its setting.
+            self.metrics.configured_fps.labels(camera.id).set(camera.fps)
         self.cameras: list[CameraRun] = []
         self.model_versions: dict[str, str] = {}
         self._events: EventPublisher | None = None
