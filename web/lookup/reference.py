@@ -122,6 +122,22 @@ class PgReference:
         )
         return _alert(rows[0]) if rows else None
 
+    async def alerts_for_read(self, event_id: str, plates: list[str]) -> list[Alert]:
+        """The alerts read ``event_id`` raised or was one of the reads of, oldest first.
+
+        ``plates`` are the texts the read has had (its current plate and, when corrected,
+        the earlier ones): an alert that lists the read among others carries one of them,
+        which keeps the search on the plate index.
+        """
+        check_name(event_id, "event id")
+        rows = await self._fetch(
+            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE event_id = $1"
+            " OR (plate = ANY($2::text[]) AND details->'event_ids' ? $1)"
+            " ORDER BY raised_at, alert_id LIMIT 100",
+            event_id, plates,
+        )  # fmt: skip
+        return [_alert(row) for row in rows]
+
     async def rule_ids(self) -> list[str]:
         """The rules that raised alerts, by name (for the alerts page's filter)."""
         rows = await self._fetch("SELECT DISTINCT rule_id FROM alerts ORDER BY rule_id LIMIT 500")

@@ -149,6 +149,7 @@ def test_the_console_pages_render_escaped_with_the_live_script_where_it_is_neede
     assert '<script src="/static/console.js" defer></script>' in home
     assert "&lt;b&gt;gate" in home and "Desk &lt;3&gt;" in home and ">admin<" in home
     assert 'id="read-e1"' in home and 'href="/api/images/e1/plate"' in home
+    assert 'href="/evidence/reads/e1?reason=case%209"' in home  # every read row links its PDF
     asked = render.render(
         "home.html", key=KEY, reads=[], message="a reason is required", reason="", cameras=[],
         down=None,
@@ -176,6 +177,7 @@ def test_the_console_pages_render_escaped_with_the_live_script_where_it_is_neede
     )  # fmt: skip
     assert 'id="ack"' in detail and 'name="back" value="alert"' in detail
     assert "&lt;AB12CDE&gt;" in detail and "event_ids" not in detail
+    assert 'id="evidence" href="/evidence/alerts/a-1?reason=r"' in detail
     rule = WatchlistRule(type="watchlist", name="stolen", plates=["AB12CDE"], severity="critical")
     lists = render.render("watchlists.html", key=KEY, lists=[rule], message=None)
     assert 'href="/watchlists/stolen"' in lists

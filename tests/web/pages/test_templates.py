@@ -75,6 +75,7 @@ def test_every_page_has_the_viewport_meta_and_no_undefined_names() -> None:
     assert 'src="/api/images/e0/plate"' in pages[3]
     assert "?cursor=c1&amp;reason=case%207" in pages[3]
     assert 'action="/reads/e0/correction"' in pages[3] and 'name="csrf"' not in pages[3]
+    assert 'href="/evidence/reads/e1?reason=case%207"' in pages[3]  # each sighting's PDF
 
 
 def test_text_from_people_and_stores_is_escaped() -> None:
