@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -60,10 +61,35 @@ class RouterSettings(Section):
         gt=0,
         le=30 * 24 * 3600,
         description="How long an event id is remembered; replays within it add no reads. "
-        "Each remembered id costs about 300 bytes of memory (1 GB per hour at 1,000 events/s)",
+        "Each remembered id costs about 100 bytes of disk with dedupe_store 'disk' (about 300 "
+        "bytes of memory with 'memory': 1 GB per hour at 1,000 events/s)",
     )
     dedupe_sweep_s: float = Field(
         default=60, gt=0, le=3600, description="How often expired event ids are removed"
+    )
+    dedupe_store: Literal["disk", "memory"] = Field(
+        default="disk",
+        description="Where remembered event ids are kept: 'disk' (an SQLite file per worker "
+        "with a bounded cache in memory; a restart restores only the changelog written since) "
+        "or 'memory' (a dict, restored in full from the changelog at every start)",
+    )
+    dedupe_dir: Path | None = Field(
+        default=None,
+        description="Directory of the on-disk dedupe state (one file per changelog topic); "
+        "default: router-dedupe in the worker's faust.data_dir. Give each worker of a host its "
+        "own: a worker that finds it held keeps its state in a temporary file, restored in full",
+    )
+    dedupe_cache_entries: int = Field(
+        default=50_000,
+        ge=0,
+        le=5_000_000,
+        description="Recent event ids the on-disk state keeps in memory too (about 200 bytes each)",
+    )
+    dedupe_page_cache_mib: int = Field(
+        default=64,
+        ge=1,
+        le=64 * 1024,
+        description="MiB of the on-disk state's file SQLite keeps in memory",
     )
     batch_size: int = Field(
         default=2000, ge=1, le=50_000, description="Most raw messages routed in one batch"

@@ -23,7 +23,8 @@ writer schemas and the schemas of reads and dead letters are fetched first, so n
 dead-lettered for an outage and no dead letter fails to encode (issue 17). Both outages are
 waited out with the one backoff and reported in ``streams.outages`` (log, metric,
 ``/health``). Dedupe state per raw partition is restored from its changelog partition when
-the partition is assigned, before any message of it is routed (``tables.dedupe``).
+the partition is assigned, before any message of it is routed; kept on disk, it is
+restored from where the worker's state file left off (``tables.dedupe``).
 """
 
 from __future__ import annotations
@@ -62,7 +63,14 @@ from streams.producer import Producer, service_producer
 from streams.records import DeadLetter
 from streams.retry import Abandoned, Backoff, retry_until_done
 from tables.cameras import cameras_by_id
-from tables.dedupe import BatchView, SeenEvent, SeenEvents, encode_entry, encode_key
+from tables.dedupe import (
+    BatchView,
+    SeenEvent,
+    SeenEvents,
+    encode_entry,
+    encode_key,
+    open_seen_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -252,10 +260,23 @@ class BatchRouter:
         raw = plates_raw.get_topic_name()
         starts = {tp.partition: self.seen.positions.get(tp.partition) for tp in assigned
                   if tp.topic == raw}  # fmt: skip
-        if starts:
-            await read_changelog(bootstrap, self.changelog, starts, self.seen.apply)
-            if self.seen.malformed:
-                log.warning("dedupe changelog: %d malformed records skipped", self.seen.malformed)
+        if not starts:
+            return
+        ends = await read_changelog(bootstrap, self.changelog, starts, self.seen.apply)
+        self.seen.flush()
+        # A stored position past the changelog's end: the topic was recreated or truncated
+        # since the state was written, so the state of that partition is not its changelog's.
+        stale = {p: None for p, end in ends.items() if (starts[p] or 0) > end}
+        if stale:
+            log.warning(
+                "dedupe state of partitions %s is stale: restoring them in full", sorted(stale)
+            )
+            for partition in stale:
+                self.seen.forget_partition(partition)
+            await read_changelog(bootstrap, self.changelog, stale, self.seen.apply)
+            self.seen.flush()
+        if self.seen.malformed:
+            log.warning("dedupe changelog: %d malformed records skipped", self.seen.malformed)
 
 
 async def warm_schema_ids(cache: SchemaCache) -> None:
@@ -305,7 +326,7 @@ class RouterService(BatchConsumerService):
             settings,
             default_schema_cache(),
             self.producer,
-            SeenEvents(),
+            open_seen_events(settings, get_settings().faust.data_dir, changelog_topic()),
             Backoff(settings.retry_first_s, settings.retry_max_s, stopping=self.abandoning),
             plates_detected.get_topic_name(),
             changelog_topic(),
@@ -328,6 +349,11 @@ class RouterService(BatchConsumerService):
             abandoned=(Abandoned,),
             on_assigned=restore,
         )
+
+    async def on_shutdown(self) -> None:
+        # After on_stop and the timers: nothing routes or sweeps any more.
+        if self.router is not None:
+            self.router.seen.close()
 
     @Service.timer(get_settings().router.dedupe_sweep_s)
     async def _expire_seen_event_ids(self) -> None:

@@ -9,7 +9,9 @@ import json
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +25,14 @@ from streams.codec import AvroSchema, SchemaCache, decode, encode
 from streams.records import CameraStatus, DeadLetter, GeoPoint, PlateRead
 from streams.retry import Abandoned, Backoff
 from tables.cameras import cameras_by_id
-from tables.dedupe import SeenEvent, SeenEvents, decode_entry, decode_key
+from tables.dedupe import (
+    DiskSeenEvents,
+    MemorySeenEvents,
+    SeenEvent,
+    SeenEvents,
+    decode_entry,
+    decode_key,
+)
 from tests.agents.memory_producer import MemoryProducer, Sent
 from tests.support.streams import encode_plate_event, plate_event_datum
 
@@ -53,10 +62,16 @@ class RouterOutput:
 class Harness:
     """One BatchRouter over memory; ``route`` hands it messages as one batch."""
 
-    def __init__(self, settings: RouterSettings, cache: SchemaCache, sent: Any) -> None:
+    def __init__(
+        self,
+        settings: RouterSettings,
+        cache: SchemaCache,
+        sent: Any,
+        seen: SeenEvents | None = None,
+    ) -> None:
         self.output = RouterOutput(sent)
         self.producer = MemoryProducer(self.output)
-        self.seen = SeenEvents()
+        self.seen = seen if seen is not None else MemorySeenEvents()
         self.next_offset: Counter[int] = Counter()
 
         async def dead_letter(letter: DeadLetter) -> None:
@@ -83,9 +98,22 @@ class Harness:
         await self.router.handle(Batch(list(records), generation=0))
 
 
-@pytest.fixture
-def harness(router_settings: RouterSettings, schema_cache: SchemaCache, sent: Any) -> Harness:
-    return Harness(router_settings, schema_cache, sent)
+@pytest.fixture(params=["memory", "disk"])
+def harness(
+    request: pytest.FixtureRequest,
+    router_settings: RouterSettings,
+    schema_cache: SchemaCache,
+    sent: Any,
+    tmp_path: Path,
+) -> Iterator[Harness]:
+    """A router over each dedupe backend."""
+    seen: SeenEvents = (
+        MemorySeenEvents()
+        if request.param == "memory"
+        else DiskSeenEvents(tmp_path / "seen.sqlite3", CHANGELOG)
+    )
+    yield Harness(router_settings, schema_cache, sent, seen)
+    seen.close()
 
 
 async def route(harness: Harness, *messages: bytes | None, headers: Any = None) -> None:
@@ -144,7 +172,7 @@ async def test_seen_entry_is_logged_on_the_event_partition(
     ((partition, key, entry),) = harness.output.changelog
     assert entry is not None
     assert (partition, key, entry.partition, entry.offset) == (3, event_id, 3, 0)
-    assert harness.seen.data[event_id] == entry
+    assert harness.seen[event_id] == entry
     assert harness.seen.positions == {3: 1}
 
 
@@ -230,7 +258,7 @@ async def test_invalid_events_are_dead_lettered_with_their_reason(
     assert (letter.reason, letter.stage) == (reason, "validate")
     assert letter.payload == payload
     assert letter.event_id == overrides.get("event_id", letter.event_id)
-    assert harness.seen.data == {}
+    assert len(harness.seen) == 0
 
 
 @pytest.mark.parametrize(
@@ -297,7 +325,7 @@ async def test_event_seen_within_ttl_is_a_duplicate(
     harness: Harness, schema_cache: SchemaCache, sent: Any
 ) -> None:
     event_id = str(uuid.uuid4())
-    harness.seen.data[event_id] = SeenEvent(seen_at=time.time() - 60, partition=0)
+    harness.seen.written({event_id: SeenEvent(seen_at=time.time() - 60, partition=0)}, {})
     await route(harness, encode_plate_event(schema_cache, event_id=event_id))
     assert only_dead_letter(sent).reason == "duplicate"
 
@@ -329,7 +357,7 @@ async def test_a_failed_delivery_sends_the_whole_batch_again_and_marks_after(
     )
     assert len({r.event_id for r in reads}) == 3
     assert sent.dead_letters == []
-    assert len(harness.seen.data) == 3
+    assert len(harness.seen) == 3
     assert [key for _, key, _ in harness.output.changelog] == [r.event_id for r in reads[1:]]
 
 
@@ -341,22 +369,23 @@ async def test_a_batch_is_given_up_when_the_consumer_stops(
     harness.producer.fail_deliveries = 1
     with pytest.raises(Abandoned):
         await harness.route(harness.record(encode_plate_event(schema_cache)))
-    assert harness.seen.data == {} and harness.output.changelog == []
+    assert len(harness.seen) == 0 and harness.output.changelog == []
 
 
 async def test_expired_entries_are_swept_with_tombstones_for_owned_partitions(
     harness: Harness,
 ) -> None:
-    harness.seen.data.update(
+    harness.seen.written(
         {
             "old-a": SeenEvent(seen_at=100.0, partition=2),
             "old-b": SeenEvent(seen_at=500.0, partition=5),
             "new": SeenEvent(seen_at=950.0, partition=2),
-        }
+        },
+        {},
     )
     removed = await harness.router.sweep(now=1000.0, ttl_s=100.0, owned=[2])
     assert removed == 2
-    assert set(harness.seen.data) == {"new"}
+    assert set(harness.seen) == {"new"}
     assert harness.output.changelog == [(2, "old-a", None)]  # old-b's owner tombstones it
 
 
@@ -364,8 +393,8 @@ async def test_a_large_sweep_goes_in_chunks_and_removes_every_expired_entry(
     harness: Harness,
 ) -> None:
     count = SWEEP_CHUNK * 2 + 7
-    harness.seen.data.update({f"old-{n}": SeenEvent(100.0, n % 2) for n in range(count)})
-    harness.seen.data["new"] = SeenEvent(950.0, 0)
+    harness.seen.written({f"old-{n}": SeenEvent(100.0, n % 2) for n in range(count)}, {})
+    harness.seen.written({"new": SeenEvent(950.0, 0)}, {})
     turns = 0
 
     async def count_turns() -> None:  # runs whenever the sweep gives the loop back
@@ -377,7 +406,7 @@ async def test_a_large_sweep_goes_in_chunks_and_removes_every_expired_entry(
     counter = asyncio.create_task(count_turns())
     removed = await harness.router.sweep(now=1000.0, ttl_s=100.0, owned=[0, 1])
     counter.cancel()
-    assert removed == count and set(harness.seen.data) == {"new"}
+    assert removed == count and set(harness.seen) == {"new"}
     assert len(harness.output.changelog) == count
     assert turns >= 3  # the loop ran between the chunks
 
@@ -387,7 +416,7 @@ async def test_event_seen_before_the_ttl_is_routed_again(
 ) -> None:
     event_id = str(uuid.uuid4())
     stale = time.time() - router_settings.dedupe_ttl_s - 1
-    harness.seen.data[event_id] = SeenEvent(seen_at=stale, partition=0)
+    harness.seen.written({event_id: SeenEvent(seen_at=stale, partition=0)}, {})
     await route(harness, encode_plate_event(schema_cache, event_id=event_id))
     assert only_read(sent, schema_cache).event_id == event_id
     assert harness.seen[event_id].seen_at > stale
@@ -402,7 +431,7 @@ async def test_failed_send_is_dead_lettered_and_not_marked_seen(
     letter = only_dead_letter(sent)
     assert (letter.reason, letter.stage) == ("internal_error", "emit")
     assert "broker said no" in letter.message
-    assert harness.seen.data == {}
+    assert len(harness.seen) == 0
 
 
 async def test_a_bug_costs_one_dead_letter_not_the_worker(

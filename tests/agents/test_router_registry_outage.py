@@ -89,7 +89,7 @@ async def test_events_wait_for_the_registry_and_all_arrive_once_it_is_back(
     registry.down = False
     await asyncio.wait_for(routed, timeout=5)
     reads = routing.reads_of(sent, harness.router.schema_cache)
-    assert len(reads) == 3 and len(harness.seen.data) == 3
+    assert len(reads) == 3 and len(harness.seen) == 3
     assert [letter.reason for _, letter in sent.dead_letters] == ["wrong_magic"]
     assert not OUTAGES.is_down("registry")
     assert registry.subjects.keys() >= {value_subject(routing.DETECTED), DLQ_SUBJECT}
