@@ -2,8 +2,9 @@
 watch a read arrive on the home page while the test produces it, search reads by wildcard,
 time range and camera, export them as CSV and read the file back, put a plate on a new watch
 list from its page, see the alert a new read of it raises appear on the alerts page without
-a reload, and acknowledge it with a note on its page. Each page is photographed at 1280x900
-and 390x844 (paths printed; under ``ALPR_SCREENSHOTS`` when set, else the test's tmp dir).
+a reload, acknowledge it with a note on its page, and read its PDF evidence report back. Each
+page is photographed at 1280x900 and 390x844 (paths printed; under ``ALPR_SCREENSHOTS`` when
+set, else the test's tmp dir).
 
 A viewer's side of the access policy (a reason for every read of plate data, exports and
 live streams included, each audited) is checked over plain HTTP.
@@ -34,6 +35,7 @@ from streams.codec import default_schema_cache
 from tests.integration.test_web_browser import CHROMIUM, FLAGS, loaded
 from tests.support.streams import encode_plate_event
 from tests.web import stack as ws
+from tests.web.evidence.reading import text_of
 from tests.web.stack import PLATE, WebStack
 
 SIZES = {"wide": (1280, 900), "phone": (390, 844)}
@@ -233,6 +235,13 @@ def test_an_operator_walks_the_console(web: WebStack, page: Page, shots_dir: Pat
     state = page.locator("#ack-state").inner_text()
     assert "Acknowledged by test admin" in state and "stopped at gate 0, owner called" in state
     shots(page, shots_dir, "6-alert-acknowledged")
+
+    # Its evidence report, downloaded from its page and read back with a PDF reader.
+    with page.expect_download() as info:
+        page.click("#evidence")
+    report = text_of(Path(info.value.path()).read_bytes())
+    assert PLATE in report and f"Rule that fired {watchlist}" in report
+    assert "Acknowledged by test admin" in report and "stopped at gate 0, owner called" in report
 
     # The alerts page filtered by the watch list's rule shows its alerts only, acknowledged.
     page.goto(f"{web.url}/alerts")
