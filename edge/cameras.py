@@ -8,6 +8,7 @@ one file serves any resolution. Nothing here needs the ``edge`` extra.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +22,10 @@ from edge.config import EngineConfig
 Point = tuple[float, float]
 
 Direction = Literal["approaching", "receding", "left", "right"]
+
+#: The variable naming the directory of the edge's Prometheus target files when the cameras
+#: file does not (``publish.metrics_targets_dir``); ``ops/stack exec`` sets it to its own.
+TARGETS_DIR_ENV = "ALPR_EDGE_TARGETS_DIR"
 
 
 class _Section(BaseModel):
@@ -209,6 +214,27 @@ class PublishConfig(_Section):
         le=65535,
         description="Port of the Prometheus /metrics endpoint; 0 turns it off",
     )
+    metrics_targets_dir: Path | None = Field(
+        default=None,
+        description="Directory of a Prometheus file_sd_configs job where each edge process "
+        "writes its /metrics target file while it runs (removed at a clean exit); default "
+        f"${TARGETS_DIR_ENV} (set by `ops/stack exec`), unset: no file is written",
+    )
+    metrics_target_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        max_length=253,
+        pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)$",
+        description="Host name or address at which Prometheus reaches /metrics, written in "
+        "the target file (an IPv6 address in brackets)",
+    )
+
+    def targets_dir(self) -> Path | None:
+        """Where the target files go: the setting, else $ALPR_EDGE_TARGETS_DIR, else nowhere."""
+        if self.metrics_targets_dir is not None:
+            return self.metrics_targets_dir
+        from_env = os.environ.get(TARGETS_DIR_ENV)
+        return Path(from_env) if from_env else None
 
 
 class SiteConfig(_Section):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from edge.cameras import CameraConfig, SiteConfig
 from edge.config import EngineConfig
 from edge.manifest import alpr_home
-from edge.metrics import EdgeMetrics
+from edge.metrics import EdgeMetrics, TargetFile
 
 if TYPE_CHECKING:
     from edge.engine.pipeline import Engine
@@ -75,12 +75,15 @@ class EdgeWorker:
         spool_dir: Path | None = None,
         metrics: EdgeMetrics | None = None,
         engine: Engine | None = None,
+        target: TargetFile | None = None,
     ) -> None:
         self.site = site
         self.to = destinations
         self.spool_dir = spool_dir or site.publish.spool_dir or alpr_home() / "spool" / site.site_id
         self.metrics = metrics or EdgeMetrics()
         self.engine = engine
+        #: This process's Prometheus target file, written again by the heartbeat if it goes.
+        self.target = target
         for camera in site.enabled_cameras:
             # Beside the measured fps, so an alert can compare a camera with its setting.
             self.metrics.configured_fps.labels(camera.id).set(camera.fps)
@@ -274,6 +277,8 @@ class EdgeWorker:
         from edge.publish.events import camera_status_datum
 
         assert self._events is not None and self._crops is not None
+        if self.target is not None and not final:
+            self.target.refresh()
         now = time.monotonic()
         for run in self.cameras:
             stats = run.source.stats
@@ -381,6 +386,15 @@ def serve_metrics(metrics: EdgeMetrics, port: int) -> Any:
     return server
 
 
+def metrics_target(site: SiteConfig, port: int) -> TargetFile | None:
+    """The target file announcing ``/metrics`` on ``port`` to a Prometheus, labelled with
+    the site; None when the site names no target directory."""
+    directory = site.publish.targets_dir()
+    if directory is None:
+        return None
+    return TargetFile(directory, port, site.publish.metrics_target_host, {"site": site.site_id})
+
+
 async def run_site(site: SiteConfig, processes: int = 1, index: int | None = None) -> int:
     """Run a site until SIGINT/SIGTERM or until every file source ends; events published.
 
@@ -396,17 +410,22 @@ async def run_site(site: SiteConfig, processes: int = 1, index: int | None = Non
     if index is not None:
         port = port + index if port else 0
         spool_dir = spool_dir / f"p{index}"
-    worker = EdgeWorker(site, destinations_from_settings(), spool_dir)
+    target = metrics_target(site, port) if port else None
+    worker = EdgeWorker(site, destinations_from_settings(), spool_dir, target=target)
     server = serve_metrics(worker.metrics, port) if port else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        if target is not None:
+            target.write()
         return await worker.run(stop)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if target is not None:
+            target.remove()  # first: Prometheus stops looking before the endpoint goes
         if server is not None:
             server.shutdown()
 

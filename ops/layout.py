@@ -19,6 +19,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ops.scrape_targets import EDGE_JOB
+
 KAFKA_VERSION = "3.9.1"
 SLF4J_VERSION = "1.7.36"
 #: Prometheus's JMX exporter, a Java agent in the broker's JVM (Kafka has no /metrics of its own).
@@ -91,6 +93,12 @@ class Layout:
         return self.root / "data"
 
     @property
+    def prometheus_targets(self) -> Path:
+        """Where processes announce their ``/metrics`` to the stack's Prometheus (file-based
+        service discovery, one sub-directory per job: ``ops/scrape_targets.py``)."""
+        return self.data / "prometheus" / "targets"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 
@@ -120,4 +128,7 @@ class Layout:
             "ALPR_SMTP__HOST": self.host,
             "ALPR_SMTP__PORT": str(self.ports["smtp"]),
             "ALPR_WEB__PROMETHEUS_URL": self.url("prometheus"),
+            # Not a setting of the core's tree: where `alpr edge` writes its target file
+            # (edge.cameras.TARGETS_DIR_ENV), so the stack's Prometheus scrapes it.
+            "ALPR_EDGE_TARGETS_DIR": str(self.prometheus_targets / EDGE_JOB),
         }

@@ -15,7 +15,7 @@ import logging
 from alpr import app
 from ops.layout import Layout
 from ops.monitoring import targets_dir
-from ops.scrape_targets import announce, withdraw
+from ops.scrape_targets import WORKER_JOB, announce, withdraw
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ async def announce_metrics_target() -> None:
     try:
         path = announce(
             directory,
-            "alpr-worker",
+            WORKER_JOB,
             app.conf.web_port,
             host=app.conf.web_host,
             labels={"app": app.conf.id},

@@ -53,7 +53,7 @@ def _debian_binary(path: str, package: str) -> str:
 
 def targets_dir(layout: Layout) -> Path:
     """Where workers announce their ``/metrics`` (one sub-directory per job)."""
-    return layout.data / "prometheus" / "targets"
+    return layout.prometheus_targets
 
 
 class Prometheus(Service):

@@ -18,8 +18,12 @@ from pathlib import Path
 
 from ops.procs import Record, _start_ticks
 
-#: The jobs of the Prometheus configuration whose targets are discovered from files.
-JOBS = ("alpr-worker", "alpr-edge")
+#: The jobs of the Prometheus configuration whose targets are discovered from files. Edge
+#: workers write their own files (``edge.metrics.TargetFile``: the edge may not import this
+#: module) into the edge job's folder, which ``ops/stack exec`` names in $ALPR_EDGE_TARGETS_DIR.
+WORKER_JOB = "alpr-worker"
+EDGE_JOB = "alpr-edge"
+JOBS = (WORKER_JOB, EDGE_JOB)
 
 
 def announce(

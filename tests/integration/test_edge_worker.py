@@ -1,9 +1,11 @@
 """``alpr edge`` on the clip built from the real photos, against the real services: one
 PlateEvent per vehicle pass on the raw topic (after the preview it supersedes), its crops in
-the bucket, heartbeats on the cameras topic, and Prometheus metrics while it runs."""
+the bucket, heartbeats on the cameras topic, and Prometheus metrics while it runs, announced in
+its target file until it ends."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -43,8 +45,11 @@ async def _read_all(bootstrap: str, topic: str) -> list[bytes]:
     return values
 
 
-def _run_edge(config: Path, env: dict[str, str], port: int) -> tuple[str, str]:
-    """Run the worker to its end; its output and the last /metrics page seen meanwhile."""
+def _run_edge(
+    config: Path, env: dict[str, str], port: int, targets: Path
+) -> tuple[str, str, set[str]]:
+    """Run the worker to its end; its output, the last /metrics page seen meanwhile, and the
+    targets its target files in ``targets`` announced meanwhile."""
     process = subprocess.Popen(
         [str(ALPR), "edge", "--config", str(config)],
         env=env,
@@ -52,12 +57,14 @@ def _run_edge(config: Path, env: dict[str, str], port: int) -> tuple[str, str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    scraped = ""
+    scraped, announced = "", set()
     deadline = time.monotonic() + 300
     while process.poll() is None and time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as page:
                 scraped = page.read().decode()
+            for path in targets.glob("*.json"):
+                announced.update(json.loads(path.read_text())[0]["targets"])
         except OSError:
             pass
         time.sleep(1)
@@ -65,7 +72,7 @@ def _run_edge(config: Path, env: dict[str, str], port: int) -> tuple[str, str]:
         process.kill()
     output = process.communicate(timeout=30)[0]
     assert process.returncode == 0, output
-    return output, scraped
+    return output, scraped, announced
 
 
 async def test_the_edge_worker_publishes_one_event_per_pass_with_crops_and_heartbeats(
@@ -113,14 +120,19 @@ async def test_the_edge_worker_publishes_one_event_per_pass_with_crops_and_heart
         "ALPR_TOPICS__RAW": raw,
         "ALPR_TOPICS__CAMERAS": cameras,
         "ALPR_S3__BUCKET": bucket,
+        # Its own folder, not the stack's: the shared Prometheus would see its camera go
+        # silent at the end and fire CameraSilent for an hour.
+        "ALPR_EDGE_TARGETS_DIR": str(tmp_path / "targets"),
     }
     await create_topics(bootstrap, [raw, cameras], partitions=2)
     registry = SchemaRegistryClient(settings.schema_registry.url)
     async with get_session().create_client("s3", **settings.s3.client_kwargs()) as s3:
         await s3.create_bucket(Bucket=bucket)
         try:
-            output, metrics = _run_edge(config, env, port)
+            output, metrics, announced = _run_edge(config, env, port, tmp_path / "targets")
             assert "3 plate events published" in output
+            assert announced == {f"127.0.0.1:{port}"}
+            assert list((tmp_path / "targets").iterdir()) == [], "target file left behind"
 
             cache = SchemaCache(registry)
             events = [
@@ -155,6 +167,7 @@ async def test_the_edge_worker_publishes_one_event_per_pass_with_crops_and_heart
             assert beats[-1]["state"] == "offline"  # the final beat, after the file ended
 
             assert f'alpr_edge_frames_total{{camera="{camera}"}}' in metrics
+            assert f'alpr_edge_configured_fps{{camera="{camera}"}} 10.0' in metrics
             assert "alpr_edge_stage_seconds_bucket" in metrics
             assert 'alpr_edge_spool_depth{spool="events"}' in metrics
             assert 'alpr_edge_spool_bytes{spool="crops"}' in metrics

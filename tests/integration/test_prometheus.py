@@ -1,6 +1,6 @@
-"""The stack's Prometheus finds a real worker by its target file, scrapes it ``up``, and lets
-it go when the worker stops; an edge worker that stops fires CameraSilent; the project's rules
-are loaded."""
+"""The stack's Prometheus finds a real worker and an edge worker by their target files, scrapes
+them ``up``, and lets them go when they stop; an edge worker that stops fires CameraSilent; the
+project's rules are loaded."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
 from config.settings import Settings
+from edge.cameras import TARGETS_DIR_ENV, SiteConfig
 from edge.metrics import EdgeMetrics
-from edge.worker import serve_metrics
+from edge.worker import Destinations, EdgeWorker, metrics_target, serve_metrics
 from ops import probes, scrape_targets
 from ops.layout import Layout
 from ops.monitoring import RULES_DIR, targets_dir
@@ -83,6 +86,48 @@ def test_a_running_worker_is_scraped_up_through_its_target_file(
         assert all(s["metric"]["job"] == "alpr-worker" for s in found), worker.log_tail()
     assert instance not in scrape_targets.announced(targets), "target file left behind"
     wait_for("Prometheus dropping the stopped worker", lambda: worker_target(instance) is None)
+
+
+def test_an_edge_worker_announces_itself_and_is_scraped_up_until_it_stops(
+    unique: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The edge's endpoint and target file as ``alpr edge`` sets them up, with the folder the
+    stack's environment names (``ops/stack exec``): Prometheus scrapes it under the edge job
+    with its site, has the camera's configured fps, and drops it once the file is removed.
+    The camera never reports up, so no CameraSilent is left firing after the test."""
+    layout = Layout()
+    require_port(layout.url("prometheus"), "Prometheus")
+    monkeypatch.setenv(TARGETS_DIR_ENV, layout.settings_env()[TARGETS_DIR_ENV])
+    site = SiteConfig.model_validate(
+        {
+            "site_id": f"site-{unique}",
+            "cameras": [{"id": f"cam-{unique}", "url": "gate.mp4", "fps": 7.5}],
+            "publish": {"metrics_port": free_port()},
+        }
+    )
+    nowhere = Destinations("127.0.0.1:9", "http://127.0.0.1:9", "raw", "cams", "bucket", {})
+    worker = EdgeWorker(site, nowhere, tmp_path)
+    port = site.publish.metrics_port
+    instance = f"127.0.0.1:{port}"
+    server = serve_metrics(worker.metrics, port)
+    target = metrics_target(site, port)
+    assert target is not None and target.write()
+    try:
+        found = wait_for("the edge target up in Prometheus", lambda: scraped_up(instance))
+        assert found["labels"]["job"] == "alpr-edge", found
+        assert found["labels"]["site"] == site.site_id, found
+        (configured,) = wait_for(
+            "the camera's configured fps in Prometheus",
+            lambda: series(f'alpr_edge_configured_fps{{camera="cam-{unique}"}}'),
+        )
+        assert configured["metric"]["instance"] == instance
+        assert float(configured["value"][1]) == 7.5
+        target.remove()  # as run_site does at a clean stop
+        wait_for("Prometheus dropping the edge", lambda: worker_target(instance) is None)
+    finally:
+        target.remove()
+        server.shutdown()
+        server.server_close()
 
 
 def firing(alertname: str, camera: str) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from edge.cameras import TARGETS_DIR_ENV
 from ops import probes, scrape_targets
 from ops.layout import Layout
 from ops.monitoring import RULE_TESTS_DIR, RULES_DIR, Alertmanager, Prometheus, targets_dir
@@ -153,6 +154,15 @@ def test_prune_removes_the_files_of_processes_that_are_gone(tmp_path: Path) -> N
     assert scrape_targets.prune(tmp_path) == [theirs]
     assert ours.exists() and hand_written.exists()
     assert sorted(scrape_targets.announced(tmp_path)) == ["10.0.0.5:9108", "127.0.0.1:6066"]
+
+
+def test_the_stack_points_alpr_edge_at_the_folder_of_its_discovered_job(tmp_path: Path) -> None:
+    layout = Layout(root=tmp_path)
+    edge_dir = Path(layout.settings_env()[TARGETS_DIR_ENV])  # what `ops/stack exec` passes on
+    (job,) = [
+        j for j in Prometheus(layout).config()["scrape_configs"] if j["job_name"] == "alpr-edge"
+    ]
+    assert job["file_sd_configs"] == [{"files": [str(edge_dir / "*.json")]}]
 
 
 @pytest.mark.parametrize(
