@@ -1,5 +1,5 @@
 """What the web views share in one worker: the PostgreSQL pool, the lookup backend, the S3
-presigner, the rate limiter and the image link signer, each made on first use and closed when
+client, the rate limiter and the image link signer, each made on first use and closed when
 the worker stops.
 
 These are connections and configuration, not stream state: a restarted worker makes them
@@ -87,7 +87,8 @@ class WebResources:
         return self._reference
 
     async def s3(self) -> Any:
-        """An aiobotocore S3 client (only presigns here, so it never blocks on the server)."""
+        """An aiobotocore S3 client: it presigns image URLs, and fetches the images an
+        evidence report embeds (``web.evidence.gather``, with a time limit)."""
         if self._s3 is None:
             async with self._lock:
                 if self._s3 is None:

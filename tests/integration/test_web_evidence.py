@@ -147,11 +147,20 @@ def test_a_reads_report_holds_its_correction_its_alert_and_says_what_is_missing(
     while query(web, sql, event_id)[0]["plate"] != "WX70ABD":
         assert time.monotonic() < deadline, "the projections did not apply the correction"
         time.sleep(0.5)
+    # An alert of several reads lists this one among them, under the plate it had then.
+    query(
+        web, "INSERT INTO alerts (alert_id, rule_id, event_id, captured_at, plate, camera_id,"
+        " severity, raised_at, details) VALUES ($1, 'convoy', $2, $3, $4, $5, 'warning', now(),"
+        " $6::jsonb)",
+        f"convoy-{web.unique}", ours(web)[3]["event_id"], read["captured_at"], PLATE,
+        read["camera_id"], f'{{"event_ids": ["{ours(web)[3]["event_id"]}", "{event_id}"]}}',
+    )  # fmt: skip
     text = text_of(pdf_of(web.call("GET", f"/evidence/reads/{event_id}", "admin")))
     for expected in (
         f"Read {event_id}", "Plate WX70ABD", "Read by the camera as WX70ABC",
         "test operator (key", "the last letter is a D", "Alerts raised by this read",
-        f"alert-{web.unique}-1", "Reason given None (not required for this role)",
+        f"alert-{web.unique}-1", f"convoy-{web.unique}",
+        "Reason given None (not required for this role)",
     ):  # fmt: skip
         assert expected in text, expected
 
