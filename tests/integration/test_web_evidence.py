@@ -3,7 +3,9 @@ schema registry, PostgreSQL, Elasticsearch and S3 (the stack's moto server), wit
 Europe/London. Each PDF is downloaded and read back with pypdf: the alert's report holds the
 rule, its acknowledgement and the crop as stored in S3, byte for byte; a read's report holds
 an operator's correction made through the API, and says when a crop is gone from the store;
-each report is audited with the digest it prints; viewers are held to the access policy.
+each report is audited with the digest it prints; viewers are held to the access policy; and
+an object store that does not answer fails the request (503) instead of filing a report that
+says the crop is gone.
 """
 
 from __future__ import annotations
@@ -201,3 +203,19 @@ def test_reports_keep_the_access_policy_of_the_pages_they_come_from(web: WebStac
     assert missing.status_code == 404 and "does not exist" in missing.text
     gone = session.get(f"{web.url}/evidence/alerts/no-such-alert?reason={reason}", timeout=30)
     assert gone.status_code == 404
+
+
+def test_a_report_is_refused_while_the_object_store_is_down(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from ops.worker import free_port
+
+    override = {"ALPR_S3__ENDPOINT": f"http://127.0.0.1:{free_port()}"}  # nothing answers
+    web = asyncio.run(ws.start(settings, tmp_path, "postgres", 1000, 1000, override))
+    try:
+        answer = web.call("GET", f"/evidence/alerts/alert-{web.unique}-0", "admin")
+        # Not a report that looks as if the crop were gone: the request is to be retried.
+        assert answer.status_code == 503, answer.text[:300]
+        assert "not answering right now" in answer.text and answer.headers["Retry-After"]
+    finally:
+        asyncio.run(ws.stop(web))
