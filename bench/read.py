@@ -1,11 +1,14 @@
 """Per-stage latency of the engine on the labelled set and on a composed 1080p street frame.
 
-    python -m bench.read [DIR] [--repeat N] [--config FILE]
+    python -m bench.read [DIR] [--repeat N] [--config FILE] [--baseline FILE]
 
 DIR is the labelled set (default ``$ALPR_HOME/samples/plates``, built by
 ``bench/samples.py``). The 1080p frame is composed from the set's real photographs so that
 it holds several vehicles at several sizes. Prints p50/p95 per stage (vehicles, plates,
-ocr, frame) in milliseconds, and last ``RESULT frame_ms=<p50 of the 1080p frame>``.
+ocr, frame) in milliseconds, and last ``RESULT frame_ms=<p50 of the 1080p frame>``. With
+``--baseline`` the baseline engine settings are timed too, in the same run (the two engines
+take turns frame by frame, so both see the same machine load), and the result line adds
+``baseline_ms`` and ``ratio`` (frame_ms over baseline_ms).
 """
 
 from __future__ import annotations
@@ -54,16 +57,19 @@ def percentiles(samples: dict[str, list[float]]) -> dict[str, tuple[float, float
     }
 
 
-def time_frames(engine: Any, frames: list[Any], repeat: int) -> dict[str, list[float]]:
-    """Stage timings of ``repeat`` passes over ``frames`` (after one warm-up pass)."""
+def time_frames(engines: list[Any], frames: list[Any], repeat: int) -> list[dict[str, list[float]]]:
+    """Stage timings of each engine over ``repeat`` passes over ``frames`` (after one
+    warm-up pass), the engines taking turns on every frame."""
     for frame in frames:
-        engine.read(frame)
-    samples: dict[str, list[float]] = {stage: [] for stage in STAGES}
+        for engine in engines:
+            engine.read(frame)
+    samples: list[dict[str, list[float]]] = [{stage: [] for stage in STAGES} for _ in engines]
     for _ in range(repeat):
         for frame in frames:
-            timings = engine.read(frame).timings
-            for stage in STAGES:
-                samples[stage].append(timings.get(stage, 0.0))
+            for engine, table in zip(engines, samples, strict=True):
+                timings = engine.read(frame).timings
+                for stage in STAGES:
+                    table[stage].append(timings.get(stage, 0.0))
     return samples
 
 
@@ -86,18 +92,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dir", nargs="?", type=Path, default=alpr_home() / "samples" / "plates")
     parser.add_argument("--repeat", type=int, default=10, help="passes over the frames")
     parser.add_argument("--config", type=Path, default=None, help="engine settings (YAML)")
+    parser.add_argument(
+        "--baseline", type=Path, default=None, help="engine settings to compare with (YAML)"
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, got {args.repeat}")
-    engine = build_engine(load_engine_config(args.config))
+    configs = [("", args.config)]
+    if args.baseline is not None:
+        configs.append((f"baseline {args.baseline.name}: ", args.baseline))
+    engines = [build_engine(load_engine_config(path)) for _, path in configs]
     names = sorted({line.split("\t")[0] for line in _label_lines(args.dir / "labels.tsv")})
     photos = [cv2.imread(str(args.dir / name)) for name in names]
-    report("labelled set", time_frames(engine, photos, args.repeat))
+    for (title, _), samples in zip(configs, time_frames(engines, photos, args.repeat), strict=True):
+        report(f"{title}labelled set", samples)
     frame = compose_frame(args.dir)
-    plates = sorted(p.text for p in engine.read(frame).plates)
-    print(f"1080p frame reads: {' '.join(plates) or '(none)'}")
-    table = report("1080p frame", time_frames(engine, [frame], args.repeat))
-    print(f"RESULT frame_ms={table['frame'][0]:.1f}")
+    for (title, _), engine in zip(configs, engines, strict=True):
+        plates = sorted(p.text for p in engine.read(frame).plates)
+        print(f"{title}1080p frame reads: {' '.join(plates) or '(none)'}")
+    tables = [
+        report(f"{title}1080p frame", samples)
+        for (title, _), samples in zip(
+            configs, time_frames(engines, [frame], args.repeat), strict=True
+        )
+    ]
+    result = f"RESULT frame_ms={tables[0]['frame'][0]:.1f}"
+    if len(tables) > 1:
+        baseline = tables[1]["frame"][0]
+        result += f" baseline_ms={baseline:.1f} ratio={tables[0]['frame'][0] / baseline:.2f}"
+    print(result)
     return 0
 
 

@@ -29,8 +29,26 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class YoloVehicles(_Section):
+class _Yolo(_Section):
+    """Settings every YOLOv8 detector shares."""
+
+    input_shape: Literal["fit", "square"] = Field(
+        default="fit",
+        description="'fit': the image is letterboxed to its own aspect (long side 640, short "
+        "side rounded up to 32; a 16:9 frame costs 60% of a square run, at the same scale); "
+        "'square': into 640x640, as the model was exported",
+    )
+
+
+class YoloVehicles(_Yolo):
     """Vehicle detection with the COCO YOLOv8n ONNX model."""
+
+    input_shape: Literal["fit", "square"] = Field(
+        default="square",
+        description="'fit': letterboxed to the image's own aspect (a 16:9 frame costs 60% of "
+        "a square run); 'square' (the default): into 640x640. Fit boxes the same vehicles, "
+        "but YOLOv8n's car/truck call of small cars flips more often without the padding",
+    )
 
     type: Literal["yolov8"] = "yolov8"
     model: str = Field(default="vehicles", description="Name of the model in the manifest")
@@ -47,7 +65,7 @@ class NoVehicles(_Section):
     type: Literal["none"] = "none"
 
 
-class YoloPlates(_Section):
+class YoloPlates(_Yolo):
     """Plate localisation with the YOLOv8 plate detector exported from safelicensing."""
 
     type: Literal["yolov8"] = "yolov8"
@@ -129,6 +147,15 @@ class PpOcr(_Section):
         ge=0.5,
         le=10.0,
         description="Plates with width/height below this are tried as two lines",
+    )
+    pad_width: int = Field(
+        default=192,
+        ge=8,
+        le=1280,
+        description="Recognition inputs narrower than this are padded to it; a batch is as "
+        "wide as its widest line. PP-OCR's own inference pads to 320, but plate lines are "
+        "100-230 pixels wide at height 48, and recognition time grows with the width; short "
+        "lines (the top line of a two-line plate) read worse with much less padding",
     )
     settle_confidence: float = Field(
         default=0.9,

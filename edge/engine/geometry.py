@@ -21,7 +21,7 @@ LETTERBOX_FILL = 114
 
 @dataclass(frozen=True)
 class Letterbox:
-    """How an image was scaled and padded into a square model input."""
+    """How an image was scaled and padded into a model input."""
 
     scale: float
     pad_x: float
@@ -35,21 +35,32 @@ class Letterbox:
         return out
 
 
-def letterbox(image: Image, size: int) -> tuple[Image, Letterbox]:
-    """Fit ``image`` into a ``size`` x ``size`` square, keeping its aspect, padding with grey."""
+def letterbox(image: Image, size: int, multiple: int | None = None) -> tuple[Image, Letterbox]:
+    """Fit ``image`` into a ``size`` x ``size`` square, keeping its aspect, padding with grey.
+
+    With ``multiple``, the canvas is only as large as the scaled image, rounded up to that
+    multiple on each side (a 16:9 frame into 640 gives 640x384, not 640x640): for models
+    that take any input size (see ``yolo_shapes``).
+    """
     import cv2
 
     if size <= 0:
         raise ValueError(f"size must be positive, got {size}")
+    if multiple is not None and (multiple <= 0 or size % multiple):
+        raise ValueError(f"multiple must be a positive divisor of size {size}, got {multiple}")
     height, width = image.shape[:2]
     if height == 0 or width == 0:
         raise ValueError(f"image must not be empty, got shape {image.shape}")
     scale = min(size / height, size / width)
     new_w, new_h = round(width * scale), round(height * scale)
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    pad_x, pad_y = (size - new_w) / 2, (size - new_h) / 2
+    canvas_w, canvas_h = size, size
+    if multiple is not None:
+        canvas_w = -(-new_w // multiple) * multiple
+        canvas_h = -(-new_h // multiple) * multiple
+    pad_x, pad_y = (canvas_w - new_w) / 2, (canvas_h - new_h) / 2
     left, top = round(pad_x - 0.1), round(pad_y - 0.1)
-    canvas = np.full((size, size, 3), LETTERBOX_FILL, dtype=np.uint8)
+    canvas = np.full((canvas_h, canvas_w, 3), LETTERBOX_FILL, dtype=np.uint8)
     canvas[top : top + new_h, left : left + new_w] = resized
     return canvas, Letterbox(scale=scale, pad_x=float(left), pad_y=float(top))
 

@@ -21,7 +21,7 @@ from edge.formats import PlateFormats
 
 __all__ = ["PlateReader", "PpOcrReader", "TextRead"]
 
-#: PP-OCR recognition input height and the narrowest padded width it was trained on.
+#: PP-OCR recognition input height and the narrowest width its own inference pads to.
 REC_HEIGHT = 48
 REC_MIN_WIDTH = 320
 REC_MAX_WIDTH = 1280
@@ -143,7 +143,7 @@ class PpOcrReader(PlateReader):
     def log_probs(self, lines: Sequence[tuple[Image, float]]) -> list[np.ndarray]:
         """Per-step plate-character log-probabilities of each (image, horizontal stretch)
         read as one line of text, in one batch."""
-        tensors = [_to_tensor(image, stretch) for image, stretch in lines]
+        tensors = [_to_tensor(image, stretch, self.config.pad_width) for image, stretch in lines]
         width = max(t.shape[2] for t in tensors)
         batch = np.zeros((len(tensors), 3, REC_HEIGHT, width), np.float32)
         for row, tensor in enumerate(tensors):
@@ -171,8 +171,9 @@ def _steps(width: int, batch_width: int, batch_steps: int) -> int:
     return max(1, min(batch_steps, int(np.ceil(batch_steps * width / batch_width))))
 
 
-def _to_tensor(crop: Image, stretch: float = 1.0) -> np.ndarray:
-    """A BGR crop resized to the recognition height (width times ``stretch``), in [-1, 1], CHW."""
+def _to_tensor(crop: Image, stretch: float = 1.0, pad_width: int = REC_MIN_WIDTH) -> np.ndarray:
+    """A BGR crop resized to the recognition height (width times ``stretch``), in [-1, 1], CHW,
+    padded on the right to at least ``pad_width``."""
     import cv2
 
     height, width = crop.shape[:2]
@@ -182,6 +183,6 @@ def _to_tensor(crop: Image, stretch: float = 1.0) -> np.ndarray:
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
     resized = cv2.resize(crop, (new_width, REC_HEIGHT), interpolation=interpolation)
     tensor = resized.astype(np.float32).transpose(2, 0, 1) / 255.0
-    padded = np.zeros((3, REC_HEIGHT, max(new_width, REC_MIN_WIDTH)), np.float32)
+    padded = np.zeros((3, REC_HEIGHT, max(new_width, pad_width)), np.float32)
     padded[:, :, :new_width] = (tensor - 0.5) / 0.5
     return padded

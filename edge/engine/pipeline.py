@@ -147,7 +147,13 @@ class Engine:
             # A plate too small to see in the whole frame grows when its vehicle's crop is
             # scaled up to the model's input: search the vehicles that got no plate.
             empty = [o for o in owners if not any(_holds(o, p) for p, _ in found)]
-            second_looks = self._locate_in_mosaics(frame, empty[: self.vehicle_searches])
+            second_looks = [
+                (plate, owner)
+                for plate, owner in self._locate_in_mosaics(frame, empty[: self.vehicle_searches])
+                # The crop's margin shows what is around the vehicle: a plate there is not
+                # this vehicle's, and the whole frame did not see one there.
+                if owner is not None and _holds(owner, plate)
+            ]
             found += second_looks
         # Overlapping vehicle boxes (a car also boxed as a truck) hold the same plate: the
         # smallest one around it owns it, whichever crop it was found in.

@@ -39,7 +39,14 @@ class YoloPlateLocator(PlateLocator):
         self.search = config.search
         self.vehicle_searches = config.vehicle_searches
         self.yolo = YoloV8Onnx(
-            model, (PLATE_LABEL,), 640, config.min_score, config.iou_threshold, threads, allow_gpu
+            model,
+            (PLATE_LABEL,),
+            640,
+            config.min_score,
+            config.iou_threshold,
+            threads,
+            allow_gpu,
+            any_size=config.input_shape == "fit",
         )
 
     def locate(self, region: Image) -> Detections:

@@ -43,9 +43,10 @@ def choose_providers(
 
 
 def open_session(
-    model: Path, threads: int = 0, allow_gpu: bool = True
+    model: Path | bytes, threads: int = 0, allow_gpu: bool = True, name: str = ""
 ) -> onnxruntime.InferenceSession:
-    """Load ``model`` with the best providers, falling back to CPU if a GPU provider fails.
+    """Load ``model`` (a file, or a serialized graph called ``name`` in messages) with the
+    best providers, falling back to CPU if a GPU provider fails.
 
     ``threads`` is the intra-op thread count; 0 lets ONNX Runtime choose.
     """
@@ -59,10 +60,12 @@ def open_session(
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     providers = choose_providers(ort.get_available_providers(), allow_gpu)
+    source = model if isinstance(model, bytes) else str(model)
+    name = name or (model.name if isinstance(model, Path) else "model")
     try:
-        return ort.InferenceSession(str(model), options, providers=providers)
+        return ort.InferenceSession(source, options, providers=providers)
     except Exception as exc:
         if [name for name, _ in providers] == ["CPUExecutionProvider"]:
             raise
-        logger.warning("GPU providers failed for %s (%s); using the CPU", model.name, exc)
-        return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        logger.warning("GPU providers failed for %s (%s); using the CPU", name, exc)
+        return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])

@@ -48,6 +48,7 @@ class YoloVehicleDetector(VehicleDetector):
             config.iou_threshold,
             threads,
             allow_gpu,
+            any_size=config.input_shape == "fit",
         )
 
     def detect(self, frame: Image, scale: float = 1.0) -> Detections:

@@ -38,6 +38,30 @@ def test_letterbox_round_trip_maps_model_boxes_back_to_source_pixels() -> None:
     np.testing.assert_allclose(geometry.to_source(model), source, atol=1e-3)
 
 
+def test_letterbox_to_a_multiple_keeps_the_aspect_and_pads_only_to_the_multiple() -> None:
+    image = np.zeros((1080, 1920, 3), np.uint8)
+    boxed, geometry = letterbox(image, 640, multiple=32)
+    assert boxed.shape == (384, 640, 3)  # 640x360 scaled, rounded up to 384 rows
+    assert geometry.scale == pytest.approx(1 / 3)
+    assert (geometry.pad_x, geometry.pad_y) == (0, 12)
+    assert (boxed[:12] == LETTERBOX_FILL).all() and (boxed[372:] == LETTERBOX_FILL).all()
+    assert (boxed[12:372] == 0).all()
+    source = np.asarray([[300.0, 90.0, 900.0, 600.0]], np.float32)
+    model = source * geometry.scale + [geometry.pad_x, geometry.pad_y] * 2
+    np.testing.assert_allclose(geometry.to_source(model), source, atol=1e-3)
+
+
+def test_letterbox_to_a_multiple_of_a_tall_image_narrows_the_width() -> None:
+    boxed, _ = letterbox(np.zeros((640, 100, 3), np.uint8), 640, multiple=32)
+    assert boxed.shape == (640, 128, 3)
+
+
+@pytest.mark.parametrize("multiple", [0, 7])
+def test_letterbox_rejects_a_multiple_that_does_not_divide_the_size(multiple: int) -> None:
+    with pytest.raises(ValueError, match="multiple must be a positive divisor"):
+        letterbox(np.zeros((4, 4, 3), np.uint8), 640, multiple=multiple)
+
+
 @pytest.mark.parametrize("size", [0, -5])
 def test_letterbox_rejects_a_non_positive_size(size: int) -> None:
     with pytest.raises(ValueError, match="size must be positive"):
