@@ -8,10 +8,12 @@ adds no read: each original fails again with its reason and its attempt count go
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
 import signal
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -31,6 +33,7 @@ from config.settings import Settings
 from ops.worker import WorkerProcess, free_port
 from streams.codec import AvroSchema, SchemaCache, decode, default_schema_cache
 from streams.registry import SchemaRegistryClient
+from tables.dedupe import DiskSeenEvents, SeenEvent, encode_entry, encode_key
 from tests.integration.conftest import require_port
 from tests.support.isolated import IsolatedRun
 from tests.support.streams import (
@@ -349,3 +352,120 @@ async def test_a_router_killed_and_replaced_still_knows_what_it_routed(
         assert health is not None and health["consumers"]["router"]["group"] == f"{app_id}-router"
     finally:
         await IsolatedRun("test-router", unique).drop(bootstrap)
+
+
+def dedupe_file(workdir: Path, app_id: str) -> Path:
+    """Where a worker in ``workdir`` keeps its dedupe state (the default dedupe_dir)."""
+    return workdir / "worker-data" / "router-dedupe" / f"{app_id}-event_ids_seen-changelog.sqlite3"
+
+
+async def test_a_router_restarted_on_its_state_file_reads_only_the_changelog_written_since(
+    settings: Settings, topics: Topics, tmp_path: Path, unique: str
+) -> None:
+    """Killed and started again in the same data directory, the router knows what it routed
+    from its file and reads only what was written to the changelog while it was down."""
+    bootstrap = settings.kafka.bootstrap_servers
+    app_id = IsolatedRun("test-router", unique).app_id
+    changelog = f"{app_id}-event_ids_seen-changelog"
+    env = alpr_env(topics, ALPR_FAUST__APP_ID=app_id)
+    cache = default_schema_cache()
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    events = {
+        event_id: encode_plate_event(cache, f"{topics.raw}-value", event_id=event_id)
+        for event_id in (first, second)
+    }
+    try:
+        async with (
+            Collector(bootstrap, topics.detected, "PlateRead") as reads,
+            Collector(bootstrap, topics.dlq, "DeadLetter") as letters,
+        ):
+            node = WorkerProcess(tmp_path / "node", free_port(), env=env).start()
+            try:
+                await asyncio.to_thread(node.wait_ready, 120, 1, ("router",))
+                await produce(bootstrap, topics.raw, [(first.encode(), events[first])])
+                await reads.wait_for(1, timeout=60)
+                await wait_stored(dedupe_file(tmp_path / "node", app_id), 1)
+            finally:
+                assert node.process is not None
+                os.killpg(node.process.pid, signal.SIGKILL)
+                node.process.wait()
+
+            # While it is down, another worker routes `second` from raw partition 0.
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+            await producer.start()
+            try:
+                entry = SeenEvent(time.time(), partition=0)  # no raw offset: not a redelivery
+                await producer.send_and_wait(
+                    changelog, encode_entry(entry), key=encode_key(second), partition=0
+                )
+            finally:
+                await producer.stop()
+
+            with WorkerProcess(tmp_path / "node", free_port(), env=env) as restarted:
+                await asyncio.to_thread(restarted.wait_ready, 120, 1, ("router",))
+                again = [(first.encode(), events[first])]
+                await produce(bootstrap, topics.raw, again)
+                await produce_to(bootstrap, topics.raw, 0, second.encode(), events[second])
+                await letters.wait_for(2, timeout=60)
+                await asyncio.sleep(3)  # anything extra would show up now
+                restored = restarted.log_path.read_text(errors="replace")
+        assert f"{changelog}: 1 records of" in restored  # the tail only, not `first`
+        assert [r["event_id"] for r in reads.records] == [first]
+        assert sorted((d["reason"], d["event_id"]) for d in letters.records) == sorted(
+            [("duplicate", first), ("duplicate", second)]
+        )
+    finally:
+        await IsolatedRun("test-router", unique).drop(bootstrap)
+
+
+async def test_a_state_file_ahead_of_its_changelog_is_restored_from_the_changelog(
+    settings: Settings, topics: Topics, tmp_path: Path, unique: str
+) -> None:
+    """A file whose positions lie past the changelog's end (the topic was recreated) is not
+    the changelog's state: its entries are dropped, so an event it lists is routed."""
+    bootstrap = settings.kafka.bootstrap_servers
+    app_id = IsolatedRun("test-router", unique).app_id
+    changelog = f"{app_id}-event_ids_seen-changelog"
+    listed = str(uuid.uuid4())
+    stale = DiskSeenEvents(dedupe_file(tmp_path, app_id), changelog)
+    stale.written(
+        {listed: SeenEvent(time.time(), partition=0, offset=5)},
+        {p: 99 for p in range(settings.kafka.partitions)},
+    )
+    stale.close()
+    env = alpr_env(topics, ALPR_FAUST__APP_ID=app_id)
+    payload = encode_plate_event(default_schema_cache(), f"{topics.raw}-value", event_id=listed)
+    try:
+        async with Collector(bootstrap, topics.detected, "PlateRead") as reads:
+            with WorkerProcess(tmp_path, free_port(), env=env) as worker:
+                await asyncio.to_thread(worker.wait_ready, 120, 1, ("router",))
+                await produce_to(bootstrap, topics.raw, 0, listed.encode(), payload)
+                await reads.wait_for(1, timeout=60)
+                log_text = worker.log_path.read_text(errors="replace")
+        assert [r["event_id"] for r in reads.records] == [listed]
+        assert "is stale: restoring them in full" in log_text
+    finally:
+        await IsolatedRun("test-router", unique).drop(bootstrap)
+
+
+async def wait_stored(path: Path, count: int, timeout: float = 30) -> None:
+    """Until the worker's state file holds ``count`` entries (read beside the worker: WAL)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with contextlib.closing(sqlite3.connect(path)) as db:
+                if db.execute("SELECT count(*) FROM seen").fetchone()[0] >= count:
+                    return
+        except sqlite3.OperationalError:
+            pass  # not created yet
+        assert time.monotonic() < deadline, f"{path} did not get {count} entries"
+        await asyncio.sleep(0.2)
+
+
+async def produce_to(bootstrap: str, topic: str, partition: int, key: bytes, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key, partition=partition)
+    finally:
+        await producer.stop()
