@@ -3,7 +3,9 @@
 A plate detector with a 640x640 input sees a vehicle crop of 150 pixels scaled up four
 times, where the whole frame shrank the same plate three times. Searching each crop apart
 costs a model run per vehicle; packing up to four crops into the cells of one 2x2 mosaic
-costs one run and still scales each crop up about twice.
+costs one run and still scales each crop up about twice. With ``compact``, fewer crops
+take a smaller mosaic (two side by side: 640x320, half the run of a 2x2 one), for detectors
+that take any input size.
 """
 
 from __future__ import annotations
@@ -30,15 +32,20 @@ class Cell:
 
 
 def pack(
-    frame: Image, regions: Sequence[Box], cell: int = 320, grid: int = 2
+    frame: Image, regions: Sequence[Box], cell: int = 320, grid: int = 2, compact: bool = False
 ) -> tuple[Image, list[Cell]]:
     """A ``grid`` x ``grid`` mosaic of the frame's ``regions`` (at most grid**2), each scaled
-    to fit its ``cell``-pixel square, top-left aligned; and where each one went."""
+    to fit its ``cell``-pixel square, top-left aligned; and where each one went. ``compact``
+    leaves out the columns and rows no region needs (one region: one cell; two: one row)."""
     import cv2
 
     if not 1 <= len(regions) <= grid * grid:
         raise ValueError(f"regions must number 1 to {grid * grid}, got {len(regions)}")
-    mosaic = np.full((cell * grid, cell * grid, 3), LETTERBOX_FILL, np.uint8)
+    columns, rows = grid, grid
+    if compact:
+        columns = min(grid, len(regions))
+        rows = -(-len(regions) // grid)
+    mosaic = np.full((cell * rows, cell * columns, 3), LETTERBOX_FILL, np.uint8)
     cells = []
     for index, (x1, y1, x2, y2) in enumerate(regions):
         x1, y1 = max(0.0, x1), max(0.0, y1)

@@ -174,7 +174,7 @@ class Engine:
         for start in range(0, len(owners), MOSAIC_CELLS):
             group = owners[start : start + MOSAIC_CELLS]
             regions = [pad_box(o.box, VEHICLE_MARGIN, VEHICLE_MARGIN) for o in group]
-            image, cells = mosaic.pack(frame, regions)
+            image, cells = mosaic.pack(frame, regions, compact=self.plates.any_size)
             for index, plate in mosaic.unpack(list(self.plates.locate(image)), cells):
                 found.append((plate, group[index]))
         return found

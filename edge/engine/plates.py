@@ -24,6 +24,9 @@ class PlateLocator(ABC):
     search: str = "frame"
     #: In the 'auto' search, how many vehicles without a plate are searched again.
     vehicle_searches: int = 0
+    #: Whether the locator reads any image shape at its own aspect (then a mosaic of two
+    #: vehicles may be a 2x1 strip: see ``mosaic.pack``'s ``compact``).
+    any_size: bool = False
 
     @abstractmethod
     def locate(self, region: Image) -> Detections:
@@ -48,6 +51,7 @@ class YoloPlateLocator(PlateLocator):
             allow_gpu,
             any_size=config.input_shape == "fit",
         )
+        self.any_size = self.yolo.multiple is not None
 
     def locate(self, region: Image) -> Detections:
         return self.yolo.detect(region)

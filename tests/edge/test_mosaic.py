@@ -26,6 +26,28 @@ def test_regions_fill_cells_and_detections_map_back_to_frame_pixels() -> None:
     assert d1.box == pytest.approx((510.0, 10.0, 530.0, 20.0))
 
 
+@pytest.mark.parametrize(
+    ("count", "shape"),
+    [(1, (320, 320, 3)), (2, (320, 640, 3)), (3, (640, 640, 3)), (4, (640, 640, 3))],
+)
+def test_a_compact_mosaic_leaves_out_the_rows_and_columns_no_region_needs(
+    count: int, shape: tuple[int, int, int]
+) -> None:
+    frame = np.zeros((400, 800, 3), np.uint8)
+    image, cells = pack(frame, [(0, 0, 100, 100)] * count, compact=True)
+    assert image.shape == shape
+    assert [(c.x, c.y) for c in cells] == [(0, 0), (320, 0), (0, 320), (320, 320)][:count]
+
+
+def test_detections_in_a_compact_strip_map_back_to_their_vehicle() -> None:
+    frame = np.zeros((400, 800, 3), np.uint8)
+    image, cells = pack(frame, [(0, 0, 160, 160), (400, 200, 560, 360)], compact=True)
+    assert image.shape == (320, 640, 3)
+    ((index, found),) = unpack([Detection((340.0, 100.0, 380.0, 120.0), 0.7, "plate")], cells)
+    assert index == 1
+    assert found.box == pytest.approx((410.0, 250.0, 430.0, 260.0))
+
+
 def test_too_many_regions_or_one_outside_the_frame_is_refused() -> None:
     frame = np.zeros((100, 100, 3), np.uint8)
     with pytest.raises(ValueError, match="regions must number 1 to 4"):
