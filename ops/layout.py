@@ -7,7 +7,12 @@ other program) can share a machine:
                         ``/var/cache/alpr-stack``, because the services run as an
                         unprivileged user that cannot enter ``/root``)
 ``ALPR_STACK_USER``     the unprivileged user the services run as when started by root
-``ALPR_STACK_<SVC>_PORT`` for KAFKA, KAFKA_CONTROLLER, KAFKA_METRICS, REGISTRY, REGISTRY_MANAGEMENT,
+``ALPR_STACK_KAFKA_BROKERS`` 1 (the default) or 3: overrides the shape ``ops/stack up
+                        --brokers N`` recorded in the stack directory (``kafka-brokers``)
+``ALPR_STACK_KAFKA_HEAP`` the most heap of each broker of a three-broker cluster (``384m``)
+``ALPR_STACK_<SVC>_PORT`` for KAFKA, KAFKA_CONTROLLER, KAFKA_METRICS (broker 1), KAFKA_2,
+                        KAFKA_2_CONTROLLER, KAFKA_2_METRICS, KAFKA_3, ... (brokers 2 and 3 of
+                        a three-broker cluster), REGISTRY, REGISTRY_MANAGEMENT,
                         POSTGRES, ELASTICSEARCH, ELASTICSEARCH_TRANSPORT, S3, SMTP,
                         PROMETHEUS, ALERTMANAGER, NODE_EXPORTER, POSTGRES_EXPORTER,
                         ELASTICSEARCH_EXPORTER
@@ -37,6 +42,13 @@ DEFAULT_PORTS = {
     "kafka": 19092,
     "kafka_controller": 19093,
     "kafka_metrics": 19404,
+    # Brokers 2 and 3, in the three-broker mode only (ops/stack up --brokers 3).
+    "kafka_2": 19192,
+    "kafka_2_controller": 19193,
+    "kafka_2_metrics": 19405,
+    "kafka_3": 19292,
+    "kafka_3_controller": 19293,
+    "kafka_3_metrics": 19406,
     "registry": 18081,
     "registry_management": 18082,
     "postgres": 15432,
@@ -58,6 +70,30 @@ def _default_dir() -> Path:
     return Path.home() / ".cache" / "alpr" / "stack"
 
 
+#: The shapes of the stack's Kafka: one broker (development, tests, the demo) or three (a
+#: site's reference layout: replication factor 3, ``min.insync.replicas=2``).
+KAFKA_SHAPES = (1, 3)
+#: Where ``ops/stack up --brokers N`` records the shape, under the stack directory.
+KAFKA_BROKERS_FILE = "kafka-brokers"
+
+
+def recorded_kafka_brokers(root: Path) -> int:
+    """The number of Kafka brokers of the stack in ``root``: ``ALPR_STACK_KAFKA_BROKERS``,
+    else what ``ops/stack up --brokers N`` recorded, else 1."""
+    raw = os.environ.get("ALPR_STACK_KAFKA_BROKERS")
+    source = "ALPR_STACK_KAFKA_BROKERS"
+    if raw is None:
+        path = root / KAFKA_BROKERS_FILE
+        try:
+            raw, source = path.read_text().strip(), str(path)
+        except FileNotFoundError:
+            return 1
+    if not raw.isdigit() or int(raw) not in KAFKA_SHAPES:
+        shapes = " or ".join(map(str, KAFKA_SHAPES))
+        raise SystemExit(f"{source}: {raw!r} Kafka brokers; the stack runs {shapes}")
+    return int(raw)
+
+
 def _port(name: str) -> int:
     raw = os.environ.get(f"ALPR_STACK_{name.upper()}_PORT")
     if raw is None:
@@ -77,6 +113,25 @@ class Layout:
     user: str = field(default_factory=lambda: os.environ.get("ALPR_STACK_USER", "alpr-svc"))
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=lambda: {n: _port(n) for n in DEFAULT_PORTS})
+    #: Kafka brokers (1 or 3); 0: as recorded in ``root`` (:func:`recorded_kafka_brokers`).
+    kafka_brokers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kafka_brokers == 0:
+            object.__setattr__(self, "kafka_brokers", recorded_kafka_brokers(self.root))
+        if self.kafka_brokers not in KAFKA_SHAPES:
+            raise ValueError(f"kafka_brokers={self.kafka_brokers}: must be one of {KAFKA_SHAPES}")
+
+    @property
+    def kafka_nodes(self) -> range:
+        """The KRaft node ids of the brokers (each broker is a controller too)."""
+        return range(1, self.kafka_brokers + 1)
+
+    def kafka_port(self, node: int, role: str = "") -> int:
+        """Broker ``node``'s client port, or with ``role`` its ``controller`` or ``metrics``
+        port (broker 1 keeps the one-broker stack's ``kafka*`` ports)."""
+        key = "kafka" if node == 1 else f"kafka_{node}"
+        return self.ports[f"{key}_{role}" if role else key]
 
     @property
     def downloads(self) -> Path:
@@ -119,8 +174,11 @@ class Layout:
 
     def settings_env(self) -> dict[str, str]:
         """The ``ALPR_*`` settings that point the project at this stack."""
+        brokers = ";".join(f"kafka://{self.host}:{self.kafka_port(n)}" for n in self.kafka_nodes)
+        cluster = {"ALPR_KAFKA__REPLICATION_FACTOR": "3"} if self.kafka_brokers == 3 else {}
         return {
-            "ALPR_KAFKA__BROKER": f"kafka://{self.host}:{self.ports['kafka']}",
+            "ALPR_KAFKA__BROKER": brokers,
+            **cluster,
             "ALPR_SCHEMA_REGISTRY__URL": self.url("registry"),
             "ALPR_POSTGRES__DSN": self.postgres_dsn,
             "ALPR_ELASTICSEARCH__URL": self.url("elasticsearch"),

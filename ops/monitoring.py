@@ -83,12 +83,14 @@ class Prometheus(Service):
         """The configuration: a job of a fixed address for itself, Alertmanager, Kafka and
         each exporter; the workers' and edge workers' jobs read their target files."""
         host, ports = self.layout.host, self.layout.ports
-        static = [("prometheus", ports["prometheus"]), ("alertmanager", ports["alertmanager"])]
-        static += [("kafka", ports["kafka_metrics"])]
-        static += [(name.replace("_", "-"), ports[name]) for name in self.exporters]
+        static = [("prometheus", [ports["prometheus"]]), ("alertmanager", [ports["alertmanager"]])]
+        # Every broker of the stack (three in its three-broker mode) under the one job.
+        kafka = [self.layout.kafka_port(node, "metrics") for node in self.layout.kafka_nodes]
+        static += [("kafka", kafka)]
+        static += [(name.replace("_", "-"), [ports[name]]) for name in self.exporters]
         jobs: list[dict[str, Any]] = [
-            {"job_name": job, "static_configs": [{"targets": [f"{host}:{port}"]}]}
-            for job, port in static
+            {"job_name": job, "static_configs": [{"targets": [f"{host}:{p}" for p in job_ports]}]}
+            for job, job_ports in static
         ]
         jobs += [
             {

@@ -102,24 +102,37 @@ class ProcessTable:
         """SIGTERM the service's process group (or send ``leader_signal`` to its leader only,
         for a server that stops its children itself), SIGKILL the group after ``timeout``;
         True if it ran."""
-        record = self.running(name)
-        self._path(name).unlink(missing_ok=True)
-        if record is None:
-            return False
-        if leader_signal is None:
-            _signal_group(record.pid, signal.SIGTERM)
-        else:
-            try:
-                os.kill(record.pid, leader_signal)
-            except ProcessLookupError:
-                pass
+        return self.stop_together([name], timeout, leader_signal)[name]
+
+    def stop_together(
+        self, names: list[str], timeout: float = 30.0, leader_signal: int | None = None
+    ) -> dict[str, bool]:
+        """:meth:`stop` the services ``names`` at once: signal them all, then wait. For a
+        cluster whose last member would otherwise wait for the quorum of those stopped
+        before it. Whether each ran, by name."""
+        records = {name: self.running(name) for name in names}
+        for name, record in records.items():
+            self._path(name).unlink(missing_ok=True)
+            if record is None:
+                continue
+            if leader_signal is None:
+                _signal_group(record.pid, signal.SIGTERM)
+            else:
+                try:
+                    os.kill(record.pid, leader_signal)
+                except ProcessLookupError:
+                    pass
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not record.alive() and not _group_alive(record.pid):
-                return True
-            time.sleep(0.2)
-        _signal_group(record.pid, signal.SIGKILL)
-        return True
+        for record in records.values():
+            if record is None:
+                continue
+            while time.monotonic() < deadline:
+                if not record.alive() and not _group_alive(record.pid):
+                    break
+                time.sleep(0.2)
+            else:
+                _signal_group(record.pid, signal.SIGKILL)
+        return {name: record is not None for name, record in records.items()}
 
 
 def _signal_group(pgid: int, sig: int) -> None:

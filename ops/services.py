@@ -54,6 +54,16 @@ class Service(ABC):
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
 
+    @classmethod
+    def instances(cls, layout: Layout) -> list[Service]:
+        """The service's servers in ``layout``: one, or one per broker of a cluster."""
+        return [cls(layout)]
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        """Services started with this one, which none of them serves without."""
+        return ()
+
     @property
     def data_dir(self) -> Path:
         return self.layout.data / self.name
@@ -219,8 +229,49 @@ KAFKA_JMX_RULES = Path(__file__).resolve().parent / "prometheus" / "kafka-jmx.ym
 
 
 class Kafka(Service):
+    """One Kafka broker in KRaft mode, a controller too: the one broker of the default stack,
+    or broker ``node`` of the three-broker cluster (``ops/stack up --brokers 3``), a site's
+    reference layout: every broker a voter of the controller quorum, replication factor 3
+    and ``min.insync.replicas=2`` by default, so an acknowledged record (``acks=all``) is on
+    at least two brokers and one broker may die without loss or refusal."""
+
     name = "kafka"
     start_timeout = 90.0
+
+    def __init__(self, layout: Layout, node: int = 1) -> None:
+        super().__init__(layout)
+        if node not in layout.kafka_nodes:
+            raise ValueError(f"node={node}: the stack's brokers are {list(layout.kafka_nodes)}")
+        self.node = node
+        self.name = "kafka" if node == 1 else f"kafka-{node}"
+        if layout.kafka_brokers > 1:
+            # Each broker waits for a quorum of the others: three JVMs starting on few cores.
+            self.start_timeout = 180.0
+
+    @classmethod
+    def instances(cls, layout: Layout) -> list[Service]:
+        return [cls(layout, node) for node in layout.kafka_nodes]
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        """The cluster's other brokers: none serves without a quorum of them."""
+        return tuple("kafka" if n == 1 else f"kafka-{n}" for n in self.layout.kafka_nodes
+                     if n != self.node)  # fmt: skip
+
+    @property
+    def cluster_dir(self) -> Path:
+        """The three-broker cluster's folder (its brokers' data and its cluster id), apart
+        from the one broker's ``data/kafka``: the two are different clusters."""
+        return self.layout.data / "kafka-cluster"
+
+    @property
+    def data_dir(self) -> Path:
+        if self.layout.kafka_brokers == 1:
+            return self.layout.data / "kafka"
+        return self.cluster_dir / f"broker-{self.node}"
+
+    def endpoint(self) -> str:
+        return f"{self.layout.host}:{self.layout.kafka_port(self.node)}"
 
     @property
     def libs(self) -> Path:
@@ -245,32 +296,53 @@ class Kafka(Service):
              ("org.slf4j", "slf4j-reload4j", SLF4J_VERSION)],
         )  # fmt: skip
 
-    def prepare(self) -> None:
-        super().prepare()
-        ports, host = self.layout.ports, self.layout.host
-        log_dir = self.data_dir / "log"
-        (self.data_dir / "server.properties").write_text(
-            "\n".join([
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@{host}:{ports['kafka_controller']}",
-                f"listeners=PLAINTEXT://{host}:{ports['kafka']},CONTROLLER://{host}:{ports['kafka_controller']}",
-                f"advertised.listeners=PLAINTEXT://{host}:{ports['kafka']}",
-                "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                "inter.broker.listener.name=PLAINTEXT",
-                f"log.dirs={log_dir}",
-                "num.partitions=1",
+    def server_properties(self) -> list[str]:
+        """The broker's configuration, a line each."""
+        layout, host, node = self.layout, self.layout.host, self.node
+        voters = ",".join(
+            f"{n}@{host}:{layout.kafka_port(n, 'controller')}" for n in layout.kafka_nodes
+        )
+        port, controller = layout.kafka_port(node), layout.kafka_port(node, "controller")
+        return [
+            "process.roles=broker,controller",
+            f"node.id={node}",
+            f"controller.quorum.voters={voters}",
+            f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller}",
+            f"advertised.listeners=PLAINTEXT://{host}:{port}",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+            f"log.dirs={self.data_dir / 'log'}",
+            "num.partitions=1",
+            *self._replication(),
+            "group.initial.rebalance.delay.ms=0",
+            "message.max.bytes=10485760",
+            "replica.fetch.max.bytes=10485760",
+            "log.retention.hours=168",
+            "",
+        ]
+
+    def _replication(self) -> list[str]:
+        if self.layout.kafka_brokers == 1:
+            return [
                 "offsets.topic.replication.factor=1",
                 "transaction.state.log.replication.factor=1",
                 "transaction.state.log.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                "message.max.bytes=10485760",
-                "replica.fetch.max.bytes=10485760",
-                "log.retention.hours=168",
-                "",
-            ])
-        )  # fmt: skip
+            ]
+        # Topics created without a replication factor get 3, and a write with acks=all
+        # needs 2 replicas in sync: one broker of three may be lost, never an acked record.
+        return [
+            "default.replication.factor=3",
+            "min.insync.replicas=2",
+            "offsets.topic.replication.factor=3",
+            "transaction.state.log.replication.factor=3",
+            "transaction.state.log.min.isr=2",
+            "unclean.leader.election.enable=false",
+        ]
+
+    def prepare(self) -> None:
+        super().prepare()
+        (self.data_dir / "server.properties").write_text("\n".join(self.server_properties()))
         (self.data_dir / "log4j.properties").write_text(
             "log4j.rootLogger=INFO, stdout\n"
             "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
@@ -278,14 +350,24 @@ class Kafka(Service):
             "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
             "log4j.logger.kafka=INFO\nlog4j.logger.org.apache.kafka=INFO\n"
         )
-        if not (log_dir / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            say(f"formatting Kafka KRaft storage (cluster {cluster_id})")
+        if not (self.data_dir / "log" / "meta.properties").exists():
+            cluster_id = self._cluster_id()
+            say(f"formatting Kafka KRaft storage of {self.name} (cluster {cluster_id})")
             subprocess.run(
                 [self._java(), "-cp", f"{self.libs}/*", "kafka.tools.StorageTool", "format",
                  "-t", cluster_id, "-c", str(self.data_dir / "server.properties")],
                 check=True, capture_output=True, env=self._env(),
             )  # fmt: skip
+
+    def _cluster_id(self) -> str:
+        """A new id for the one broker; the three brokers share theirs (kept in a file)."""
+        new = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if self.layout.kafka_brokers == 1:
+            return new
+        path = self.cluster_dir / "cluster-id"
+        if not path.exists():
+            path.write_text(new + "\n")
+        return path.read_text().strip()
 
     def _java(self) -> str:
         return str(Path(_java_home()) / "bin" / "java")
@@ -293,11 +375,21 @@ class Kafka(Service):
     def _env(self) -> dict[str, str]:
         return {"PATH": os.environ.get("PATH", ""), "JAVA_HOME": _java_home()}
 
+    def _heap(self) -> list[str]:
+        if self.layout.kafka_brokers == 1:
+            return ["-Xms256m", "-Xmx768m"]
+        # Three JVMs on a developer's machine: small heaps (a broker's data is in the page
+        # cache, not its heap); a site sizes them with ALPR_STACK_KAFKA_HEAP.
+        heap = os.environ.get("ALPR_STACK_KAFKA_HEAP", "384m")
+        if not heap[:-1].isdigit() or heap[-1] not in "mg":
+            raise SystemExit(f"ALPR_STACK_KAFKA_HEAP={heap!r}: a size such as 384m or 1g")
+        return ["-Xms128m", f"-Xmx{heap}"]
+
     def launch(self) -> Launch:
         argv = [
             # Kafka's own start script's collector settings: short G1 pauses (its default
             # goal of 200 ms showed up as 40 ms stalls of a produce request's ack here).
-            self._java(), "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            self._java(), *self._heap(), "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
             "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
             f"-Xlog:gc:file={self.data_dir / 'gc.log'}:time,uptime:filecount=2,filesize=10M",
             "-Djava.awt.headless=true",
@@ -314,11 +406,11 @@ class Kafka(Service):
         on): the broker must start all the same."""
         if not self.jmx_agent.exists():
             return []
-        port = self.layout.ports["kafka_metrics"]
+        port = self.layout.kafka_port(self.node, "metrics")
         return [f"-javaagent:{self.jmx_agent}={self.layout.host}:{port}:{KAFKA_JMX_RULES}"]
 
     def probe(self) -> str:
-        return probes.kafka(self.layout.host, self.layout.ports["kafka"])
+        return probes.kafka(self.layout.host, self.layout.kafka_port(self.node))
 
 
 class Registry(Service):

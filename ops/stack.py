@@ -12,6 +12,7 @@ virtualenv exists.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import subprocess
 import sys
@@ -19,11 +20,11 @@ import time
 from collections import deque
 
 from ops.installers import PrerequisiteError, say
-from ops.layout import Layout
+from ops.layout import KAFKA_BROKERS_FILE, KAFKA_SHAPES, Layout
 from ops.monitoring import MONITORING_CLASSES
 from ops.probes import ProbeError
 from ops.procs import ProcessTable
-from ops.services import SERVICE_CLASSES, Service, ensure_user
+from ops.services import SERVICE_CLASSES, Kafka, Service, ensure_user
 
 #: Every service of the stack, in the order they start.
 ALL_SERVICES = SERVICE_CLASSES + MONITORING_CLASSES
@@ -34,7 +35,9 @@ class Stack:
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
-        self.services = {cls.name: cls(layout) for cls in ALL_SERVICES}
+        self.services = {
+            svc.name: svc for cls in ALL_SERVICES for svc in cls.instances(layout)
+        }  # fmt: skip
         self.procs = ProcessTable(layout.run)
 
     def select(self, names: list[str], with_dependencies: bool = True) -> list[Service]:
@@ -46,7 +49,7 @@ class Stack:
         wanted = set(names or self.services)
         if with_dependencies:
             for name in list(wanted):
-                wanted.update(self.services[name].depends_on)
+                wanted.update(self.services[name].depends_on, self.services[name].peers)
         return [svc for name, svc in self.services.items() if name in wanted]
 
     def healthy(self, svc: Service) -> str | None:
@@ -136,11 +139,18 @@ class Stack:
 
     def down(self, names: list[str]) -> int:
         # Only what was named: stopping a dependency would pull the floor from under others.
+        # Peers named together stop together: the last broker of a cluster stopped one by
+        # one would wait for a controller quorum that is gone, until it is killed.
+        done: set[str] = set()
         for svc in reversed(self.select(names, with_dependencies=False)):
-            if self.procs.stop(svc.name, leader_signal=svc.stop_signal):
-                say(f"{svc.name}: stopped")
-            else:
-                say(f"{svc.name}: was not running (started by this stack)")
+            if svc.name in done:
+                continue
+            group = [svc.name] + [p for p in svc.peers if p in names or not names]
+            stopped = self.procs.stop_together(group, leader_signal=svc.stop_signal)
+            for name in group:
+                done.add(name)
+                say(f"{name}: stopped" if stopped[name] else
+                    f"{name}: was not running (started by this stack)")  # fmt: skip
         return 0
 
     def status(self, names: list[str]) -> int:
@@ -182,6 +192,28 @@ class Stack:
         env = dict(self.layout.settings_env(), **os.environ)
         os.execvpe(argv[0], argv, env)
 
+    def reshape_kafka(self, brokers: int) -> Stack:
+        """The stack with ``brokers`` Kafka brokers, recorded in its directory for later
+        commands; refused while a broker of the other shape runs (they share ports)."""
+        if brokers == self.layout.kafka_brokers:
+            return self
+        if os.environ.get("ALPR_STACK_KAFKA_BROKERS"):
+            raise SystemExit(
+                f"ops/stack: --brokers {brokers} but ALPR_STACK_KAFKA_BROKERS="
+                f"{os.environ['ALPR_STACK_KAFKA_BROKERS']}: unset it or make them agree"
+            )
+        running = [s.name for s in self.services.values()
+                   if isinstance(s, Kafka) and self.procs.running(s.name)]  # fmt: skip
+        if running:
+            raise SystemExit(
+                f"ops/stack: Kafka runs with {self.layout.kafka_brokers} broker(s); stop it "
+                f"first (`ops/stack down {' '.join(running)}`), then `up --brokers {brokers}`"
+            )
+        self.layout.root.mkdir(parents=True, exist_ok=True)
+        (self.layout.root / KAFKA_BROKERS_FILE).write_text(f"{brokers}\n")
+        say(f"kafka: {brokers} broker(s) from now on (recorded in {self.layout.root})")
+        return Stack(dataclasses.replace(self.layout, kafka_brokers=brokers))
+
     def env(self) -> int:
         for key, value in self.layout.settings_env().items():
             print(f"export {key}={value}")
@@ -199,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="install (once) and start services; healthy ones are left alone")
     up.add_argument("services", nargs="*", help="services to start (default: all)")
+    up.add_argument(
+        "--brokers", type=int, choices=KAFKA_SHAPES,
+        help="Kafka brokers: 1 (the default) or 3, a site's reference layout (replication "
+        "factor 3, min.insync.replicas=2, in data/kafka-cluster); kept for later commands",
+    )  # fmt: skip
     install = sub.add_parser(
         "install", help="install (once) without starting, e.g. `install prometheus` for promtool"
     )
@@ -224,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(Layout())
     try:
         if args.command == "up":
+            if args.brokers is not None:
+                stack = stack.reshape_kafka(args.brokers)
             return stack.up(args.services)
         if args.command == "install":
             return stack.install(args.services)
