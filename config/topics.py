@@ -36,6 +36,11 @@ class TopicSettings(Section):
         pattern=TOPIC_NAME,
         description="ReadCorrections by operators, keyed by the corrected read's event id",
     )
+    assigned: str = Field(
+        default="alpr.alerts.assigned",
+        pattern=TOPIC_NAME,
+        description="AlertAssignments by operators, keyed by the assigned alert's id",
+    )
     max_message_bytes: int = Field(
         default=8 * 1024 * 1024,
         ge=1024 * 1024,

@@ -20,6 +20,7 @@ SCHEMA_FILES = {
     "CameraStatus": "camera_status.avsc",
     "Alert": "alert.avsc",
     "ReadCorrection": "read_correction.avsc",
+    "AlertAssignment": "alert_assignment.avsc",
 }
 
 

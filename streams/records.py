@@ -144,3 +144,15 @@ class ReadCorrection(_Record):
     owner: str
     corrected_at: datetime
     plate_crop_key: str | None = None
+
+
+class AlertAssignment(_Record):
+    """An alert assigned to a key owner (``assignee``) or unassigned (None), on
+    ``alpr.alerts.assigned`` keyed by alert id."""
+
+    assignment_id: str
+    alert_id: str
+    key_id: str
+    owner: str
+    assigned_at: datetime
+    assignee: str | None = None

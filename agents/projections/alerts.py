@@ -1,47 +1,84 @@
-"""``project_alerts_to_postgres``: ``alpr.alerts`` -> PostgreSQL's ``alerts`` table.
+"""``project_alerts_to_postgres``: ``alpr.alerts`` -> PostgreSQL's ``alerts`` table, and
+``project_alert_assignments``: ``alpr.alerts.assigned`` -> its ``alert_assignments`` table.
 
 Alerts are few next to reads, so this is a plain agent: each alert is written (idempotent on
 alert id) before the stream moves on, and Faust commits only what was written. While
 PostgreSQL is down the write is retried with backoff, holding the partition; an alert the
-database refuses (a data error, not an outage) becomes a dead letter.
+database refuses (a data error, not an outage) becomes a dead letter. Assignments are kept
+the same way (``stores.alert_assignments``: the latest of each alert wins, whatever the order),
+so ``alpr projections rebuild`` replays their topic to rebuild them.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import faust
 
 from agents.alerting.topics import alerts
 from agents.deadletters.letters import dead_letter_for
 from agents.emit import send_dead_letter
 from alpr import app
 from config.settings import get_settings
+from stores.alert_assignments import apply_assignment
 from stores.alerts_writer import AlertWriter, is_transient
 from streams.alert import Alert
+from streams.codec import AvroCodec, value_subject
 from streams.failures import ProcessingError, Reason, Stage
+from streams.records import AlertAssignment
 from streams.retry import Backoff, retry_until_done
 
 log = logging.getLogger(__name__)
+
+_assigned_topic = get_settings().topics.assigned
+
+#: Operators' assignments of alerts (sent by ``web.api.alert_assignment``).
+alert_assignments: faust.TopicT = app.topic(
+    _assigned_topic,
+    key_type=str,
+    value_type=AlertAssignment,
+    key_serializer="raw",
+    value_serializer=AvroCodec("AlertAssignment", subject=value_subject(_assigned_topic)),
+    internal=True,
+)
+
+
+async def _stored(
+    what: str, write: Callable[[], Awaitable[int]], event_id: str, event: Any, backoff: Backoff
+) -> int:
+    """``write()``'s answer, outages waited out; 0 and a dead letter when PostgreSQL refuses
+    the data (an error that is not an outage)."""
+    try:
+        return await retry_until_done(f"{what} projection", write, is_transient, backoff)
+    except Exception as exc:
+        log.error("%s %s refused by PostgreSQL: %r", what, event_id, exc)
+        error = ProcessingError(
+            Reason.INTERNAL_ERROR,
+            Stage.EMIT,
+            f"{what} not stored in PostgreSQL: {exc!r}",
+            event_id=event_id,
+        )
+        await send_dead_letter(dead_letter_for(error, event.message, time.time()))
+        return 0
 
 
 async def project_alert(writer: AlertWriter, event: Any, backoff: Backoff) -> int:
     """Store one alert; returns 1 if it was new, 0 if it was stored before."""
     alert: Alert = event.value
-    try:
-        return await retry_until_done(
-            "alert projection", lambda: writer.write([alert]), is_transient, backoff
-        )
-    except Exception as exc:
-        log.error("alert %s refused by PostgreSQL: %r", alert.alert_id, exc)
-        error = ProcessingError(
-            Reason.INTERNAL_ERROR,
-            Stage.EMIT,
-            f"alert not stored in PostgreSQL: {exc!r}",
-            event_id=alert.alert_id,
-        )
-        await send_dead_letter(dead_letter_for(error, event.message, time.time()))
-        return 0
+    return await _stored("alert", lambda: writer.write([alert]), alert.alert_id, event, backoff)
+
+
+async def project_assignment(writer: AlertWriter, event: Any, backoff: Backoff) -> int:
+    """Keep one assignment if it is its alert's latest; 1 if that changed the table."""
+    assignment: AlertAssignment = event.value
+
+    async def apply() -> int:
+        return await apply_assignment(await writer.pool(), assignment)
+
+    return await _stored("alert assignment", apply, assignment.alert_id, event, backoff)
 
 
 if get_settings().projections.enable_pg:
@@ -54,5 +91,16 @@ if get_settings().projections.enable_pg:
         try:
             async for event in stream.events():
                 yield await project_alert(writer, event, backoff)
+        finally:
+            await writer.close()
+
+    @app.agent(alert_assignments)
+    async def project_alert_assignments(stream: Any) -> Any:
+        """Keep the latest assignment of every alert in ``alert_assignments``."""
+        writer = AlertWriter(get_settings().postgres.dsn, pool_max=1)
+        backoff = Backoff(0.2, 10.0, stopping=lambda: app.should_stop)
+        try:
+            async for event in stream.events():
+                yield await project_assignment(writer, event, backoff)
         finally:
             await writer.close()

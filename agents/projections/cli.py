@@ -96,9 +96,10 @@ async def template_step(settings: Settings) -> str:
     ),
     option(
         "--store",
-        type=click.Choice(["pg", "es"]),
+        type=click.Choice(["pg", "es", "assignments"]),
         default=None,
-        help="Rebuild only PostgreSQL (pg) or only Elasticsearch (es); both by default.",
+        help="Rebuild only PostgreSQL's reads (pg) or only Elasticsearch (es); both by default. "
+        "assignments: the alerts' assignments, from alpr.alerts.assigned (never by default).",
     ),
     option(
         "--batch-size",
@@ -119,9 +120,20 @@ async def projections_rebuild(
     written again, with a progress bar. Writes are idempotent, so workers may keep running;
     searches see partial results until the rebuild ends.
     Example: alpr projections rebuild --since 3d --store es
+
+    With --store assignments, the alerts' assignments are emptied and replayed from their
+    topic instead (every one, whatever --since says), in one transaction.
     """
     from agents.deadletters.replay import parse_since
-    from agents.projections.rebuild import run_rebuild
+    from agents.projections.rebuild import rebuild_assignments, run_rebuild
+
+    if store == "assignments":
+        replayed = await rebuild_assignments(get_settings(), batch_size)
+        self.say(
+            f"assignments: {replayed.messages} messages replayed, {replayed.changed} kept, "
+            f"{replayed.undecodable} not assignments"
+        )
+        return
 
     try:
         when = parse_since(since) if since else None

@@ -1,4 +1,8 @@
-"""Wiring of ``alpr projections rebuild``: the stores, the topic replay and a progress bar."""
+"""Wiring of ``alpr projections rebuild``: the stores, the topic replays and a progress bar.
+
+Reads come back from ``alpr.plates.detected``; the alerts' assignments, kept in PostgreSQL
+beside the alerts, from ``alpr.alerts.assigned`` (``stores.alert_assignments``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import asyncpg
 from tqdm import tqdm
 
 from config.settings import Settings, get_settings
+from stores.alert_assignments import Replayed, replay_assignments
 from stores.es_writer import EsReadWriter, make_client, put_template
 from stores.pg_writer import PgReadWriter
 from stores.rebuild import (
@@ -63,3 +68,21 @@ async def run_rebuild(
             await pg.close()
         if es_client is not None:
             await es_client.close()
+
+
+async def rebuild_assignments(settings: Settings, batch_size: int) -> Replayed:
+    """Empty ``alert_assignments`` and replay every assignment on its topic into it, in one
+    transaction: pages never see the table half rebuilt."""
+    replay = TopicReplay(settings.kafka.bootstrap_servers, settings.topics.assigned, None)
+    conn = await asyncpg.connect(settings.postgres.dsn)
+    try:
+        await replay.open()
+        async with conn.transaction():
+            await conn.execute("TRUNCATE alert_assignments")
+            values = (
+                [record.value for record in batch] async for batch in replay.batches(batch_size)
+            )
+            return await replay_assignments(conn, values, default_schema_cache())
+    finally:
+        await replay.close()
+        await conn.close()
