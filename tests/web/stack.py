@@ -32,7 +32,7 @@ PARTITIONS = 2
 #: The plate the tests look up: many sightings, crops in S3, and a look-alike sibling.
 PLATE = "WX70ABC"
 LOOKALIKE = "WX7OA8C"
-TOPICS = ("raw", "detected", "dlq", "cameras", "rules", "alerts")
+TOPICS = ("raw", "detected", "dlq", "cameras", "rules", "alerts", "assigned")
 
 
 @dataclass
@@ -59,6 +59,7 @@ class WebStack:
             **{f"ALPR_TOPICS__{t.upper()}": self.topics[t] for t in TOPICS[:4]},
             "ALPR_RULES__TOPIC": self.topics["rules"],
             "ALPR_RULES__ALERTS_TOPIC": self.topics["alerts"],
+            "ALPR_TOPICS__ASSIGNED": self.topics["assigned"],
             "ALPR_POSTGRES__DSN": self.dsn,
             "ALPR_ELASTICSEARCH__INDEX_PREFIX": self.prefix,
             "ALPR_LOOKUP__SEARCH_BACKEND": backend,

@@ -13,20 +13,29 @@ from web.auth import access
 from web.errors import bad_request, not_found
 from web.lookup.contract import AlertFilter
 
-FILTERS = ("since", "severity", "rule_id", "acknowledged", "cursor")
+FILTERS = ("since", "severity", "rule_id", "acknowledged", "assigned_to", "assigned", "cursor")
 _BOOLEAN = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _boolean(q: Mapping[str, str], name: str) -> bool | None:
+    raw = params.text(q, name)
+    if raw is not None and raw.lower() not in _BOOLEAN:
+        raise bad_request(f"{name} must be true or false", f"bad_{name}")
+    return None if raw is None else _BOOLEAN[raw.lower()]
 
 
 def alert_filter(q: Mapping[str, str]) -> AlertFilter:
     """The filter in ``q``'s parameters; 400 naming the first bad one."""
-    acknowledged = params.text(q, "acknowledged")
-    if acknowledged is not None and acknowledged.lower() not in _BOOLEAN:
-        raise bad_request("acknowledged must be true or false", "bad_acknowledged")
+    assigned_to = params.text(q, "assigned_to")
+    if assigned_to is not None and len(assigned_to) > 200:
+        raise bad_request("assigned_to must be a key owner's name", "bad_assigned_to")
     return AlertFilter(
         since=params.timestamp(q, "since"),
         severity=params.text(q, "severity"),
         rule_id=params.text(q, "rule_id"),
-        acknowledged=None if acknowledged is None else _BOOLEAN[acknowledged.lower()],
+        acknowledged=_boolean(q, "acknowledged"),
+        assigned_to=assigned_to,
+        assigned=_boolean(q, "assigned"),
     )
 
 

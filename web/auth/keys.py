@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import socket
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeAlias
 
@@ -114,6 +115,15 @@ class KeyStore:
     async def list(self) -> list[ApiKey]:
         rows = await self.db.fetch(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at")
         return [key_from_row(row) for row in rows]
+
+    async def owners(self, roles: Sequence[Role]) -> tuple[str, ...]:
+        """The owners of the unrevoked keys of ``roles``, by name (each once)."""
+        rows = await self.db.fetch(
+            "SELECT DISTINCT owner FROM api_keys WHERE revoked_at IS NULL"
+            " AND role = ANY($1::text[]) ORDER BY owner",
+            list(roles),
+        )
+        return tuple(row["owner"] for row in rows)
 
     async def revoke(self, key_id: str, done_by: str | None = None) -> ApiKey | None:
         """Revoke a key (kept for the audit log, with who revoked it in ``key_audit``); None

@@ -107,10 +107,15 @@ class AlertFilter(_Record):
     severity: str | None = None
     rule_id: str | None = None
     acknowledged: bool | None = None
+    assigned_to: str | None = Field(default=None, description="Only alerts assigned to this owner")
+    assigned: bool | None = Field(
+        default=None, description="True: assigned to someone; False: assigned to no one"
+    )
 
 
 class Alert(_Record):
-    """One alert a rule raised, with its acknowledgement if an operator gave one."""
+    """One alert a rule raised, with its acknowledgement if an operator gave one, and its
+    assignment: to whom (None: no one), by whom and when (None: never assigned)."""
 
     alert_id: str
     rule_id: str
@@ -124,6 +129,9 @@ class Alert(_Record):
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
     ack_note: str | None = None
+    assigned_to: str | None = None
+    assigned_by: str | None = None
+    assigned_at: datetime | None = None
 
 
 class Camera(_Record):

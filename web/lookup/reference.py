@@ -1,7 +1,9 @@
 """Alerts, reads per hour and cameras, from PostgreSQL (Elasticsearch holds only reads).
 
 Alerts page newest first by keyset on (raised_at, alert_id); an operator acknowledges an alert
-once (acknowledging again keeps the first acknowledgement and returns it).
+once (acknowledging again keeps the first acknowledgement and returns it). Each alert comes
+with its latest assignment, kept apart in ``alert_assignments`` by the alerts projection
+(``stores.alert_assignments``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from web.lookup.ranking import check_limit
 
 _ALERT_COLUMNS = (
     "alert_id, rule_id, event_id, captured_at, plate, camera_id, severity, raised_at, details,"
-    " acknowledged_at, acknowledged_by, ack_note"
+    " acknowledged_at, acknowledged_by, ack_note,"
+    " g.assignee AS assigned_to, g.assigned_by, g.assigned_at"
 )
+#: The alerts with their assignments (``alert_id`` is the alert's: ``USING`` merges the two).
+_ALERTS = "alerts LEFT JOIN alert_assignments g USING (alert_id)"
 _ORDER = "ORDER BY raised_at DESC, alert_id DESC"
 _MAX_NOTE = 2000
 
@@ -80,13 +85,18 @@ class PgReference:
                 conditions.append(f"{column} ${len(args)}")
         if where.acknowledged is not None:
             conditions.append(f"acknowledged_at IS {'NOT ' if where.acknowledged else ''}NULL")
+        if where.assigned_to is not None:
+            args.append(where.assigned_to)
+            conditions.append(f"g.assignee = ${len(args)}")
+        if where.assigned is not None:
+            conditions.append(f"g.assignee IS {'NOT ' if where.assigned else ''}NULL")
         if cursor is not None:
             after = _decode(scope, cursor)
             args.extend([after.at, after.id])
             at, ident = f"${len(args) - 1}", f"${len(args)}"
             conditions.append(f"raised_at <= {at} AND (raised_at, alert_id) < ({at}, {ident})")
         sql = (
-            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(conditions) or 'true'}"
+            f"SELECT {_ALERT_COLUMNS} FROM {_ALERTS} WHERE {' AND '.join(conditions) or 'true'}"
             f" {_ORDER} LIMIT $1"
         )
         rows = await self._fetch(sql, *args)
@@ -103,22 +113,18 @@ class PgReference:
             raise BadQuery("the acknowledging operator must be named (1 to 200 characters)")
         if note is not None and len(note) > _MAX_NOTE:
             raise BadQuery(f"the note has {len(note)} characters, at most {_MAX_NOTE} are kept")
-        rows = await self._fetch(
+        await self._fetch(
             "UPDATE alerts SET acknowledged_at = now(), acknowledged_by = $2, ack_note = $3"
-            f" WHERE alert_id = $1 AND acknowledged_at IS NULL RETURNING {_ALERT_COLUMNS}",
+            " WHERE alert_id = $1 AND acknowledged_at IS NULL",
             alert_id, by.strip(), note,
         )  # fmt: skip
-        if not rows:
-            rows = await self._fetch(
-                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE alert_id = $1", alert_id
-            )
-        return _alert(rows[0]) if rows else None
+        return await self.alert(alert_id)
 
     async def alert(self, alert_id: str) -> Alert | None:
         """One alert by its id, or None."""
         check_name(alert_id, "alert id")
         rows = await self._fetch(
-            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE alert_id = $1", alert_id
+            f"SELECT {_ALERT_COLUMNS} FROM {_ALERTS} WHERE alert_id = $1", alert_id
         )
         return _alert(rows[0]) if rows else None
 
@@ -131,7 +137,7 @@ class PgReference:
         """
         check_name(event_id, "event id")
         rows = await self._fetch(
-            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE event_id = $1"
+            f"SELECT {_ALERT_COLUMNS} FROM {_ALERTS} WHERE event_id = $1"
             " OR (plate = ANY($2::text[]) AND details->'event_ids' ? $1)"
             " ORDER BY raised_at, alert_id LIMIT 100",
             event_id, plates,

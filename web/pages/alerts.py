@@ -1,7 +1,8 @@
-"""``/alerts`` (filtered by rule, severity, time and state, new ones arriving live through
-``/live/alerts``), ``/alerts/{id}`` (one alert with the crops of the reads that fired it) and
-the acknowledge form (operators, with a note). Alerts name plates: each page is audited, and
-asks for a reason where the role needs one."""
+"""``/alerts`` (filtered by rule, severity, time, state and assignment, new ones arriving live
+through ``/live/alerts``), ``/alerts/{id}`` (one alert with the crops of the reads that fired
+it), the acknowledge form (operators, with a note) and the assign form (operators: to a key
+owner, or to no one). Alerts name plates: each page is audited, and asks for a reason where
+the role needs one."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from faust.web import Request, Response
 
 from alpr import app
 from web.api import params
+from web.api.assignments import assign_alert, assignees
+from web.api.base import client_address
 from web.api.sightings import sighting_json, signed_urls
 from web.auth import access
 from web.auth.roles import at_least
 from web.lookup.contract import Alert
 from web.lookup.queries import check_event_id
 from web.pages.base import PageView, live_policy
-from web.pages.forms import ALERT_FIELDS, FormQuery, alert_filter
+from web.pages.forms import ALERT_FIELDS, ASSIGNED_CHOICES, FormQuery, alert_filter
 
 PAGE_SIZE = 50
 SEVERITIES = ("critical", "warning", "info")
@@ -39,7 +42,7 @@ class AlertsPage(PageView):
     async def get(self, request: Request) -> Response:
         key = await self.caller(request, "viewer")
         form = FormQuery.of(request.query, ALERT_FIELDS)
-        where = alert_filter(form)
+        where = alert_filter(form, key.owner)
         cursor = params.text(request.query, "cursor")
         reason = (request.query.get("reason") or "").strip()
         live = form.link("/live/alerts", reason=reason)
@@ -47,6 +50,7 @@ class AlertsPage(PageView):
             "form": form, "reason": reason, "severities": SEVERITIES, "live": live,
             "rules": await (await self.state.reference()).rule_ids(),
             "open_only": form.given.get("open") == "1", "first": cursor is not None,
+            "assigned_choices": ASSIGNED_CHOICES,
         }  # fmt: skip
         admitted = await self.reader(request, key, "alerts", form.described())
         if isinstance(admitted, str):
@@ -94,9 +98,11 @@ class AlertPage(PageView):
         audit_id = await access.audited(self.state, admitted, "alerts", query, 1 + len(sightings))
         urls = await signed_urls(self.state, admitted, audit_id)
         reads = [sighting_json(s, urls) | {"at": s.captured_at} for s in sightings]
+        can_act = at_least(key.role, "operator")
         response = self.page(
             "alert.html", key=key, alert=alert, reads=reads, message=None, reason=reason,
-            can_ack=at_least(key.role, "operator"), missing=len(ids) - len(sightings),
+            can_ack=can_act, missing=len(ids) - len(sightings),
+            assignees=await assignees(self.state) if can_act else [],
         )  # fmt: skip
         return access.private(response, audit_id)
 
@@ -114,8 +120,24 @@ class AcknowledgePage(PageView):
         )
         if alert is None:
             return self.failure(request, 404, "That alert does not exist (any more).")
-        if form.get("back") == "alert":
-            reason = str(form.get("reason", ""))[:500]
-            target = f"/alerts/{quote(alert_id, safe='')}?{urlencode({'reason': reason})}"
-            return self.redirect(target)
-        return self.redirect(f"/alerts#{quote(alert_id, safe='')}")
+        return self.redirect(back_to(alert_id, form))
+
+
+@app.page("/alerts/{alert_id}/assign")
+class AssignPage(PageView):
+    """The assign form's target (an empty assignee unassigns); back to where the form was."""
+
+    async def post(self, request: Request, alert_id: str) -> Response:
+        key = await self.caller(request, "operator")
+        form = await cast(Any, request).post()
+        assignee = str(form.get("assignee", "")).strip()
+        await assign_alert(self.state, key, alert_id, assignee, client_address(request))
+        return self.redirect(back_to(alert_id, form))
+
+
+def back_to(alert_id: str, form: Any) -> str:
+    """Where an alert's form goes back to: the alert's page, or its row in the list."""
+    if form.get("back") == "alert":
+        reason = str(form.get("reason", ""))[:500]
+        return f"/alerts/{quote(alert_id, safe='')}?{urlencode({'reason': reason})}"
+    return f"/alerts#{quote(alert_id, safe='')}"

@@ -16,7 +16,9 @@ from web.pages.render import site_zone
 #: The fields of the reads search form, in the order the audit log shows them.
 READ_FIELDS = ("plate", "since", "until", "camera", "vehicle_type")
 #: The fields of the alerts page's filter form.
-ALERT_FIELDS = ("rule_id", "severity", "since", "until", "open")
+ALERT_FIELDS = ("rule_id", "severity", "since", "until", "open", "assigned")
+#: The alerts page's assignment filter: its values and their words.
+ASSIGNED_CHOICES = {"me": "assigned to me", "none": "unassigned"}
 _WILDCARDS = frozenset("*?")
 
 
@@ -80,13 +82,22 @@ def read_filter(form: FormQuery) -> EventFilter:
     )
 
 
-def alert_filter(form: FormQuery) -> AlertFilter:
-    """The alerts filter of the alerts page's form."""
+def alert_filter(form: FormQuery, me: str) -> AlertFilter:
+    """The alerts filter of the alerts page's form; ``me`` is the signed-in key's owner (for
+    "assigned to me")."""
     given = form.given
+    assigned = given.get("assigned")
+    if assigned is not None and assigned not in ASSIGNED_CHOICES:
+        raise bad_request(
+            f"assigned must be one of {', '.join(ASSIGNED_CHOICES)} (got {assigned[:20]!r})",
+            "bad_assigned",
+        )
     return AlertFilter(
         rule_id=params.text(given, "rule_id"),
         severity=params.text(given, "severity"),
         since=local_time(given, "since"),
         until=local_time(given, "until"),
         acknowledged=False if given.get("open") == "1" else None,
+        assigned_to=me if assigned == "me" else None,
+        assigned=False if assigned == "none" else None,
     )

@@ -144,8 +144,8 @@ class LiveAlerts(LiveView):
     async def get(self, request: Request) -> Response | web.StreamResponse:
         reason = (request.query.get("reason") or "").strip()
         form = FormQuery.of(request.query, ALERT_FIELDS)
-        where = alert_filter(form)
         key = await self.caller(request, "viewer", touch=False)
+        where = alert_filter(form, key.owner)
 
         async def fetch() -> Sequence[Alert]:
             recent = datetime.now(UTC) - LOOKBACK

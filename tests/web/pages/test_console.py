@@ -83,10 +83,21 @@ def test_the_alerts_form_filters_by_rule_severity_time_and_state() -> None:
         {"rule_id": "stolen", "severity": "critical", "open": "1", "since": "2026-07-01T08:15Z"},
         forms.ALERT_FIELDS,
     )
-    where = forms.alert_filter(form)
+    where = forms.alert_filter(form, "dana")
     assert (where.rule_id, where.severity, where.acknowledged, where.since) == (
         "stolen", "critical", False, AT
     )  # fmt: skip
+    assert (where.assigned_to, where.assigned) == (None, None)
+
+
+def test_the_alerts_form_filters_by_assignment_to_me_or_to_no_one() -> None:
+    mine = forms.alert_filter(FormQuery.of({"assigned": "me"}, forms.ALERT_FIELDS), "dana")
+    assert (mine.assigned_to, mine.assigned) == ("dana", None)
+    nobody = forms.alert_filter(FormQuery.of({"assigned": "none"}, forms.ALERT_FIELDS), "dana")
+    assert (nobody.assigned_to, nobody.assigned) == (None, False)
+    with pytest.raises(ApiError) as refused:
+        forms.alert_filter(FormQuery.of({"assigned": "bob"}, forms.ALERT_FIELDS), "dana")
+    assert refused.value.code == "bad_assigned"
 
 
 def test_csv_exports_hold_every_column_and_no_formulas(london: None) -> None:
@@ -173,11 +184,21 @@ def test_the_console_pages_render_escaped_with_the_live_script_where_it_is_neede
     )  # fmt: skip
     detail = render.render(
         "alert.html", key=KEY, alert=alert, reads=[read], message=None, reason="r",
-        can_ack=True, missing=0,
+        can_ack=True, missing=0, assignees=["dana", "<eve>"],
     )  # fmt: skip
     assert 'id="ack"' in detail and 'name="back" value="alert"' in detail
+    assert 'id="assign"' in detail and "<option>&lt;eve&gt;</option>" in detail
+    assert "Not assigned." in detail
     assert "&lt;AB12CDE&gt;" in detail and "event_ids" not in detail
     assert 'id="evidence" href="/evidence/alerts/a-1?reason=r"' in detail
+    assigned = alert.model_copy(
+        update={"assigned_to": "dana", "assigned_by": "eve (k1)", "assigned_at": AT}
+    )
+    viewer = render.render(
+        "alert.html", key=KEY, alert=assigned, reads=[], message=None, reason="r",
+        can_ack=False, missing=0, assignees=[],
+    )  # fmt: skip
+    assert 'id="assign"' not in viewer and "<strong>dana</strong> by eve (k1)" in viewer
     rule = WatchlistRule(type="watchlist", name="stolen", plates=["AB12CDE"], severity="critical")
     lists = render.render("watchlists.html", key=KEY, lists=[rule], message=None)
     assert 'href="/watchlists/stolen"' in lists
