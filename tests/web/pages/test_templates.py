@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from web.auth.keys import ApiKey
 from web.lookup.contract import SearchHit, Sighting
 from web.pages.base import safe_next
-from web.pages.forms import FormQuery
+from web.pages.forms import ASSIGNED_CHOICES, FormQuery
 from web.pages.lookups import by_day
 from web.pages.render import render
 
 ALERTS_PAGE = {
     "form": FormQuery({}), "severities": ("critical",), "live": "/live/alerts?reason=case+0042",
-    "rules": ["stolen"], "first": False, "next": None,
+    "rules": ["stolen"], "first": False, "next": None, "assigned_choices": ASSIGNED_CHOICES,
 }  # fmt: skip
 KEY = ApiKey(key_id="abc", owner="Desk 3", role="viewer", created_at=datetime.now(UTC))
 AT = datetime(2026, 1, 31, 8, 15, tzinfo=UTC)
@@ -117,6 +117,31 @@ def test_alerts_offer_acknowledge_only_to_operators() -> None:
     assert 'href="/plates/AB12CDE?reason=case%200042"' in viewer
 
 
+def test_alerts_show_their_assignee_and_offer_assign_to_me_only_to_operators() -> None:
+    from web.lookup.contract import Alert
+
+    alert = Alert(
+        alert_id="a-1", rule_id="stolen", event_id="e0", captured_at=AT, plate="AB12CDE",
+        camera_id="cam-1", severity="critical", raised_at=AT, assigned_to="<dana>",
+        assigned_by="eve (k1)", assigned_at=AT,
+    )  # fmt: skip
+    shown = {
+        "open_only": False, "reason": "", "needs_reason": False, "message": None,
+        **ALERTS_PAGE | {"form": FormQuery({"assigned": "me"})},
+    }  # fmt: skip
+    operator = render("alerts.html", key=KEY, alerts=[alert], can_ack=True, **shown)
+    viewer = render("alerts.html", key=KEY, alerts=[alert], can_ack=False, **shown)
+    assert "&lt;dana&gt;" in viewer and "by eve (k1)" in viewer and "/assign" not in viewer
+    assert 'action="/alerts/a-1/assign"' in operator
+    assert 'name="assignee" value="Desk 3"' in operator  # "assign to me"
+    assert '<option value="me" selected>assigned to me</option>' in viewer
+    mine = render(
+        "alerts.html", key=KEY.model_copy(update={"owner": "<dana>"}), alerts=[alert],
+        can_ack=True, **shown,
+    )  # fmt: skip
+    assert "/assign" not in mine  # already theirs
+
+
 def test_alerts_ask_for_a_reason_where_the_role_needs_one() -> None:
     asked = render(
         "alerts.html", key=KEY, alerts=[], can_ack=False, open_only=True, reason="",
@@ -145,5 +170,31 @@ def test_the_cameras_page_draws_one_line_per_camera() -> None:
     html = render(
         "cameras.html", key=KEY, hours=24, chart=Markup(svg), legend=legend(counts),
         cameras=[CameraView(camera_id="cam-1", health="stale", reads_per_minute=1.5)],
+        **SNAPSHOTS,
     )  # fmt: skip
     assert "<svg" in html and "stale" in html and "1.50" in html
+
+
+SNAPSHOTS: dict[str, object] = {"shots": {}, "reason": "", "message": None, "down": None, "ask": False}
+CAMERAS_PAGE = SNAPSHOTS | {"hours": 24, "chart": "", "legend": []}
+
+
+def test_the_cameras_page_shows_each_cameras_latest_image_or_says_why_there_is_none() -> None:
+    from web.camera_status import CameraView
+
+    cameras = [
+        CameraView(camera_id=c, health="ok", reads_per_minute=1.0) for c in ("cam-1", "cam-2")
+    ]
+    read = {
+        "event_id": "e1", "plate": "AB12CDE", "at": AT, "vehicle_image_url": None,
+        "plate_crop_url": "/api/images/e1/plate?t=1.2.x",
+    }  # fmt: skip
+    shots = {"cam-1": {"read": read, "words": ""},
+             "cam-2": {"read": None, "words": "No reads from this camera are stored."}}  # fmt: skip
+    html = render("cameras.html", key=KEY, cameras=cameras, **CAMERAS_PAGE | {"shots": shots})
+    assert 'src="/api/images/e1/plate?t=1.2.x"' in html and ">AB12CDE</a>" in html
+    assert "No reads from this camera are stored." in html and 'id="cameras-reason"' not in html
+    asked = render("cameras.html", key=KEY, cameras=cameras, **CAMERAS_PAGE | {"ask": True})
+    assert 'id="cameras-reason"' in asked and "give a reason" in asked and "<img" not in asked
+    down = render("cameras.html", key=KEY, cameras=cameras, **CAMERAS_PAGE | {"down": "gone"})
+    assert 'id="images-down"' in down and "No reads from" not in down
