@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -59,6 +59,26 @@ class KafkaSettings(Section):
         description="Seconds between a consumer's heartbeats; at most a third of session_timeout_s",
     )
 
+    producer_acks: Literal["all", "1", "0"] = Field(
+        "all",
+        description="Acknowledgements every producer of the core waits for (Faust's, the "
+        "batch services', the rule and dead-letter tools): all (every in-sync replica: with "
+        "the broker's min.insync.replicas=2 of a three-broker cluster, an acknowledged event "
+        "survives the loss of a broker), 1 (the leader only) or 0 (none). Kafka is the log of "
+        "record: lower it only for benchmarks",
+    )
+    producer_idempotence: bool = Field(
+        True,
+        description="Idempotent producers: the broker drops a batch that a producer sends "
+        "again after a lost answer or a leader change, so retries add no copies. Needs "
+        "producer_acks=all",
+    )
+
+    @field_validator("producer_acks", mode="before")
+    @classmethod
+    def _acks_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
     @model_validator(mode="after")
     def _heartbeat_within_session(self) -> KafkaSettings:
         if self.heartbeat_interval_s * 3 > self.session_timeout_s:
@@ -66,7 +86,17 @@ class KafkaSettings(Section):
                 f"heartbeat_interval_s ({self.heartbeat_interval_s}) must be at most a third of "
                 f"session_timeout_s ({self.session_timeout_s})"
             )
+        if self.producer_idempotence and self.producer_acks != "all":
+            raise ValueError(
+                f"producer_idempotence needs producer_acks=all (not {self.producer_acks}): "
+                "set producer_idempotence to false to lower the acknowledgements"
+            )
         return self
+
+    def producer_options(self) -> dict[str, Any]:
+        """``acks`` and ``enable_idempotence`` for an ``AIOKafkaProducer``."""
+        acks: str | int = "all" if self.producer_acks == "all" else int(self.producer_acks)
+        return {"acks": acks, "enable_idempotence": self.producer_idempotence}
 
     @property
     def bootstrap_servers(self) -> str:

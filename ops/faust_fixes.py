@@ -32,6 +32,12 @@ offsets count as read, and the commit later passes over them: the first reads of
 taken over from a dead worker vanished this way. The rebalance itself suspends and clears
 the queues at its start, so a ``resume()`` while the flow is active has nothing stale to drop:
 :func:`apply` makes it keep the queues then.
+
+Producer acknowledgements (issue 17, the three-broker layout): Faust's producer is idempotent
+only inside transactions, and has no setting for it. :func:`apply` gives it the project's
+``kafka.producer_acks`` and ``kafka.producer_idempotence`` (every in-sync replica and
+idempotent by default), as the batch services' producers have: a send retried after a
+broker's death adds no copy (Faust's transactional producers keep their own).
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import TopicPartition
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Producer
 from mode.utils.queues import FlowControlEvent
 
 from config.settings import get_settings
@@ -96,6 +102,15 @@ def _create_consumer_with_short_wait(self: Any, transport: Any) -> Any:
     return consumer
 
 
+_transactional_settings = Producer._settings_extra
+
+
+def _producer_settings(self: Any) -> Mapping[str, Any]:
+    if self.app.in_transaction:
+        return _transactional_settings(self)
+    return get_settings().kafka.producer_options()
+
+
 def apply() -> None:
     """Install the fixes (idempotent)."""
     thread_class: Any = AIOKafkaConsumerThread
@@ -105,4 +120,6 @@ def apply() -> None:
     thread_class._create_worker_consumer = _create_consumer_with_short_wait
     flow_class: Any = FlowControlEvent
     flow_class.resume = _resume
+    producer_class: Any = Producer
+    producer_class._settings_extra = _producer_settings
     setattr(thread_class, _APPLIED_FLAG, True)

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from config.settings import get_settings
 from rules.model import AnyRule
 from rules.ruleset import encode_rule, rule_version
 
@@ -96,6 +97,8 @@ async def ensure_rule_topic(bootstrap: str, topic: str) -> None:
         topic: {"cleanup.policy": "compact", **_LARGE},
         history_topic(topic): {"cleanup.policy": "delete", "retention.ms": "-1", **_LARGE},
     }
+    # As many replicas as the project's other topics (3 on a three-broker cluster).
+    replicas = get_settings().kafka.replication_factor
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -103,7 +106,9 @@ async def ensure_rule_topic(bootstrap: str, topic: str) -> None:
         for name, config in wanted.items():
             if name in existing:
                 continue
-            new = NewTopic(name, num_partitions=1, replication_factor=1, topic_configs=config)
+            new = NewTopic(
+                name, num_partitions=1, replication_factor=replicas, topic_configs=config
+            )
             try:
                 await admin.create_topics([new])
             except TopicAlreadyExistsError:
@@ -172,7 +177,9 @@ async def publish_rules(
         "added": [], "changed": [], "unchanged": [], "removed": [], "kept": []
     }  # fmt: skip
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", max_request_size=8 * 1024 * 1024
+        bootstrap_servers=bootstrap,
+        max_request_size=8 * 1024 * 1024,
+        **get_settings().kafka.producer_options(),
     )
     await producer.start()
     try:

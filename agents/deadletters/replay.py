@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from agents.deadletters.letters import replay_headers
+from config.settings import get_settings
 from streams.codec import AvroSchema, SchemaCache, decode
 from streams.failures import ProcessingError, Reason
 from streams.records import DeadLetter
@@ -171,9 +172,8 @@ async def replay(bootstrap_servers: str, letters: Iterable[DeadLetter]) -> Count
     sent: Counter[str] = Counter()
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
-        acks="all",
-        enable_idempotence=True,
         max_request_size=64 * 1024 * 1024,
+        **get_settings().kafka.producer_options(),
     )
     await producer.start()
     try:

@@ -142,3 +142,21 @@ def test_a_variable_named_as_before_the_tree_is_an_error_naming_the_new_one(
     message = str(err.value)
     assert "rules.topic [ALPR_RULES_TOPIC]: not read; set ALPR_RULES__TOPIC instead" in message
     assert "web.port [ALPR_WEB__PORT]" in message
+
+
+def test_producers_wait_for_every_replica_and_are_idempotent_by_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert load_settings().kafka.producer_options() == {"acks": "all", "enable_idempotence": True}
+    monkeypatch.setenv("ALPR_KAFKA__PRODUCER_IDEMPOTENCE", "false")
+    monkeypatch.setenv("ALPR_KAFKA__PRODUCER_ACKS", "1")
+    assert load_settings().kafka.producer_options() == {"acks": 1, "enable_idempotence": False}
+    monkeypatch.delenv("ALPR_KAFKA__PRODUCER_ACKS")
+    monkeypatch.delenv("ALPR_KAFKA__PRODUCER_IDEMPOTENCE")
+    config = tmp_path / "alpr.yaml"
+    config.write_text("kafka:\n  producer_acks: 0\n")  # a number in YAML
+    monkeypatch.setenv("ALPR_CONFIG", str(config))
+    with pytest.raises(SettingsError, match="producer_idempotence needs producer_acks=all"):
+        load_settings()
+    config.write_text("kafka:\n  producer_acks: 0\n  producer_idempotence: false\n")
+    assert load_settings().kafka.producer_options()["acks"] == 0

@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-import alpr  # noqa: F401  (builds the app, which applies the fixes)
+import alpr  # builds the app, which applies the fixes
 from config.settings import get_settings
 from ops import faust_fixes
 
@@ -32,3 +32,27 @@ def test_the_workers_consumer_gets_the_configured_fetch_wait(
 def test_aiokafka_still_builds_its_fetcher_from_that_attribute() -> None:
     # The fix sets a private attribute: a newer aiokafka that stops reading it fails here.
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
+
+
+async def test_the_workers_producer_waits_for_every_replica_and_is_idempotent() -> None:
+    faust_producer: Any = alpr.app.producer
+    producer = faust_producer._new_producer()
+    try:
+        assert producer._sender._acks == -1  # "all"
+        assert producer._txn_manager is not None  # aiokafka's idempotence
+    finally:
+        await producer.stop()
+
+
+async def test_the_workers_producer_follows_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    kafka = get_settings().kafka.model_copy(
+        update={"producer_acks": "1", "producer_idempotence": False}
+    )
+    monkeypatch.setattr(faust_fixes, "get_settings", lambda: SimpleNamespace(kafka=kafka))
+    faust_producer: Any = alpr.app.producer
+    producer = faust_producer._new_producer()
+    try:
+        assert producer._sender._acks == 1
+        assert producer._txn_manager is None
+    finally:
+        await producer.stop()
