@@ -28,6 +28,7 @@ from config.projections import ProjectionSettings
 from config.router import RouterSettings
 from config.section import Section
 from config.topics import TopicSettings
+from config.tracing import TracingSettings
 from config.web import WebSettings
 
 DEFAULT_HOME = Path(os.environ.get("ALPR_HOME", Path.home() / ".cache" / "alpr"))
@@ -268,6 +269,7 @@ class Settings(BaseSettings):
     projections: ProjectionSettings = Field(
         default_factory=ProjectionSettings  # type: ignore[arg-type]
     )
+    tracing: TracingSettings = Field(default_factory=TracingSettings)  # type: ignore[arg-type]
     log_format: Literal["text", "json"] = Field(
         "text",
         description="How every process logs (ALPR_LOG_FORMAT): Faust's text lines, or JSON "

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: The service name of an edge's spans (``streams.tracing``).
+EDGE_SERVICE = "alpr-edge"
+
 #: Seconds the worker waits at shutdown for the spools to drain before leaving them on disk.
 DRAIN_TIMEOUT_S = 30.0
 
@@ -101,11 +104,15 @@ class EdgeWorker:
 
     async def run(self, stop: asyncio.Event) -> int:
         """Run until ``stop`` is set or all sources end; the number of events published."""
+        from config.settings import get_settings
         from edge.publish.capped import CappedSpools
         from edge.publish.kafka import EventPublisher
         from edge.publish.s3 import CropUploader
         from edge.publish.spool import Spool
+        from streams import tracing
 
+        # The plate events' traces start at their publish (off unless tracing.endpoint is set).
+        tracing.configure_once(get_settings().tracing, EDGE_SERVICE)
         caps = self.site.publish
         self._events = EventPublisher(
             Spool(

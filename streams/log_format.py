@@ -22,6 +22,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from opentelemetry import trace
+
 #: The fields a line carries where they are known, in this order.
 CONTEXT_FIELDS = ("trace_id", "camera", "event_id")
 
@@ -45,12 +47,17 @@ def log_context(**fields: str | None) -> Iterator[None]:
 
 
 def context_of(record: logging.LogRecord) -> dict[str, str]:
-    """The context fields of ``record``: its own (``extra=``) or else the block's."""
+    """The context fields of ``record``: its own (``extra=``) or else the block's; the trace
+    id, given neither way, is the current span's (``streams.tracing``) when there is one."""
     found = {}
     for name in CONTEXT_FIELDS:
         value = getattr(record, name, None) or _context[name].get()
         if value:
             found[name] = str(value)
+    if "trace_id" not in found:
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            found = {"trace_id": format(span.trace_id, "032x"), **found}
     return found
 
 

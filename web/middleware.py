@@ -10,7 +10,7 @@ from aiohttp import web
 
 from alpr import app
 from config.settings import get_settings
-from web import hardening
+from web import hardening, tracing
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -37,6 +37,8 @@ def install(web_app: web.Application) -> None:
     if json_router_errors in web_app.middlewares or web_app.frozen:
         return
     settings = get_settings()
+    # First, so a request's span covers the other middleware's answers too.
+    web_app.middlewares.append(tracing.trace_requests)
     web_app.middlewares.append(json_router_errors)
     web_app.middlewares.append(hardening.metrics_gate(settings.web))
     csp = hardening.content_security_policy(hardening.origin_of(settings.s3.endpoint))

@@ -27,6 +27,7 @@ from agents.deadletters.letters import dead_letter_for
 from agents.emit import send_dead_letter
 from alpr import app
 from config.settings import get_settings
+from streams import tracing
 from streams.alert import Alert
 from streams.codec import AvroSchema, decode, default_schema_cache
 from streams.failures import ProcessingError, Reason, Stage
@@ -47,7 +48,8 @@ READ_SCHEMA = AvroSchema.named("PlateRead")
 
 
 async def send_alert(alert: Alert) -> None:
-    await alerts.send(key=alert.alert_id, value=alert)
+    # Within the span of the read that raised it: the alert carries the read's trace on.
+    await alerts.send(key=alert.alert_id, value=alert, headers=tracing.outgoing_headers())
 
 
 async def send_tick(tick: CameraTick) -> None:
@@ -112,7 +114,8 @@ async def evaluate_read(engine: AlertEngine, event: Any) -> list[Alert]:
     """Evaluate one event of the plate-keyed topic: a bundle of reads from the rule feed
     (each read evaluated, and dead-lettered, on its own) or a lone undecoded read."""
     if not is_bundle(event.value):
-        return await _evaluate_one(engine, event.key, event.value, event.message.partition)
+        with tracing.consume("alerts evaluate", event.message):
+            return await _evaluate_one(engine, event.key, event.value, event.message.partition)
     try:
         messages = decode_bundle(event.value)
     except BundleError as exc:
@@ -123,7 +126,8 @@ async def evaluate_read(engine: AlertEngine, event: Any) -> list[Alert]:
     for message in messages:
         key = message.key.decode() if message.key is not None else None
         try:
-            raised += await _evaluate_one(engine, key, message.value, event.message.partition)
+            with tracing.consume("alerts evaluate", message):
+                raised += await _evaluate_one(engine, key, message.value, event.message.partition)
         except Exception as exc:  # the read goes to the dead letters as itself
             await _dead_letter_message(message, None, exc)
     return raised
@@ -136,6 +140,7 @@ async def _evaluate_one(
     if key is not None and not engine.needs_read(key):
         return []
     read = PlateRead.from_data(decode(value, READ_SCHEMA, default_schema_cache()))
+    tracing.annotate(event_id=read.event_id, camera=read.camera_id)
     try:
         return await engine.on_read(read, partition)
     except Exception as exc:  # named by the read's event id, which the bytes do not show

@@ -37,6 +37,7 @@ from agents.alerting.rule_book import RULE_BOOK
 from agents.alerting.topics import rule_reads
 from alpr import app
 from config.settings import get_settings
+from streams import tracing
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.batch_service import BatchConsumerService
 from streams.producer import Producer, service_producer
@@ -83,14 +84,16 @@ class RuleFeed:
             if everything or record.key is None or self.needs_read(record.key.decode())
         ]
         if wanted:
-            bundles = self.bundles(wanted)
-            await retry_until_done(
-                f"forwarding {len(wanted)} reads to {self.topic}",
-                lambda: self._forward(bundles),
-                lambda exc: isinstance(exc, KafkaError),
-                self.backoff,
-                on_retry=lambda _exc: RETRIES.inc(),
-            )
+            # Each traced read goes on in its trace, as a child of the feed's span for it.
+            with tracing.spans_per_message("rule_feed forward", wanted, carry=True) as carried:
+                bundles = self.bundles(list(carried))
+                await retry_until_done(
+                    f"forwarding {len(wanted)} reads to {self.topic}",
+                    lambda: self._forward(bundles),
+                    lambda exc: isinstance(exc, KafkaError),
+                    self.backoff,
+                    on_retry=lambda _exc: RETRIES.inc(),
+                )
         READS.inc(len(batch))
         FORWARDED.inc(len(wanted))
 

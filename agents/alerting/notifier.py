@@ -38,6 +38,7 @@ from notify.safety import parse_networks
 from notify.slack import SlackChannel
 from notify.sms import SmsChannel
 from notify.webhook import WebhookChannel
+from streams import tracing
 from streams.alert import Alert
 from streams.failures import ProcessingError, Reason, Stage
 from tables.local import owned_partitions, walk
@@ -97,7 +98,11 @@ async def deliver(dispatcher: Dispatcher, event: Any) -> Outcome:
     dead-letter those that failed for good."""
     alert: Alert = event.value
     logged = alert_deliveries.get(alert.alert_id)
-    outcome = await dispatcher.dispatch(alert, set(logged.done if logged else ()))
+    with tracing.consume("notifier deliver", event.message) as span:
+        tracing.annotate(alert_id=alert.alert_id, rule=alert.rule, camera=alert.camera_id)
+        outcome = await dispatcher.dispatch(alert, set(logged.done if logged else ()))
+        if outcome.failed:
+            tracing.fail(span, "; ".join(sorted(outcome.failed)))
     make_current(event)  # the log entry goes to the changelog partition of this alert
     if outcome.sent:
         logged = alert_deliveries.get(alert.alert_id)

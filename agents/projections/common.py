@@ -27,6 +27,7 @@ from config.projections import ProjectionSettings
 from config.settings import get_settings
 from stores import metrics
 from stores.decoding import Convert, as_read, decode_batch, shaped_reads
+from streams import tracing
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.batch_service import BatchConsumerService
 from streams.codec import SchemaCache, default_schema_cache
@@ -112,16 +113,18 @@ class Projection:
         started = time.perf_counter()
         records = batch.records
         letters_before = self.letters
-        decoded = await decode_batch(
-            [r.value for r in records], self.cache, self.backoff, self.convert
-        )
-        if self.dead_letter_decode_failures:
-            for position, error in decoded.failed:
-                await self.dead_letter(records[position], error)
-        for position, exc in decoded.unshaped:
-            message = f"read does not map to what {self.store_name} stores: {exc!r}"
-            await self.dead_letter(records[position], unwritable(message, None))
-        new = await self.store([(records[position], read) for position, read in decoded.reads])
+        # One span per traced read, over the batch's write (the read's last stage).
+        with tracing.spans_per_message(f"projection {self.store_name} write", records):
+            decoded = await decode_batch(
+                [r.value for r in records], self.cache, self.backoff, self.convert
+            )
+            if self.dead_letter_decode_failures:
+                for position, error in decoded.failed:
+                    await self.dead_letter(records[position], error)
+            for position, exc in decoded.unshaped:
+                message = f"read does not map to what {self.store_name} stores: {exc!r}"
+                await self.dead_letter(records[position], unwritable(message, None))
+            new = await self.store([(records[position], read) for position, read in decoded.reads])
         if self.letters != letters_before and self.flush is not None:
             # A dead letter stands in for its read: it must be in Kafka before the commit.
             await self.flush()

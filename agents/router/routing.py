@@ -19,6 +19,7 @@ from agents import metrics
 from agents.deadletters.letters import dead_letter_for
 from agents.router.validation import validate_event
 from config.router import RouterSettings
+from streams import tracing
 from streams.codec import (
     REGISTRY,
     AvroSchema,
@@ -162,6 +163,7 @@ class PlateRouter:
         event, writer = decode_message(payload, EVENT_SCHEMA, self.schema_cache)
         plate = validate_event(event, self.settings, now)
         event_id = event["event_id"]
+        tracing.annotate(event_id=event_id, camera=event["camera_id"])
         if is_fresh(self.seen.get(event_id), now, self.settings.dedupe_ttl_s):
             raise ProcessingError(
                 Reason.DUPLICATE,

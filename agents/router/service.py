@@ -47,6 +47,7 @@ from agents.topics import dead_letters, declare_topics, plates_detected, plates_
 from alpr import app
 from config.router import RouterSettings
 from config.settings import get_settings
+from streams import tracing
 from streams.batch_consumer import Batch, BatchConsumer, BatchConsumerSettings
 from streams.batch_service import BatchConsumerService
 from streams.changelog import ensure_changelog, read_changelog
@@ -178,7 +179,12 @@ class BatchRouter:
         self._letters = 0
         routed = 0
         for position, record in enumerate(batch.records, 1):
-            outcome = await self.router.route(RecordMessage.of(record))
+            # The read's trace (the edge's, or a new one): its span is current while the
+            # read is sent, so the read carries it on (``streams.tracing``).
+            with tracing.consume("router route", record, root=True) as span:
+                outcome = await self.router.route(RecordMessage.of(record))
+                if outcome.dead_letter is not None:
+                    tracing.fail(span, outcome.dead_letter.reason)
             routed += outcome.plate is not None
             if position % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # a large batch must not hold the loop for long
@@ -191,7 +197,9 @@ class BatchRouter:
 
     async def _send_read(self, plate: str, payload: bytes) -> None:
         try:
-            sent = await self.producer.send(self.read_topic, payload, key=plate.encode())
+            sent = await self.producer.send(
+                self.read_topic, payload, key=plate.encode(), headers=tracing.outgoing_headers()
+            )
         except MessageSizeTooLargeError:
             raise  # this read can never go: the router dead-letters it
         except KafkaError as exc:  # the broker, not the read: the batch goes again

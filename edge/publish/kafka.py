@@ -12,11 +12,20 @@ from aiokafka import AIOKafkaProducer
 
 from edge.publish.sender import SpoolSender, Unsendable
 from edge.publish.spool import Item, Spool
+from streams import tracing
 from streams.codec import AvroSchema, SchemaCache, encode, value_subject
 from streams.registry import SchemaRegistryClient
 from streams.retry import Backoff
 
 logger = logging.getLogger(__name__)
+
+
+def _traced(item: Item) -> dict[str, Any] | None:
+    """The span attributes of a spooled plate event; None for other records (untraced)."""
+    if json.loads(item.meta)["record"] != "PlateEvent":
+        return None
+    datum = json.loads(item.value)
+    return {"alpr.event_id": datum["event_id"], "alpr.camera": datum["camera_id"]}
 
 
 class EventPublisher(SpoolSender):
@@ -76,12 +85,15 @@ class EventPublisher(SpoolSender):
     async def _send(self, items: list[Item]) -> None:
         messages = [await self._encode(item) for item in items]
         producer = await self._connected()
-        # Idempotent producer: one partition per key keeps the send order; wait for all.
-        pending = [
-            await producer.send(topic, value=value, key=item.key.encode())
-            for item, (topic, value) in zip(items, messages, strict=True)
-        ]
-        await asyncio.gather(*pending)
+        # Each plate event starts its trace here (``streams.tracing``); the spans end once
+        # Kafka has the events.
+        with tracing.publish_spans("edge publish", items, _traced) as headers:
+            # Idempotent producer: one partition per key keeps the send order; wait for all.
+            pending = [
+                await producer.send(topic, value=value, key=item.key.encode(), headers=carried)
+                for item, (topic, value), carried in zip(items, messages, headers, strict=True)
+            ]
+            await asyncio.gather(*pending)
 
     async def _encode(self, item: Item) -> tuple[str, bytes]:
         meta = json.loads(item.meta)

@@ -1,0 +1,353 @@
+"""Traces of a plate read's way through the platform: OpenTelemetry spans, one per stage, joined
+into one trace per event by the W3C ``traceparent`` header of its Kafka messages.
+
+The edge starts a read's trace when it publishes the event (sampled there, by
+``tracing.sample_ratio``) and sends the context in the message's headers; the router continues
+it (or starts one, for an event that came without), and writes its own span's context into
+the headers of the read it sends; the rule feed, the alert agent, the notifier and the
+projections continue the trace of each message they take, and start none of their own. Web
+requests get server spans (continuing a caller's ``traceparent``).
+
+Off unless ``tracing.endpoint`` is set (``config.tracing``): then :func:`tracer` is None and
+every helper here returns at once, so an untraced worker pays one check per message. On,
+spans go to the endpoint by OTLP over HTTP from a bounded queue (``streams.span_export``): a
+slow or absent collector costs dropped, counted spans, never a wait.
+
+The tracer of a process is set up on first use from the settings (service ``alpr-worker``)
+or by :func:`configure` (the edge: ``alpr-edge``; tests: an in-memory exporter). It is not
+the OpenTelemetry global provider, which can be set once per process only.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Protocol, TypeVar, cast
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import Getter, Setter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from config.tracing import TracingSettings
+from streams.span_export import BoundedSpanExport, OutageLogFilter
+
+log = logging.getLogger(__name__)
+
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
+#: The service name of the core worker's spans (the edge configures ``alpr-edge``).
+WORKER_SERVICE = "alpr-worker"
+#: Loggers of the OTLP exporter, whose lines repeat for every failed request.
+EXPORTER_LOGGERS = (
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.common.http",
+)
+
+#: Kafka message headers as aiokafka gives and takes them.
+Headers = Sequence[tuple[str, bytes]]
+
+
+class KafkaMessage(Protocol):
+    """What a traced stage reads of a message (an aiokafka record, a bundled read)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def headers(self) -> Headers: ...
+
+
+M = TypeVar("M", bound=KafkaMessage)
+T = TypeVar("T")
+
+
+class _HeaderGetter(Getter[Headers]):
+    def get(self, carrier: Headers, key: str) -> list[str] | None:
+        found = [
+            bytes(value).decode("latin-1")
+            for name, value in _pairs(carrier)
+            if name == key and value
+        ]
+        return found or None
+
+    def keys(self, carrier: Headers) -> list[str]:
+        return [name for name, _ in _pairs(carrier)]
+
+
+def _pairs(headers: Headers | Mapping[str, bytes]) -> Iterable[tuple[str, bytes]]:
+    """Header pairs; Faust hands a message's headers over as a list or as a dict."""
+    return headers.items() if isinstance(headers, Mapping) else headers
+
+
+class _HeaderSetter(Setter[list[tuple[str, bytes]]]):
+    def set(self, carrier: list[tuple[str, bytes]], key: str, value: str) -> None:
+        carrier.append((key, value.encode("latin-1")))
+
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+_GETTER = _HeaderGetter()
+_SETTER = _HeaderSetter()
+_NO_SPAN: AbstractContextManager[None] = nullcontext()
+
+
+def extract(headers: Headers | None) -> Context | None:
+    """The trace context in Kafka ``headers``, or None when they carry none (or a bad one)."""
+    if not headers:
+        return None
+    context = _PROPAGATOR.extract(headers, getter=_GETTER)
+    if not trace.get_current_span(context).get_span_context().is_valid:
+        return None
+    return context
+
+
+def inject(
+    headers: Headers | None = None, context: Context | None = None
+) -> list[tuple[str, bytes]]:
+    """``headers`` with the trace context of ``context`` (default: the current span) in place
+    of any they had; unchanged but for that when there is no span."""
+    out = [(n, v) for n, v in headers or () if n not in (TRACEPARENT, TRACESTATE)]
+    _PROPAGATOR.inject(out, context=context, setter=_SETTER)
+    return out
+
+
+def extract_http(headers: Mapping[str, str]) -> Context | None:
+    """The trace context of an HTTP request's headers (case-insensitive mapping), or None."""
+    if TRACEPARENT not in headers:
+        return None
+    context = _PROPAGATOR.extract(headers)
+    return context if trace.get_current_span(context).get_span_context().is_valid else None
+
+
+class _Tracing:
+    """The tracer of this process and what it owns."""
+
+    def __init__(self, provider: TracerProvider, export: BoundedSpanExport) -> None:
+        self.provider = provider
+        self.export = export
+        self.tracer = provider.get_tracer("alpr")
+
+
+_current: _Tracing | None = None
+_configured = False
+
+
+def configure(
+    settings: TracingSettings, service: str, exporter: SpanExporter | None = None
+) -> bool:
+    """Set this process's tracer up from ``settings`` as ``service`` (replacing an earlier
+    one). ``exporter`` overrides the OTLP exporter (tests). Returns whether tracing is on."""
+    global _current, _configured
+    shutdown()
+    _configured = True
+    if exporter is None:
+        if settings.endpoint is None:
+            return False
+        exporter = _otlp_exporter(settings)
+    log_filter = OutageLogFilter()
+    for name in EXPORTER_LOGGERS:
+        logging.getLogger(name).addFilter(log_filter)
+    export = BoundedSpanExport(
+        exporter,
+        settings.queue_size,
+        min(settings.batch_size, settings.queue_size),
+        settings.export_interval_s,
+        destination=settings.endpoint or type(exporter).__name__,
+        log_filter=log_filter,
+    )
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service}),
+        sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)),
+    )
+    provider.add_span_processor(export)
+    _current = _Tracing(provider, export)
+    return True
+
+
+def configure_once(settings: TracingSettings, service: str) -> bool:
+    """:func:`configure`, unless this process's tracer is set up already (several workers
+    of one process share it). Returns whether tracing is on."""
+    if not _configured:
+        return configure(settings, service)
+    return _current is not None
+
+
+def _otlp_exporter(settings: TracingSettings) -> SpanExporter:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=settings.endpoint, timeout=settings.export_timeout_s)
+
+
+def shutdown(timeout_s: float = 2.0) -> None:
+    """Export the spans waiting (for at most ``timeout_s``) and stop tracing in this process."""
+    global _current
+    current, _current = _current, None
+    if current is not None:
+        current.export.shutdown(timeout_s)
+        for name in EXPORTER_LOGGERS:
+            logging.getLogger(name).removeFilter(current.export.log_filter)
+
+
+atexit.register(shutdown)
+
+
+def tracer() -> Tracer | None:
+    """This process's tracer, or None when tracing is off (set up from the settings on the
+    first call, unless :func:`configure` came first)."""
+    if not _configured:
+        from config.settings import get_settings
+
+        configure(get_settings().tracing, WORKER_SERVICE)
+    return _current.tracer if _current is not None else None
+
+
+def flush(timeout_s: float = 5.0) -> bool:
+    """Export every finished span now (tests, shutdown); True when done in time."""
+    return _current is None or _current.export.force_flush(int(timeout_s * 1000))
+
+
+def message_attributes(message: KafkaMessage) -> dict[str, Any]:
+    return {
+        "messaging.system": "kafka",
+        "messaging.destination.name": message.topic,
+        "messaging.destination.partition.id": str(message.partition),
+        "messaging.kafka.offset": message.offset,
+    }
+
+
+def consume(
+    name: str, message: KafkaMessage, root: bool = False
+) -> AbstractContextManager[Span | None]:
+    """A consumer span, current within the block, for the work on one Kafka ``message``:
+    a child of the trace in its headers, or (``root``: a stage where events enter the core)
+    a new trace. None (and no span) when tracing is off, or when the message carries no
+    trace and the stage starts none."""
+    active = tracer()
+    if active is None:
+        return _NO_SPAN
+    parent = extract(message.headers)
+    if parent is None and not root:
+        return _NO_SPAN
+    return active.start_as_current_span(
+        name, context=parent, kind=SpanKind.CONSUMER, attributes=message_attributes(message)
+    )
+
+
+def outgoing_headers(headers: Headers | None = None) -> list[tuple[str, bytes]] | None:
+    """Headers for a message sent within the current span: ``headers`` with its trace
+    context; ``headers`` as given when no span is recording (tracing off: no extra work)."""
+    if _current is None or not trace.get_current_span().get_span_context().is_valid:
+        return None if headers is None else list(headers)
+    return inject(headers)
+
+
+def annotate(**attributes: Any) -> None:
+    """Set ``alpr.<name>`` attributes on the current span (a no-op without one)."""
+    if _current is None:
+        return
+    span = trace.get_current_span()
+    if span.is_recording():
+        for name, value in attributes.items():
+            if value is not None:
+                span.set_attribute(f"alpr.{name}", value)
+
+
+def fail(span: Span | None, reason: str) -> None:
+    """Mark ``span`` (if any) as ended in an error of ``reason`` (a dead letter)."""
+    if span is not None:
+        span.set_status(Status(StatusCode.ERROR, reason))
+
+
+@contextmanager
+def spans_per_message(
+    name: str, messages: Sequence[M], carry: bool = False
+) -> Iterator[Sequence[M]]:
+    """A consumer span for each traced message of a batch handled in one go (a projection's
+    write, the rule feed's forward): all start before the block and end after it, with its
+    error if it raised. Messages without a trace get none. Yields ``messages``; with
+    ``carry``, copies of them whose headers carry their span's context instead (to forward)."""
+    active = tracer()
+    if active is None:
+        yield messages
+        return
+    spans: list[Span | None] = []
+    for message in messages:
+        parent = extract(message.headers)
+        spans.append(
+            None
+            if parent is None
+            else active.start_span(
+                name, context=parent, kind=SpanKind.CONSUMER,
+                attributes=message_attributes(message),
+            )
+        )  # fmt: skip
+    with _ending(spans):
+        yield [_carrying(m, s) for m, s in zip(messages, spans, strict=True)] if carry else messages
+
+
+def _carrying(message: M, span: Span | None) -> M:
+    if span is None:
+        return message
+    headers = inject(message.headers, trace.set_span_in_context(span))
+    return cast(M, dataclasses.replace(cast(Any, message), headers=headers))
+
+
+@contextmanager
+def publish_spans(
+    name: str, items: Sequence[T], attributes_of: Callable[[T], Mapping[str, Any] | None]
+) -> Iterator[list[list[tuple[str, bytes]] | None]]:
+    """A producer span that starts a trace for each item about to be sent (an edge's events),
+    ending after the block (the sends acknowledged); ``attributes_of`` gives a span's
+    attributes (asked only while tracing is on), None for an item not traced. Yields the
+    headers each item's message is to carry (None: none)."""
+    active = tracer()
+    if active is None:
+        yield [None] * len(items)
+        return
+    spans = []
+    for item in items:
+        attributes = attributes_of(item)
+        spans.append(
+            None
+            if attributes is None
+            else active.start_span(
+                name, context=Context(), kind=SpanKind.PRODUCER, attributes=attributes
+            )
+        )
+    with _ending(spans):
+        yield [None if s is None else inject(None, trace.set_span_in_context(s)) for s in spans]
+
+
+@contextmanager
+def _ending(spans: Sequence[Span | None]) -> Iterator[None]:
+    """End ``spans`` (those there are) after the block, with its error if it raised."""
+    started = [span for span in spans if span is not None]
+    try:
+        yield
+    except BaseException as exc:
+        for span in started:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, repr(exc)))
+        raise
+    finally:
+        for span in started:
+            span.end()
+
+
+def current_trace_id() -> str | None:
+    """The current span's trace id in hex (for log lines), or None."""
+    if _current is None:
+        return None
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
