@@ -2,7 +2,9 @@
 watch a read arrive on the home page while the test produces it, search reads by wildcard,
 time range and camera, export them as CSV and read the file back, put a plate on a new watch
 list from its page, see the alert a new read of it raises appear on the alerts page without
-a reload, acknowledge it with a note on its page, and read its PDF evidence report back. Each
+a reload, acknowledge it with a note on its page, assign it to an operator there, take it over
+from the list ("Assign to me") and find it among "my" alerts, read its PDF evidence report
+back, and see each camera's latest image on the cameras page. Each
 page is photographed at 1280x900 and 390x844 (paths printed; under ``ALPR_SCREENSHOTS`` when
 set, else the test's tmp dir).
 
@@ -235,6 +237,10 @@ def test_an_operator_walks_the_console(web: WebStack, page: Page, shots_dir: Pat
     state = page.locator("#ack-state").inner_text()
     assert "Acknowledged by test admin" in state and "stopped at gate 0, owner called" in state
     shots(page, shots_dir, "6-alert-acknowledged")
+    page.select_option("#assignee", "test operator")
+    page.click("#assign button[type=submit]")
+    page.wait_for_selector("#assigned-to:has-text('test operator')")
+    assert "Assigned to test operator by test admin" in page.locator("#assigned-to").inner_text()
 
     # Its evidence report, downloaded from its page and read back with a PDF reader.
     with page.expect_download() as info:
@@ -255,6 +261,20 @@ def test_an_operator_walks_the_console(web: WebStack, page: Page, shots_dir: Pat
     assert "stopped at gate 0, owner called" in page.locator("#alert-rows").inner_text()
     shots(page, shots_dir, "7-alerts-filtered")
 
+    # Taken over from the list, then found among the alerts assigned to me.
+    taken = filtered.first
+    alert_id = taken.get_attribute("id")
+    assert "test operator" in taken.locator("td.assigned").inner_text()
+    taken.locator("form.take button").click()
+    page.wait_for_url("**/alerts#*")
+    page.select_option("#assigned-filter", "me")
+    page.click("#alert-filters button[type=submit]")
+    page.wait_for_url("**assigned=me**")
+    mine = page.locator(f"#alert-rows tr.alert[id='{alert_id}']")
+    assert mine.count() == 1 and "test admin" in mine.locator("td.assigned").inner_text()
+    assert mine.locator("form.take").count() == 0  # already mine
+    shots(page, shots_dir, "7-alerts-mine")
+
     # The other pages, photographed too.
     for name, path in (
         ("8-search", f"/search?q={PLATE[:4]}"), ("9-plate", f"/plates/{PLATE}"),
@@ -262,6 +282,8 @@ def test_an_operator_walks_the_console(web: WebStack, page: Page, shots_dir: Pat
     ):  # fmt: skip
         answer = page.goto(web.url + path)
         assert answer is not None and answer.status == 200, path
+        if name == "10-cameras":  # cam-0's latest read is the live one above, crop in S3
+            assert loaded(page, "#camera-cam-0 td.snapshot img.thumb"), "no latest image"
         shots(page, shots_dir, name)
 
 
