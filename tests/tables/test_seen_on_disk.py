@@ -81,7 +81,7 @@ def test_a_file_that_is_not_a_database_is_started_afresh(
     path.write_bytes(b"this is not an SQLite file" * 200)
     with caplog.at_level(logging.WARNING):
         seen = DiskSeenEvents(path, "changelog")
-    assert "restoring it in full" in caplog.text
+    assert "is started afresh and restored in full: it cannot be read" in caplog.text
     seen.written({"a": SeenEvent(1.0, 0)}, {0: 0})
     assert dict(seen) == {"a": SeenEvent(1.0, 0)} and seen.positions == {0: 1}
     seen.close()

@@ -1,0 +1,114 @@
+"""The on-disk dedupe state's SQLite file: held by one process, checked when opened.
+
+Written in WAL mode with ``synchronous=NORMAL``: a process killed loses nothing, a power cut
+may lose the last transactions but leaves the file consistent, and as each transaction
+stores entries together with the changelog positions they reach, what was lost is read
+again from the changelog. A file that cannot be read, or was written for another changelog
+topic or format, is started afresh and restored in full.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import sqlite3
+from pathlib import Path
+from typing import IO
+
+log = logging.getLogger(__name__)
+
+#: The layout of the file; a file of another format is started afresh.
+FORMAT = "1"
+
+TABLES = (
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    # event_id has no declared type: a UUID's 16 bytes or another id's text, each as is.
+    "CREATE TABLE IF NOT EXISTS seen (event_id PRIMARY KEY, seen_at REAL NOT NULL, "
+    "part INTEGER NOT NULL, raw_offset INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS seen_by_age ON seen (seen_at)",
+    "CREATE TABLE IF NOT EXISTS positions (part INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL)",
+)
+
+
+class StateFile:
+    """The database of the state at ``path`` (None: a private temporary database, gone when
+    closed), ready for ``changelog``'s entries; see the module's notes."""
+
+    def __init__(self, path: Path | None, changelog: str, page_cache_mib: int) -> None:
+        self._lock: IO[bytes] | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = _lock(path)
+            if self._lock is None:
+                log.warning(
+                    "dedupe state %s is held by another process (give each worker its own "
+                    "state directory): using a private temporary database, restored in full",
+                    path,
+                )
+                path = None
+        self.path = path
+        if path is None:
+            self.db = _prepare(sqlite3.connect("", isolation_level=None), changelog)
+        else:
+            self.db = _open(path, changelog)
+        self.db.execute(f"PRAGMA cache_size = {-1024 * page_cache_mib}")
+
+    def close(self) -> None:
+        """Close the file and release it."""
+        try:
+            self.db.close()
+        finally:
+            if self._lock is not None:
+                self._lock.close()  # releases the lock
+                self._lock = None
+
+
+def _lock(path: Path) -> IO[bytes] | None:
+    """An exclusive lock on ``path`` for this process (released when it exits, killed or
+    not), or None if another process holds it."""
+    lock = (path.parent / f"{path.name}.lock").open("wb")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
+
+
+def _open(path: Path, changelog: str) -> sqlite3.Connection:
+    db: sqlite3.Connection | None = None
+    try:
+        db = _prepare(sqlite3.connect(path, isolation_level=None), changelog)
+        problem = _problem(dict(db.execute("SELECT name, value FROM meta").fetchall()), changelog)
+    except sqlite3.DatabaseError as exc:
+        problem = f"it cannot be read ({exc})"
+    if problem is None and db is not None:
+        return db
+    log.warning("dedupe state %s is started afresh and restored in full: %s", path, problem)
+    if db is not None:
+        db.close()
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        (path.parent / name).unlink(missing_ok=True)
+    return _prepare(sqlite3.connect(path, isolation_level=None), changelog)
+
+
+def _problem(meta: dict[str, str], changelog: str) -> str | None:
+    """Why a file with ``meta`` is not the state of ``changelog``, or None."""
+    if (meta.get("format"), meta.get("changelog")) != (FORMAT, changelog):
+        return f"it was written for {meta}, not for format {FORMAT} of {changelog}"
+    return None
+
+
+def _prepare(db: sqlite3.Connection, changelog: str) -> sqlite3.Connection:
+    db.execute("PRAGMA journal_mode = WAL")  # a temporary database keeps its own mode
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute(f"PRAGMA journal_size_limit = {64 * 1024 * 1024}")
+    db.execute("BEGIN")
+    for statement in TABLES:
+        db.execute(statement)
+    db.executemany(
+        "INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)",
+        (("format", FORMAT), ("changelog", changelog)),
+    )
+    db.execute("COMMIT")
+    return db
