@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from config.router import RouterSettings
 from tables.dedupe import (
@@ -179,3 +180,17 @@ def test_the_settings_choose_the_backend_and_its_place(tmp_path: Path) -> None:
     assert isinstance(placed, DiskSeenEvents)
     assert placed.path == tmp_path / "elsewhere" / "topic.sqlite3"
     placed.close()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("dedupe_store", "rocksdb"),
+        ("dedupe_cache_entries", -1),
+        ("dedupe_cache_entries", 5_000_001),
+        ("dedupe_page_cache_mib", 0),
+    ],
+)
+def test_dedupe_settings_out_of_bounds_name_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValidationError, match=field):
+        RouterSettings.model_validate({field: value})
