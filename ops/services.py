@@ -50,6 +50,8 @@ class Service(ABC):
     #: The signal that stops the service, sent to its main process only; None: SIGTERM to
     #: its whole process group.
     stop_signal: int | None = None
+    #: Opt-in: left out of ``ops/stack up|status|down`` without names unless it runs.
+    optional: bool = False
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout

@@ -25,9 +25,10 @@ from ops.monitoring import MONITORING_CLASSES
 from ops.probes import ProbeError
 from ops.procs import ProcessTable
 from ops.services import SERVICE_CLASSES, Kafka, Service, ensure_user
+from ops.tracing import TRACING_CLASSES
 
 #: Every service of the stack, in the order they start.
-ALL_SERVICES = SERVICE_CLASSES + MONITORING_CLASSES
+ALL_SERVICES = SERVICE_CLASSES + MONITORING_CLASSES + TRACING_CLASSES
 
 
 class Stack:
@@ -46,11 +47,18 @@ class Stack:
             raise SystemExit(
                 f"unknown service(s): {', '.join(unknown)}; known: {', '.join(self.services)}"
             )
-        wanted = set(names or self.services)
+        wanted = set(names or self._default_names())
         if with_dependencies:
             for name in list(wanted):
                 wanted.update(self.services[name].depends_on, self.services[name].peers)
         return [svc for name, svc in self.services.items() if name in wanted]
+
+    def _default_names(self) -> list[str]:
+        """The services meant when none are named: all but the opt-in ones not running."""
+        return [
+            name for name, svc in self.services.items()
+            if not svc.optional or self.procs.running(name)
+        ]  # fmt: skip
 
     def healthy(self, svc: Service) -> str | None:
         try:
@@ -230,7 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="install (once) and start services; healthy ones are left alone")
-    up.add_argument("services", nargs="*", help="services to start (default: all)")
+    up.add_argument(
+        "services", nargs="*",
+        help="services to start (default: all but the opt-in jaeger: `up jaeger` adds it)",
+    )  # fmt: skip
     up.add_argument(
         "--brokers", type=int, choices=KAFKA_SHAPES,
         help="Kafka brokers: 1 (the default) or 3, a site's reference layout (replication "
