@@ -1,50 +1,91 @@
-"""A private PostgreSQL and Elasticsearch for tests that stop a store in the middle of a load.
+"""Private instances of the stack's services for tests that stop or kill one mid-load.
 
 Other tests (and other people's runs) use the shared stack at the same time, so an outage
-test must never stop the shared services. This starts a second instance of each with the
-project's own ``ops/stack``, on free ports, with its data in a directory of its own, reusing
-the shared stack's installed software (``opt``) so nothing is downloaded. ``stop``/``start``
-act on the private instances only, and ``close`` removes them.
+test must never stop the shared services. These start a second instance of some services
+with the project's own ``ops/stack``, on free ports, with their data in a directory of its
+own, reusing the shared stack's installed software (``opt``) so nothing is downloaded.
+``stop``/``start`` act on the private instances only, and ``close`` removes them.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
 
 from ops.layout import Layout
+from ops.procs import ProcessTable
 from ops.worker import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class PrivateStores:
-    """PostgreSQL and Elasticsearch of a private stack on free ports."""
+class PrivateStack:
+    """``SERVICES`` of a private stack, each of ``PORTS`` free; ``ENV``: more variables."""
 
-    SERVICES = ("postgres", "elasticsearch")
+    SERVICES: tuple[str, ...] = ()
+    #: The stack's port names (``ops/layout.py``) given free ports.
+    PORTS: tuple[str, ...] = ()
+    ENV: dict[str, str] = {}
 
     def __init__(self) -> None:
         shared = Layout()
         # /tmp, not a pytest tmp_path under /root: the service user must reach the data.
-        self.root = Path(tempfile.mkdtemp(prefix="alpr-private-stores-", dir="/tmp"))
+        self.root = Path(tempfile.mkdtemp(prefix=f"alpr-private-{self.SERVICES[0]}-", dir="/tmp"))
         self.root.chmod(0o755)
         (self.root / "opt").symlink_to(shared.opt)
+        ports = {name: free_port() for name in self.PORTS}
         self.env = {
             **os.environ,
+            **self.ENV,
             "ALPR_STACK_DIR": str(self.root),
-            "ALPR_STACK_POSTGRES_PORT": str(free_port()),
-            "ALPR_STACK_ELASTICSEARCH_PORT": str(free_port()),
-            "ALPR_STACK_ELASTICSEARCH_TRANSPORT_PORT": str(free_port()),
+            **{f"ALPR_STACK_{name.upper()}_PORT": str(port) for name, port in ports.items()},
         }
-        self.layout = Layout(root=self.root, ports={
-            **shared.ports,
-            "postgres": int(self.env["ALPR_STACK_POSTGRES_PORT"]),
-            "elasticsearch": int(self.env["ALPR_STACK_ELASTICSEARCH_PORT"]),
-            "elasticsearch_transport": int(self.env["ALPR_STACK_ELASTICSEARCH_TRANSPORT_PORT"]),
-        })  # fmt: skip
+        self.layout = Layout(
+            root=self.root,
+            ports={**shared.ports, **ports},
+            kafka_brokers=int(self.env.get("ALPR_STACK_KAFKA_BROKERS", "1")),
+        )
+
+    def stack(self, *args: str) -> str:
+        """``ops/stack ARGS`` on the private stack; its output."""
+        done = subprocess.run(
+            [str(ROOT / "ops" / "stack"), *args], env=self.env, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"ops/stack {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+    def start(self, *services: str) -> None:
+        """Start (and wait until healthy) the named private services, or all."""
+        self.stack("up", *(services or self.SERVICES))
+
+    def stop(self, *services: str) -> None:
+        """Stop the named private services, or all; the shared stack is not touched."""
+        self.stack("down", *(services or self.SERVICES))
+
+    def kill(self, service: str) -> None:
+        """SIGKILL a private service's process group: a crash, not a stop."""
+        record = ProcessTable(self.layout.run).running(service)
+        if record is None:
+            raise RuntimeError(f"private {service} is not running")
+        os.killpg(record.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+class PrivateStores(PrivateStack):
+    """PostgreSQL and Elasticsearch of a private stack on free ports."""
+
+    SERVICES = ("postgres", "elasticsearch")
+    PORTS = ("postgres", "elasticsearch", "elasticsearch_transport")
 
     @property
     def postgres_dsn(self) -> str:
@@ -54,23 +95,17 @@ class PrivateStores:
     def elasticsearch_url(self) -> str:
         return self.layout.url("elasticsearch")
 
-    def _stack(self, *args: str) -> None:
-        done = subprocess.run(
-            [str(ROOT / "ops" / "stack"), *args], env=self.env, capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"ops/stack {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
 
-    def start(self, *services: str) -> None:
-        """Start (and wait until healthy) the named private services, or both."""
-        self._stack("up", *(services or self.SERVICES))
+class PrivateKafkaCluster(PrivateStack):
+    """The three-broker Kafka of ``ops/stack up --brokers 3``, small heaps, on free ports."""
 
-    def stop(self, *services: str) -> None:
-        """Stop the named private services, or both; the shared stack is not touched."""
-        self._stack("down", *(services or self.SERVICES))
+    SERVICES = ("kafka", "kafka-2", "kafka-3")
+    PORTS = tuple(
+        f"{key}{role}" for key in ("kafka", "kafka_2", "kafka_3")
+        for role in ("", "_controller", "_metrics")
+    )  # fmt: skip
+    ENV = {"ALPR_STACK_KAFKA_BROKERS": "3", "ALPR_STACK_KAFKA_HEAP": "256m"}
 
-    def close(self) -> None:
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"127.0.0.1:{self.layout.kafka_port(n)}" for n in self.layout.kafka_nodes)
