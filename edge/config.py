@@ -302,9 +302,23 @@ class EngineConfig(_Section):
     ] = Field(default_factory=PpOcr, description="Plate text recognition backend")
     formats: Formats = Field(default_factory=Formats, description="Plate formats per region")
     threads: int = Field(
-        default=0, ge=0, le=256, description="ONNX Runtime threads per model; 0 lets it choose"
+        default=0, ge=0, le=256, description="Threads per model; 0 lets the runtime choose"
     )
     allow_gpu: bool = Field(default=True, description="Try TensorRT and CUDA before the CPU")
+    runtime: Literal["auto", "onnxruntime", "openvino"] = Field(
+        default="auto",
+        description="What runs the models: 'auto' takes ONNX Runtime where it has a GPU to "
+        "use, else OpenVINO on the CPU when installed (the edge extra installs it; see "
+        "precision for the text recognizer), else ONNX Runtime on the CPU",
+    )
+    precision: Literal["auto", "bf16", "f32"] = Field(
+        default="auto",
+        description="OpenVINO's arithmetic on CPUs that compute bfloat16 natively (AMX, "
+        "AVX-512 BF16; elsewhere it is always float32): 'bf16' for every model (two to three "
+        "times float32's speed); 'auto' bf16 for the detectors, while the text recognizer, "
+        "whose margins between look-alikes (M/H) are the thinnest, keeps float32 (on ONNX "
+        "Runtime when runtime is 'auto'); 'f32' float32 everywhere",
+    )
 
 
 def load_engine_config(path: str | Path | None) -> EngineConfig:

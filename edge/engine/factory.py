@@ -8,6 +8,7 @@ from edge.config import EngineConfig, NoVehicles, SlotOcr, TextPlates, YoloPlate
 from edge.engine.ocr import PlateReader, PpOcrReader
 from edge.engine.pipeline import Engine
 from edge.engine.plates import PlateLocator, TextPlateLocator, YoloPlateLocator
+from edge.engine.runtime import Backend
 from edge.engine.slot_reader import SlotReader
 from edge.engine.trained import recognizer_model
 from edge.engine.vehicles import NoVehicleDetector, VehicleDetector, YoloVehicleDetector
@@ -32,19 +33,30 @@ def build_engine(config: EngineConfig | None = None, store: ModelStore | None = 
     )
 
 
+def backend_of(config: EngineConfig, recognizer: bool = False) -> Backend:
+    """How the configured engine's models run. With precision 'auto' the text recognizer
+    keeps float32, and with runtime 'auto' then runs on ONNX Runtime (which handles its
+    changing input widths without OpenVINO's per-shape preparation)."""
+    if recognizer and config.precision == "auto":
+        runtime = "onnxruntime" if config.runtime == "auto" else config.runtime
+        return Backend(config.threads, config.allow_gpu, runtime, "f32")
+    precision = "f32" if config.precision == "f32" else "auto"
+    return Backend(config.threads, config.allow_gpu, config.runtime, precision)
+
+
 def _reader(config: EngineConfig, store: ModelStore) -> PlateReader:
     ocr = config.ocr
     if isinstance(ocr, SlotOcr):
         model = recognizer_model(ocr)
-        return SlotReader(model, ocr, config.threads, config.allow_gpu)
-    return PpOcrReader(store.verified(ocr.model), ocr, config.threads, config.allow_gpu)
+        return SlotReader(model, ocr, backend_of(config, recognizer=True))
+    return PpOcrReader(store.verified(ocr.model), ocr, backend_of(config, recognizer=True))
 
 
 def _vehicles(config: EngineConfig, store: ModelStore) -> VehicleDetector:
     if isinstance(config.vehicles, NoVehicles):
         return NoVehicleDetector()
     model = store.verified(config.vehicles.model)
-    return YoloVehicleDetector(model, config.vehicles, config.threads, config.allow_gpu)
+    return YoloVehicleDetector(model, config.vehicles, backend_of(config))
 
 
 def _plates(config: EngineConfig, store: ModelStore) -> PlateLocator:
@@ -53,7 +65,7 @@ def _plates(config: EngineConfig, store: ModelStore) -> PlateLocator:
     if isinstance(plates, YoloPlates):
         if store.available(plates.model) or not plates.fallback_to_text:
             model = store.verified(plates.model)
-            return YoloPlateLocator(model, plates, config.threads, config.allow_gpu)
+            return YoloPlateLocator(model, plates, backend_of(config))
         logger.warning(
             "plate model %r is not in the cache (%s); falling back to text detection, which "
             "is slower and misses more plates: run `alpr models fetch` to export it",

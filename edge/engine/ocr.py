@@ -16,7 +16,7 @@ from edge.engine.ctc import PlateAlphabet
 from edge.engine.decoder import TextRead, decode_plate
 from edge.engine.geometry import Image
 from edge.engine.lines import line_splits
-from edge.engine.runtime import open_session
+from edge.engine.runtime import Backend, open_session
 from edge.formats import PlateFormats
 
 __all__ = ["PlateReader", "PpOcrReader", "TextRead"]
@@ -48,11 +48,9 @@ class PlateReader(ABC):
 class PpOcrReader(PlateReader):
     """PP-OCR recognition (no detection) through ONNX Runtime."""
 
-    def __init__(
-        self, model: Path, config: PpOcr, threads: int = 0, allow_gpu: bool = True
-    ) -> None:
+    def __init__(self, model: Path, config: PpOcr, backend: Backend | None = None) -> None:
         self.config = config
-        self.session = open_session(model, threads, allow_gpu)
+        self.session = open_session(model, backend)
         self.input_name = self.session.get_inputs()[0].name
         metadata = self.session.get_modelmeta().custom_metadata_map
         if "character" not in metadata:

@@ -11,6 +11,7 @@ import numpy as np
 from edge.config import TextPlates, YoloPlates
 from edge.engine.detections import Detections
 from edge.engine.geometry import Image
+from edge.engine.runtime import Backend
 from edge.engine.textboxes import merge_text_boxes
 from edge.engine.yolo import YoloV8Onnx
 
@@ -36,9 +37,7 @@ class PlateLocator(ABC):
 class YoloPlateLocator(PlateLocator):
     """The single-class YOLOv8 plate detector exported from safelicensing's ``best.pt``."""
 
-    def __init__(
-        self, model: Path, config: YoloPlates, threads: int = 0, allow_gpu: bool = True
-    ) -> None:
+    def __init__(self, model: Path, config: YoloPlates, backend: Backend | None = None) -> None:
         self.search = config.search
         self.vehicle_searches = config.vehicle_searches
         self.yolo = YoloV8Onnx(
@@ -47,8 +46,7 @@ class YoloPlateLocator(PlateLocator):
             640,
             config.min_score,
             config.iou_threshold,
-            threads,
-            allow_gpu,
+            backend,
             any_size=config.input_shape == "fit",
         )
         self.any_size = self.yolo.multiple is not None

@@ -23,7 +23,7 @@ from edge.config import SlotOcr
 from edge.engine.decoder import TextRead, choose_template
 from edge.engine.geometry import Image
 from edge.engine.ocr import PlateReader
-from edge.engine.runtime import open_session
+from edge.engine.runtime import Backend, open_session
 from edge.engine.slots_input import SlotSpec
 from edge.formats import PlateFormats
 from edge.layouts import Template
@@ -35,11 +35,9 @@ LOG_FLOOR = float(np.log(1e-6))
 class SlotReader(PlateReader):
     """The slot recognizer through ONNX Runtime, decoded against the plate layouts."""
 
-    def __init__(
-        self, model: Path, config: SlotOcr, threads: int = 0, allow_gpu: bool = True
-    ) -> None:
+    def __init__(self, model: Path, config: SlotOcr, backend: Backend | None = None) -> None:
         self.config = config
-        self.session = open_session(model, threads, allow_gpu)
+        self.session = open_session(model, backend)
         self.input_name = self.session.get_inputs()[0].name
         self.spec = spec_of(self.session.get_modelmeta().custom_metadata_map, model)
 

@@ -10,6 +10,7 @@ import numpy as np
 from edge.config import COCO_VEHICLES, YoloVehicles
 from edge.engine.detections import Detections
 from edge.engine.geometry import Image
+from edge.engine.runtime import Backend
 from edge.engine.yolo import YoloV8Onnx
 
 #: The 80 COCO classes the vehicle model outputs; only vehicles get names that matter here.
@@ -35,9 +36,7 @@ class VehicleDetector(ABC):
 class YoloVehicleDetector(VehicleDetector):
     """COCO YOLOv8n through ONNX Runtime, keeping the vehicle classes only."""
 
-    def __init__(
-        self, model: Path, config: YoloVehicles, threads: int = 0, allow_gpu: bool = True
-    ) -> None:
+    def __init__(self, model: Path, config: YoloVehicles, backend: Backend | None = None) -> None:
         self.config = config
         self.input_width = 640
         self.yolo = YoloV8Onnx(
@@ -46,8 +45,7 @@ class YoloVehicleDetector(VehicleDetector):
             self.input_width,
             config.min_score,
             config.iou_threshold,
-            threads,
-            allow_gpu,
+            backend,
             any_size=config.input_shape == "fit",
         )
 

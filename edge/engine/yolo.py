@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from edge.engine.detections import Detections
 from edge.engine.geometry import Image, letterbox
-from edge.engine.runtime import open_session
+from edge.engine.runtime import Backend, open_session
 from edge.engine.yolo_shapes import (
     ANCHORS_INPUT,
     STRIDES,
@@ -40,8 +40,7 @@ class YoloV8Onnx:
         input_size: int,
         min_score: float,
         iou_threshold: float,
-        threads: int = 0,
-        allow_gpu: bool = True,
+        backend: Backend | None = None,
         any_size: bool = True,
     ) -> None:
         if not names:
@@ -58,11 +57,11 @@ class YoloV8Onnx:
             except FixedInput as exc:
                 logger.info("%s keeps its square input: %s", model.name, exc)
             else:
-                self.session = open_session(freed.model, threads, allow_gpu, model.name)
+                self.session = open_session(freed.model, backend, model.name)
                 self.input_name = freed.image_input
                 self.multiple = STRIDES[-1]
         if self.multiple is None:
-            self.session = open_session(model, threads, allow_gpu)
+            self.session = open_session(model, backend)
             self.input_name = self.session.get_inputs()[0].name
         shape = self.session.get_inputs()[0].shape
         if self.multiple is None and shape[2:] != [input_size, input_size]:

@@ -1,8 +1,21 @@
-"""Choosing ONNX Runtime execution providers."""
+"""Choosing the runtime and ONNX Runtime's execution providers; OpenVINO behind the session
+calls the engine makes."""
 
 from __future__ import annotations
 
-from edge.engine.runtime import choose_providers
+import threading
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from edge.config import EngineConfig
+from edge.engine.factory import backend_of
+from edge.engine.openvino_session import OpenVinoSession
+from edge.engine.runtime import Backend, choose_providers, choose_runtime, open_session
 
 
 def _names(chosen: list[tuple[str, dict[str, object]]]) -> list[str]:
@@ -29,3 +42,109 @@ def test_cpu_only_machines_and_gpu_disabled_get_the_cpu() -> None:
     available = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     assert _names(choose_providers(available, allow_gpu=False)) == ["CPUExecutionProvider"]
     assert _names(choose_providers([])) == ["CPUExecutionProvider"]
+
+
+CPU = ["CPUExecutionProvider"]
+GPU = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+@pytest.mark.parametrize(
+    ("backend", "providers", "openvino", "expected"),
+    [
+        (Backend(), GPU, True, "onnxruntime"),  # a GPU to use: ONNX Runtime
+        (Backend(allow_gpu=False), GPU, True, "openvino"),
+        (Backend(), CPU, True, "openvino"),
+        (Backend(), CPU, False, "onnxruntime"),  # OpenVINO not installed
+        (Backend(runtime="onnxruntime"), CPU, True, "onnxruntime"),
+        (Backend(runtime="openvino"), GPU, True, "openvino"),
+    ],
+)
+def test_auto_takes_a_gpu_first_then_openvino_then_onnxruntime(
+    backend: Backend, providers: list[str], openvino: bool, expected: str
+) -> None:
+    assert choose_runtime(backend, providers, openvino) == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [({"runtime": "tvm"}, "runtime must be one of"), ({"precision": "fp8"}, "precision must")],
+)
+def test_a_backend_names_its_bad_field(fields: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Backend(**fields)  # type: ignore[arg-type]
+
+
+def test_precision_auto_keeps_the_recognizer_in_float32_on_onnxruntime() -> None:
+    config = EngineConfig()
+    assert backend_of(config) == Backend(0, True, "auto", "auto")
+    assert backend_of(config, recognizer=True) == Backend(0, True, "onnxruntime", "f32")
+    bf16 = EngineConfig(precision="bf16")
+    assert backend_of(bf16, recognizer=True) == Backend(0, True, "auto", "auto")
+    f32 = EngineConfig(precision="f32", runtime="openvino", threads=1)
+    assert (
+        backend_of(f32) == backend_of(f32, recognizer=True) == Backend(1, True, "openvino", "f32")
+    )
+
+
+def _small_model(path: Path) -> Path:
+    """A 3x3 convolution then a softmax over channels, any batch and size, with metadata."""
+    rng = np.random.default_rng(3)
+    weight = rng.normal(size=(4, 3, 3, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w"], ["conv"], pads=[1, 1, 1, 1]),
+            helper.make_node("Softmax", ["conv"], ["probs"], axis=1),
+        ],
+        "small",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, "h", "w"])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", 4, "h", "w"])],
+        [numpy_helper.from_array(weight, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, {"character": "A\nB"})
+    onnx.save(model, str(path))
+    return path
+
+
+def test_openvino_gives_onnxruntimes_outputs_inputs_and_metadata(tmp_path: Path) -> None:
+    path = _small_model(tmp_path / "small.onnx")
+    reference = ort.InferenceSession(str(path), providers=CPU)
+    session = open_session(path, Backend(runtime="openvino", precision="f32"))
+    assert isinstance(session, OpenVinoSession)
+    assert session.inference_precision == "f32"
+    assert [(i.name, i.shape) for i in session.get_inputs()] == [("x", [None, 3, None, None])]
+    assert session.get_modelmeta().custom_metadata_map == {"character": "A\nB"}
+    for shape in ((1, 3, 8, 8), (2, 3, 16, 24)):
+        x = np.random.default_rng(1).random(shape, dtype=np.float32)
+        (got,) = session.run(None, {"x": x})
+        (expected,) = reference.run(None, {"x": x})
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    native = OpenVinoSession(path.read_bytes(), name="small")  # bf16 where the CPU has it
+    (got,) = native.run(None, {"x": x})
+    np.testing.assert_allclose(got, expected, atol=0.02)
+    with pytest.raises(ValueError, match="output_names=None"):
+        session.run(["probs"], {"x": x})
+
+
+def test_camera_threads_sharing_an_openvino_model_each_get_their_own_results(
+    tmp_path: Path,
+) -> None:
+    session = OpenVinoSession(_small_model(tmp_path / "small.onnx"), precision="f32")
+    reference = ort.InferenceSession(str(tmp_path / "small.onnx"), providers=CPU)
+    inputs = [np.full((1, 3, 12, 12), value, np.float32) for value in (0.1, 0.5, 0.9, 2.0)]
+    expected = [reference.run(None, {"x": x})[0] for x in inputs]
+    wrong: list[int] = []
+
+    def camera(index: int) -> None:
+        for _ in range(25):
+            (got,) = session.run(None, {"x": inputs[index]})
+            if not np.allclose(got, expected[index], atol=1e-5):
+                wrong.append(index)
+
+    threads = [threading.Thread(target=camera, args=(i,)) for i in range(len(inputs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []

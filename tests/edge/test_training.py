@@ -109,7 +109,7 @@ def test_synthetic_plates_follow_the_layouts_of_the_chosen_region() -> None:
 def test_the_onnx_export_computes_what_the_jax_model_computes(tmp_path: Path) -> None:
     import jax
 
-    from edge.engine.runtime import open_session
+    from edge.engine.runtime import Backend, open_session
     from edge.training import model as net
     from edge.training.export import to_onnx
 
@@ -118,7 +118,7 @@ def test_the_onnx_export_computes_what_the_jax_model_computes(tmp_path: Path) ->
     to_onnx(params, SPEC, path, {"producer": "test"})
     images = synthetic_batch(1, 4, SPEC, ("any",), 0.3).images
     expected = np.asarray(jax.nn.softmax(net.logits(params, images.transpose(0, 2, 3, 1), SPEC)))
-    session = open_session(path, 1, False)
+    session = open_session(path, Backend(threads=1, allow_gpu=False, runtime="onnxruntime"))
     (got,) = session.run(None, {session.get_inputs()[0].name: images})
     assert got.shape == (4, SPEC.slots, SPEC.classes)
     np.testing.assert_allclose(got, expected, atol=1e-4)
