@@ -44,6 +44,8 @@ def _create_app() -> faust.App:
         # A crashed worker's partitions are taken over after this, not Faust's 60 s.
         broker_session_timeout=settings.kafka.session_timeout_s,
         broker_heartbeat_interval=settings.kafka.heartbeat_interval_s,
+        # A static member with kafka.worker_id: a restarted worker takes its partitions back.
+        consumer_group_instance_id=settings.kafka.group_instance_id("faust"),
         web_host=settings.web.host,
         web_port=settings.web.port,
         web_bind=settings.web.host,

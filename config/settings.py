@@ -60,6 +60,16 @@ class KafkaSettings(Section):
         description="Seconds between a consumer's heartbeats; at most a third of session_timeout_s",
     )
 
+    worker_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        description="A name for this worker that stays the same across its restarts and "
+        "differs from every other worker's (a host name, or host and slot): its consumers "
+        "join their groups as static members (Kafka's group.instance.id, the name plus the "
+        "consumer's), so a worker restarted after a crash is given its partitions back at once "
+        "instead of after session_timeout_s. Empty (the default): dynamic members. Two running "
+        "workers with one name fence each other out",
+    )
     producer_acks: Literal["all", "1", "0"] = Field(
         "all",
         description="Acknowledgements every producer of the core waits for (Faust's, the "
@@ -93,6 +103,10 @@ class KafkaSettings(Section):
                 "set producer_idempotence to false to lower the acknowledgements"
             )
         return self
+
+    def group_instance_id(self, consumer: str) -> str | None:
+        """The static membership name of this worker's ``consumer``, if it has a worker id."""
+        return f"{self.worker_id}-{consumer}" if self.worker_id else None
 
     def producer_options(self) -> dict[str, Any]:
         """``acks`` and ``enable_idempotence`` for an ``AIOKafkaProducer``."""

@@ -374,6 +374,9 @@ class BatchConsumer:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.bootstrap,
                 group_id=self.group_id,
+                # A static member (kafka.worker_id): a restarted worker gets its partitions
+                # back without waiting out its dead predecessor's session.
+                group_instance_id=get_settings().kafka.group_instance_id(self.name),
                 client_id=self.client_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",

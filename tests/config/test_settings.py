@@ -160,3 +160,12 @@ def test_producers_wait_for_every_replica_and_are_idempotent_by_default(
         load_settings()
     config.write_text("kafka:\n  producer_acks: 0\n  producer_idempotence: false\n")
     assert load_settings().kafka.producer_options()["acks"] == 0
+
+
+def test_a_worker_id_names_each_consumer_a_static_member(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().kafka.group_instance_id("router") is None  # dynamic by default
+    monkeypatch.setenv("ALPR_KAFKA__WORKER_ID", "site-a.core-1")
+    assert load_settings().kafka.group_instance_id("router") == "site-a.core-1-router"
+    monkeypatch.setenv("ALPR_KAFKA__WORKER_ID", "core 1")
+    with pytest.raises(SettingsError, match="worker_id"):
+        load_settings()
