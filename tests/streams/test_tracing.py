@@ -65,12 +65,21 @@ def test_extract_reads_the_traceparent_header_among_others() -> None:
         [("traceparent", b"not a trace context")],
         [("traceparent", f"00-{'0' * 32}-{SPAN_ID}-01".encode())],  # all-zero trace id
         [("traceparent", b"\xff\xfe")],
+        [("traceparent", PARENT.upper().encode())],  # W3C hex is lower case
+        [("traceparent", f"ff-{TRACE_ID}-{SPAN_ID}-01".encode())],  # a forbidden version
+        [("traceparent", f"{PARENT}-extra".encode())],  # version 00 has four fields
+        [("traceparent", f"00-{TRACE_ID}-{'0' * 16}-01".encode())],  # all-zero span id
     ],
 )
 def test_extract_of_no_or_a_bad_traceparent_is_none(
     headers: list[tuple[str, bytes]] | None,
 ) -> None:
     assert tracing.extract(headers) is None
+
+
+def test_a_later_version_is_read_for_the_fields_it_shares_with_00() -> None:
+    context = tracing.extract([("traceparent", f"01-{TRACE_ID}-{SPAN_ID}-01-more".encode())])
+    assert context is not None
 
 
 def test_extract_takes_headers_as_faust_may_hand_them_a_dict() -> None:
