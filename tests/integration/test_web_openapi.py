@@ -35,9 +35,12 @@ def web(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 #: schemathesis 4's coverage phase fails inside hypothesis while drawing the free-form rule
 #: body (a FlakyFailure in its own generator, not an answer of ours), so the two operations
 #: that take a rule body are fuzzed and run statefully, but left out of the coverage phase.
+#: So is assignAlert: describing a filter of its cases, hypothesis's ``ast.parse`` of a
+#: schemathesis lambda raises CPython 3.11's "AST constructor recursion depth mismatch"
+#: (a SystemError in the generator; the same schema without the operation passes).
 RUNS = {
     "coverage": ["--phases", "coverage", "--exclude-operation-id", "createRule",
-                 "--exclude-operation-id", "replaceRule"],
+                 "--exclude-operation-id", "replaceRule", "--exclude-operation-id", "assignAlert"],
     "fuzzing": ["--phases", "fuzzing,stateful"],
 }  # fmt: skip
 
