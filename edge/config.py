@@ -157,6 +157,14 @@ class PpOcr(_Section):
         "100-230 pixels wide at height 48, and recognition time grows with the width; short "
         "lines (the top line of a two-line plate) read worse with much less padding",
     )
+    square_aspect: float = Field(
+        default=2.0,
+        ge=0.5,
+        le=10.0,
+        description="Plates with width/height below this are read as two lines even when a "
+        "one-line reading settled (it is often one line of a two-line plate); 0.5 turns "
+        "that off",
+    )
     settle_confidence: float = Field(
         default=0.9,
         ge=0.0,

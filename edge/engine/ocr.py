@@ -5,7 +5,7 @@ the plate layouts and the engine picks among them."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +69,11 @@ class PpOcrReader(PlateReader):
         settled (a precise layout, confidently), the other crops as one line (and the first
         inverted when the plate is dark: light text on a dark ground); then, unless
         one of those settled, the squarish crops as two lines at candidate split rows.
-        Easy plates cost one recognition, hard ones up to nine."""
+        Plates about as tall as wide (``square_aspect``) are read as two lines even when a
+        one-line reading settled: that reading is often one line of a two-line plate. There
+        only a settled two-line reading counts, and it replaces the one-line readings it
+        holds whole (:func:`whole_plates`). Easy plates cost one recognition, hard ones up
+        to nine."""
         usable = [
             [cut_country_band(c) for c in crops if c.shape[0] >= 4 and c.shape[1] >= 4]
             for crops in plates
@@ -80,25 +84,35 @@ class PpOcrReader(PlateReader):
             lambda crops: [[(c, self.config.stretch)] for c in [*crops[1:], *_inverted(crops)]],
             self._splits,
         )
-        for stage in stages:
+        for number, stage in enumerate(stages):
+            settled = [any(self._settled(r) for r in found) for found in reads]
             open_plates = [
-                i for i, found in enumerate(reads) if not any(self._settled(r) for r in found)
+                i
+                for i in range(len(reads))
+                if not settled[i] or (number == len(stages) - 1 and self._square(usable[i]))
             ]
             groups = [stage(usable[i]) for i in open_plates]
             if not any(groups):
                 continue
             for i, more in zip(open_plates, self._decode(groups, formats), strict=True):
-                reads[i] += more
+                reads[i] += [r for r in more if not settled[i] or self._settled(r)]
         return [
-            [
-                c
-                for c in found
-                if c is not None
-                and self.config.min_chars <= len(c.text) <= self.config.max_chars
-                and c.confidence >= self.config.min_score
-            ]
+            whole_plates(
+                [
+                    c
+                    for c in found
+                    if c is not None
+                    and self.config.min_chars <= len(c.text) <= self.config.max_chars
+                    and c.confidence >= self.config.min_score
+                ],
+                self._settled,
+            )
             for found in reads
         ]
+
+    def _square(self, crops: list[Image]) -> bool:
+        """Whether the plate's first crop is about as tall as wide (see ``square_aspect``)."""
+        return bool(crops) and crops[0].shape[1] / crops[0].shape[0] < self.config.square_aspect
 
     def _splits(self, crops: list[Image]) -> list[list[tuple[Image, float]]]:
         """Two-line hypotheses of the squarish crops: top and bottom at each split row."""
@@ -152,6 +166,17 @@ class PpOcrReader(PlateReader):
             self.alphabet.plate_log_probs(sequence[:n])
             for sequence, n in zip(output, steps, strict=True)
         ]
+
+
+def whole_plates(candidates: list[TextRead], settled: Callable[[TextRead], bool]) -> list[TextRead]:
+    """The candidates less the one-line readings that a settled two-line reading holds
+    whole (``3470`` when ``97J`` over ``3470`` was read too): one line of a two-line plate."""
+    two_line = [c.text for c in candidates if c.lines == 2 and settled(c)]
+    return [
+        c
+        for c in candidates
+        if c.lines != 1 or not any(c.text in text and c.text != text for text in two_line)
+    ]
 
 
 def _inverted(crops: list[Image]) -> list[Image]:

@@ -1,0 +1,93 @@
+"""The reader's stages: which plates are read again, and which candidates survive.
+
+The recognizer's part (``_decode``: line images to decoded candidates) is replaced by a
+table of readings per line-image shape, so these tests are about the staging alone; the
+real recognizer on real photos is in ``test_real_models``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.config import Formats, PpOcr
+from edge.engine.decoder import TextRead
+from edge.engine.ocr import PpOcrReader, whole_plates
+from edge.formats import PlateFormats
+
+
+def _settled(read: TextRead) -> bool:
+    return read.valid and read.precise and read.confidence >= 0.9
+
+
+def test_a_one_line_reading_held_whole_by_a_settled_two_line_reading_is_dropped() -> None:
+    partial = TextRead("3470", 0.97, 1, True, "xx:0", True)
+    whole = TextRead("97J3470", 0.95, 2, True, "vn:5", True)
+    other = TextRead("97J3478", 0.60, 1, True, "vn:0", True)
+    assert whole_plates([partial, whole, other], _settled) == [whole, other]
+
+
+def test_an_unsettled_two_line_reading_removes_nothing() -> None:
+    partial = TextRead("WC5327", 0.95, 1, True, "de:0", True)
+    junk = TextRead("OTEWC5327", 0.78, 2, True, "in:1", True)
+    assert whole_plates([partial, junk], _settled) == [partial, junk]
+
+
+class _Table(PpOcrReader):
+    """A PpOcrReader whose recognition is a table: a group of line images gives the reading
+    listed for its first image's width (one line) or its line count (two lines)."""
+
+    def __init__(self, one_line: dict[int, TextRead], two_line: TextRead | None) -> None:
+        self.config = PpOcr()
+        self.one_line, self.two_line = one_line, two_line
+        self.groups: list[int] = []
+
+    def _decode(self, plates, formats):  # type: ignore[no-untyped-def,override]
+        found = []
+        for groups in plates:
+            self.groups += [len(g) for g in groups]
+            found.append(
+                [self.two_line if len(g) == 2 else self.one_line[g[0][0].shape[1]] for g in groups]
+            )
+        return found
+
+
+def _plate(height: int, width: int) -> np.ndarray:
+    image = np.full((height, width, 3), 200, np.uint8)
+    image[height // 5 : height // 2 - 2, width // 4 : 3 * width // 4] = 20  # top line
+    image[height // 2 + 2 : 4 * height // 5, width // 8 : 7 * width // 8] = 20  # bottom line
+    return image
+
+
+FORMATS = PlateFormats(Formats())
+
+
+def test_a_settled_wide_plate_costs_one_recognition() -> None:
+    reader = _Table({200: TextRead("AB123CD", 0.99, 1, True, "it:0", True)}, None)
+    (found,) = reader.read_many([[_plate(50, 200)]], FORMATS)
+    assert [c.text for c in found] == ["AB123CD"]
+    assert reader.groups == [1]
+
+
+def test_a_square_plate_is_read_as_two_lines_although_one_line_settled() -> None:
+    partial = TextRead("3470", 0.97, 1, True, "xx:0", True)
+    whole = TextRead("97J3470", 0.96, 2, True, "vn:5", True)
+    reader = _Table({60: partial}, whole)
+    (found,) = reader.read_many([[_plate(50, 60)]], FORMATS)
+    assert reader.groups[0] == 1 and 2 in reader.groups  # stage 2 skipped, splits read
+    assert [c.text for c in found] == ["97J3470"] * (len(reader.groups) - 1)
+
+
+def test_after_a_settled_one_line_reading_only_settled_two_line_readings_are_kept() -> None:
+    settled = TextRead("WC5327", 0.95, 1, True, "de:0", True)
+    junk = TextRead("OTEWC5327", 0.78, 2, True, "in:1", True)
+    reader = _Table({90: settled}, junk)
+    (found,) = reader.read_many([[_plate(50, 90)]], FORMATS)
+    assert 2 in reader.groups
+    assert [c.text for c in found] == ["WC5327"]
+
+
+def test_square_plates_are_not_reread_when_square_aspect_is_off() -> None:
+    reader = _Table({60: TextRead("3470", 0.97, 1, True, "xx:0", True)}, None)
+    reader.config = PpOcr(square_aspect=0.5)
+    (found,) = reader.read_many([[_plate(50, 60)]], FORMATS)
+    assert reader.groups == [1] and [c.text for c in found] == ["3470"]
