@@ -264,14 +264,14 @@ def test_an_operator_walks_the_console(web: WebStack, page: Page, shots_dir: Pat
     # Taken over from the list, then found among the alerts assigned to me.
     taken = filtered.first
     alert_id = taken.get_attribute("id")
-    assert "test operator" in taken.locator("td.assigned").inner_text()
+    assert "test operator" in taken.locator(".assigned").inner_text()
     taken.locator("form.take button").click()
     page.wait_for_url("**/alerts#*")
     page.select_option("#assigned-filter", "me")
     page.click("#alert-filters button[type=submit]")
     page.wait_for_url("**assigned=me**")
     mine = page.locator(f"#alert-rows tr.alert[id='{alert_id}']")
-    assert mine.count() == 1 and "test admin" in mine.locator("td.assigned").inner_text()
+    assert mine.count() == 1 and "test admin" in mine.locator(".assigned").inner_text()
     assert mine.locator("form.take").count() == 0  # already mine
     shots(page, shots_dir, "7-alerts-mine")
 
@@ -283,7 +283,7 @@ def test_an_operator_walks_the_console(web: WebStack, page: Page, shots_dir: Pat
         answer = page.goto(web.url + path)
         assert answer is not None and answer.status == 200, path
         if name == "10-cameras":  # cam-0's latest read is the live one above, crop in S3
-            assert loaded(page, "#camera-cam-0 td.snapshot img.thumb"), "no latest image"
+            assert loaded(page, "#camera-cam-0 .snapshot img.thumb"), "no latest image"
         shots(page, shots_dir, name)
 
 
