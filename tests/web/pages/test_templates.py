@@ -175,7 +175,9 @@ def test_the_cameras_page_draws_one_line_per_camera() -> None:
     assert "<svg" in html and "stale" in html and "1.50" in html
 
 
-SNAPSHOTS: dict[str, object] = {"shots": {}, "reason": "", "message": None, "down": None, "ask": False}
+SNAPSHOTS: dict[str, object] = {
+    "shots": {}, "reason": "", "message": None, "down": None, "ask": False
+}  # fmt: skip
 CAMERAS_PAGE = SNAPSHOTS | {"hours": 24, "chart": "", "legend": []}
 
 
