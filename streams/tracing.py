@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import logging
+import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -33,7 +34,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace import (
     NonRecordingSpan,
     Span,
@@ -150,9 +151,10 @@ def extract_http(headers: Mapping[str, str]) -> Context | None:
 class _Tracing:
     """The tracer of this process and what it owns."""
 
-    def __init__(self, provider: TracerProvider, export: BoundedSpanExport) -> None:
+    def __init__(self, provider: TracerProvider, export: BoundedSpanExport, ratio: float) -> None:
         self.provider = provider
         self.export = export
+        self.ratio = ratio
         self.tracer = provider.get_tracer("alpr")
 
 
@@ -185,10 +187,12 @@ def configure(
     )
     provider = TracerProvider(
         resource=Resource.create({"service.name": service}),
-        sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)),
+        # The decisions are taken here, before any span is made (``recorded``): a trace not
+        # kept costs no span at all, not even a non-recording one.
+        sampler=ParentBased(ALWAYS_ON),
     )
     provider.add_span_processor(export)
-    _current = _Tracing(provider, export)
+    _current = _Tracing(provider, export, settings.sample_ratio)
     return True
 
 
@@ -243,18 +247,34 @@ def message_attributes(message: KafkaMessage) -> dict[str, Any]:
     }
 
 
+def recorded(parent: Context | None) -> bool:
+    """Whether a span continuing ``parent`` is recorded: the decision of the trace's start
+    (its ``sampled`` flag), or for a new trace (None) one taken now at ``sample_ratio``."""
+    if _current is None:
+        return False
+    if parent is not None:
+        return bool(trace.get_current_span(parent).get_span_context().trace_flags.sampled)
+    return _current.ratio >= 1.0 or random.random() < _current.ratio
+
+
+def unsampled_headers() -> list[tuple[str, bytes]]:
+    """Headers of a new trace not kept: the stages after say so, and start none of their own."""
+    ids = SpanContext(random.getrandbits(128) or 1, random.getrandbits(64) or 1, False)
+    return [(TRACEPARENT, format_traceparent(ids))]
+
+
 def consume(
     name: str, message: KafkaMessage, root: bool = False
 ) -> AbstractContextManager[Span | None]:
     """A consumer span, current within the block, for the work on one Kafka ``message``:
     a child of the trace in its headers, or (``root``: a stage where events enter the core)
-    a new trace. None (and no span) when tracing is off, or when the message carries no
-    trace and the stage starts none."""
+    a new trace. None (and no span) when tracing is off, when the message's trace was not
+    kept (sampling), or when the message carries no trace and the stage starts none."""
     active = tracer()
     if active is None:
         return _NO_SPAN
     parent = extract(message.headers)
-    if parent is None and not root:
+    if (parent is None and not root) or not recorded(parent):
         return _NO_SPAN
     return active.start_as_current_span(
         name, context=parent, kind=SpanKind.CONSUMER, attributes=message_attributes(message)
@@ -303,7 +323,7 @@ def spans_per_message(
         parent = extract(message.headers)
         spans.append(
             None
-            if parent is None
+            if parent is None or not recorded(parent)
             else active.start_span(
                 name, context=parent, kind=SpanKind.CONSUMER,
                 attributes=message_attributes(message),
@@ -332,18 +352,22 @@ def publish_spans(
     if active is None:
         yield [None] * len(items)
         return
-    spans = []
+    spans: list[Span | None] = []
+    headers: list[list[tuple[str, bytes]] | None] = []
     for item in items:
         attributes = attributes_of(item)
-        spans.append(
-            None
-            if attributes is None
-            else active.start_span(
+        span = None
+        if attributes is not None and recorded(None):
+            span = active.start_span(
                 name, context=Context(), kind=SpanKind.PRODUCER, attributes=attributes
             )
-        )
+        spans.append(span)
+        if span is not None:
+            headers.append(inject(None, trace.set_span_in_context(span)))
+        else:  # a trace not kept still says so, lest the router start one
+            headers.append(None if attributes is None else unsampled_headers())
     with _ending(spans):
-        yield [None if s is None else inject(None, trace.set_span_in_context(s)) for s in spans]
+        yield headers
 
 
 @contextmanager

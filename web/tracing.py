@@ -30,9 +30,12 @@ async def trace_requests(request: web.Request, handler: Handler) -> web.StreamRe
     active = tracing.tracer()
     if active is None or request.path in UNTRACED:
         return await handler(request)
+    parent = tracing.extract_http(request.headers)
+    if not tracing.recorded(parent):
+        return await handler(request)
     with active.start_as_current_span(
         f"{request.method} {route_of(request)}",
-        context=tracing.extract_http(request.headers),
+        context=parent,
         kind=SpanKind.SERVER,
         attributes={"http.request.method": request.method, "http.route": route_of(request)},
         # An HTTP error is an answer, marked below by its status; a crash marks itself.

@@ -223,6 +223,29 @@ def test_a_trace_not_sampled_at_its_start_is_recorded_by_no_stage() -> None:
         assert found.finished() == []
 
 
+def test_unkept_traces_cost_no_span_at_any_stage() -> None:
+    unkept = f"00-{TRACE_ID}-{SPAN_ID}-00".encode()
+    for found in traced_with(TracingSettings(sample_ratio=0.0, export_interval_s=0.05)):
+        with tracing.consume("router route", Message(), root=True) as span:
+            assert span is None  # a new trace, not kept at ratio 0
+            assert tracing.outgoing_headers() is None
+        with tracing.consume("alerts evaluate", Message(headers=[("traceparent", unkept)])) as s:
+            assert s is None
+        messages = [Message(headers=[("traceparent", unkept)])]
+        with tracing.spans_per_message("rule_feed forward", messages, carry=True) as carried:
+            assert carried[0] is messages[0]  # forwarded as it came: still not kept
+        assert found.finished() == []
+
+
+def test_a_kept_trace_is_recorded_whatever_the_ratio() -> None:
+    for found in traced_with(TracingSettings(sample_ratio=0.0, export_interval_s=0.05)):
+        with tracing.consume(
+            "alerts evaluate", Message(headers=[("traceparent", PARENT.encode())])
+        ):
+            pass
+        assert [s.name for s in found.finished()] == ["alerts evaluate"]
+
+
 def test_log_lines_carry_the_trace_id_of_the_current_span(spans: Spans) -> None:
     record = logging.LogRecord("alpr", logging.INFO, __file__, 1, "routed", None, None)
     with tracing.consume("router route", Message(headers=[("traceparent", PARENT.encode())])):
