@@ -169,13 +169,18 @@ class PpOcrReader(PlateReader):
 
 
 def whole_plates(candidates: list[TextRead], settled: Callable[[TextRead], bool]) -> list[TextRead]:
-    """The candidates less the one-line readings that a settled two-line reading holds
-    whole (``3470`` when ``97J`` over ``3470`` was read too): one line of a two-line plate."""
+    """The candidates less the one-line readings that a settled two-line reading outranks:
+    those it holds whole (``3470`` when ``97J`` over ``3470`` was read too: one line of a
+    two-line plate) and those that did not settle (a one-line reading of a two-line plate
+    mixes both lines; read from several crops, it would outvote the two-line one)."""
     two_line = [c.text for c in candidates if c.lines == 2 and settled(c)]
+    if not two_line:
+        return candidates
     return [
         c
         for c in candidates
-        if c.lines != 1 or not any(c.text in text and c.text != text for text in two_line)
+        if c.lines != 1
+        or (settled(c) and not any(c.text in text and c.text != text for text in two_line))
     ]
 
 

@@ -22,8 +22,17 @@ def _settled(read: TextRead) -> bool:
 def test_a_one_line_reading_held_whole_by_a_settled_two_line_reading_is_dropped() -> None:
     partial = TextRead("3470", 0.97, 1, True, "xx:0", True)
     whole = TextRead("97J3470", 0.95, 2, True, "vn:5", True)
-    other = TextRead("97J3478", 0.60, 1, True, "vn:0", True)
+    other = TextRead("97J3478", 0.96, 1, True, "vn:0", True)  # settled, not held whole
     assert whole_plates([partial, whole, other], _settled) == [whole, other]
+
+
+def test_a_settled_two_line_reading_outranks_unsettled_one_line_readings() -> None:
+    # one-line readings of a two-line plate mix both lines; read from several crops they
+    # would outvote the two-line reading
+    mixed = [TextRead("222", 0.54, 1, True, "xx:1", False), TextRead("222", 0.49, 1, True)]
+    whole = TextRead("22L985042", 1.0, 2, True, "vn:3", True)
+    settled_other = TextRead("ABC123", 0.95, 1, True, "xx:0", True)
+    assert whole_plates([*mixed, whole, settled_other], _settled) == [whole, settled_other]
 
 
 def test_an_unsettled_two_line_reading_removes_nothing() -> None:
