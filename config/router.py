@@ -89,7 +89,8 @@ class RouterSettings(Section):
         default=64,
         ge=1,
         le=64 * 1024,
-        description="MiB of the on-disk state's file SQLite keeps in memory",
+        description="MiB of the on-disk state's file SQLite keeps in memory, for each of its "
+        "two connections (the router's lookups, the background writer)",
     )
     batch_size: int = Field(
         default=2000, ge=1, le=50_000, description="Most raw messages routed in one batch"

@@ -1,10 +1,12 @@
 """Dedupe state in an SQLite file, with a small cache of recent entries in memory.
 
 Memory stays bounded whatever the number of event ids: SQLite's page cache
-(``page_cache_mib``) and the cache of recent entries (``cache_entries``, about 200 B each)
-are all it holds. The file keeps, with the entries and in the same transactions, the
-changelog offset up to which each raw partition's entries go, so a restarted worker reads
-only the changelog written since; the changelog topic stays the source of truth:
+(``page_cache_mib`` for each of the two connections, the loop's reader and the background
+writer's, :mod:`tables.dedupe.writer`), the cache of recent entries (``cache_entries``, about
+200 B each) and the marks not written yet (at most :data:`WRITE_BACKLOG`) are all it holds.
+The file keeps, with the entries and in the same transactions, the changelog offset up to
+which each raw partition's entries go, so a restarted worker reads only the changelog
+written since; the changelog topic stays the source of truth:
 
 - a missing file, one that cannot be read, or one written for another changelog topic or
   format (:mod:`tables.dedupe.state_file`), is started afresh and restored in full;
@@ -12,7 +14,7 @@ only the changelog written since; the changelog topic stays the source of truth:
   or truncated) is stale: the router forgets it and restores it from the beginning
   (:meth:`SeenEvents.forget_partition`);
 - a file another process holds (two workers given one state directory) is left to it: this
-  state then lives in a private temporary database, restored in full.
+  state then lives in a private temporary file, restored in full.
 
 A changelog topic recreated and written past the file's position cannot be told from the
 one the file was written for: delete the state directory when the topic is recreated.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
@@ -36,11 +39,15 @@ from pathlib import Path
 from tables.dedupe.entries import SeenEvent
 from tables.dedupe.state import Change, SeenEvents
 from tables.dedupe.state_file import StateFile
+from tables.dedupe.writer import BackgroundWriter, Row
 
 log = logging.getLogger(__name__)
 
 #: Changelog records taken in per transaction while restoring.
 RESTORE_CHUNK = 20_000
+
+#: Marks not in the file yet beyond which the router waits for the file (about 200 B each).
+WRITE_BACKLOG = 100_000
 
 _GET = "SELECT seen_at, part, raw_offset FROM seen WHERE event_id = ?"
 _PUT = "INSERT OR REPLACE INTO seen (event_id, seen_at, part, raw_offset) VALUES (?, ?, ?, ?)"
@@ -55,8 +62,6 @@ _POSITION = (
 )
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-Row = tuple[float, int, int]
 
 
 def stored_key(event_id: str) -> str | bytes:
@@ -75,8 +80,8 @@ def _row(entry: SeenEvent) -> Row:
 
 
 class DiskSeenEvents(SeenEvents):
-    """The entries in the SQLite file ``path`` (None: a private temporary database), for
-    the changelog topic ``changelog``; see the module's notes."""
+    """The entries in the SQLite file ``path`` (None: a private temporary file), for the
+    changelog topic ``changelog``; see the module's notes."""
 
     def __init__(
         self,
@@ -92,6 +97,7 @@ class DiskSeenEvents(SeenEvents):
         self._file = StateFile(path, changelog, page_cache_mib)
         self.path = self._file.path
         self._db = self._file.db
+        self._writer = BackgroundWriter(self._file.connect(), write_rows, WRITE_BACKLOG)
         positions = self._db.execute("SELECT part, next_offset FROM positions").fetchall()
         super().__init__(dict(positions))
         self._cache: OrderedDict[str, Row] = OrderedDict()
@@ -101,7 +107,7 @@ class DiskSeenEvents(SeenEvents):
         self._pending_positions: dict[int, int] = {}
 
     def lookup(self, event_id: str) -> SeenEvent | None:
-        found = self._cache.get(event_id)
+        found = self._cache.get(event_id) or self._writer.get(event_id)
         if found is None and self._pending and event_id in self._pending:
             found = self._pending[event_id]
             return None if found is None else SeenEvent(*found)
@@ -111,6 +117,11 @@ class DiskSeenEvents(SeenEvents):
                 return None
         self._remember(event_id, found)
         return SeenEvent(*found)
+
+    @property
+    def private(self) -> bool:
+        """Whether the state is in a private temporary file (its own was held)."""
+        return self._file.private
 
     @property
     def cached(self) -> int:
@@ -145,11 +156,13 @@ class DiskSeenEvents(SeenEvents):
             self.flush()
 
     def flush(self) -> None:
+        """Store what was restored, once the marks before it are stored."""
+        self._writer.drain()
         if not self._pending and not self._pending_positions:
             return
         pending, positions = self._pending, self._pending_positions
         self._pending, self._pending_positions = {}, {}
-        with self._transaction():
+        with transaction(self._db):
             self._db.executemany(
                 _DELETE, [(stored_key(k),) for k, row in pending.items() if row is None]
             )
@@ -159,13 +172,14 @@ class DiskSeenEvents(SeenEvents):
             self._db.executemany(_POSITION, positions.items())
 
     def written(self, marks: Mapping[str, SeenEvent], offsets: Mapping[int, int]) -> None:
-        self.flush()  # restored records are older than these marks
+        """Stored by the background writer (:mod:`tables.dedupe.writer`), seen at once."""
+        if self._pending or self._pending_positions:
+            self.flush()  # restored records are older than these marks
         next_offsets = {partition: offset + 1 for partition, offset in offsets.items()}
-        with self._transaction():
-            self._db.executemany(_PUT, [(stored_key(k), *entry) for k, entry in marks.items()])
-            self._db.executemany(_POSITION, next_offsets.items())
-        for event_id, entry in marks.items():
-            self._remember(event_id, _row(entry))
+        rows = {event_id: _row(entry) for event_id, entry in marks.items()}
+        self._writer.put(rows, next_offsets)
+        for event_id, row in rows.items():
+            self._remember(event_id, row)
         self._advance(next_offsets)
 
     def expired(
@@ -187,13 +201,13 @@ class DiskSeenEvents(SeenEvents):
         for event_id in event_ids:
             self._cache.pop(event_id, None)
             keys.append((stored_key(event_id),))
-        with self._transaction():
+        with transaction(self._db):
             self._db.executemany(_DELETE, keys)
 
     def forget_partition(self, partition: int) -> None:
         """Reads the whole file (entries are not indexed by partition): for stale files."""
         self.flush()
-        with self._transaction():
+        with transaction(self._db):
             self._db.execute("DELETE FROM seen WHERE part = ?", (partition,))
             self._db.execute("DELETE FROM positions WHERE part = ?", (partition,))
         self._cache = OrderedDict((k, v) for k, v in self._cache.items() if v[1] != partition)
@@ -203,14 +217,27 @@ class DiskSeenEvents(SeenEvents):
         try:
             self.flush()
         finally:
-            self._file.close()
+            try:
+                self._writer.close()
+            finally:
+                self._file.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def write_rows(
+    db: sqlite3.Connection, rows: Mapping[str, Row], positions: Mapping[int, int]
+) -> None:
+    """The background writer's transaction: entries and the positions they reach."""
+    with transaction(db):
+        db.executemany(_PUT, [(stored_key(k), *row) for k, row in rows.items()])
+        db.executemany(_POSITION, positions.items())

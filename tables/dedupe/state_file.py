@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import IO
 
@@ -19,6 +21,9 @@ log = logging.getLogger(__name__)
 
 #: The layout of the file; a file of another format is started afresh.
 FORMAT = "1"
+
+#: How long a connection waits for another one's write (a checkpoint) before it fails.
+BUSY_TIMEOUT_MS = 30_000
 
 TABLES = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -31,36 +36,57 @@ TABLES = (
 
 
 class StateFile:
-    """The database of the state at ``path`` (None: a private temporary database, gone when
+    """The database of the state at ``path`` (None: a private temporary file, removed when
     closed), ready for ``changelog``'s entries; see the module's notes."""
 
     def __init__(self, path: Path | None, changelog: str, page_cache_mib: int) -> None:
         self._lock: IO[bytes] | None = None
+        self._private: Path | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._lock = _lock(path)
             if self._lock is None:
                 log.warning(
                     "dedupe state %s is held by another process (give each worker its own "
-                    "state directory): using a private temporary database, restored in full",
+                    "state directory): using a private temporary file, restored in full",
                     path,
                 )
-                path = None
+        if self._lock is None:
+            self._private = Path(tempfile.mkdtemp(prefix="alpr-dedupe-"))
+            path = self._private / "state.sqlite3"
+        assert path is not None
+        #: The file (a private temporary one when ``private``).
         self.path = path
-        if path is None:
-            self.db = _prepare(sqlite3.connect("", isolation_level=None), changelog)
-        else:
-            self.db = _open(path, changelog)
-        self.db.execute(f"PRAGMA cache_size = {-1024 * page_cache_mib}")
+        self.page_cache_mib = page_cache_mib
+        self.db = _open(path, changelog)
+        self._tune(self.db)
+
+    @property
+    def private(self) -> bool:
+        return self._private is not None
+
+    def connect(self) -> sqlite3.Connection:
+        """Another connection to the file, for use in one other thread."""
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._tune(db)
+        return db
+
+    def _tune(self, db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA synchronous = NORMAL")  # per connection, not kept in the file
+        db.execute(f"PRAGMA cache_size = {-1024 * self.page_cache_mib}")
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute(f"PRAGMA journal_size_limit = {64 * 1024 * 1024}")
 
     def close(self) -> None:
-        """Close the file and release it."""
+        """Close the file and release it (a private one is removed)."""
         try:
             self.db.close()
         finally:
             if self._lock is not None:
                 self._lock.close()  # releases the lock
                 self._lock = None
+            if self._private is not None:
+                shutil.rmtree(self._private, ignore_errors=True)
 
 
 def _lock(path: Path) -> IO[bytes] | None:
@@ -76,6 +102,7 @@ def _lock(path: Path) -> IO[bytes] | None:
 
 
 def _open(path: Path, changelog: str) -> sqlite3.Connection:
+    """The database at ``path``, started afresh if it is not ``changelog``'s state."""
     db: sqlite3.Connection | None = None
     try:
         db = _prepare(sqlite3.connect(path, isolation_level=None), changelog)
@@ -100,9 +127,7 @@ def _problem(meta: dict[str, str], changelog: str) -> str | None:
 
 
 def _prepare(db: sqlite3.Connection, changelog: str) -> sqlite3.Connection:
-    db.execute("PRAGMA journal_mode = WAL")  # a temporary database keeps its own mode
-    db.execute("PRAGMA synchronous = NORMAL")
-    db.execute(f"PRAGMA journal_size_limit = {64 * 1024 * 1024}")
+    db.execute("PRAGMA journal_mode = WAL")  # kept in the file
     db.execute("BEGIN")
     for statement in TABLES:
         db.execute(statement)

@@ -105,11 +105,12 @@ def test_a_file_held_by_another_process_is_left_to_it(tmp_path: Path) -> None:
     try:
         assert ready.wait(30)
         seen = DiskSeenEvents(path, "changelog")
-        assert seen.path is None  # a private temporary database instead
+        assert seen.private and seen.path != path  # a private temporary file instead
         assert len(seen) == 0 and seen.positions == {}
         seen.written({"mine": SeenEvent(2.0, 1)}, {1: 0})
         assert dict(seen) == {"mine": SeenEvent(2.0, 1)}
         seen.close()
+        assert not seen.path.exists()  # removed with its directory
     finally:
         holder.join(30)
     assert set(DiskSeenEvents(path, "changelog")) == {"held"}  # untouched by the second
@@ -119,7 +120,7 @@ def test_a_closed_state_releases_its_file(tmp_path: Path) -> None:
     path = tmp_path / "seen.sqlite3"
     DiskSeenEvents(path, "changelog").close()
     again = DiskSeenEvents(path, "changelog")
-    assert again.path == path
+    assert again.path == path and not again.private
     again.close()
 
 
