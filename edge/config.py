@@ -158,12 +158,13 @@ class PpOcr(_Section):
         "lines (the top line of a two-line plate) read worse with much less padding",
     )
     square_aspect: float = Field(
-        default=2.0,
+        default=1.8,
         ge=0.5,
         le=10.0,
         description="Plates with width/height below this are read as two lines even when a "
-        "one-line reading settled (it is often one line of a two-line plate); 0.5 turns "
-        "that off",
+        "one-line reading settled (it is often one line of a two-line plate), if a two-line "
+        "layout is enabled; 0.5 turns that off. Below the 2:1 of US plates, whose crops "
+        "would pay for the two-line reading for nothing",
     )
     settle_confidence: float = Field(
         default=0.9,

@@ -84,12 +84,15 @@ class PpOcrReader(PlateReader):
             lambda crops: [[(c, self.config.stretch)] for c in [*crops[1:], *_inverted(crops)]],
             self._splits,
         )
+        # Without a two-line layout among the enabled regions no two-line reading can settle.
+        two_lines = bool(formats.templates(2))
         for number, stage in enumerate(stages):
             settled = [any(self._settled(r) for r in found) for found in reads]
+            recheck = number == len(stages) - 1 and two_lines
             open_plates = [
                 i
                 for i in range(len(reads))
-                if not settled[i] or (number == len(stages) - 1 and self._square(usable[i]))
+                if not settled[i] or (recheck and self._square(usable[i]))
             ]
             groups = [stage(usable[i]) for i in open_plates]
             if not any(groups):

@@ -89,10 +89,16 @@ def test_a_square_plate_is_read_as_two_lines_although_one_line_settled() -> None
 def test_after_a_settled_one_line_reading_only_settled_two_line_readings_are_kept() -> None:
     settled = TextRead("WC5327", 0.95, 1, True, "de:0", True)
     junk = TextRead("OTEWC5327", 0.78, 2, True, "in:1", True)
-    reader = _Table({90: settled}, junk)
-    (found,) = reader.read_many([[_plate(50, 90)]], FORMATS)
+    reader = _Table({85: settled}, junk)
+    (found,) = reader.read_many([[_plate(50, 85)]], FORMATS)
     assert 2 in reader.groups
     assert [c.text for c in found] == ["WC5327"]
+
+
+def test_square_plates_are_not_reread_where_no_two_line_layout_is_enabled() -> None:
+    reader = _Table({60: TextRead("ABC1234", 0.97, 1, True, "us:0", True)}, None)
+    (found,) = reader.read_many([[_plate(50, 60)]], PlateFormats(Formats(region="us")))
+    assert reader.groups == [1] and [c.text for c in found] == ["ABC1234"]
 
 
 def test_square_plates_are_not_reread_when_square_aspect_is_off() -> None:
