@@ -1,12 +1,13 @@
 """Traces of a plate read's way through the platform: OpenTelemetry spans, one per stage, joined
 into one trace per event by the W3C ``traceparent`` header of its Kafka messages.
 
-The edge starts a read's trace when it publishes the event (sampled there, by
-``tracing.sample_ratio``) and sends the context in the message's headers; the router continues
-it (or starts one, for an event that came without), and writes its own span's context into
-the headers of the read it sends; the rule feed, the alert agent, the notifier and the
-projections continue the trace of each message they take, and start none of their own. Web
-requests get server spans (continuing a caller's ``traceparent``).
+The edge starts a read's trace when it publishes the event and sends the context in the
+message's headers; the router continues it (or starts one, for an event that came without),
+and writes its own span's context into the headers of the read it sends; the rule feed, the
+alert agent, the notifier and the projections continue the trace of each message they take,
+and start none of their own. Web requests get server spans (continuing a caller's
+``traceparent``). Whether a trace is kept is decided where it starts (``sample_ratio``) and
+travels in the header's ``sampled`` flag: a trace not kept costs no span at any stage.
 
 Off unless ``tracing.endpoint`` is set (``config.tracing``): then :func:`tracer` is None and
 every helper here returns at once, so an untraced worker pays one check per message. On,
