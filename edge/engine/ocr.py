@@ -68,7 +68,8 @@ class PpOcrReader(PlateReader):
         across the plates still open: the first crop as one line; then, unless that reading
         settled (a precise layout, confidently), the other crops as one line (and the first
         inverted when the plate is dark: light text on a dark ground); then, unless
-        one of those settled, the squarish crops as two lines at candidate split rows.
+        one of those settled, the squarish crops as two lines at candidate split rows (the
+        first crop's, then, unless that settled, the others').
         Plates about as tall as wide (``square_aspect``) are read as two lines even when a
         one-line reading settled: that reading is often one line of a two-line plate. There
         only a settled two-line reading counts, and it replaces the one-line readings it
@@ -82,23 +83,30 @@ class PpOcrReader(PlateReader):
         stages = (
             lambda crops: [[(c, self.config.stretch)] for c in crops[:1]],
             lambda crops: [[(c, self.config.stretch)] for c in [*crops[1:], *_inverted(crops)]],
-            self._splits,
+            lambda crops: self._splits(crops[:1]),
+            lambda crops: self._splits(crops[1 : self.config.split_crops]),
         )
         # Without a two-line layout among the enabled regions no two-line reading can settle.
         two_lines = bool(formats.templates(2))
         for number, stage in enumerate(stages):
-            settled = [any(self._settled(r) for r in found) for found in reads]
-            recheck = number == len(stages) - 1 and two_lines
+            splitting = number >= 2
             open_plates = [
                 i
-                for i in range(len(reads))
-                if not settled[i] or (recheck and self._square(usable[i]))
+                for i, found in enumerate(reads)
+                if not any(self._settled(r) for r in found)
+                or (
+                    splitting
+                    and two_lines
+                    and self._square(usable[i])
+                    and not any(r is not None and r.lines == 2 and self._settled(r) for r in found)
+                )
             ]
+            settled = {i for i in open_plates if any(self._settled(r) for r in reads[i])}
             groups = [stage(usable[i]) for i in open_plates]
             if not any(groups):
                 continue
             for i, more in zip(open_plates, self._decode(groups, formats), strict=True):
-                reads[i] += [r for r in more if not settled[i] or self._settled(r)]
+                reads[i] += [r for r in more if i not in settled or self._settled(r)]
         return [
             whole_plates(
                 [

@@ -106,3 +106,17 @@ def test_square_plates_are_not_reread_when_square_aspect_is_off() -> None:
     reader.config = PpOcr(square_aspect=0.5)
     (found,) = reader.read_many([[_plate(50, 60)]], FORMATS)
     assert reader.groups == [1] and [c.text for c in found] == ["3470"]
+
+
+def test_the_other_crops_are_split_only_when_the_first_crops_split_did_not_settle() -> None:
+    partial = TextRead("3470", 0.97, 1, True, "xx:0", True)
+    whole = TextRead("97J3470", 0.96, 2, True, "vn:5", True)
+    crops = [_plate(50, 60), _plate(54, 64), _plate(46, 58)]
+    reader = _Table({60: partial, 64: partial, 58: partial}, whole)
+    reader.read_many([crops], FORMATS)
+    first_crop_splits = len(reader.groups) - 1
+    assert reader.groups[0] == 1 and 1 <= first_crop_splits <= 2  # splits of crop 0 only
+    unsure = TextRead("97J3470", 0.70, 2, True, "vn:5", True)
+    reader = _Table({60: partial, 64: partial, 58: partial}, unsure)
+    reader.read_many([crops], FORMATS)
+    assert len(reader.groups) - 1 > first_crop_splits  # then the other crops' splits too
