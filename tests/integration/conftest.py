@@ -1,7 +1,9 @@
 """Integration tests talk to the real services of the local stack (``ops/stack up``).
 
 A service that does not answer fails the test that needs it, with the command that starts
-it: an integration test is never skipped into a pass.
+it: an integration test is never skipped into a pass. Tests of opt-in services (marked
+``opt_in``: Jaeger, which ``ops/stack up jaeger`` builds once in about 8 minutes) are left out
+of the run (reported as deselected) unless ``ALPR_TEST_OPT_IN=1`` asks for them.
 """
 
 from __future__ import annotations
@@ -16,10 +18,16 @@ import pytest
 from config.settings import Settings, load_settings
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration/" in str(item.path):
             item.add_marker(pytest.mark.integration)
+    if os.environ.get("ALPR_TEST_OPT_IN") == "1":
+        return
+    left_out = [item for item in items if item.get_closest_marker("opt_in")]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker("opt_in")]
 
 
 @pytest.fixture(scope="session")
