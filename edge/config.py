@@ -29,27 +29,23 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _Yolo(_Section):
-    """Settings every YOLOv8 detector shares."""
-
-    input_shape: Literal["fit", "square"] = Field(
-        default="fit",
-        description="'fit': the image is letterboxed to its own aspect (long side 640, short "
-        "side rounded up to 32; a 16:9 frame costs 60% of a square run, at the same scale); "
-        "'square': into 640x640, as the model was exported",
-    )
+#: How a YOLOv8 detector takes its image (``input_shape``), and the two choices.
+InputShape = Literal["fit", "square"]
+INPUT_SHAPES = (
+    "'fit': the image is letterboxed to its own aspect (long side 640, short side rounded up "
+    "to 32; a 16:9 frame costs 60% of a square run, at the same scale); 'square': into "
+    "640x640, as the model was exported"
+)
 
 
-class YoloVehicles(_Yolo):
+class YoloVehicles(_Section):
     """Vehicle detection with the COCO YOLOv8n ONNX model."""
 
-    input_shape: Literal["fit", "square"] = Field(
+    input_shape: InputShape = Field(
         default="square",
-        description="'fit': letterboxed to the image's own aspect (a 16:9 frame costs 60% of "
-        "a square run); 'square' (the default): into 640x640. Fit boxes the same vehicles, "
-        "but YOLOv8n's car/truck call of small cars flips more often without the padding",
+        description=f"{INPUT_SHAPES}. Square by default: fit boxes the same vehicles, but "
+        "YOLOv8n's car/truck call of small cars flips more often without the padding",
     )
-
     type: Literal["yolov8"] = "yolov8"
     model: str = Field(default="vehicles", description="Name of the model in the manifest")
     min_score: float = Field(default=0.3, ge=0.01, le=1.0, description="Lowest vehicle score kept")
@@ -65,8 +61,10 @@ class NoVehicles(_Section):
     type: Literal["none"] = "none"
 
 
-class YoloPlates(_Yolo):
+class YoloPlates(_Section):
     """Plate localisation with the YOLOv8 plate detector exported from safelicensing."""
+
+    input_shape: InputShape = Field(default="fit", description=INPUT_SHAPES)
 
     type: Literal["yolov8"] = "yolov8"
     model: str = Field(default="plates", description="Name of the model in the manifest")
