@@ -107,10 +107,10 @@ class DiskSeenEvents(SeenEvents):
         self._pending_positions: dict[int, int] = {}
 
     def lookup(self, event_id: str) -> SeenEvent | None:
+        if self._pending and event_id in self._pending:  # restored: the newest
+            restored = self._pending[event_id]
+            return None if restored is None else SeenEvent(*restored)
         found = self._cache.get(event_id) or self._writer.get(event_id)
-        if found is None and self._pending and event_id in self._pending:
-            found = self._pending[event_id]
-            return None if found is None else SeenEvent(*found)
         if found is None:
             found = self._db.execute(_GET, (stored_key(event_id),)).fetchone()
             if found is None:

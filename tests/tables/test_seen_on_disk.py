@@ -195,3 +195,16 @@ def test_the_settings_choose_the_backend_and_its_place(tmp_path: Path) -> None:
 def test_dedupe_settings_out_of_bounds_name_the_field(field: str, value: object) -> None:
     with pytest.raises(ValidationError, match=field):
         RouterSettings.model_validate({field: value})
+
+
+def test_a_restored_record_overrides_a_mark_not_in_the_file_yet(tmp_path: Path) -> None:
+    """A partition given up and taken back: its new owner's records, restored, are newer
+    than this worker's marks of it still on their way to the file."""
+    seen = DiskSeenEvents(tmp_path / "seen.sqlite3", "changelog")
+    seen.written({UUID: SeenEvent(1.0, 0, 1), "b": SeenEvent(1.0, 0, 2)}, {0: 1})
+    seen.apply(0, 2, encode_key(UUID), None)  # the new owner swept it
+    seen.apply(0, 3, b'"b"', encode_entry(SeenEvent(9.0, 0, 7)))
+    assert seen.get(UUID) is None and seen.get("b") == SeenEvent(9.0, 0, 7)
+    seen.flush()
+    assert dict(seen) == {"b": SeenEvent(9.0, 0, 7)} and seen.positions == {0: 4}
+    seen.close()
