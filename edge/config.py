@@ -127,11 +127,12 @@ class PpOcr(_Section):
         "badges; lower it for sites with one- or two-character plates)",
     )
     max_chars: int = Field(
-        default=10,
+        default=11,
         ge=1,
         le=40,
-        description="Reads with more characters are dropped: no plate layout is longer, and "
-        "such reads are dealer frames and slogans",
+        description="Reads with more characters are dropped: no shipped plate layout is "
+        "longer (Irish and Indian plates reach 11), and such reads are dealer frames and "
+        "slogans",
     )
     stretch: float = Field(
         default=1.5,

@@ -61,3 +61,16 @@ def test_the_shipped_book_has_groups_of_known_regions_and_two_line_layouts() -> 
 def test_a_group_naming_an_unknown_region_is_refused() -> None:
     with pytest.raises(ValueError, match="group 'xx' names unknown regions"):
         build_book({"aa": ["LL"]}, {"xx": ["aa", "bb"]})
+
+
+def test_the_reader_keeps_reads_as_long_as_the_longest_shipped_layout() -> None:
+    from edge.config import Formats, PpOcr
+    from edge.formats import PlateFormats
+
+    formats = PlateFormats(Formats(region="any"))
+    longest = max(
+        sum(len(line) for line in template.lines)
+        for lines in (1, 2)
+        for template in formats.templates(lines)
+    )
+    assert PpOcr().max_chars == longest == 11
