@@ -1,6 +1,6 @@
 """Dedupe state in a dict: the fastest, and about 300 B of memory per event id for the whole
 TTL (26 GB at a sustained 1,000 events/s for 24 h), restored in full from the changelog at
-every start. For tests and small sites; :mod:`tables.dedupe.disk` is the default.
+every start. The default for now; :mod:`tables.dedupe.disk` keeps memory bounded.
 
 Two costs that grow with the state are kept off the event loop's path:
 

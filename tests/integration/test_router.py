@@ -367,7 +367,7 @@ async def test_a_router_restarted_on_its_state_file_reads_only_the_changelog_wri
     bootstrap = settings.kafka.bootstrap_servers
     app_id = IsolatedRun("test-router", unique).app_id
     changelog = f"{app_id}-event_ids_seen-changelog"
-    env = alpr_env(topics, ALPR_FAUST__APP_ID=app_id)
+    env = alpr_env(topics, ALPR_FAUST__APP_ID=app_id, ALPR_ROUTER__DEDUPE_STORE="disk")
     cache = default_schema_cache()
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     events = {
@@ -433,7 +433,7 @@ async def test_a_state_file_ahead_of_its_changelog_is_restored_from_the_changelo
         {p: 99 for p in range(settings.kafka.partitions)},
     )
     stale.close()
-    env = alpr_env(topics, ALPR_FAUST__APP_ID=app_id)
+    env = alpr_env(topics, ALPR_FAUST__APP_ID=app_id, ALPR_ROUTER__DEDUPE_STORE="disk")
     payload = encode_plate_event(default_schema_cache(), f"{topics.raw}-value", event_id=listed)
     try:
         async with Collector(bootstrap, topics.detected, "PlateRead") as reads:

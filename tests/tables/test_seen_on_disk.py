@@ -170,13 +170,14 @@ def test_constructor_names_a_bad_argument(tmp_path: Path) -> None:
 
 
 def test_the_settings_choose_the_backend_and_its_place(tmp_path: Path) -> None:
-    memory = open_seen_events(RouterSettings(dedupe_store="memory"), tmp_path, "topic")
-    assert isinstance(memory, MemorySeenEvents)
-    default = open_seen_events(RouterSettings(), tmp_path, "topic")
-    assert isinstance(default, DiskSeenEvents)
-    assert default.path == tmp_path / "router-dedupe" / "topic.sqlite3"
-    default.close()
-    chosen = RouterSettings(dedupe_dir=tmp_path / "elsewhere", dedupe_cache_entries=5)
+    assert isinstance(open_seen_events(RouterSettings(), tmp_path, "topic"), MemorySeenEvents)
+    disk = open_seen_events(RouterSettings(dedupe_store="disk"), tmp_path, "topic")
+    assert isinstance(disk, DiskSeenEvents)
+    assert disk.path == tmp_path / "router-dedupe" / "topic.sqlite3"
+    disk.close()
+    chosen = RouterSettings(
+        dedupe_store="disk", dedupe_dir=tmp_path / "elsewhere", dedupe_cache_entries=5
+    )
     placed = open_seen_events(chosen, tmp_path, "topic")
     assert isinstance(placed, DiskSeenEvents)
     assert placed.path == tmp_path / "elsewhere" / "topic.sqlite3"
