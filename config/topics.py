@@ -41,6 +41,11 @@ class TopicSettings(Section):
         pattern=TOPIC_NAME,
         description="AlertAssignments by operators, keyed by the assigned alert's id",
     )
+    acknowledged: str = Field(
+        default="alpr.alerts.acknowledged",
+        pattern=TOPIC_NAME,
+        description="AlertAcknowledgements by operators, keyed by the acknowledged alert's id",
+    )
     max_message_bytes: int = Field(
         default=8 * 1024 * 1024,
         ge=1024 * 1024,

@@ -21,6 +21,7 @@ SCHEMA_FILES = {
     "Alert": "alert.avsc",
     "ReadCorrection": "read_correction.avsc",
     "AlertAssignment": "alert_assignment.avsc",
+    "AlertAcknowledgement": "alert_acknowledgement.avsc",
 }
 
 

@@ -11,11 +11,10 @@ so an assignment replayed before its alert is stored is kept too.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
+from stores.alert_events import Replayed, replay_events
 from streams.codec import AvroSchema, SchemaCache, decode
-from streams.failures import TRANSIENT_REASONS, ProcessingError
 from streams.records import AlertAssignment
 
 _APPLY = """
@@ -54,32 +53,9 @@ def assignment_of(value: bytes | None, cache: SchemaCache) -> AlertAssignment:
     return AlertAssignment(**datum)
 
 
-@dataclass
-class Replayed:
-    """What a replay of the assignments topic did."""
-
-    messages: int = 0
-    changed: int = 0
-    undecodable: int = 0
-
-
 async def replay_assignments(
     db: Any, batches: AsyncIterator[list[bytes | None]], cache: SchemaCache
 ) -> Replayed:
-    """Apply every assignment in ``batches`` (message values, oldest first); a message that
-    is not an assignment is counted and passed over (the live projection dead-letters it).
-    A registry that cannot be asked raises: the caller's transaction then keeps the table as
-    it was, rather than rebuilt without the assignments it could not read."""
-    report = Replayed()
-    async for batch in batches:
-        for value in batch:
-            report.messages += 1
-            try:
-                assignment = assignment_of(value, cache)
-            except ProcessingError as exc:
-                if exc.reason in TRANSIENT_REASONS:
-                    raise
-                report.undecodable += 1
-                continue
-            report.changed += await apply_assignment(db, assignment)
-    return report
+    """Apply every assignment in ``batches`` (message values, oldest first); see
+    :func:`stores.alert_events.replay_events`."""
+    return await replay_events(db, batches, cache, assignment_of, apply_assignment)

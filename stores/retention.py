@@ -4,6 +4,8 @@ A day of reads goes whole once its last moment is older than ``reads_days``: its
 (or TimescaleDB chunk) and its daily index are dropped, and the crops its reads point to are
 deleted from S3. Reads linked to an alert are first copied to ``retained_reads`` and the
 ``<prefix>-reads-retained`` index, where they stay until they are older than ``alert_days``.
+Alerts older than ``alert_days`` go with their assignments and acknowledgements (a rebuild
+of those from their topics brings back rows of alerts no longer stored, which no page shows).
 The lookup keys (``plate_keys``) of plates left with no read go too. Every step can run
 again: a run that stops half-way is finished by the next.
 """
@@ -26,6 +28,9 @@ from stores.partitions import existing_days, partition_name
 LOCK_KEY = 0x41_4C_50_52_02
 
 DeleteKeys = Callable[[list[str]], Awaitable[int]]
+
+#: The tables of operators' actions on alerts, keyed by alert id: they go with their alerts.
+ALERT_ACTIONS = ("alert_assignments", "alert_acknowledgements")
 
 #: Plates whose keys are looked at in one locked step of :func:`prune_plate_keys`.
 PRUNE_STEP = 1000
@@ -129,6 +134,12 @@ async def expire_pg(
             "DELETE FROM retained_reads r WHERE r.captured_at < $1", limits.alerts_before
         )
         report.expired_alert_reads += int(status.split()[-1])
+        for actions in ALERT_ACTIONS:
+            await conn.execute(
+                f"DELETE FROM {actions} WHERE alert_id IN"
+                " (SELECT alert_id FROM alerts WHERE raised_at < $1)",
+                limits.alerts_before,
+            )
         await conn.execute("DELETE FROM alerts WHERE raised_at < $1", limits.alerts_before)
         if mode == "native":
             await conn.execute(

@@ -156,3 +156,15 @@ class AlertAssignment(_Record):
     owner: str
     assigned_at: datetime
     assignee: str | None = None
+
+
+class AlertAcknowledgement(_Record):
+    """An alert acknowledged by a key's owner, with an optional note, on
+    ``alpr.alerts.acknowledged`` keyed by alert id."""
+
+    acknowledgement_id: str
+    alert_id: str
+    key_id: str
+    owner: str
+    acknowledged_at: datetime
+    note: str | None = None

@@ -1,19 +1,21 @@
-"""``project_alerts_to_postgres``: ``alpr.alerts`` -> PostgreSQL's ``alerts`` table, and
-``project_alert_assignments``: ``alpr.alerts.assigned`` -> its ``alert_assignments`` table.
+"""``project_alerts_to_postgres``: ``alpr.alerts`` -> PostgreSQL's ``alerts`` table,
+``project_alert_assignments``: ``alpr.alerts.assigned`` -> its ``alert_assignments`` table, and
+``project_alert_acknowledgements``: ``alpr.alerts.acknowledged`` -> ``alert_acknowledgements``.
 
 Alerts are few next to reads, so this is a plain agent: each alert is written (idempotent on
 alert id) before the stream moves on, and Faust commits only what was written. While
 PostgreSQL is down the write is retried with backoff, holding the partition; an alert the
 database refuses (a data error, not an outage) becomes a dead letter. Assignments are kept
 the same way (``stores.alert_assignments``: the latest of each alert wins, whatever the order),
-so ``alpr projections rebuild`` replays their topic to rebuild them.
+so ``alpr projections rebuild`` replays their topic to rebuild them; acknowledgements too
+(``stores.alert_acknowledgements``: the first of each alert wins).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import faust
@@ -23,25 +25,37 @@ from agents.deadletters.letters import dead_letter_for
 from agents.emit import send_dead_letter
 from alpr import app
 from config.settings import get_settings
+from stores.alert_acknowledgements import apply_acknowledgement
 from stores.alert_assignments import apply_assignment
 from stores.alerts_writer import AlertWriter, is_transient
 from streams.alert import Alert
 from streams.codec import AvroCodec, value_subject
 from streams.failures import ProcessingError, Reason, Stage
-from streams.records import AlertAssignment
+from streams.records import AlertAcknowledgement, AlertAssignment
 from streams.retry import Backoff, retry_until_done
 
 log = logging.getLogger(__name__)
 
 _assigned_topic = get_settings().topics.assigned
+_acknowledged_topic = get_settings().topics.acknowledged
 
-#: Operators' assignments of alerts (sent by ``web.api.alert_assignment``).
+#: Operators' assignments of alerts (sent by ``web.api.assignments``).
 alert_assignments: faust.TopicT = app.topic(
     _assigned_topic,
     key_type=str,
     value_type=AlertAssignment,
     key_serializer="raw",
     value_serializer=AvroCodec("AlertAssignment", subject=value_subject(_assigned_topic)),
+    internal=True,
+)
+
+#: Operators' acknowledgements of alerts (sent by ``web.api.acknowledgements``).
+alert_acknowledgements: faust.TopicT = app.topic(
+    _acknowledged_topic,
+    key_type=str,
+    value_type=AlertAcknowledgement,
+    key_serializer="raw",
+    value_serializer=AvroCodec("AlertAcknowledgement", subject=value_subject(_acknowledged_topic)),
     internal=True,
 )
 
@@ -81,26 +95,46 @@ async def project_assignment(writer: AlertWriter, event: Any, backoff: Backoff) 
     return await _stored("alert assignment", apply, assignment.alert_id, event, backoff)
 
 
+async def project_acknowledgement(writer: AlertWriter, event: Any, backoff: Backoff) -> int:
+    """Keep one acknowledgement if it is its alert's first; 1 if that changed the table."""
+    acknowledgement: AlertAcknowledgement = event.value
+
+    async def apply() -> int:
+        return await apply_acknowledgement(await writer.pool(), acknowledgement)
+
+    return await _stored("alert acknowledgement", apply, acknowledgement.alert_id, event, backoff)
+
+
+Project = Callable[[AlertWriter, Any, Backoff], Awaitable[int]]
+
+
+async def _projected(stream: Any, project: Project, pool_max: int) -> AsyncIterator[int]:
+    """``project`` each event of ``stream`` in turn, over a writer of its own."""
+    writer = AlertWriter(get_settings().postgres.dsn, pool_max=pool_max)
+    backoff = Backoff(0.2, 10.0, stopping=lambda: app.should_stop)
+    try:
+        async for event in stream.events():
+            yield await project(writer, event, backoff)
+    finally:
+        await writer.close()
+
+
 if get_settings().projections.enable_pg:
 
     @app.agent(alerts)
     async def project_alerts_to_postgres(stream: Any) -> Any:
         """Store every alert in PostgreSQL's ``alerts`` table once."""
-        writer = AlertWriter(get_settings().postgres.dsn)
-        backoff = Backoff(0.2, 10.0, stopping=lambda: app.should_stop)
-        try:
-            async for event in stream.events():
-                yield await project_alert(writer, event, backoff)
-        finally:
-            await writer.close()
+        async for changed in _projected(stream, project_alert, pool_max=2):
+            yield changed
 
     @app.agent(alert_assignments)
     async def project_alert_assignments(stream: Any) -> Any:
         """Keep the latest assignment of every alert in ``alert_assignments``."""
-        writer = AlertWriter(get_settings().postgres.dsn, pool_max=1)
-        backoff = Backoff(0.2, 10.0, stopping=lambda: app.should_stop)
-        try:
-            async for event in stream.events():
-                yield await project_assignment(writer, event, backoff)
-        finally:
-            await writer.close()
+        async for changed in _projected(stream, project_assignment, pool_max=1):
+            yield changed
+
+    @app.agent(alert_acknowledgements)
+    async def project_alert_acknowledgements(stream: Any) -> Any:
+        """Keep the first acknowledgement of every alert in ``alert_acknowledgements``."""
+        async for changed in _projected(stream, project_acknowledgement, pool_max=1):
+            yield changed

@@ -28,6 +28,9 @@ def projections_group() -> None:
 DbCommand = group_command(db_group, "db_")
 ProjectionsCommand = group_command(projections_group, "projections_")
 
+#: The operators' actions on alerts that ``--store`` rebuilds from their own topics.
+ALERT_EVENTS = ("assignments", "acknowledgements")
+
 
 async def apply_migrations(settings: Settings) -> tuple[MigrationReport, int]:
     """Apply the migrations and create the partitions ahead; return what was done."""
@@ -96,10 +99,11 @@ async def template_step(settings: Settings) -> str:
     ),
     option(
         "--store",
-        type=click.Choice(["pg", "es", "assignments"]),
+        type=click.Choice(["pg", "es", *ALERT_EVENTS]),
         default=None,
         help="Rebuild only PostgreSQL's reads (pg) or only Elasticsearch (es); both by default. "
-        "assignments: the alerts' assignments, from alpr.alerts.assigned (never by default).",
+        "assignments, acknowledgements: the alerts' assignments or acknowledgements, from "
+        "alpr.alerts.assigned or alpr.alerts.acknowledged (never by default).",
     ),
     option(
         "--batch-size",
@@ -121,17 +125,23 @@ async def projections_rebuild(
     searches see partial results until the rebuild ends.
     Example: alpr projections rebuild --since 3d --store es
 
-    With --store assignments, the alerts' assignments are emptied and replayed from their
-    topic instead (every one, whatever --since says), in one transaction.
+    With --store assignments (or acknowledgements), the alerts' assignments (or
+    acknowledgements) are emptied and replayed from their topic instead (every one, whatever
+    --since says), in one transaction.
     """
     from agents.deadletters.replay import parse_since
-    from agents.projections.rebuild import rebuild_assignments, run_rebuild
+    from agents.projections.rebuild import (
+        rebuild_acknowledgements,
+        rebuild_assignments,
+        run_rebuild,
+    )
 
-    if store == "assignments":
-        replayed = await rebuild_assignments(get_settings(), batch_size)
+    if store in ALERT_EVENTS:
+        rebuild = rebuild_assignments if store == "assignments" else rebuild_acknowledgements
+        replayed = await rebuild(get_settings(), batch_size)
         self.say(
-            f"assignments: {replayed.messages} messages replayed, {replayed.changed} kept, "
-            f"{replayed.undecodable} not assignments"
+            f"{store}: {replayed.messages} messages replayed, {replayed.changed} kept, "
+            f"{replayed.undecodable} not {store}"
         )
         return
 

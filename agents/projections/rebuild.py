@@ -1,20 +1,23 @@
 """Wiring of ``alpr projections rebuild``: the stores, the topic replays and a progress bar.
 
-Reads come back from ``alpr.plates.detected``; the alerts' assignments, kept in PostgreSQL
-beside the alerts, from ``alpr.alerts.assigned`` (``stores.alert_assignments``).
+Reads come back from ``alpr.plates.detected``; the alerts' assignments and acknowledgements,
+kept in PostgreSQL beside the alerts, from ``alpr.alerts.assigned`` and
+``alpr.alerts.acknowledged`` (``stores.alert_assignments``, ``stores.alert_acknowledgements``).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 
 import asyncpg
 from tqdm import tqdm
 
 from config.settings import Settings, get_settings
-from stores.alert_assignments import Replayed, replay_assignments
+from stores.alert_acknowledgements import replay_acknowledgements
+from stores.alert_assignments import replay_assignments
+from stores.alert_events import Replayed
 from stores.es_writer import EsReadWriter, make_client, put_template
 from stores.pg_writer import PgReadWriter
 from stores.rebuild import (
@@ -26,7 +29,7 @@ from stores.rebuild import (
     reset_es,
     reset_pg,
 )
-from streams.codec import default_schema_cache
+from streams.codec import SchemaCache, default_schema_cache
 from streams.retry import Backoff
 
 
@@ -71,18 +74,43 @@ async def run_rebuild(
 
 
 async def rebuild_assignments(settings: Settings, batch_size: int) -> Replayed:
-    """Empty ``alert_assignments`` and replay every assignment on its topic into it, in one
-    transaction: pages never see the table half rebuilt."""
-    replay = TopicReplay(settings.kafka.bootstrap_servers, settings.topics.assigned, None)
+    """Empty ``alert_assignments`` and replay every assignment on its topic into it."""
+    return await _rebuild_alert_events(
+        settings, settings.topics.assigned, "alert_assignments", replay_assignments, batch_size
+    )
+
+
+async def rebuild_acknowledgements(settings: Settings, batch_size: int) -> Replayed:
+    """Empty ``alert_acknowledgements`` and replay every acknowledgement on its topic into it."""
+    return await _rebuild_alert_events(
+        settings,
+        settings.topics.acknowledged,
+        "alert_acknowledgements",
+        replay_acknowledgements,
+        batch_size,
+    )
+
+
+ReplayInto = Callable[
+    [asyncpg.Connection, AsyncIterator[list[bytes | None]], SchemaCache], Awaitable[Replayed]
+]
+
+
+async def _rebuild_alert_events(
+    settings: Settings, topic: str, table: str, replay_events: ReplayInto, batch_size: int
+) -> Replayed:
+    """Empty ``table`` and replay every event on ``topic`` into it, in one transaction: pages
+    never see the table half rebuilt."""
+    replay = TopicReplay(settings.kafka.bootstrap_servers, topic, None)
     conn = await asyncpg.connect(settings.postgres.dsn)
     try:
         await replay.open()
         async with conn.transaction():
-            await conn.execute("TRUNCATE alert_assignments")
+            await conn.execute(f"TRUNCATE {table}")
             values = (
                 [record.value for record in batch] async for batch in replay.batches(batch_size)
             )
-            return await replay_assignments(conn, values, default_schema_cache())
+            return await replay_events(conn, values, default_schema_cache())
     finally:
         await replay.close()
         await conn.close()

@@ -14,7 +14,9 @@ from elasticsearch import AsyncElasticsearch
 
 from config.settings import Settings, load_settings
 from ops.worker import free_port
+from stores.alert_acknowledgements import apply_acknowledgement
 from stores.migrations import migrate, migration_files, plan
+from streams.records import AlertAcknowledgement
 from tests.integration.conftest import require_port
 from tests.support.lookup import load_es, load_pg, plate_pool, reads
 from tests.support.stores import create_database, drop_database, migrated_database
@@ -85,19 +87,41 @@ async def test_alerts_page_newest_first_and_filter(reference: PgReference) -> No
         await reference.alerts(AlertFilter(rule_id="x' OR 1=1 --"), cursor=None, limit=4)
 
 
-async def test_acknowledge_once_and_filter_by_it(reference: PgReference) -> None:
-    acked = await reference.acknowledge("alert-03", "operator-1", "false alarm")
-    assert acked is not None and acked.acknowledged_by == "operator-1"
-    assert acked.ack_note == "false alarm" and acked.acknowledged_at is not None
-    again = await reference.acknowledge("alert-03", "operator-2", "me too")
-    assert again == acked
-    assert await reference.acknowledge("no-such-alert", "operator-1") is None
+def acknowledgement(alert_id: str, owner: str, note: str, minutes: int) -> AlertAcknowledgement:
+    return AlertAcknowledgement(
+        acknowledgement_id=f"ack-{owner}", alert_id=alert_id, key_id=f"k-{owner}", owner=owner,
+        acknowledged_at=T0 + timedelta(hours=1, minutes=minutes), note=note,
+    )  # fmt: skip
+
+
+async def test_the_first_acknowledgement_is_shown_old_ones_too_and_filtered_by(
+    reference: PgReference, dsn: str
+) -> None:
+    first = acknowledgement("alert-03", "operator-1", "false alarm", 1)
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await apply_acknowledgement(conn, acknowledgement("alert-03", "op-2", "me", 2)) == 1
+        assert await apply_acknowledgement(conn, first) == 1  # the first wins, in any order
+        assert await apply_acknowledgement(conn, first) == 0
+        # Before migration 0011, an acknowledgement was written into the alert's own row.
+        await conn.execute(
+            "UPDATE alerts SET acknowledged_at = $2, acknowledged_by = 'old (k-0)',"
+            " ack_note = 'from before' WHERE alert_id = $1", "alert-04", T0,
+        )  # fmt: skip
+        await apply_acknowledgement(conn, acknowledgement("alert-04", "operator-1", "again", 3))
+    finally:
+        await conn.close()
+    acked = await reference.alert("alert-03")
+    assert acked is not None and acked.acknowledged_by == "operator-1 (k-operator-1)"
+    assert acked.ack_note == "false alarm" and acked.acknowledged_at == first.acknowledged_at
+    old = await reference.alert("alert-04")
+    assert old is not None and (old.acknowledged_by, old.ack_note, old.acknowledged_at) == (
+        "old (k-0)", "from before", T0,
+    )  # fmt: skip
     done = await reference.alerts(AlertFilter(acknowledged=True), cursor=None, limit=100)
-    assert [a.alert_id for a in done.items] == ["alert-03"]
+    assert [a.alert_id for a in done.items] == ["alert-04", "alert-03"]
     open_ = await reference.alerts(AlertFilter(acknowledged=False), cursor=None, limit=100)
-    assert len(open_.items) == 24
-    with pytest.raises(BadQuery):
-        await reference.acknowledge("alert-04", "  ")
+    assert len(open_.items) == 23 and await reference.alert("no-such-alert") is None
 
 
 async def test_hourly_counts_and_cameras(reference: PgReference, dsn: str) -> None:

@@ -108,6 +108,17 @@ async def _alert(settings: Settings, read: dict[str, Any], raised_at: datetime) 
             f"alert-{read['event_id']}", read["event_id"], read["captured_at"], read["plate"],
             read["camera_id"], raised_at,
         )  # fmt: skip
+        # An operator assigned and acknowledged it: those rows go with the alert.
+        await conn.execute(
+            "INSERT INTO alert_assignments (alert_id, assignee, assigned_by, assigned_at,"
+            " assignment_id) VALUES ($1, 'dana', 'eve (k1)', $2, 'g1')",
+            f"alert-{read['event_id']}", raised_at,
+        )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO alert_acknowledgements (alert_id, acknowledged_by, acknowledged_at,"
+            " acknowledgement_id) VALUES ($1, 'eve (k1)', $2, 'n1')",
+            f"alert-{read['event_id']}", raised_at,
+        )  # fmt: skip
     finally:
         await conn.close()
 
@@ -140,11 +151,16 @@ async def test_old_days_go_with_their_crops_and_alert_reads_stay_for_their_limit
         live = {r[0] for r in await conn.fetch("SELECT event_id FROM plate_reads")}
         kept = {r[0] for r in await conn.fetch("SELECT event_id FROM retained_reads")}
         alerts = await conn.fetchval("SELECT count(*) FROM alerts")
+        actions = [
+            {r[0] for r in await conn.fetch(f"SELECT alert_id FROM {table}")}
+            for table in ("alert_assignments", "alert_acknowledgements")
+        ]
     finally:
         await conn.close()
     assert live == {r["event_id"] for r in recent}
     assert kept == {old_alert["event_id"]}
     assert alerts == 1
+    assert actions == [{f"alert-{old_alert['event_id']}"}] * 2
 
     es = AsyncElasticsearch(settings.elasticsearch.url)
     try:

@@ -32,7 +32,7 @@ PARTITIONS = 2
 #: The plate the tests look up: many sightings, crops in S3, and a look-alike sibling.
 PLATE = "WX70ABC"
 LOOKALIKE = "WX7OA8C"
-TOPICS = ("raw", "detected", "dlq", "cameras", "rules", "alerts", "assigned")
+TOPICS = ("raw", "detected", "dlq", "cameras", "rules", "alerts", "assigned", "acknowledged")
 
 
 @dataclass
@@ -60,6 +60,7 @@ class WebStack:
             "ALPR_RULES__TOPIC": self.topics["rules"],
             "ALPR_RULES__ALERTS_TOPIC": self.topics["alerts"],
             "ALPR_TOPICS__ASSIGNED": self.topics["assigned"],
+            "ALPR_TOPICS__ACKNOWLEDGED": self.topics["acknowledged"],
             "ALPR_POSTGRES__DSN": self.dsn,
             "ALPR_ELASTICSEARCH__INDEX_PREFIX": self.prefix,
             "ALPR_LOOKUP__SEARCH_BACKEND": backend,

@@ -8,6 +8,7 @@ from faust.web import Request, Response
 
 from alpr import app
 from web.api import params
+from web.api.acknowledgements import MAX_NOTE, acknowledge_alert
 from web.api.base import ApiView, client_address, json_body
 from web.auth import access
 from web.errors import bad_request, not_found
@@ -63,17 +64,16 @@ class Alerts(ApiView):
 
 @app.page("/api/alerts/{alert_id}/ack")
 class AcknowledgeAlert(ApiView):
-    """An operator takes charge of an alert, optionally with a note."""
+    """An operator takes charge of an alert, optionally with a note (an event on
+    ``alpr.alerts.acknowledged``: ``web.api.acknowledgements``)."""
 
     async def post(self, request: Request, alert_id: str) -> Response:
         key = await self.caller(request, "operator")
         body = await json_body(request) if await request.read() else {}
         note = body.get("note")
-        if note is not None and (not isinstance(note, str) or len(note) > 1000):
-            raise bad_request("note must be text of at most 1000 characters", "bad_note")
-        alert = await (await self.state.reference()).acknowledge(
-            alert_id, f"{key.owner} ({key.key_id})", note or None
-        )
+        if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
+            raise bad_request(f"note must be text of at most {MAX_NOTE} characters", "bad_note")
+        alert = await acknowledge_alert(self.state, key, alert_id, note or None)
         if alert is None:
             raise not_found(f"no alert {alert_id[:100]!r}")
         # The answer names the plate: audited as an alert read (acting on it needs no reason).

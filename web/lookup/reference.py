@@ -1,9 +1,10 @@
 """Alerts, reads per hour and cameras, from PostgreSQL (Elasticsearch holds only reads).
 
-Alerts page newest first by keyset on (raised_at, alert_id); an operator acknowledges an alert
-once (acknowledging again keeps the first acknowledgement and returns it). Each alert comes
-with its latest assignment, kept apart in ``alert_assignments`` by the alerts projection
-(``stores.alert_assignments``).
+Alerts page newest first by keyset on (raised_at, alert_id). Each alert comes with its first
+acknowledgement and its latest assignment, kept apart in ``alert_acknowledgements`` and
+``alert_assignments`` by the alerts projection (``stores.alert_acknowledgements``,
+``stores.alert_assignments``); an acknowledgement given before those tables existed is still
+in the alerts row itself, and is shown when there is one.
 """
 
 from __future__ import annotations
@@ -19,15 +20,23 @@ from web.lookup.contract import Alert, AlertFilter, BadQuery, Camera, HourlyCoun
 from web.lookup.queries import check_name
 from web.lookup.ranking import check_limit
 
+#: When the alert was acknowledged: in its own row before migration 0011, else by the event.
+_ACKNOWLEDGED_AT = "COALESCE(alerts.acknowledged_at, k.acknowledged_at)"
 _ALERT_COLUMNS = (
     "alert_id, rule_id, event_id, captured_at, plate, camera_id, severity, raised_at, details,"
-    " acknowledged_at, acknowledged_by, ack_note,"
+    f" {_ACKNOWLEDGED_AT} AS acknowledged_at,"
+    " CASE WHEN alerts.acknowledged_at IS NULL THEN k.acknowledged_by"
+    " ELSE alerts.acknowledged_by END AS acknowledged_by,"
+    " CASE WHEN alerts.acknowledged_at IS NULL THEN k.note ELSE alerts.ack_note END AS ack_note,"
     " g.assignee AS assigned_to, g.assigned_by, g.assigned_at"
 )
-#: The alerts with their assignments (``alert_id`` is the alert's: ``USING`` merges the two).
-_ALERTS = "alerts LEFT JOIN alert_assignments g USING (alert_id)"
+#: The alerts with their acknowledgements and assignments (``alert_id`` is the alert's:
+#: ``USING`` merges them).
+_ALERTS = (
+    "alerts LEFT JOIN alert_acknowledgements k USING (alert_id)"
+    " LEFT JOIN alert_assignments g USING (alert_id)"
+)
 _ORDER = "ORDER BY raised_at DESC, alert_id DESC"
-_MAX_NOTE = 2000
 
 
 def _alert(row: asyncpg.Record) -> Alert:
@@ -42,7 +51,7 @@ def alerts_scope(where: AlertFilter) -> str:
 
 
 class PgReference:
-    """Reads and acknowledges alerts, reads hourly counts and cameras; pool opened on first use."""
+    """Reads alerts, hourly counts and cameras; pool opened on first use."""
 
     def __init__(self, dsn: str, pool_min: int = 1, pool_max: int = 4) -> None:
         self.dsn = dsn
@@ -84,7 +93,7 @@ class PgReference:
                 args.append(given)
                 conditions.append(f"{column} ${len(args)}")
         if where.acknowledged is not None:
-            conditions.append(f"acknowledged_at IS {'NOT ' if where.acknowledged else ''}NULL")
+            conditions.append(f"{_ACKNOWLEDGED_AT} IS {'NOT ' if where.acknowledged else ''}NULL")
         if where.assigned_to is not None:
             args.append(where.assigned_to)
             conditions.append(f"g.assignee = ${len(args)}")
@@ -105,20 +114,6 @@ class PgReference:
         if len(rows) > limit:
             following = cursor_of(scope, items[-1])
         return Page[Alert](items=items, next_cursor=following)
-
-    async def acknowledge(self, alert_id: str, by: str, note: str | None = None) -> Alert | None:
-        """Mark an alert acknowledged by ``by``; None when there is no such alert."""
-        check_name(alert_id, "alert id")
-        if not isinstance(by, str) or not by.strip() or len(by) > 200:
-            raise BadQuery("the acknowledging operator must be named (1 to 200 characters)")
-        if note is not None and len(note) > _MAX_NOTE:
-            raise BadQuery(f"the note has {len(note)} characters, at most {_MAX_NOTE} are kept")
-        await self._fetch(
-            "UPDATE alerts SET acknowledged_at = now(), acknowledged_by = $2, ack_note = $3"
-            " WHERE alert_id = $1 AND acknowledged_at IS NULL",
-            alert_id, by.strip(), note,
-        )  # fmt: skip
-        return await self.alert(alert_id)
 
     async def alert(self, alert_id: str) -> Alert | None:
         """One alert by its id, or None."""

@@ -14,6 +14,7 @@ from faust.web import Request, Response
 
 from alpr import app
 from web.api import params
+from web.api.acknowledgements import MAX_NOTE, acknowledge_alert
 from web.api.assignments import assign_alert, assignees
 from web.api.base import client_address
 from web.api.sightings import sighting_json, signed_urls
@@ -114,10 +115,8 @@ class AcknowledgePage(PageView):
     async def post(self, request: Request, alert_id: str) -> Response:
         key = await self.caller(request, "operator")
         form = await cast(Any, request).post()
-        note = str(form.get("note", "")).strip()[:1000] or None
-        alert = await (await self.state.reference()).acknowledge(
-            alert_id, f"{key.owner} ({key.key_id})", note
-        )
+        note = str(form.get("note", "")).strip()[:MAX_NOTE] or None
+        alert = await acknowledge_alert(self.state, key, alert_id, note)
         if alert is None:
             return self.failure(request, 404, "That alert does not exist (any more).")
         return self.redirect(back_to(alert_id, form))
