@@ -22,9 +22,11 @@ are idempotent). The schema registry away, the batch waits before any of it is r
 writer schemas and the schemas of reads and dead letters are fetched first, so no event is
 dead-lettered for an outage and no dead letter fails to encode (issue 17). Both outages are
 waited out with the one backoff and reported in ``streams.outages`` (log, metric,
-``/health``). Dedupe state per raw partition is restored from its changelog partition when
-the partition is assigned, before any message of it is routed; kept on disk, it is
-restored from where the worker's state file left off (``tables.dedupe``).
+``/health``), and so is the dedupe state's file failing to be written (``dedupe_file``):
+its marks wait in memory, and the router waits once too many do. Dedupe state per raw
+partition is restored from its changelog partition when the partition is assigned, before
+any message of it is routed; kept on disk, it is restored from where the worker's state
+file left off (``tables.dedupe``).
 """
 
 from __future__ import annotations
@@ -146,6 +148,7 @@ class BatchRouter:
         self._in = metrics.EVENTS_IN.labels(plates_raw.get_topic_name())
         self._out = metrics.EVENTS_OUT.labels(read_topic)
         self._retries = metrics.ROUTER_RETRIES
+        self._bootstrap: str | None = None  # known once partitions are assigned
 
     async def handle(self, batch: Batch) -> None:
         """Route ``batch``; returns once its reads, dead letters and marks are in Kafka.
@@ -174,6 +177,8 @@ class BatchRouter:
 
     async def _route(self, batch: Batch) -> None:
         await self._await_registry(batch)
+        await self.seen.room()  # a state file broken meanwhile is started afresh here
+        await self._restore_lost()
         self.view.marks = {}
         self._pending = []
         self._letters = 0
@@ -232,6 +237,7 @@ class BatchRouter:
         for meta in written:
             last[meta.partition] = max(last.get(meta.partition, -1), meta.offset)
         self.seen.written(marks, last)
+        await self.seen.room()  # its file failing, the state holds the next batch back
 
     async def sweep(self, now: float, ttl_s: float, owned: Iterable[int]) -> int:
         """Forget entries older than ``ttl_s``; tombstone those of the owned partitions (the
@@ -265,11 +271,13 @@ class BatchRouter:
 
     async def restore(self, bootstrap: str, assigned: Iterable[TopicPartition]) -> None:
         """Read the changelog of the raw partitions in ``assigned`` up to its end."""
+        self._bootstrap = bootstrap
         raw = plates_raw.get_topic_name()
         starts = {tp.partition: self.seen.positions.get(tp.partition) for tp in assigned
                   if tp.topic == raw}  # fmt: skip
         if not starts:
             return
+        self.seen.lost -= set(starts)  # read in full here: their positions went with the file
         ends = await read_changelog(bootstrap, self.changelog, starts, self.seen.apply)
         self.seen.flush()
         # A stored position past the changelog's end: the topic was recreated or truncated
@@ -285,6 +293,14 @@ class BatchRouter:
             self.seen.flush()
         if self.seen.malformed:
             log.warning("dedupe changelog: %d malformed records skipped", self.seen.malformed)
+
+    async def _restore_lost(self) -> None:
+        """Restore in full the partitions whose dedupe state was lost (its file broke)."""
+        if not self.seen.lost or self._bootstrap is None:
+            return
+        lost, self.seen.lost = self.seen.lost, set()
+        await read_changelog(self._bootstrap, self.changelog, dict.fromkeys(lost), self.seen.apply)
+        self.seen.flush()
 
 
 async def warm_schema_ids(cache: SchemaCache) -> None:
@@ -330,12 +346,14 @@ class RouterService(BatchConsumerService):
         settings = get_settings().router
         bootstrap = get_settings().kafka.bootstrap_servers
         assert self.producer is not None
+        backoff = Backoff(settings.retry_first_s, settings.retry_max_s, stopping=self.abandoning)
+        data_dir = get_settings().faust.data_dir
         self.router = router = BatchRouter(
             settings,
             default_schema_cache(),
             self.producer,
-            open_seen_events(settings, get_settings().faust.data_dir, changelog_topic()),
-            Backoff(settings.retry_first_s, settings.retry_max_s, stopping=self.abandoning),
+            open_seen_events(settings, data_dir, changelog_topic(), backoff),
+            backoff,
             plates_detected.get_topic_name(),
             changelog_topic(),
             flush_dead_letters=flush_faust_producer,

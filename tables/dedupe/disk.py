@@ -14,7 +14,13 @@ written since; the changelog topic stays the source of truth:
   or truncated) is stale: the router forgets it and restores it from the beginning
   (:meth:`SeenEvents.forget_partition`);
 - a file another process holds (two workers given one state directory) is left to it: this
-  state then lives in a private temporary file, restored in full.
+  state then lives in a private temporary file, restored in full;
+- a file that cannot be written for a while (disk full, I/O error, locked) holds its marks
+  and restored records in memory, seen by lookups, and is written again once it can be
+  (:mod:`tables.dedupe.writer`: backoff, the outage reported, the router held back once
+  :data:`WRITE_BACKLOG` marks wait); the sweep waits for it meanwhile;
+- a file that can never be written again (corrupted) is started afresh, and the router
+  restores every partition it had in full (:attr:`SeenEvents.lost`).
 
 A changelog topic recreated and written past the file's position cannot be told from the
 one the file was written for: delete the state directory when the topic is recreated.
@@ -36,10 +42,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from streams.failures import Unavailable
+from streams.retry import Backoff
 from tables.dedupe.entries import SeenEvent
 from tables.dedupe.state import Change, SeenEvents
 from tables.dedupe.state_file import StateFile
-from tables.dedupe.writer import BackgroundWriter, Row
+from tables.dedupe.writer import COMPONENT, BackgroundWriter, Row, is_broken
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +89,8 @@ def _row(entry: SeenEvent) -> Row:
 
 class DiskSeenEvents(SeenEvents):
     """The entries in the SQLite file ``path`` (None: a private temporary file), for the
-    changelog topic ``changelog``; see the module's notes."""
+    changelog topic ``changelog``, its writes tried again after ``backoff``'s pauses while
+    they fail; see the module's notes."""
 
     def __init__(
         self,
@@ -89,15 +98,14 @@ class DiskSeenEvents(SeenEvents):
         changelog: str,
         cache_entries: int = 50_000,
         page_cache_mib: int = 64,
+        backoff: Backoff | None = None,
     ) -> None:
         if cache_entries < 0:
             raise ValueError(f"cache_entries must be >= 0, got {cache_entries}")
         if page_cache_mib < 1:
             raise ValueError(f"page_cache_mib must be >= 1, got {page_cache_mib}")
-        self._file = StateFile(path, changelog, page_cache_mib)
-        self.path = self._file.path
-        self._db = self._file.db
-        self._writer = BackgroundWriter(self._file.connect(), write_rows, WRITE_BACKLOG)
+        self._changelog, self._page_cache_mib, self._backoff = changelog, page_cache_mib, backoff
+        self._open(path)
         positions = self._db.execute("SELECT part, next_offset FROM positions").fetchall()
         super().__init__(dict(positions))
         self._cache: OrderedDict[str, Row] = OrderedDict()
@@ -106,17 +114,53 @@ class DiskSeenEvents(SeenEvents):
         self._pending: dict[str, Row | None] = {}
         self._pending_positions: dict[int, int] = {}
 
+    def _open(self, path: Path | None, afresh: bool = False) -> None:
+        self._file = StateFile(path, self._changelog, self._page_cache_mib, afresh)
+        self.path = self._file.path
+        self._db = self._file.db
+        self._writer = BackgroundWriter(
+            self._file.connect(), write_rows, WRITE_BACKLOG, self._backoff
+        )
+        self._broken = False
+
+    def _start_afresh_if_broken(self) -> None:
+        """Replace a file that can never be written again by an empty one; its partitions
+        are then restored in full from the changelog (:attr:`lost`)."""
+        if not (self._writer.broken or self._broken):
+            return
+        log.warning(
+            "dedupe state %s cannot be written for good: started afresh, partitions %s "
+            "are restored in full from the changelog",
+            self.path,
+            sorted(self.positions),
+        )
+        self.lost |= set(self.positions) | set(self._pending_positions)
+        self._writer.close()
+        self._file.close()
+        self._open(None if self._file.private else self.path, afresh=True)
+        self.positions.clear()
+        self._cache.clear()
+        self._pending, self._pending_positions = {}, {}
+
     def lookup(self, event_id: str) -> SeenEvent | None:
         if self._pending and event_id in self._pending:  # restored: the newest
             restored = self._pending[event_id]
             return None if restored is None else SeenEvent(*restored)
         found = self._cache.get(event_id) or self._writer.get(event_id)
         if found is None:
-            found = self._db.execute(_GET, (stored_key(event_id),)).fetchone()
+            found = self._read(event_id)
             if found is None:
                 return None
         self._remember(event_id, found)
         return SeenEvent(*found)
+
+    def _read(self, event_id: str) -> Row | None:
+        try:
+            found: Row | None = self._db.execute(_GET, (stored_key(event_id),)).fetchone()
+        except sqlite3.DatabaseError as exc:  # not the event's fault: its batch waits
+            self._broken = self._broken or is_broken(exc)
+            raise Unavailable(COMPONENT, f"dedupe state file not readable: {exc!r}") from exc
+        return found
 
     @property
     def private(self) -> bool:
@@ -155,21 +199,36 @@ class DiskSeenEvents(SeenEvents):
         if len(self._pending) >= RESTORE_CHUNK:
             self.flush()
 
+    @property
+    def failing(self) -> bool:
+        """Whether the file cannot be written now (its writes are being tried again)."""
+        return self._writer.failing
+
     def flush(self) -> None:
-        """Store what was restored, once the marks before it are stored."""
+        """Store what was restored, once the marks before it are stored; while the file
+        cannot be written, it stays in memory (seen by lookups) for a later flush."""
         self._writer.drain()
-        if not self._pending and not self._pending_positions:
+        if self._writer.failing or not (self._pending or self._pending_positions):
             return
         pending, positions = self._pending, self._pending_positions
+        try:
+            with transaction(self._db):
+                self._db.executemany(
+                    _DELETE, [(stored_key(k),) for k, row in pending.items() if row is None]
+                )
+                self._db.executemany(
+                    _PUT, [(stored_key(k), *row) for k, row in pending.items() if row is not None]
+                )
+                self._db.executemany(_POSITION, positions.items())
+        except sqlite3.DatabaseError as exc:
+            self._broken = self._broken or is_broken(exc)
+            log.warning("restored dedupe entries kept in memory, not in the file yet: %r", exc)
+            return
         self._pending, self._pending_positions = {}, {}
-        with transaction(self._db):
-            self._db.executemany(
-                _DELETE, [(stored_key(k),) for k, row in pending.items() if row is None]
-            )
-            self._db.executemany(
-                _PUT, [(stored_key(k), *row) for k, row in pending.items() if row is not None]
-            )
-            self._db.executemany(_POSITION, positions.items())
+
+    async def room(self) -> None:
+        await self._writer.room()
+        self._start_afresh_if_broken()
 
     def written(self, marks: Mapping[str, SeenEvent], offsets: Mapping[int, int]) -> None:
         """Stored by the background writer (:mod:`tables.dedupe.writer`), seen at once."""
@@ -179,6 +238,8 @@ class DiskSeenEvents(SeenEvents):
         rows = {event_id: _row(entry) for event_id, entry in marks.items()}
         self._writer.put(rows, next_offsets)
         for event_id, row in rows.items():
+            if self._pending:  # not stored (the file fails): older than this mark
+                self._pending.pop(event_id, None)
             self._remember(event_id, row)
         self._advance(next_offsets)
 
@@ -186,14 +247,22 @@ class DiskSeenEvents(SeenEvents):
         self, now: float, ttl_s: float, limit: int | None = None
     ) -> list[tuple[str, SeenEvent]]:
         """Entries in ``seen_at`` order; one within a rounding error of the TTL may be left
-        for the next call."""
+        for the next call, and all of them while the file cannot be written (entries newer
+        than the file's wait in memory meanwhile)."""
         self.flush()
-        rows = self._db.execute(_EXPIRED, (now - ttl_s, -1 if limit is None else limit))
-        return [
-            (event_id_of(key), SeenEvent(seen_at, partition, offset))
-            for key, seen_at, partition, offset in rows
-            if now - seen_at >= ttl_s
-        ]
+        if self._writer.failing or self._pending or self._broken:
+            return []
+        try:
+            rows = self._db.execute(_EXPIRED, (now - ttl_s, -1 if limit is None else limit))
+            return [
+                (event_id_of(key), SeenEvent(seen_at, partition, offset))
+                for key, seen_at, partition, offset in rows
+                if now - seen_at >= ttl_s
+            ]
+        except sqlite3.DatabaseError as exc:  # the next sweep, or the next file, takes them
+            self._broken = self._broken or is_broken(exc)
+            log.warning("expired dedupe entries not read from the file: %r", exc)
+            return []
 
     def forget(self, event_ids: Iterable[str]) -> None:
         self.flush()
@@ -201,8 +270,12 @@ class DiskSeenEvents(SeenEvents):
         for event_id in event_ids:
             self._cache.pop(event_id, None)
             keys.append((stored_key(event_id),))
-        with transaction(self._db):
-            self._db.executemany(_DELETE, keys)
+        try:
+            with transaction(self._db):
+                self._db.executemany(_DELETE, keys)
+        except sqlite3.DatabaseError as exc:  # expired, so counted absent: the next sweep
+            self._broken = self._broken or is_broken(exc)
+            log.warning("expired dedupe entries left in the file until the next sweep: %r", exc)
 
     def forget_partition(self, partition: int) -> None:
         """Reads the whole file (entries are not indexed by partition): for stale files."""
@@ -229,7 +302,8 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite rolls back itself on some errors (SQLITE_FULL, IOERR)
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
 

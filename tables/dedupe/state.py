@@ -26,6 +26,8 @@ class SeenEvents(Mapping[str, SeenEvent]):
     def __init__(self, positions: Mapping[int, int] | None = None) -> None:
         self.positions: dict[int, int] = dict(positions or {})
         self.malformed = 0
+        #: Partitions whose entries were lost (their storage broke): to restore in full.
+        self.lost: set[int] = set()
 
     def __getitem__(self, event_id: str) -> SeenEvent:
         found = self.lookup(event_id)
@@ -85,6 +87,10 @@ class SeenEvents(Mapping[str, SeenEvent]):
 
     def flush(self) -> None:
         """Store what :meth:`apply` took in; a backend that stores at once has nothing to do."""
+
+    async def room(self) -> None:
+        """Return once the state can take more marks: a backend that writes them behind the
+        router holds it back here while too many wait (its storage slow or failing)."""
 
     def close(self) -> None:
         """Release what the state holds (files, locks); it is not used afterwards."""

@@ -39,7 +39,9 @@ class StateFile:
     """The database of the state at ``path`` (None: a private temporary file, removed when
     closed), ready for ``changelog``'s entries; see the module's notes."""
 
-    def __init__(self, path: Path | None, changelog: str, page_cache_mib: int) -> None:
+    def __init__(
+        self, path: Path | None, changelog: str, page_cache_mib: int, afresh: bool = False
+    ) -> None:
         self._lock: IO[bytes] | None = None
         self._private: Path | None = None
         if path is not None:
@@ -58,6 +60,8 @@ class StateFile:
         #: The file (a private temporary one when ``private``).
         self.path = path
         self.page_cache_mib = page_cache_mib
+        if afresh:
+            _remove(path)
         self.db = _open(path, changelog)
         self._tune(self.db)
 
@@ -114,9 +118,13 @@ def _open(path: Path, changelog: str) -> sqlite3.Connection:
     log.warning("dedupe state %s is started afresh and restored in full: %s", path, problem)
     if db is not None:
         db.close()
+    _remove(path)
+    return _prepare(sqlite3.connect(path, isolation_level=None), changelog)
+
+
+def _remove(path: Path) -> None:
     for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
         (path.parent / name).unlink(missing_ok=True)
-    return _prepare(sqlite3.connect(path, isolation_level=None), changelog)
 
 
 def _problem(meta: dict[str, str], changelog: str) -> str | None:

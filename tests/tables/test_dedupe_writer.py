@@ -1,5 +1,6 @@
 """The dedupe state's background writer (``tables.dedupe.writer``): entries visible before
-they are in the file, one write at a time, bounded backlog, failures told and retried."""
+they are in the file, one write at a time, bounded backlog, failures reported and retried
+with backoff, never raised."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from tables.dedupe.writer import BackgroundWriter, Row
+from streams.outages import OUTAGES
+from streams.retry import Backoff
+from tables.dedupe.writer import COMPONENT, BackgroundWriter, Row
 
 
 class Table:
@@ -71,28 +74,43 @@ def test_entries_are_seen_before_they_are_in_the_file_and_stored_after_a_drain(
     assert table.writes == 2  # one write at a time: what was queued went in the second
 
 
-def test_a_failed_write_is_told_and_its_entries_go_with_the_next(table: Table) -> None:
-    writer = BackgroundWriter(table.db, table.write, limit=100)
+def test_a_failed_write_is_reported_and_its_entries_go_with_the_next_try(
+    table: Table, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = BackgroundWriter(table.db, table.write, limit=100, backoff=Backoff(0, 0))
     table.fail = True
     writer.put({"a": (1.0, 0, 1)}, {0: 2})
-    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
-        writer.drain()
+    writer.drain()  # returns: the write failed, nothing is raised
+    assert writer.failing and OUTAGES.is_down(COMPONENT)
     assert writer.get("a") == (1.0, 0, 1)  # still seen: not lost
-    writer.drain()
+    writer.drain()  # the pause (none here) is over: tried again
     assert table.stored() == {"a": 1.0} and table.positions() == {0: 2}
+    assert not writer.failing and not OUTAGES.is_down(COMPONENT)
+    assert caplog.text.count("cannot be written") == 1
+    assert "written again after 1 failed writes" in caplog.text
 
 
 def test_a_newer_entry_queued_meanwhile_wins_over_a_failed_write(table: Table) -> None:
-    writer = BackgroundWriter(table.db, table.write, limit=100)
+    writer = BackgroundWriter(table.db, table.write, limit=100, backoff=Backoff(0, 0))
     table.gate.clear()
     table.fail = True
     writer.put({"a": (1.0, 0, 1)}, {0: 2})
     writer.put({"a": (5.0, 0, 9)}, {0: 10})
     table.gate.set()
-    with pytest.raises(sqlite3.OperationalError):
-        writer.drain()
+    writer.drain()
+    assert writer.failing
     writer.drain()
     assert table.stored() == {"a": 5.0} and table.positions() == {0: 10}
+
+
+def test_a_failed_write_is_tried_again_only_after_the_backoff_pause(table: Table) -> None:
+    writer = BackgroundWriter(table.db, table.write, limit=100, backoff=Backoff(60, 60))
+    table.fail = True
+    writer.put({"a": (1.0, 0, 1)}, {})
+    writer.drain()
+    writer.drain()  # within the pause: not tried
+    assert writer.failing and table.stored() == {} and writer.waiting == 1
+    writer.close()  # closes without raising: the changelog has the entry
 
 
 def test_more_than_the_limit_waiting_makes_the_caller_wait_for_the_file(table: Table) -> None:
