@@ -73,8 +73,7 @@ class PpOcrReader(PlateReader):
         Plates about as tall as wide (``square_aspect``) are read as two lines even when a
         one-line reading settled: that reading is often one line of a two-line plate. There
         only a settled two-line reading counts, and it replaces the one-line readings it
-        holds whole (:func:`whole_plates`). Easy plates cost one recognition, hard ones up
-        to nine."""
+        holds whole (:func:`whole_plates`). Easy plates cost one recognition."""
         usable = [
             [cut_country_band(c) for c in crops if c.shape[0] >= 4 and c.shape[1] >= 4]
             for crops in plates
@@ -83,30 +82,29 @@ class PpOcrReader(PlateReader):
         stages = (
             lambda crops: [[(c, self.config.stretch)] for c in crops[:1]],
             lambda crops: [[(c, self.config.stretch)] for c in [*crops[1:], *_inverted(crops)]],
-            lambda crops: self._splits(crops[:1]),
+            lambda crops: self._splits(crops[: min(1, self.config.split_crops)]),
             lambda crops: self._splits(crops[1 : self.config.split_crops]),
         )
         # Without a two-line layout among the enabled regions no two-line reading can settle.
         two_lines = bool(formats.templates(2))
         for number, stage in enumerate(stages):
-            splitting = number >= 2
+            settled = [any(self._settled(r) for r in found) for found in reads]
+            recheck = number >= 2 and two_lines
             open_plates = [
                 i
                 for i, found in enumerate(reads)
-                if not any(self._settled(r) for r in found)
+                if not settled[i]
                 or (
-                    splitting
-                    and two_lines
+                    recheck
                     and self._square(usable[i])
                     and not any(r is not None and r.lines == 2 and self._settled(r) for r in found)
                 )
             ]
-            settled = {i for i in open_plates if any(self._settled(r) for r in reads[i])}
             groups = [stage(usable[i]) for i in open_plates]
             if not any(groups):
                 continue
             for i, more in zip(open_plates, self._decode(groups, formats), strict=True):
-                reads[i] += [r for r in more if i not in settled or self._settled(r)]
+                reads[i] += [r for r in more if not settled[i] or self._settled(r)]
         return [
             whole_plates(
                 [
@@ -126,10 +124,10 @@ class PpOcrReader(PlateReader):
         return bool(crops) and crops[0].shape[1] / crops[0].shape[0] < self.config.square_aspect
 
     def _splits(self, crops: list[Image]) -> list[list[tuple[Image, float]]]:
-        """Two-line hypotheses of the squarish crops: top and bottom at each split row."""
+        """Two-line hypotheses of the squarish ``crops``: top and bottom at each split row."""
         return [
             [(crop[:split], 1.0), (crop[split:], 1.0)]
-            for crop in crops[: self.config.split_crops]
+            for crop in crops
             if crop.shape[1] / crop.shape[0] < self.config.two_line_aspect
             for split in line_splits(crop)
         ]

@@ -120,3 +120,10 @@ def test_the_other_crops_are_split_only_when_the_first_crops_split_did_not_settl
     reader = _Table({60: partial, 64: partial, 58: partial}, unsure)
     reader.read_many([crops], FORMATS)
     assert len(reader.groups) - 1 > first_crop_splits  # then the other crops' splits too
+
+
+def test_no_crop_is_split_when_split_crops_is_zero() -> None:
+    reader = _Table({60: TextRead("3470", 0.6, 1, True, "xx:0", True)}, None)
+    reader.config = PpOcr(split_crops=0)
+    reader.read_many([[_plate(50, 60)]], FORMATS)
+    assert 2 not in reader.groups
