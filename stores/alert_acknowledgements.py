@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from stores.alert_events import Replayed, replay_events
+from stores.rows import rows_changed
 from streams.codec import AvroSchema, SchemaCache, decode
 from streams.records import AlertAcknowledgement
 
@@ -49,7 +50,7 @@ async def apply_acknowledgement(db: Any, acknowledgement: AlertAcknowledgement) 
         acknowledgement.acknowledged_at, acknowledgement.note,
         acknowledgement.acknowledgement_id,
     )  # fmt: skip
-    return int(str(status).rsplit(" ", 1)[-1])
+    return rows_changed(status)
 
 
 def acknowledgement_of(value: bytes | None, cache: SchemaCache) -> AlertAcknowledgement:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from stores.alert_events import Replayed, replay_events
+from stores.rows import rows_changed
 from streams.codec import AvroSchema, SchemaCache, decode
 from streams.records import AlertAssignment
 
@@ -44,7 +45,7 @@ async def apply_assignment(db: Any, assignment: AlertAssignment) -> int:
         _APPLY, assignment.alert_id, assignment.assignee, assigned_by(assignment),
         assignment.assigned_at, assignment.assignment_id,
     )  # fmt: skip
-    return int(str(status).rsplit(" ", 1)[-1])
+    return rows_changed(status)
 
 
 def assignment_of(value: bytes | None, cache: SchemaCache) -> AlertAssignment:

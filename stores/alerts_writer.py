@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from stores.rows import rows_changed
 from streams.alert import Alert
 
 INSERT = """
@@ -91,7 +92,7 @@ class AlertWriter:
         pool = await self.pool()
         async with pool.acquire() as conn:
             status = await conn.execute(INSERT, *columns)
-        return int(status.rsplit(" ", 1)[-1])
+        return rows_changed(status)
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stores.rows import rows_changed
 from streams.plates import search_key
 from streams.records import ReadCorrection
 
@@ -52,7 +53,7 @@ async def apply_correction(pool: Any, correction: ReadCorrection) -> int:
     async with pool.acquire() as conn, conn.transaction():
         for table in TABLES:
             status = await conn.execute(_APPLY.format(table=table), *args)
-            changed += int(status.rsplit(" ", 1)[-1])
+            changed += rows_changed(status)
         if changed:
             await conn.execute(_PLATE_KEY, correction.new_plate, key)
     return changed

@@ -1,4 +1,5 @@
-"""A PlateRead (as a fastavro datum) as a row of ``plate_reads``."""
+"""A PlateRead (as a fastavro datum) as a row of ``plate_reads``; how many rows a statement
+changed."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 Row = tuple[Any, ...]
+
+
+def rows_changed(status: str) -> int:
+    """The row count of a PostgreSQL command status (``INSERT 0 3``, ``UPDATE 1``)."""
+    return int(str(status).rsplit(" ", 1)[-1])
 
 
 def _box(box: Mapping[str, int] | None) -> list[int] | None:
