@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from config.settings import Settings
-from streams.codec import AvroSchema, decode, default_schema_cache, encode
+from streams.codec import AvroSchema, default_schema_cache, encode
 from tests.integration.test_web_assignments import ALPR, ROOT, alert_ids, eventually, fetch
 from tests.web import stack as ws
 from tests.web.stack import WebStack
@@ -37,20 +37,6 @@ def web(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     stack = asyncio.run(ws.start(settings, tmp, "auto", rate=1000, burst=1000))
     yield stack
     asyncio.run(ws.stop(stack))
-
-
-async def _events(web: WebStack) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(
-        web.topics["acknowledged"], bootstrap_servers=web.settings.kafka.bootstrap_servers,
-        auto_offset_reset="earliest", enable_auto_commit=False,
-    )  # fmt: skip
-    await consumer.start()
-    try:
-        batches = await consumer.getmany(timeout_ms=5000)
-    finally:
-        await consumer.stop()
-    cache = default_schema_cache()
-    return [decode(m.value, SCHEMA, cache) for ms in batches.values() for m in ms]
 
 
 async def _send(web: WebStack, datum: dict[str, Any]) -> None:
@@ -101,7 +87,7 @@ def test_acknowledgements_are_events_and_a_rebuild_brings_them_back(web: WebStac
     assert page.status_code == 200 and "from the page" in page.text
     assert web.call("POST", f"/api/alerts/{third}/ack", "viewer").status_code == 403
 
-    events = asyncio.run(_events(web))
+    events = asyncio.run(ws.topic_events(web, "acknowledged", "AlertAcknowledgement"))
     assert sorted((e["alert_id"], e["note"], e["owner"]) for e in events) == [
         (first, "on it", "test operator"), (second, "from the page", "test operator"),
     ]  # fmt: skip

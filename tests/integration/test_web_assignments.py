@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 import requests
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from config.settings import Settings
-from streams.codec import AvroSchema, decode, default_schema_cache, encode
+from streams.codec import AvroSchema, default_schema_cache, encode
 from tests.integration.test_console_walkthrough import produce
 from tests.web import stack as ws
 from tests.web.stack import WebStack
@@ -68,20 +68,6 @@ def fetch(web: WebStack, sql: str, *args: Any) -> list[dict[str, Any]]:
     return asyncio.run(_fetch(web.dsn, sql, *args))
 
 
-async def _events(web: WebStack) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(
-        web.topics["assigned"], bootstrap_servers=web.settings.kafka.bootstrap_servers,
-        auto_offset_reset="earliest", enable_auto_commit=False,
-    )  # fmt: skip
-    await consumer.start()
-    try:
-        batches = await consumer.getmany(timeout_ms=5000)
-    finally:
-        await consumer.stop()
-    schema, cache = AvroSchema.named("AlertAssignment"), default_schema_cache()
-    return [decode(m.value, schema, cache) for ms in batches.values() for m in ms]
-
-
 def alert_ids(web: WebStack, query: str, role: str = "admin") -> list[str]:
     answer = web.call("GET", f"/api/alerts?{query}", role)  # type: ignore[arg-type]
     assert answer.status_code == 200, answer.text
@@ -112,7 +98,7 @@ def test_viewers_cannot_assign_and_operators_assign_to_key_owners_with_an_audit_
     assert shown["assigned_to"] == "test admin" and "test operator" in shown["assigned_by"]
     assert shown["assigned_at"] is not None and AUDIT_HEADER in answer.headers
 
-    [event] = asyncio.run(_events(web))
+    [event] = asyncio.run(ws.topic_events(web, "assigned", "AlertAssignment"))
     assert (event["alert_id"], event["assignee"], event["owner"]) == (
         alert, "test admin", "test operator",
     )  # fmt: skip

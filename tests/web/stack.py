@@ -254,3 +254,23 @@ async def stop(stack: WebStack) -> None:
     await IsolatedRun("test", stack.unique).drop(
         settings.kafka.bootstrap_servers, settings.schema_registry.url
     )
+
+
+async def topic_events(stack: WebStack, topic: str, schema: str) -> list[dict[str, Any]]:
+    """Every message on the stack's ``topic`` (a key of ``stack.topics``), decoded with the
+    Avro ``schema`` of that name: what the web views sent."""
+    from aiokafka import AIOKafkaConsumer
+
+    from streams.codec import AvroSchema, decode, default_schema_cache
+
+    consumer = AIOKafkaConsumer(
+        stack.topics[topic], bootstrap_servers=stack.settings.kafka.bootstrap_servers,
+        auto_offset_reset="earliest", enable_auto_commit=False,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=5000)
+    finally:
+        await consumer.stop()
+    named, cache = AvroSchema.named(schema), default_schema_cache()
+    return [decode(m.value, named, cache) for ms in batches.values() for m in ms]
