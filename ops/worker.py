@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,8 +18,43 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: Where :func:`free_port` looks: above the stack's default ports (11025-19406), below the
+#: kernel's ephemeral range. A port the kernel hands out (``bind`` to port 0) lies in that
+#: range, and any outgoing connection may take it as its local port before the service that
+#: was given it binds it: a broker of a test's private cluster failed so ("Address already in
+#: use").
+FREE_PORT_RANGE = (20000, 32768)
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
+    """A TCP port on loopback that nothing listens on right now, outside the kernel's
+    ephemeral range and not handed out before by this process."""
+    low, high = FREE_PORT_RANGE
+    eph_low, eph_high = _ephemeral_range()
+    candidates = [p for p in range(low, high) if not eph_low <= p <= eph_high]
+    for port in random.SystemRandom().sample(candidates, min(len(candidates), 200)):
+        if port not in _handed_out and _bindable(port):
+            _handed_out.add(port)
+            return port
+    # Every sampled port taken: fall back on the kernel's choice.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
