@@ -9,13 +9,13 @@ RUN    := ops/stack exec --
 STAMP  := $(VENV)/.installed
 EXTRAS := dev,stack,edge,train,registry
 
-.PHONY: help install stack stack-down bootstrap models rtsp-server browser fonts train lint typecheck unit integration test demo clean
+.PHONY: help install stack stack-down bootstrap models rtsp-server jaeger browser fonts train lint typecheck unit integration test demo clean
 
 help:
 	@echo "make demo   set up everything and run the main job (plates through the worker)"
 	@echo "make test   set up everything and run ruff, mypy and pytest"
 	@echo "make train  train the project's plate recognizer (about an hour on 2 cores)"
-	@echo "other targets: install stack stack-down bootstrap models rtsp-server fonts lint typecheck unit integration clean"
+	@echo "other targets: install stack stack-down bootstrap models rtsp-server jaeger fonts lint typecheck unit integration clean"
 
 $(STAMP): setup.cfg pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "python3 is missing: sudo apt-get install -y python3 python3-venv"; exit 2; }
@@ -43,6 +43,11 @@ models: install
 # The RTSP server the edge tests publish to (mediamtx, built once with the Go toolchain).
 rtsp-server: install
 	$(BIN)/python -m tests.integration.test_edge_rtsp
+
+# Jaeger for the trace test, which starts a private one on free ports and stops it after:
+# built once with the Go toolchain into the stack's cache (minutes); a no-op after.
+jaeger:
+	ops/stack install jaeger
 
 # Debian's Chromium and its driver for the pages' browser test (apt-get once; a no-op after).
 browser:
@@ -78,10 +83,10 @@ unit: promtool
 unit: models
 	$(RUN) $(BIN)/pytest -m "not integration"
 
-integration: bootstrap browser
+integration: bootstrap jaeger browser
 	$(RUN) $(BIN)/pytest -m integration
 
-test: install lint typecheck stack bootstrap models rtsp-server browser
+test: install lint typecheck stack bootstrap models rtsp-server jaeger browser
 	$(RUN) $(BIN)/pytest
 
 demo: install stack bootstrap models

@@ -1,7 +1,9 @@
 """The stack's trace store: Jaeger v2 (Apache-2.0), built from source with the Go toolchain.
 
 Opt-in (``ops/stack up jaeger``): the build takes minutes (8.5 on 2 busy cores here, once,
-into the stack's cache), so the default ``ops/stack up`` leaves it out. Tracing stays a
+into the stack's cache), so the default ``ops/stack up`` leaves it out; ``make jaeger``
+(``ops/stack install jaeger``) builds it without starting it, for the trace test, which
+starts a private instance on free ports and stops it after. Tracing stays a
 choice of each process too: ``ops/stack env`` does not turn it on; a worker or edge exports
 its spans here with ``ALPR_TRACING__ENDPOINT`` set to the OTLP address ``ops/stack status
 jaeger`` shows (``http://127.0.0.1:14318/v1/traces`` by default).
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,15 +34,38 @@ MAX_TRACES = 20_000
 BUILD_TIMEOUT_S = 40 * 60
 
 
+#: The oldest Go that builds Jaeger's module (its go.mod's ``go`` line): the build runs with
+#: ``GOTOOLCHAIN=local`` (no toolchain download), so an older Go refuses the module.
+MIN_GO = (1, 24, 6)
+
+
 def go_tool() -> str:
     """The Go toolchain, or a ``PrerequisiteError`` saying how to get one."""
+    wanted = ".".join(map(str, MIN_GO))
     go = shutil.which("go") or "/usr/local/go/bin/go"
     if not Path(go).is_file():
         raise installers.PrerequisiteError(
-            "Jaeger is built from source and needs Go 1.24 or newer: install it from "
-            "go.dev/dl or `sudo apt-get install -y golang` (Debian 13)"
+            f"Jaeger is built from source and needs Go {wanted} or newer: install it from "
+            "go.dev/dl (a distribution's `golang` package may be older)"
+        )
+    found = subprocess.run(
+        [go, "env", "GOVERSION"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    if go_version(found) < MIN_GO:
+        raise installers.PrerequisiteError(
+            f"Jaeger {JAEGER_VERSION} needs Go {wanted} or newer; {go} is {found}: install a "
+            "newer one from go.dev/dl"
         )
     return go
+
+
+def go_version(text: str) -> tuple[int, ...]:
+    """``go1.24.6`` (``go env GOVERSION``) as (1, 24, 6); a release candidate counts as its
+    release's first patch, ``go1.25rc1`` as (1, 25, 0)."""
+    digits = re.match(r"go(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if digits is None:
+        raise installers.PrerequisiteError(f"`go env GOVERSION` said {text!r}, not a Go version")
+    return tuple(int(part or 0) for part in digits.groups())
 
 
 class Jaeger(Service):

@@ -2,8 +2,9 @@
 
 A service that does not answer fails the test that needs it, with the command that starts
 it: an integration test is never skipped into a pass. Tests of opt-in services (marked
-``opt_in``: Jaeger, which ``ops/stack up jaeger`` builds once in about 8 minutes) are left out
-of the run (reported as deselected) unless ``ALPR_TEST_OPT_IN=1`` asks for them.
+``opt_in``: a service too long to set up for every run; none at present, the Jaeger trace
+test starts a private Jaeger that ``make jaeger`` built) are left out of the run (reported as
+deselected) unless ``ALPR_TEST_OPT_IN=1`` asks for them.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 real broker and a real core worker with tracing on, to the webhook of a watch-list alert and
 both projections; then found, every stage a span of one trace, by the trace store.
 
-Two stores: the stack's Jaeger, asked through its query API (opt-in: ``ops/stack up jaeger``
-builds it once; the test is marked ``opt_in``: run with ``ALPR_TEST_OPT_IN=1``), and an OTLP/HTTP
-receiver written here (always), which decodes the exporters' protobuf requests as a
-collector does.
+Two stores: Jaeger, asked through its query API (a private instance on free ports, started
+for the test and stopped after it, from the binary ``make jaeger`` built once: not a standing
+service of the stack), and an OTLP/HTTP receiver written here, which decodes the exporters'
+protobuf requests as a collector does.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,13 +33,13 @@ from config.settings import Settings
 from config.tracing import TracingSettings
 from edge.publish.kafka import EventPublisher
 from edge.publish.spool import Spool
-from ops import probes
 from ops.layout import Layout
 from ops.tracing import Jaeger
 from ops.worker import WorkerProcess, free_port
 from rules.model import WatchlistRule
 from streams import tracing
 from tests.integration.conftest import require_port
+from tests.integration.private_stack import PrivateStack
 from tests.support.isolated import IsolatedRun
 from tests.support.streams import create_topics, plate_event_datum
 
@@ -120,7 +120,23 @@ async def otlp_receiver() -> AsyncIterator[TraceStore]:
     await runner.cleanup()
 
 
-# The stack's Jaeger.
+# Jaeger, a private instance.
+
+
+class PrivateJaeger(PrivateStack):
+    """The stack's Jaeger (``ops/tracing.py``), on free ports, for one test's traces: the
+    binary ``make jaeger`` built once, started here in about a second and stopped after."""
+
+    SERVICES = ("jaeger",)
+    PORTS = ("jaeger", "jaeger_grpc", "jaeger_otlp", "jaeger_health")
+
+    @property
+    def query_url(self) -> str:
+        return self.layout.url("jaeger")
+
+    @property
+    def otlp_endpoint(self) -> str:
+        return f"{self.layout.url('jaeger_otlp')}/v1/traces"
 
 
 def jaeger_trace(query_url: str, event_id: str) -> list[Span]:
@@ -150,17 +166,20 @@ def jaeger_trace(query_url: str, event_id: str) -> list[Span]:
 
 
 @pytest.fixture
-def jaeger() -> TraceStore:
-    service = Jaeger(Layout())
+def jaeger() -> Iterator[TraceStore]:
+    """A private Jaeger for this test, stopped and removed after it."""
+    if not Jaeger(Layout()).binary.is_file():
+        pytest.fail("Jaeger is not built: `make jaeger` (once; it builds it with go)")
+    private = PrivateJaeger()
     try:
-        service.probe()
-    except probes.ProbeError as exc:
-        pytest.fail(f"the stack's Jaeger is not running ({exc}): `ops/stack up jaeger`")
+        private.start()
 
-    async def find(event_id: str) -> list[Span]:
-        return await asyncio.to_thread(jaeger_trace, Layout().url("jaeger"), event_id)
+        async def find(event_id: str) -> list[Span]:
+            return await asyncio.to_thread(jaeger_trace, private.query_url, event_id)
 
-    return TraceStore(service.otlp_endpoint, find)
+        yield TraceStore(private.otlp_endpoint, find)
+    finally:
+        private.close()
 
 
 # The read's way.
@@ -294,7 +313,6 @@ async def test_a_reads_trace_is_whole_at_an_otlp_receiver(
     assert_one_chain(event_id, spans)
 
 
-@pytest.mark.opt_in
 async def test_a_reads_trace_is_whole_in_jaeger(
     jaeger: TraceStore, settings: Settings, tmp_path: Path, hook: tuple[str, list[bytes]]
 ) -> None:

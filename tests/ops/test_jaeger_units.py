@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from ops import probes
+from ops.installers import PrerequisiteError
 from ops.layout import Layout
 from ops.stack import Stack
-from ops.tracing import Jaeger
+from ops.tracing import MIN_GO, Jaeger, go_version
 
 
 @pytest.fixture
@@ -90,3 +91,20 @@ def test_the_probe_asks_the_query_api_and_the_otlp_receiver(fake: str) -> None:
         probes.jaeger(fake, f"{fake}/v1/nothing")
     with pytest.raises(probes.ProbeError):
         probes.jaeger("http://127.0.0.1:9", f"{fake}/v1/traces")
+
+
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [("go1.24.6", (1, 24, 6)), ("go1.26.8", (1, 26, 8)), ("go1.25rc1", (1, 25, 0)),
+     ("go1.24.4 X:nocoverageredesign", (1, 24, 4))],
+)  # fmt: skip
+def test_go_versions_compare_with_the_oldest_that_builds_jaeger(
+    text: str, version: tuple[int, ...]
+) -> None:
+    assert go_version(text) == version
+    assert (go_version(text) >= MIN_GO) == (version >= (1, 24, 6))
+
+
+def test_a_go_that_is_not_a_version_is_named() -> None:
+    with pytest.raises(PrerequisiteError, match="'devel'"):
+        go_version("devel")
