@@ -253,9 +253,9 @@ class Formats(_Section):
     def _layouts_parse(
         cls, regions: dict[str, list[str | list[str]]]
     ) -> dict[str, list[str | list[str]]]:
-        from edge.layouts import build_book
+        from edge.layouts import build_book, shipped_words
 
-        build_book(regions, {})
+        build_book(regions, {}, shipped_words())
         return regions
 
     @model_validator(mode="after")
@@ -319,13 +319,13 @@ class EngineConfig(_Section):
         "use, else OpenVINO on the CPU when installed (the edge extra installs it; see "
         "precision for the text recognizer), else ONNX Runtime on the CPU",
     )
-    precision: Literal["auto", "bf16", "f32"] = Field(
+    precision: Literal["auto", "bf16", "mixed", "f32"] = Field(
         default="auto",
         description="OpenVINO's arithmetic on CPUs that compute bfloat16 natively (AMX, "
-        "AVX-512 BF16; elsewhere it is always float32): 'bf16' for every model (two to three "
-        "times float32's speed); 'auto' bf16 for the detectors, while the text recognizer, "
-        "whose margins between look-alikes (M/H) are the thinnest, keeps float32 (on ONNX "
-        "Runtime when runtime is 'auto'); 'f32' float32 everywhere",
+        "AVX-512 BF16; elsewhere it is always float32): 'auto' (or 'bf16') bfloat16 for every "
+        "model, two to three times float32's speed; 'mixed' bfloat16 for the detectors while "
+        "the text recognizer keeps float32 (on ONNX Runtime when runtime is 'auto'), the "
+        "default before 2026-12; 'f32' float32 everywhere",
     )
 
 

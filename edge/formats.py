@@ -7,7 +7,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from edge.config import Formats
-from edge.layouts import Layout, LayoutBook, Template, build_book, shipped_book, split_regions
+from edge.layouts import (
+    Layout,
+    LayoutBook,
+    Template,
+    build_book,
+    shipped_book,
+    shipped_words,
+    split_regions,
+)
 
 _NOT_PLATE_CHARS = re.compile(r"[^A-Z0-9]")
 
@@ -62,5 +70,5 @@ def _book(config: Formats) -> LayoutBook:
     shipped = shipped_book()
     if not config.regions:
         return shipped
-    extra = build_book(config.regions, {})
+    extra = build_book(config.regions, {}, shipped_words())
     return LayoutBook({**shipped.regions, **extra.regions}, shipped.groups)

@@ -28,8 +28,12 @@ SEPARATORS = " -."
 MAX_TEMPLATES = 512
 
 _TOKEN = re.compile(
-    r"(?P<cls>[LDA]|\[[A-Z0-9]+\])(?:\{(?P<lo>\d+)(?:,(?P<hi>\d+))?\}|(?P<opt>\?))?"
+    r"\((?P<alt>[A-Z0-9]+(?:\|[A-Z0-9]+)*)\)"
+    r"|(?P<cls>[LDA]|\[[A-Z0-9]+\])(?:\{(?P<lo>\d+)(?:,(?P<hi>\d+))?\}|(?P<opt>\?))?"
 )
+#: A token of a layout line: a class (its characters) with its fewest and most repeats, or
+#: a set of fixed words (``(MH|DL|KA)``, once).
+Token = tuple[str | tuple[str, ...], int, int]
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,11 @@ class Template:
 
     format: str  # ``region:index`` of the layout it came from
     lines: tuple[tuple[str, ...], ...]
+    #: Where the layout names word sets (``(MH|DL)``): the exact templates this one stands
+    #: for, each word spelled out. This template holds, per position, any character of
+    #: those words there, so that the decoder scores one template where there would be
+    #: dozens; the winner's words are then chosen among its variants. Empty otherwise.
+    variants: tuple[Template, ...] = ()
 
     # Derived once per template: the decoder asks for them on every plate it reads.
     @cached_property
@@ -51,6 +60,8 @@ class Template:
 
     def fits(self, text: str) -> bool:
         """Whether ``text`` (lines joined, no separators) is one the template accepts."""
+        if self.variants:
+            return any(variant.fits(text) for variant in self.variants)
         return len(text) == len(self.positions) and all(
             char in chars for char, chars in zip(text, self.positions, strict=True)
         )
@@ -79,48 +90,84 @@ class Layout:
         return f"{self.region}:{self.index}"
 
     def templates(self) -> list[Template]:
-        """Every fixed-length template the layout's counts allow."""
+        """Every fixed-length template the layout's counts allow (with its word variants)."""
         per_line = [_expand(line) for line in self.lines]
         combos = list(itertools.islice(itertools.product(*per_line), MAX_TEMPLATES + 1))
         if len(combos) > MAX_TEMPLATES:
             raise ValueError(f"layout {self.format} {self.lines} expands to too many templates")
-        return [
-            Template(self.format, tuple(combo)) for combo in combos if all(len(x) for x in combo)
-        ]
+        templates = []
+        for combo in combos:
+            lines = tuple(coarse for coarse, _ in combo)
+            if not all(len(x) for x in lines):
+                continue
+            exact = list(itertools.product(*(fine for _, fine in combo)))
+            variants = () if exact == [lines] else tuple(Template(self.format, v) for v in exact)
+            templates.append(Template(self.format, lines, variants))
+        return templates
 
 
-def parse_line(line: str) -> list[tuple[str, int, int]]:
-    """The (characters, fewest, most) of each class of a layout line; ``ValueError`` if bad."""
+def parse_line(line: str) -> list[Token]:
+    """The (characters, fewest, most) of each class of a layout line, or (words, 1, 1) of a
+    set of fixed words such as ``(MH|DL)``; ``ValueError`` if bad."""
     compact = "".join(ch for ch in line if ch not in SEPARATORS)
-    tokens: list[tuple[str, int, int]] = []
+    tokens: list[Token] = []
     position = 0
     while position < len(compact):
         match = _TOKEN.match(compact, position)
         if match is None:
             raise ValueError(
-                f"bad layout line {line!r} at {compact[position:]!r}: expected L, D, A or "
-                "[CHARS], optionally followed by {n}, {m,n} or ?"
+                f"bad layout line {line!r} at {compact[position:]!r}: expected L, D, A, "
+                "[CHARS] or (WORD|WORD), a class optionally followed by {n}, {m,n} or ?"
             )
+        position = match.end()
+        if match["alt"]:
+            tokens.append((tuple(dict.fromkeys(match["alt"].split("|"))), 1, 1))
+            continue
         chars = CLASSES.get(match["cls"]) or match["cls"][1:-1]
         low = 0 if match["opt"] else int(match["lo"] or 1)
         high = 1 if match["opt"] else int(match["hi"] or match["lo"] or 1)
         if high < low or high > 12:
             raise ValueError(f"bad count in layout line {line!r}: {match.group(0)!r}")
         tokens.append((chars, low, high))
-        position = match.end()
     if not tokens:
         raise ValueError(f"empty layout line {line!r}")
     return tokens
 
 
-def _expand(line: str) -> list[tuple[str, ...]]:
-    tokens = parse_line(line)
-    choices = [range(low, high + 1) for _, low, high in tokens]
+def _choices(token: Token) -> list[tuple[tuple[str, ...], list[tuple[str, ...]]]]:
+    """The position sequences one token may stand for, each with its exact spellings. A
+    class gives one per count, its own spelling. A word set gives one per word length: per
+    position the characters any word has there (``(MH|MP|DL)``: ``[MD][HPL]``), with its
+    exact spellings grouped by beginning, the last position the letters that may end it
+    (``M[HP]``, ``DL``)."""
+    chars, low, high = token
+    if isinstance(chars, str):
+        return [((chars,) * n, [(chars,) * n]) for n in range(low, high + 1)]
+    by_length: dict[int, list[str]] = {}
+    for word in chars:
+        by_length.setdefault(len(word), []).append(word)
+    choices = []
+    for length, words in by_length.items():
+        coarse = tuple("".join(sorted({w[i] for w in words})) for i in range(length))
+        endings: dict[tuple[str, ...], str] = {}
+        for word in words:
+            head = tuple(word[:-1])
+            endings[head] = endings.get(head, "") + word[-1]
+        fine = [(*head, "".join(sorted(last))) for head, last in endings.items()]
+        choices.append((coarse, fine))
+    return choices
+
+
+def _expand(line: str) -> list[tuple[tuple[str, ...], list[tuple[str, ...]]]]:
+    """The templates of one layout line: each as its positions and its exact spellings."""
     expanded = []
-    for counts in itertools.product(*choices):
-        expanded.append(
-            tuple(chars for (chars, _, _), n in zip(tokens, counts, strict=True) for _ in range(n))
-        )
+    for parts in itertools.product(*(_choices(token) for token in parse_line(line))):
+        coarse = tuple(chars for part, _ in parts for chars in part)
+        fine = [
+            tuple(chars for piece in pieces for chars in piece)
+            for pieces in itertools.product(*(spellings for _, spellings in parts))
+        ]
+        expanded.append((coarse, fine))
         if len(expanded) > MAX_TEMPLATES:
             raise ValueError(f"layout line {line!r} expands to too many templates")
     return expanded
@@ -159,9 +206,12 @@ class LayoutBook:
 
 
 def build_book(
-    regions: Mapping[str, Sequence[str | Sequence[str]]], groups: Mapping[str, Sequence[str]]
+    regions: Mapping[str, Sequence[str | Sequence[str]]],
+    groups: Mapping[str, Sequence[str]],
+    words: Mapping[str, Sequence[str]] | None = None,
 ) -> LayoutBook:
-    """A checked :class:`LayoutBook` from plain data (the YAML's shape)."""
+    """A checked :class:`LayoutBook` from plain data (the YAML's shape). A line may name a
+    word set of ``words`` as ``$name``: it stands for ``(WORD|WORD|...)``."""
     book: dict[str, tuple[Layout, ...]] = {}
     for region, entries in regions.items():
         layouts = []
@@ -169,8 +219,8 @@ def build_book(
             lines = (entry,) if isinstance(entry, str) else tuple(entry)
             if not 1 <= len(lines) <= 3 or not all(isinstance(x, str) for x in lines):
                 raise ValueError(f"layout {region}:{index} must be 1-3 line strings, got {entry!r}")
-            layout = Layout(str(region), index, lines)
             try:
+                layout = Layout(str(region), index, tuple(_with_words(x, words) for x in lines))
                 layout.templates()
             except ValueError as exc:
                 raise ValueError(f"layout {region}:{index}: {exc}") from exc
@@ -183,8 +233,34 @@ def build_book(
     return LayoutBook(book, {str(g): tuple(map(str, m)) for g, m in groups.items()})
 
 
+_WORD_SET = re.compile(r"\$([a-z][a-z0-9-]*)")
+
+
+def _with_words(line: str, words: Mapping[str, Sequence[str]] | None) -> str:
+    """``line`` with each ``$name`` replaced by its word set ``(WORD|WORD|...)``."""
+
+    def spelled(match: re.Match[str]) -> str:
+        name = match[1]
+        if not words or name not in words:
+            known = ", ".join(sorted(words or ())) or "none"
+            raise ValueError(f"line {line!r} names an unknown word set ${name} (known: {known})")
+        entries = [str(w).upper() for w in words[name]]
+        if not entries or not all(re.fullmatch(r"[A-Z0-9]+", w) for w in entries):
+            raise ValueError(f"word set ${name} must list words of letters and digits")
+        return "(" + "|".join(entries) + ")"
+
+    return _WORD_SET.sub(spelled, line)
+
+
 @cache
 def shipped_book() -> LayoutBook:
     """The layouts shipped in ``edge/layouts.yaml``."""
     data = yaml.safe_load(LAYOUTS_FILE.read_text(encoding="utf-8"))
-    return build_book(data["regions"], data.get("groups", {}))
+    return build_book(data["regions"], data.get("groups", {}), shipped_words())
+
+
+@cache
+def shipped_words() -> dict[str, tuple[str, ...]]:
+    """The word sets of ``edge/layouts.yaml`` (``$name`` in a layout line)."""
+    data = yaml.safe_load(LAYOUTS_FILE.read_text(encoding="utf-8"))
+    return {str(k): tuple(map(str, v)) for k, v in (data.get("words") or {}).items()}

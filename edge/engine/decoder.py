@@ -17,6 +17,7 @@ import numpy as np
 
 from edge.config import Formats
 from edge.engine.constrained import (
+    IN_PLAY,
     FloatArray,
     Lattice,
     LineDecode,
@@ -82,12 +83,7 @@ def _best_template(
     ]
     if not templates:
         return None
-    lattices: list[tuple[Lattice, dict[tuple[str, ...], int]]] = []
-    for number, line in enumerate(folded):
-        wanted = list(dict.fromkeys(t.lines[number] for t in templates))
-        lattices.append(
-            (score_templates(line, charset, wanted), {w: i for i, w in enumerate(wanted)})
-        )
+    lattices = _lattices(folded, charset, [t.lines for t in templates])
     line_scores = [lattice.scores for lattice, _ in lattices]
 
     def bends() -> Iterator[tuple[Template, float]]:
@@ -105,15 +101,79 @@ def _best_template(
     template = choose_template(bends(), formats.config)
     if template is None:
         return None
+    if template.variants:
+        return _best_variant(folded, template, charset)
+    return _reading(lattices, template.lines, template)
+
+
+def _best_variant(folded: list[FloatArray], template: Template, charset: str) -> TextRead | None:
+    """The reading of the winning template's likeliest exact variant (its words spelled
+    out: ``MH`` where the template allows ``[DM][HLP]``)."""
+    variants = _in_play(folded, charset, template.variants)
+    lattices = _lattices(folded, charset, [v.lines for v in variants])
+    best: tuple[float, Template] | None = None
+    for variant in variants:
+        scores = [
+            lattice.scores[index[part]]
+            for (lattice, index), part in zip(lattices, variant.lines, strict=True)
+        ]
+        if all(score is not None for score in scores):
+            total = sum(score for score in scores if score is not None)
+            if best is None or total > best[0]:
+                best = (total, variant)
+    return None if best is None else _reading(lattices, best[1].lines, template)
+
+
+def _in_play(
+    folded: list[FloatArray], charset: str, variants: Sequence[Template]
+) -> Sequence[Template]:
+    """The variants whose fixed characters (a position that allows one) the recognizer
+    gives some weight on their line (:data:`IN_PLAY` at some step): a path through any other
+    is far less likely. All of them when none is left."""
+    index = {char: i + 1 for i, char in enumerate(charset)}
+    peaks = [line.max(axis=0) for line in folded]
+    floor = np.log(IN_PLAY)
+
+    def likely(variant: Template) -> bool:
+        return all(
+            peaks[number][index[chars]] >= floor
+            for number, line in enumerate(variant.lines)
+            for chars in line
+            if len(chars) == 1 and chars in index
+        )
+
+    kept = [v for v in variants if likely(v)]
+    return kept or variants
+
+
+def _lattices(
+    folded: list[FloatArray], charset: str, templates: Iterable[tuple[tuple[str, ...], ...]]
+) -> list[tuple[Lattice, dict[tuple[str, ...], int]]]:
+    """Per line, the lattice of every distinct line of ``templates`` and each one's index."""
+    every = list(templates)
+    lattices = []
+    for number, line in enumerate(folded):
+        wanted = list(dict.fromkeys(t[number] for t in every))
+        lattices.append(
+            (score_templates(line, charset, wanted), {w: i for i, w in enumerate(wanted)})
+        )
+    return lattices
+
+
+def _reading(
+    lattices: list[tuple[Lattice, dict[tuple[str, ...], int]]],
+    lines: tuple[tuple[str, ...], ...],
+    template: Template,
+) -> TextRead:
+    """The text of ``lines``' best paths, as a reading of ``template``'s layout."""
     parts = [
-        lattice.decode(index[part])
-        for (lattice, index), part in zip(lattices, template.lines, strict=True)
+        lattice.decode(index[part]) for (lattice, index), part in zip(lattices, lines, strict=True)
     ]
     found = [p for p in parts if p is not None]
     confidences = [c for p in found for c in p.confidences]
     text = "".join(p.text for p in found)
     return TextRead(
-        text, _mean(confidences), len(folded), True, template.format, not template.generic
+        text, _mean(confidences), len(lattices), True, template.format, not template.generic
     )
 
 

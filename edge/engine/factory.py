@@ -34,10 +34,10 @@ def build_engine(config: EngineConfig | None = None, store: ModelStore | None = 
 
 
 def backend_of(config: EngineConfig, recognizer: bool = False) -> Backend:
-    """How the configured engine's models run. With precision 'auto' the text recognizer
-    keeps float32, and with runtime 'auto' then runs on ONNX Runtime (which handles its
-    changing input widths without OpenVINO's per-shape preparation)."""
-    if recognizer and config.precision == "auto":
+    """How the configured engine's models run. With precision 'mixed' the text recognizer
+    keeps float32, and with runtime 'auto' then runs on ONNX Runtime (float32 on ONNX
+    Runtime is faster than OpenVINO's with the recognizer's changing input widths)."""
+    if recognizer and config.precision == "mixed":
         runtime = "onnxruntime" if config.runtime == "auto" else config.runtime
         return Backend(config.threads, config.allow_gpu, runtime, "f32")
     precision = "f32" if config.precision == "f32" else "auto"

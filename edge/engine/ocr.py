@@ -25,6 +25,8 @@ __all__ = ["PlateReader", "PpOcrReader", "TextRead"]
 REC_HEIGHT = 48
 REC_MIN_WIDTH = 320
 REC_MAX_WIDTH = 1280
+#: The recognizer's batch widths are multiples of this (see ``log_probs``).
+WIDTH_STEP = 32
 #: A crop whose middle rows' median grey is below this is read inverted too.
 DARK_PLATE = 100
 
@@ -165,7 +167,9 @@ class PpOcrReader(PlateReader):
         """Per-step plate-character log-probabilities of each (image, horizontal stretch)
         read as one line of text, in one batch."""
         tensors = [_to_tensor(image, stretch, self.config.pad_width) for image, stretch in lines]
-        width = max(t.shape[2] for t in tensors)
+        # Batch widths in steps of WIDTH_STEP: few input shapes, so a runtime that prepares
+        # each new shape once (OpenVINO) meets few new ones.
+        width = -(-max(t.shape[2] for t in tensors) // WIDTH_STEP) * WIDTH_STEP
         batch = np.zeros((len(tensors), 3, REC_HEIGHT, width), np.float32)
         for row, tensor in enumerate(tensors):
             batch[row, :, :, : tensor.shape[2]] = tensor

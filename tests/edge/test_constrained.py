@@ -87,3 +87,15 @@ def test_two_lines_decode_against_two_line_layouts_only() -> None:
     read = decode_plate([top, bottom], CHARSET, vietnam)
     assert read is not None and (read.text, read.lines, read.valid) == ("60B615952", 2, True)
     assert decode_plate([_plate("60B6"), _output([])], CHARSET, vietnam) is None
+
+
+def test_a_word_set_decides_a_tie_the_recognizer_leaves_open() -> None:
+    # The scooter's MH12: M 0.49 against H 0.49 at the first step. HH is no Indian state.
+    indian = PlateFormats(Formats(), "in")
+    tied = {0: {"H": 0.49, "M": 0.49}}
+    for top in (_plate("HH12", tied), _plate("MH12", tied)):
+        read = decode_plate([top, _plate("SH5901")], CHARSET, indian)
+        assert read is not None and (read.text, read.valid) == ("MH12SH5901", True)
+    # A clear reading of a code that no state has is kept and flagged, never bent.
+    read = decode_plate([_plate("XX12AB1234")], CHARSET, indian)
+    assert read is not None and (read.text, read.valid) == ("XX12AB1234", False)

@@ -17,12 +17,50 @@ def test_a_line_names_classes_and_counts_and_ignores_separators() -> None:
 
 
 def test_bad_lines_are_refused_with_what_was_expected() -> None:
-    with pytest.raises(ValueError, match="expected L, D, A or"):
+    with pytest.raises(ValueError, match=r"expected L, D, A, \[CHARS\] or \(WORD\|WORD\)"):
         parse_line("LLX")
     with pytest.raises(ValueError, match="bad count"):
         parse_line("L{3,1}")
     with pytest.raises(ValueError, match="empty layout line"):
         parse_line(" - ")
+
+
+def test_a_word_set_is_one_template_per_word_length_with_its_exact_spellings() -> None:
+    assert parse_line("(MH|MP|DL) DD") == [
+        (("MH", "MP", "DL"), 1, 1),
+        (DIGITS, 1, 1),
+        (DIGITS, 1, 1),
+    ]
+    (template,) = Layout("xx", 0, ("(MH|MP|DL) DD",)).templates()
+    # Decoded as one template: any of the words' characters at each position ...
+    assert template.lines == (("DM", "HLP", DIGITS, DIGITS),)
+    # ... then the winner's word is chosen among the exact spellings.
+    assert [v.lines for v in template.variants] == [
+        (("M", "HP", DIGITS, DIGITS),),
+        (("D", "L", DIGITS, DIGITS),),
+    ]
+    assert template.fits("MH12") and template.fits("DL12")
+    assert not template.fits("ML12") and not template.fits("DH12")
+    plain = Layout("xx", 1, ("LL DD",)).templates()
+    assert all(t.variants == () for t in plain)
+
+
+def test_word_sets_are_named_in_the_book_and_an_unknown_name_is_refused() -> None:
+    book = build_book({"xx": ["$codes D"]}, {}, {"codes": ["AB", "CD"]})
+    (template,) = book.regions["xx"][0].templates()
+    assert template.fits("AB1") and not template.fits("AD1")
+    with pytest.raises(ValueError, match=r"layout yy:0: .*unknown word set \$nope"):
+        build_book({"yy": ["$nope D"]}, {}, {"codes": ["AB"]})
+    with pytest.raises(ValueError, match="letters and digits"):
+        build_book({"yy": ["$codes D"]}, {}, {"codes": ["A-B"]})
+
+
+def test_indian_plates_start_with_a_state_code() -> None:
+    formats = shipped_book().select(["in"])
+    texts = {"MH12SH5901": True, "HH12SH5901": False, "DL01AB1234": True, "XX01AB1234": False}
+    for text, valid in texts.items():
+        fits = any(t.fits(text) for layout in formats for t in layout.templates())
+        assert fits is valid, text
 
 
 def test_counts_expand_into_fixed_length_templates_per_line() -> None:

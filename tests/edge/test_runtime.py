@@ -74,12 +74,14 @@ def test_a_backend_names_its_bad_field(fields: dict[str, str], message: str) -> 
         Backend(**fields)  # type: ignore[arg-type]
 
 
-def test_precision_auto_keeps_the_recognizer_in_float32_on_onnxruntime() -> None:
+def test_precision_auto_runs_every_model_alike_and_mixed_keeps_a_float32_recognizer() -> None:
     config = EngineConfig()
-    assert backend_of(config) == Backend(0, True, "auto", "auto")
-    assert backend_of(config, recognizer=True) == Backend(0, True, "onnxruntime", "f32")
+    assert backend_of(config) == backend_of(config, recognizer=True) == Backend()
     bf16 = EngineConfig(precision="bf16")
     assert backend_of(bf16, recognizer=True) == Backend(0, True, "auto", "auto")
+    mixed = EngineConfig(precision="mixed")
+    assert backend_of(mixed) == Backend(0, True, "auto", "auto")
+    assert backend_of(mixed, recognizer=True) == Backend(0, True, "onnxruntime", "f32")
     f32 = EngineConfig(precision="f32", runtime="openvino", threads=1)
     assert (
         backend_of(f32) == backend_of(f32, recognizer=True) == Backend(1, True, "openvino", "f32")
