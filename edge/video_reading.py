@@ -63,6 +63,7 @@ def _line(name: str, event: TrackEvent, as_json: bool) -> str:
             "frames_agreed": event.frames_agreed,
             "reads": event.reads,
             "vehicle": event.vehicle_type,
+            "colour": event.vehicle_colour,
             "direction": event.direction,
             "plate_box": [round(v, 1) for v in event.plate_box],
             "captured_at": datetime.fromtimestamp(event.captured_at, UTC).isoformat(),

@@ -33,8 +33,9 @@ AVRO_FIELDS: tuple[str, ...] = (
     "event_id", "site_id", "camera_id", "captured_at", "plate_text", "plate_confidence",
     "char_confidences", "region", "plate_box", "vehicle_box", "vehicle_type", "direction",
     "track_id", "frames_agreed", "plate_crop_key", "vehicle_image_key", "model_versions",
-    "edge_version", "location", "preview", "supersedes", "received_at", "plate", "search_key",
-    "camera.known", "camera.name", "camera.zone", "camera.state", "camera.location",
+    "edge_version", "location", "preview", "supersedes", "vehicle_colour", "received_at",
+    "plate", "search_key", "camera.known", "camera.name", "camera.zone", "camera.state",
+    "camera.location",
 )  # fmt: skip
 
 #: Columns of ``plate_reads`` in the order of a transcoded row (the Avro order; a read's
@@ -43,8 +44,8 @@ COPY_COLUMNS: tuple[str, ...] = (
     "event_id", "site_id", "camera_id", "captured_at", "plate_text", "plate_confidence",
     "char_confidences", "region", "plate_box", "vehicle_box", "vehicle_type", "direction",
     "track_id", "frames_agreed", "plate_crop_key", "vehicle_image_key", "model_versions",
-    "edge_version", "received_at", "plate", "search_key", "camera_known", "camera_name",
-    "camera_zone", "lat", "lon",
+    "edge_version", "vehicle_colour", "received_at", "plate", "search_key", "camera_known",
+    "camera_name", "camera_zone", "lat", "lon",
 )  # fmt: skip
 
 #: The start and the end of a binary COPY stream (signature, flags, no header extension).
@@ -268,6 +269,8 @@ def transcode_body(buf: bytes, pos: int = HEADER_SIZE) -> CopyRow | None:
     if preview > 1:
         raise ValueError(f"boolean byte {preview}")
     _, pos = _optional_text(buf, pos + 1)  # supersedes: not stored
+    field, pos = _optional_text(buf, pos)  # vehicle_colour
+    add(field)
     _, field, pos = _timestamp(buf, pos)  # received_at
     add(field)
     field, pos = _text(buf, pos)  # plate

@@ -71,6 +71,7 @@ MAPPING: dict[str, Any] = {
         "camera_zone": _KEYWORD,
         "confidence": {"type": "float"},
         "vehicle_type": _KEYWORD,
+        "vehicle_colour": _KEYWORD,
         "direction": _KEYWORD,
         "region": _KEYWORD,
         "track_id": {"type": "long"},
@@ -88,6 +89,11 @@ CORRECTION_PROPERTIES: dict[str, Any] = {
     "corrected_by": _KEYWORD,
     "corrected_at": {"type": "date"},
 }
+
+
+#: Fields added to :data:`MAPPING` after indices were made with it: put on the existing
+#: indices too (``stores.es_writer.put_template``), as their mapping is strict.
+ADDED_PROPERTIES: dict[str, Any] = {"vehicle_colour": _KEYWORD}
 
 
 def index_template(prefix: str, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
@@ -129,6 +135,7 @@ def read_document(read: Mapping[str, Any]) -> dict[str, Any]:
         "camera_zone": camera.get("zone"),
         "confidence": read["plate_confidence"],
         "vehicle_type": read.get("vehicle_type"),
+        "vehicle_colour": read.get("vehicle_colour"),
         "direction": read.get("direction", "unknown"),
         "region": read.get("region"),
         "track_id": read["track_id"],

@@ -17,7 +17,7 @@ from elasticsearch import AsyncElasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch.exceptions import ApiError, ConnectionTimeout, TransportError
 
-from stores.es_docs import index_template
+from stores.es_docs import ADDED_PROPERTIES, index_pattern, index_template
 from streams.retry import Backoff, retry_until_done
 
 #: Statuses of a whole request or of one item that mean "busy or down: try again".
@@ -79,7 +79,14 @@ def make_client(url: str) -> AsyncElasticsearch:
 
 
 async def put_template(client: AsyncElasticsearch, prefix: str, shards: int, replicas: int) -> None:
+    """The reads' index template, and the fields added to it since on the indices that exist
+    (their mapping is strict: a read with a field they lack would be refused)."""
     await client.indices.put_index_template(**index_template(prefix, shards, replicas))
+    await client.indices.put_mapping(
+        index=index_pattern(prefix),
+        properties=ADDED_PROPERTIES,
+        allow_no_indices=True,
+    )
 
 
 RefusedFn = Callable[[int, str], Awaitable[None]]

@@ -14,7 +14,7 @@ COLUMNS: tuple[str, ...] = (
     "search_key", "plate_confidence", "char_confidences", "region", "plate_box", "vehicle_box",
     "vehicle_type", "direction", "track_id", "frames_agreed", "plate_crop_key",
     "vehicle_image_key", "model_versions", "edge_version", "lat", "lon", "camera_known",
-    "camera_name", "camera_zone",
+    "camera_name", "camera_zone", "vehicle_colour",
 )  # fmt: skip
 
 Row = tuple[Any, ...]
@@ -68,4 +68,5 @@ def read_row(read: Mapping[str, Any]) -> Row:
         bool(camera["known"]),
         camera.get("name"),
         camera.get("zone"),
+        read.get("vehicle_colour"),
     )

@@ -51,6 +51,7 @@ class PlateEvent(_Record):
     location: GeoPoint | None = None
     preview: bool = False
     supersedes: str | None = None
+    vehicle_colour: str | None = None
 
 
 class CameraInfo(_Record):
@@ -91,6 +92,7 @@ class PlateRead(_Record):
     location: GeoPoint | None = None
     preview: bool = False
     supersedes: str | None = None
+    vehicle_colour: str | None = None
 
 
 class DeadLetter(_Record):

@@ -34,6 +34,7 @@ PLATE_EVENT_TEXT_LIMITS: Mapping[str, int] = {
     "vehicle_image_key": 1024,
     "edge_version": 64,
     "supersedes": 36,
+    "vehicle_colour": 32,
 }
 
 #: ``model_versions``: at most this many entries, names and versions at most this long.

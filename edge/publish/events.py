@@ -71,6 +71,7 @@ def plate_event_datum(
         "location": None,
         "preview": event.preview,
         "supersedes": supersedes,
+        "vehicle_colour": event.vehicle_colour,
     }
 
 

@@ -20,6 +20,7 @@ from norfair import Detection as NorfairDetection
 from norfair import Tracker
 
 from edge.cameras import CameraConfig, TrackingConfig
+from edge.engine.colour import vehicle_colour
 from edge.engine.detections import Box, Detections
 from edge.engine.geometry import overlap, pad_box
 from edge.engine.pipeline import Engine, PlateRead
@@ -78,6 +79,8 @@ class TrackEvent:
     #: An early event of a track still alive (cameras with ``preview: true``); the track's
     #: final event follows and supersedes it.
     preview: bool = False
+    #: Body colour of the vehicle in the best shot (``edge.engine.colour``); None without one.
+    vehicle_colour: str | None = None
 
     def as_line(self) -> str:
         """One line for people: ``track TEXT confidence agreed/reads vehicle direction``."""
@@ -411,7 +414,16 @@ class CameraPipeline:
             vehicle_image=best.vehicle_crop,
             reason=reason,
             preview=preview,
+            vehicle_colour=_colour(best.vehicle_crop),
         )
+
+
+def _colour(vehicle: np.ndarray | None) -> str | None:
+    """The colour name of a vehicle crop (the detector's box, nothing around it)."""
+    if vehicle is None:
+        return None
+    height, width = vehicle.shape[:2]
+    return vehicle_colour(vehicle, (0, 0, width, height))
 
 
 def _one_box_per_vehicle(objects: Detections) -> Detections:

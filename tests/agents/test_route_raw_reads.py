@@ -208,6 +208,22 @@ async def test_event_of_another_schema_version_is_routed(
     assert (read.event_id, read.plate, read.track_id) == (datum["event_id"], "AB12CDE", 17)
 
 
+async def test_the_vehicle_colour_is_carried_and_an_older_edge_reads_as_none(
+    harness: Harness, schema_cache: SchemaCache, sent: Any
+) -> None:
+    await route(harness, encode_plate_event(schema_cache, vehicle_colour="red"))
+    assert only_read(sent, schema_cache).vehicle_colour == "red"
+    sent.reads.clear()
+    older = json.loads(AvroSchema.named("PlateEvent").text)
+    older["fields"] = [f for f in older["fields"] if f["name"] != "vehicle_colour"]
+    schema = AvroSchema.from_text(json.dumps(older))
+    datum = plate_event_datum()
+    del datum["vehicle_colour"]
+    await route(harness, encode(schema_cache.id_for("raw-value", schema), schema, datum))
+    read = only_read(sent, schema_cache)
+    assert (read.event_id, read.vehicle_colour) == (datum["event_id"], None)
+
+
 async def test_camera_metadata_falls_back_to_configuration(
     harness: Harness, schema_cache: SchemaCache, sent: Any
 ) -> None:

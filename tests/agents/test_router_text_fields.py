@@ -31,7 +31,10 @@ harness = routing.harness  # the fixture, shared
 EVENT = AvroSchema.named("PlateEvent")
 READ = AvroSchema.named("PlateRead")
 REASONS = {reason.value for reason in Reason}
-OPTIONAL = {"region", "vehicle_type", "plate_crop_key", "vehicle_image_key", "supersedes"}
+OPTIONAL = {
+    "region", "vehicle_type", "plate_crop_key", "vehicle_image_key", "supersedes",
+    "vehicle_colour",
+}  # fmt: skip
 
 
 def test_text_fault_names_what_is_wrong_without_echoing_the_value() -> None:

@@ -14,8 +14,10 @@ from edge.engine.ocr import PlateReader, TextRead
 from edge.engine.pipeline import Engine
 from edge.engine.vehicles import COCO_CLASSES, VehicleDetector
 from edge.formats import PlateFormats
+from edge.publish.events import plate_event_datum
 from edge.video.pipeline import CameraPipeline, TrackEvent
 from edge.video.source import Frame
+from streams.text import plate_event_text_fault
 from tests.edge.fakes import FakePlates, checked
 
 CAR, TRUCK = 2, 7
@@ -65,8 +67,8 @@ def _pipeline(
     return CameraPipeline(camera, engine, config), vehicles, reader
 
 
-def _frames(count: int, start: int = 0) -> list[Frame]:
-    image = np.zeros((H, W, 3), np.uint8)
+def _frames(count: int, start: int = 0, bgr: tuple[int, int, int] = (0, 0, 0)) -> list[Frame]:
+    image = np.full((H, W, 3), bgr, np.uint8)
     return [
         Frame.from_image(image, i, i / 10, 1000.0 + i / 10) for i in range(start, start + count)
     ]
@@ -94,6 +96,17 @@ def test_a_pass_gives_one_event_with_its_vote_direction_and_majority_class() -> 
     assert (event.direction, event.vehicle_type, event.reason) == ("approaching", "car", "ended")
     assert reader.calls == 4  # three agreeing reads settle the track: no more OCR
     assert pipeline.finish() == []
+
+
+def test_the_event_names_the_vehicle_colour_of_its_best_shot_and_publishes_it() -> None:
+    script = [[((100.0, 20.0 + 10 * i, 200.0, 100.0 + 10 * i), CAR)] for i in range(6)]
+    script += [[] for _ in range(6)]
+    pipeline, _, _ = _pipeline(script, ["5AU5341"])
+    (event,) = _run(pipeline, _frames(12, bgr=(30, 30, 200)))  # red paint
+    assert event.vehicle_colour == "red"
+    datum = plate_event_datum("site-1", event, {}, None)
+    assert datum["vehicle_colour"] == "red"
+    assert plate_event_text_fault(datum) is None
 
 
 def test_a_lingering_track_publishes_once_after_the_maximum_delay() -> None:

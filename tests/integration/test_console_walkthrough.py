@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -83,8 +84,9 @@ def shots(page: Page, folder: Path, name: str) -> None:
         print(f"screenshot: {path}")
 
 
-async def _produce(web: WebStack, plate_text: str) -> str:
-    """A read of ``plate_text`` at cam-0 now, with its crop in S3, on the raw topic; its id."""
+async def _produce(web: WebStack, plate_text: str, **fields: Any) -> str:
+    """A read of ``plate_text`` at cam-0 now, with its crop in S3, on the raw topic; its id.
+    ``fields`` set more of the event (its vehicle's type and colour)."""
     from aiobotocore.session import get_session
 
     event_id = str(uuid.uuid4())
@@ -98,7 +100,7 @@ async def _produce(web: WebStack, plate_text: str) -> str:
     value = encode_plate_event(
         default_schema_cache(), f"{web.topics['raw']}-value", event_id=event_id,
         plate_text=plate_text, site_id="site-0", camera_id="cam-0", plate_crop_key=crop,
-        vehicle_image_key=None, captured_at=datetime.now(UTC),
+        vehicle_image_key=None, captured_at=datetime.now(UTC), **fields,
     )  # fmt: skip
     producer = AIOKafkaProducer(bootstrap_servers=web.settings.kafka.bootstrap_servers)
     await producer.start()
@@ -109,10 +111,10 @@ async def _produce(web: WebStack, plate_text: str) -> str:
     return event_id
 
 
-def produce(web: WebStack, plate_text: str) -> str:
+def produce(web: WebStack, plate_text: str, **fields: Any) -> str:
     """:func:`_produce` from the test's thread (Playwright's own event loop runs there)."""
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _produce(web, plate_text)).result()
+        return pool.submit(asyncio.run, _produce(web, plate_text, **fields)).result()
 
 
 def minute(moment: datetime) -> datetime:
@@ -132,7 +134,7 @@ def test_an_operator_walks_the_console(web: WebStack, page: Page, shots_dir: Pat
     shots(page, shots_dir, "1-home")
 
     # A read arrives while the page is open.
-    live_id = produce(web, "LV26 NEW")
+    live_id = produce(web, "LV26 NEW", vehicle_type="van", vehicle_colour="orange")
     row = page.locator(f"#reads tr#read-{live_id}")
     row.wait_for(timeout=45_000)
     assert "LV26NEW" in row.inner_text() and "Gate 0" in row.inner_text()
@@ -190,6 +192,16 @@ def test_an_operator_walks_the_console(web: WebStack, page: Page, shots_dir: Pat
         page.eval_on_selector_all("#read-results a.plate", "a => a.map(e => e.textContent)")
     )
     assert plates == {PLATE}
+
+    # The vehicle's type and colour: only the live read is an orange van.
+    page.goto(f"{web.url}/reads")
+    page.fill("#vehicle-type", "van")
+    page.fill("#vehicle-colour", "Orange")
+    page.click("#reads-search button[type=submit]")
+    page.wait_for_selector("#read-results, #no-reads")
+    shown = set(page.eval_on_selector_all("#read-results tr.read", "rs => rs.map(r => r.id)"))
+    assert shown == {f"read-{live_id}"}
+    assert "orange van" in page.locator(f"#read-{live_id}").inner_text()
 
     # The plate's history as CSV, then the plate on a new watch list from its page.
     history = page.request.get(f"{web.url}/export/plates/{PLATE}")

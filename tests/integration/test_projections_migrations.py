@@ -1,5 +1,7 @@
 """``alpr db migrate`` on a fresh database of the real PostgreSQL: applied once, recorded,
-idempotent, safe to run concurrently, and refusing an applied file that was edited."""
+idempotent, safe to run concurrently, and refusing an applied file that was edited; stores made
+before a field was added take it (PostgreSQL by a migration, Elasticsearch's indices when the
+projection puts its template)."""
 
 from __future__ import annotations
 
@@ -13,12 +15,15 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from elasticsearch import AsyncElasticsearch
 
 from config.settings import Settings
+from stores.es_docs import ADDED_PROPERTIES, MAPPING, index_for, read_document
+from stores.es_writer import put_template
 from stores.migrations import MigrationError, migrate, migration_files
 from stores.partitions import partition_name
 from tests.integration.conftest import require_port
-from tests.support.stores import create_database, drop_database
+from tests.support.stores import create_database, drop_database, plate_read_datum
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,3 +83,61 @@ async def test_concurrent_runs_apply_once_and_an_edited_file_is_refused(
     finally:
         for conn in conns:
             await conn.close()
+
+
+async def columns(conn: asyncpg.Connection, table: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = $1"
+        " ORDER BY ordinal_position",
+        table,
+    )
+    return [row[0] for row in rows]
+
+
+async def test_the_vehicle_colour_is_added_to_a_database_migrated_before_it(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
+    # A database at 0011 (before reads carried a colour) migrated on: reads and retained reads
+    # gain the column in the same place, as retention copies one into the other by position.
+    for path in migration_files():
+        if int(path.name[:4]) <= 11:
+            (tmp_path / path.name).write_text(path.read_text())
+    conn = await asyncpg.connect(fresh_dsn)
+    try:
+        await migrate(conn, tmp_path)
+        assert "vehicle_colour" not in await columns(conn, "plate_reads")
+        report = await migrate(conn)
+        assert report.applied[0] == "0012_vehicle_colour.sql"
+        reads, retained = await columns(conn, "plate_reads"), await columns(conn, "retained_reads")
+    finally:
+        await conn.close()
+    assert reads == retained and "vehicle_colour" in reads
+
+
+async def test_indices_made_before_the_vehicle_colour_take_it_when_the_template_is_put(
+    settings: Settings, unique: str
+) -> None:
+    # An index the old template made is strict and lacks the field: a read with a colour
+    # would be refused there until the projection puts the template again at its start.
+    require_port(settings.elasticsearch.url, "Elasticsearch")
+    prefix = f"t{unique}"
+    read = plate_read_datum(vehicle_colour="green")
+    index = index_for(prefix, read["captured_at"])
+    old = {n: p for n, p in MAPPING["properties"].items() if n not in ADDED_PROPERTIES}
+    es = AsyncElasticsearch(settings.elasticsearch.url)
+    try:
+        await es.indices.create(index=index, mappings={"dynamic": "strict", "properties": old})
+        refused = await es.options(ignore_status=400).index(
+            index=index, id=read["event_id"], document=read_document(read)
+        )
+        assert refused["error"]["type"] == "strict_dynamic_mapping_exception"
+        await put_template(es, prefix, shards=1, replicas=0)
+        await es.create(
+            index=index, id=read["event_id"], document=read_document(read), refresh=True
+        )
+        found = await es.search(index=index, query={"term": {"vehicle_colour": "green"}})
+        assert [hit["_id"] for hit in found["hits"]["hits"]] == [read["event_id"]]
+    finally:
+        await es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
+        await es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-reads")
+        await es.close()

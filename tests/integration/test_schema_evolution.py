@@ -14,6 +14,7 @@ from config.settings import Settings
 from streams.codec import AvroSchema, SchemaCache, decode, encode
 from streams.registry import IncompatibleSchemaError, SchemaRegistryClient
 from tests.integration.conftest import require_port
+from tests.support.stores import plate_read_datum
 from tests.support.streams import create_topics, delete_topics, plate_event_datum
 
 V1 = AvroSchema.named("PlateEvent")
@@ -98,3 +99,36 @@ async def test_optional_field_interoperates_and_breaking_change_is_refused(
     with pytest.raises(IncompatibleSchemaError):
         registry.register(subject, BREAKING.text)
     assert registry.versions(subject) == [1, 2]
+
+
+def without(name: str, field: str) -> AvroSchema:
+    """The project's schema ``name`` as it was before ``field`` was added."""
+    schema = json.loads(AvroSchema.named(name).text)
+    schema["fields"] = [f for f in schema["fields"] if f["name"] != field]
+    return AvroSchema.from_text(json.dumps(schema))
+
+
+@pytest.mark.parametrize("name", ["PlateEvent", "PlateRead"])
+async def test_the_vehicle_colour_is_a_compatible_addition(
+    settings: Settings, registry: SchemaRegistryClient, topic: str, name: str
+) -> None:
+    # Subjects registered before the field (every deployed topic) accept the schema with it,
+    # and events of old edges and new ones are read by old and new readers alike.
+    subject = f"{topic}-value"
+    old, new = without(name, "vehicle_colour"), AvroSchema.named(name)
+    cache = SchemaCache(registry)
+    old_id = cache.id_for(subject, old)
+    assert registry.is_compatible(subject, new.text)
+    new_id = cache.id_for(subject, new)
+    assert registry.versions(subject) == [1, 2]
+
+    base = plate_read_datum() if name == "PlateRead" else plate_event_datum()
+    old_datum = {k: v for k, v in base.items() if k != "vehicle_colour"}
+    new_datum = {**base, "vehicle_colour": "white"}
+    messages = [encode(old_id, old, old_datum), encode(new_id, new, new_datum)]
+    received = await round_trip(settings.kafka.bootstrap_servers, topic, messages)
+    as_new = [decode(m, new, SchemaCache(registry)) for m in received]
+    assert [e["vehicle_colour"] for e in as_new] == [None, "white"]
+    as_old = [decode(m, old, SchemaCache(registry)) for m in received]
+    assert all("vehicle_colour" not in e for e in as_old)
+    assert [e["event_id"] for e in as_old] == [base["event_id"]] * 2

@@ -77,6 +77,34 @@ def test_a_message_of_another_writer_schema_is_resolved_first() -> None:
     assert transcode(old_message) == transcode(new_message)
 
 
+def copy_field(row: CopyRow, column: str) -> bytes | None:
+    """One field of a binary COPY row by column name (None for SQL NULL)."""
+    pos = 2
+    for name in COPY_COLUMNS:
+        size = int.from_bytes(row.data[pos : pos + 4], "big", signed=True)
+        pos += 4
+        value = None if size < 0 else row.data[pos : pos + size]
+        pos += max(size, 0)
+        if name == column:
+            return value
+    raise KeyError(column)
+
+
+def test_the_vehicle_colour_is_copied_and_an_older_writer_gives_null() -> None:
+    cache = memory_schema_cache()
+    older = json.loads(READ_SCHEMA.text)
+    older["fields"] = [f for f in older["fields"] if f["name"] != "vehicle_colour"]
+    writer = AvroSchema.from_text(json.dumps(older))
+    read = plate_read_datum(vehicle_colour="red")
+    old_read = {k: v for k, v in read.items() if k != "vehicle_colour"}
+    old_row = ReadTranscoder(cache)(encode(cache.id_for("old-value", writer), writer, old_read))
+    (new_row,) = transcode_all([read])
+    assert new_row is not None and old_row is not None
+    assert copy_field(new_row, "vehicle_colour") == b"red"
+    assert copy_field(old_row, "vehicle_colour") is None
+    assert copy_field(new_row, "edge_version") == copy_field(old_row, "edge_version") == b"0.1.0"
+
+
 @pytest.mark.parametrize(
     ("value", "reason"),
     [(None, "empty_payload"), (b"\x01junk", "wrong_magic"), (b'{"plate": 1}', "json_payload")],

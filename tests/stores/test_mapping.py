@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from stores.es_docs import (
+    ADDED_PROPERTIES,
     MAPPING,
     alias_name,
     daily_index,
@@ -55,6 +56,20 @@ def test_a_document_has_only_mapped_fields() -> None:
     assert set(doc) == set(MAPPING["properties"])
     assert doc["confidence"] == pytest.approx(0.93)
     json.dumps(doc)  # the client serialises it as is
+
+
+def test_the_vehicle_colour_is_in_the_row_and_the_document_and_none_when_unknown() -> None:
+    read = plate_read_datum(vehicle_colour="red")
+    assert dict(zip(COLUMNS, read_row(read), strict=True))["vehicle_colour"] == "red"
+    assert read_document(read)["vehicle_colour"] == "red"
+    older = plate_read_datum()
+    del older["vehicle_colour"]  # a read decoded as an older edge wrote it
+    assert dict(zip(COLUMNS, read_row(older), strict=True))["vehicle_colour"] is None
+    assert read_document(older)["vehicle_colour"] is None
+
+
+def test_fields_added_to_the_mapping_are_in_it() -> None:
+    assert ADDED_PROPERTIES.items() <= MAPPING["properties"].items()
 
 
 def test_daily_indices_follow_the_utc_day_behind_one_alias() -> None:

@@ -70,6 +70,7 @@ def plate_event_datum(**overrides: Any) -> dict[str, Any]:
         "location": {"lat": 51.5, "lon": -0.12},
         "preview": False,
         "supersedes": None,
+        "vehicle_colour": "blue",
     }
     datum.update(overrides)
     return datum

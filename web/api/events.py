@@ -1,4 +1,5 @@
-"""``GET /api/events``: reads filtered by camera, time range, confidence and vehicle type."""
+"""``GET /api/events``: reads filtered by camera, time range, confidence, vehicle type and
+colour."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from web.auth import access
 from web.errors import bad_request
 from web.lookup.contract import EventFilter
 
-FILTERS = ("camera", "since", "until", "min_confidence", "vehicle_type", "cursor")
+FILTERS = (
+    "camera", "since", "until", "min_confidence", "vehicle_type", "vehicle_colour", "cursor",
+)  # fmt: skip
 
 
 def event_filter(q: Mapping[str, str]) -> EventFilter:
@@ -28,6 +31,7 @@ def event_filter(q: Mapping[str, str]) -> EventFilter:
         until=until,
         min_confidence=params.fraction(q, "min_confidence"),
         vehicle_type=params.text(q, "vehicle_type"),
+        vehicle_colour=params.lower_text(q, "vehicle_colour"),
     )
 
 

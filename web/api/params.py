@@ -38,6 +38,12 @@ def text(query: Mapping[str, str], name: str, *, required: bool = False) -> str 
     return raw.strip()
 
 
+def lower_text(query: Mapping[str, str], name: str) -> str | None:
+    """:func:`text` in lower case (names the edge gives in lower case: colours)."""
+    value = text(query, name)
+    return None if value is None else value.lower()
+
+
 def plate(raw: str, name: str = "plate") -> str:
     """``raw`` normalised as a plate; 400 with the reason when it cannot be one."""
     if len(raw) > MAX_PLATE_TEXT:

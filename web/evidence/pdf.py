@@ -4,7 +4,7 @@ the alerts a read raised), then who generated it and the digest that seals it.
 
 Times are given in the site's time zone, with the zone's name and offset, and in UTC. What is
 missing is said in words where it would have been (an image not kept, a vehicle colour the
-reads do not carry, an alert nobody acknowledged), never left as a blank. The document is
+read does not carry, an alert nobody acknowledged), never left as a blank. The document is
 drawn with ReportLab's ``invariant`` mode: the same facts give the same bytes.
 """
 
@@ -146,7 +146,10 @@ def read_rows(read: ReadFact, clock: Clock) -> list[tuple[str, str]]:
         ("Direction", text(s.direction)),
         ("Confidence", f"{s.confidence:.3f}"),
         ("Vehicle type", text(s.vehicle_type) if s.vehicle_type else "Not classified"),
-        ("Vehicle colour", "Not recorded: the platform's reads carry no colour"),
+        (
+            "Vehicle colour",
+            text(s.vehicle_colour) if s.vehicle_colour else "Not recorded for this read",
+        ),
         ("Event id", text(s.event_id)),
     ]
     return rows

@@ -66,6 +66,7 @@ class Sighting(_Record):
     confidence: float
     direction: str
     vehicle_type: str | None = None
+    vehicle_colour: str | None = None
     plate_crop_key: str | None = None
     vehicle_image_key: str | None = None
     lat: float | None = None
@@ -87,6 +88,9 @@ class EventFilter(_Record):
     until: datetime | None = None
     min_confidence: float | None = Field(default=None, ge=0, le=1)
     vehicle_type: str | None = None
+    vehicle_colour: str | None = Field(
+        default=None, description="Body colour as the edge names it, lower case: red, white..."
+    )
     plate_pattern: str | None = Field(
         default=None,
         description="Normalised plate with wildcards: * any run of characters, ? one",

@@ -53,6 +53,7 @@ def _sighting(source: dict[str, Any]) -> Sighting:
         confidence=round(float(source["confidence"]), 6),
         direction=source.get("direction") or "unknown",
         vehicle_type=source.get("vehicle_type"),
+        vehicle_colour=source.get("vehicle_colour"),
         plate_crop_key=source.get("plate_crop_key"),
         vehicle_image_key=source.get("vehicle_image_key"),
         lat=location.get("lat"),
@@ -135,6 +136,8 @@ class EsLookup:
             filters.append({"term": {"camera_id": where.camera_id}})
         if where.vehicle_type is not None:
             filters.append({"term": {"vehicle_type": where.vehicle_type}})
+        if where.vehicle_colour is not None:
+            filters.append({"term": {"vehicle_colour": where.vehicle_colour}})
         if where.plate_pattern is not None:
             filters.append({"wildcard": {"plate": {"value": where.plate_pattern}}})
         period = {}

@@ -29,7 +29,7 @@ from web.lookup.ranking import PlateStats
 
 _SIGHTING_COLUMNS = (
     "event_id, plate, captured_at, camera_id, site_id, camera_name, plate_confidence,"
-    " direction, vehicle_type, plate_crop_key, vehicle_image_key, lat, lon"
+    " direction, vehicle_type, vehicle_colour, plate_crop_key, vehicle_image_key, lat, lon"
 )
 
 _CANDIDATES = """
@@ -91,6 +91,7 @@ def _sighting(row: asyncpg.Record) -> Sighting:
         confidence=round(float(row["plate_confidence"]), 6),
         direction=row["direction"],
         vehicle_type=row["vehicle_type"],
+        vehicle_colour=row["vehicle_colour"],
         plate_crop_key=row["plate_crop_key"],
         vehicle_image_key=row["vehicle_image_key"],
         lat=row["lat"],
@@ -185,6 +186,7 @@ class PgLookup:
             ("captured_at", "<", where.until, ""),
             ("plate_confidence", ">=", where.min_confidence, "::real"),
             ("vehicle_type", "=", where.vehicle_type, ""),
+            ("vehicle_colour", "=", where.vehicle_colour, ""),
             ("plate", "LIKE", pattern, ""),
         ):
             if value is not None:

@@ -33,6 +33,8 @@ def check_event_filter(where: EventFilter) -> EventFilter:
         check_name(where.camera_id, "camera_id")
     if where.vehicle_type is not None:
         check_name(where.vehicle_type, "vehicle_type")
+    if where.vehicle_colour is not None:
+        check_name(where.vehicle_colour, "vehicle_colour")
     if where.plate_pattern is not None and not _PATTERN.fullmatch(where.plate_pattern):
         raise BadQuery(
             "a plate pattern is 1 to 24 of A-Z, 0-9 and the wildcards * (any run) and ? (one "

@@ -30,7 +30,7 @@ from web.plate_lookup import Lookup, admit_plate
 
 COLUMNS = (
     "event_id", "plate", "captured_at_utc", "captured_at_local", "camera_id", "camera_name",
-    "site_id", "direction", "vehicle_type", "confidence",
+    "site_id", "direction", "vehicle_type", "vehicle_colour", "confidence",
 )  # fmt: skip
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -49,6 +49,7 @@ def csv_text(reads: Iterable[Sighting]) -> str:
             cell(v) for v in (
                 r.event_id, r.plate, r.captured_at.isoformat(), local(r.captured_at).isoformat(),
                 r.camera_id, r.camera_name, r.site_id, r.direction, r.vehicle_type,
+                r.vehicle_colour,
                 f"{r.confidence:.3f}",
             )
         )  # fmt: skip

@@ -14,7 +14,7 @@ from web.lookup.contract import AlertFilter, EventFilter
 from web.pages.render import site_zone
 
 #: The fields of the reads search form, in the order the audit log shows them.
-READ_FIELDS = ("plate", "since", "until", "camera", "vehicle_type")
+READ_FIELDS = ("plate", "since", "until", "camera", "vehicle_type", "vehicle_colour")
 #: The fields of the alerts page's filter form.
 ALERT_FIELDS = ("rule_id", "severity", "since", "until", "open", "assigned")
 #: The alerts page's assignment filter: its values and their words.
@@ -79,6 +79,7 @@ def read_filter(form: FormQuery) -> EventFilter:
         until=local_time(given, "until"),
         camera_id=params.text(given, "camera"),
         vehicle_type=params.text(given, "vehicle_type"),
+        vehicle_colour=params.lower_text(given, "vehicle_colour"),
     )
 
 

@@ -115,7 +115,7 @@ def test_a_reads_report_states_what_an_investigator_needs() -> None:
         "Read e-1", "WX70ABC", "Read by the camera as WX7OABC",
         "2026-07-01 09:15:00 BST (UTC+0100)", "2026-07-01 08:15:00 UTC",  # site zone and UTC
         "Gate <1> & co (id cam-1)", "site-a", "North", "51.500000, -0.120000", "approaching",
-        "0.934", "van", "Not recorded: the platform's reads carry no colour",
+        "0.934", "van", "Not recorded for this read",
         "SHA-256: " + hashlib.sha256(CROP).hexdigest(),
         "MISSING: no vehicle image was stored with this read.",
         "O read as 0", "Bob (key k-op)",

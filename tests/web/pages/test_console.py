@@ -78,6 +78,15 @@ def test_the_reads_form_becomes_a_filter_and_links_back() -> None:
     assert FormQuery.of({}, forms.READ_FIELDS).described() == "(all)"
 
 
+def test_the_reads_form_filters_by_vehicle_type_and_colour_in_lower_case() -> None:
+    form = FormQuery.of({"vehicle_type": "car", "vehicle_colour": " Red "}, forms.READ_FIELDS)
+    where = forms.read_filter(form)
+    assert (where.vehicle_type, where.vehicle_colour) == ("car", "red")
+    assert form.described() == "vehicle_type=car vehicle_colour=Red"
+    with pytest.raises(BadQuery, match="vehicle_colour must be"):
+        check_event_filter(EventFilter(vehicle_colour="red;drop"))
+
+
 def test_the_alerts_form_filters_by_rule_severity_time_and_state() -> None:
     form = FormQuery.of(
         {"rule_id": "stolen", "severity": "critical", "open": "1", "since": "2026-07-01T08:15Z"},
