@@ -16,6 +16,7 @@ from edge.engine.ctc import PlateAlphabet
 from edge.engine.decoder import TextRead, decode_plate
 from edge.engine.geometry import Image
 from edge.engine.lines import line_splits
+from edge.engine.output_columns import gather_columns, graph_metadata, load_graph
 from edge.engine.runtime import Backend, open_session
 from edge.formats import PlateFormats
 
@@ -26,7 +27,7 @@ REC_HEIGHT = 48
 REC_MIN_WIDTH = 320
 REC_MAX_WIDTH = 1280
 #: The recognizer's batch widths are multiples of this (see ``log_probs``).
-WIDTH_STEP = 32
+WIDTH_STEP = 16
 #: A crop whose middle rows' median grey is below this is read inverted too.
 DARK_PLATE = 100
 
@@ -52,13 +53,16 @@ class PpOcrReader(PlateReader):
 
     def __init__(self, model: Path, config: PpOcr, backend: Backend | None = None) -> None:
         self.config = config
-        self.session = open_session(model, backend)
-        self.input_name = self.session.get_inputs()[0].name
-        metadata = self.session.get_modelmeta().custom_metadata_map
+        graph = load_graph(model)
+        metadata = graph_metadata(graph)
         if "character" not in metadata:
             raise ValueError(f"{model.name} carries no 'character' list in its metadata")
         vocabulary = ["blank", *metadata["character"].splitlines(), " "]
-        self.alphabet = PlateAlphabet(vocabulary, config.charset)
+        # The graph hands back only the columns the decoder reads (see output_columns).
+        columns = PlateAlphabet(vocabulary, config.charset).columns
+        self.alphabet = PlateAlphabet([vocabulary[c] for c in columns], config.charset)
+        self.session = open_session(gather_columns(graph, columns, model.name), backend, model.name)
+        self.input_name = self.session.get_inputs()[0].name
 
     def read(self, crops: Sequence[Image], formats: PlateFormats) -> list[TextRead]:
         return self.read_many([crops], formats)[0]
