@@ -59,7 +59,7 @@ class PpOcrReader(PlateReader):
             raise ValueError(f"{model.name} carries no 'character' list in its metadata")
         vocabulary = ["blank", *metadata["character"].splitlines(), " "]
         # The graph hands back only the columns the decoder reads (see output_columns).
-        columns = PlateAlphabet(vocabulary, config.charset).columns
+        columns = PlateAlphabet(vocabulary, config.charset).columns.tolist()
         self.alphabet = PlateAlphabet([vocabulary[c] for c in columns], config.charset)
         self.session = open_session(gather_columns(graph, columns, model.name), backend, model.name)
         self.input_name = self.session.get_inputs()[0].name
