@@ -10,6 +10,7 @@ writes one row with the code it was refused with. Admins read the log newest fir
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
@@ -89,6 +90,23 @@ class AuditFilter:
     reason: str | None = None  # words of the reason (case-insensitive)
     kind: Kind | None = None
     refused: bool | None = None
+
+
+async def trail(db: Executor, plate: str, ids: Sequence[str], *, limit: int) -> list[AuditRecord]:
+    """Who looked at ``plate`` (a normalised plate): up to ``limit`` rows newest first whose
+    query names the plate as a word (searches, histories, exports, reports) or holds one of
+    ``ids`` (its reads' event ids and its alerts' ids: images, read and alert reports)."""
+    if not plate.isalnum() or not plate.isascii():
+        raise ValueError(f"plate must be normalised (A-Z, 0-9), got {plate[:40]!r}")
+    rows = await db.fetch(
+        "SELECT id, searched_at, key_id, actor, kind, query, reason, results, refused,"
+        " host(client_addr) AS client_addr FROM search_audit"
+        " WHERE query ~ $1 OR EXISTS"
+        " (SELECT 1 FROM unnest($2::text[]) AS named(id) WHERE strpos(query, named.id) > 0)"
+        " ORDER BY id DESC LIMIT $3",
+        rf"\m{plate}\M", [i for i in ids if i], limit,
+    )  # fmt: skip
+    return [AuditRecord(**dict(row)) for row in rows]
 
 
 def _like(text: str | None) -> str | None:

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from web.auth.audit import AuditRecord
 from web.lookup.contract import Alert, Camera, Sighting
 
 #: Image kinds a read may carry, with the ``Sighting`` field that holds the object key.
 IMAGE_KINDS = {"plate crop": "plate_crop_key", "vehicle image": "vehicle_image_key"}
+#: What a report can be about.
+SUBJECTS = ("read", "alert", "plate")
 
 
 @dataclass(frozen=True)
@@ -86,9 +89,12 @@ class Generation:
 class Evidence:
     """A report's facts: its subject, the reads, the alerts, and how it was generated.
 
-    ``subject`` is ``"read"`` or ``"alert"``, ``subject_id`` the event or alert id.
-    ``alerts`` are the alerts the report is about (the one alert) or that the read raised;
-    ``reads_missing`` counts reads that fired the alert and are no longer kept.
+    ``subject`` is ``"read"``, ``"alert"`` or ``"plate"``; ``subject_id`` the event id, the
+    alert id or the plate. ``alerts`` are the alerts the report is about (the one alert), that
+    the read raised, or raised on the plate; ``reads_missing`` counts reads that fired the
+    alert and are no longer kept. A plate's report holds its newest reads, ``reads_left_out``
+    counts its older reads it has no room for, and ``audit_trail`` is who looked at the plate
+    or its reads and alerts, newest first (None: not for the requester's role to see).
     """
 
     subject: str
@@ -97,22 +103,35 @@ class Evidence:
     generation: Generation
     alerts: tuple[Alert, ...] = ()
     reads_missing: int = 0
+    reads_left_out: int = 0
+    audit_trail: tuple[AuditRecord, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.subject not in ("read", "alert"):
-            raise ValueError(f"subject must be read or alert (got {self.subject!r})")
+        if self.subject not in SUBJECTS:
+            raise ValueError(f"subject must be {', '.join(SUBJECTS)} (got {self.subject!r})")
         if self.subject == "read" and len(self.reads) != 1:
             raise ValueError(f"a read's report holds that one read (got {len(self.reads)})")
         if self.subject == "alert" and len(self.alerts) != 1:
             raise ValueError(f"an alert's report holds that one alert (got {len(self.alerts)})")
+        if self.subject != "plate" and (self.reads_left_out or self.audit_trail is not None):
+            raise ValueError("only a plate's report leaves reads out or holds an audit trail")
+        if self.subject == "plate":
+            others = sorted({r.sighting.plate for r in self.reads} - {self.subject_id})
+            if others:
+                raise ValueError(f"a plate's report holds reads of that plate only: {others}")
+            if self.reads_left_out < 0:
+                raise ValueError(f"reads_left_out must be >= 0 (got {self.reads_left_out})")
 
     @property
     def plate(self) -> str:
+        if self.subject == "plate":
+            return self.subject_id
         return self.alerts[0].plate if self.subject == "alert" else self.reads[0].sighting.plate
 
     def canonical(self) -> dict[str, Any]:
-        """Every fact as JSON values, in a fixed shape (the digest's input)."""
-        return {
+        """Every fact as JSON values, in a fixed shape (the digest's input); a plate's
+        report adds the facts only it has."""
+        facts = {
             "subject": self.subject,
             "subject_id": self.subject_id,
             "reads": [_read_canonical(r) for r in self.reads],
@@ -120,6 +139,13 @@ class Evidence:
             "alerts": [a.model_dump(mode="json") for a in self.alerts],
             "generation": _plain(self.generation.__dict__),
         }
+        if self.subject == "plate":
+            trail = self.audit_trail
+            facts["reads_left_out"] = self.reads_left_out
+            facts["audit_trail"] = (
+                None if trail is None else [r.model_dump(mode="json") for r in trail]
+            )
+        return facts
 
 
 def _read_canonical(read: ReadFact) -> dict[str, Any]:

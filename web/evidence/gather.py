@@ -1,5 +1,6 @@
-"""A report's facts, read from the stores: the read from the lookup backend, its camera,
-alerts and corrections from PostgreSQL, and its images' bytes from the S3 object store.
+"""A report's facts, read from the stores: the reads from the lookup backend, their cameras,
+alerts and corrections from PostgreSQL, their images' bytes from the S3 object store, and for
+a plate's report who looked at the plate (the access audit log).
 
 An image that is not there is a fact the report states (no key stored with the read, no
 object under the key, an object too large to embed); an object store that does not answer
@@ -15,6 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from web.app_state import WebResources
+from web.auth import audit
 from web.errors import StoreUnavailable
 from web.evidence.facts import (
     IMAGE_KINDS,
@@ -24,7 +26,7 @@ from web.evidence.facts import (
     ImageFact,
     ReadFact,
 )
-from web.lookup.contract import Alert, Camera, Sighting
+from web.lookup.contract import Alert, Camera, Page, Sighting
 from web.lookup.queries import check_event_id
 
 #: Largest image embedded in a report; a plate crop is a few kilobytes.
@@ -33,6 +35,10 @@ MAX_IMAGE_BYTES = 8 * 1024 * 1024
 IMAGE_TIMEOUT_S = 15.0
 #: Most reads of one alert a report holds (as on the alert's page).
 MAX_FIRED_READS = 50
+#: Most reads of one plate a report holds in full, newest first (each with its images).
+MAX_PLATE_READS = 100
+#: Most rows of the audit trail a plate's report holds, newest first.
+MAX_TRAIL_ROWS = 500
 _NOT_THERE = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
@@ -119,3 +125,39 @@ async def alert_evidence(
     reads = await asyncio.gather(*(read_fact(state, s, cameras) for s in found if s is not None))
     missing = len(ids) - len(reads)
     return Evidence("alert", alert.alert_id, tuple(reads), generation, (alert,), missing)
+
+
+async def plate_evidence(
+    state: WebResources, plate: str, generation: Generation, *, with_trail: bool
+) -> Evidence | None:
+    """The facts of ``plate``'s report (a normalised plate), or None when no read of it is
+    kept: its newest reads in full, the alerts raised on it, and, ``with_trail``, who looked
+    at it (the audit log is an admin's to read)."""
+    backend = await state.lookup()
+    sightings: list[Sighting] = []
+    cursor: str | None = None
+    while len(sightings) < MAX_PLATE_READS:
+        page: Page[Sighting] = await backend.history(
+            plate, cursor=cursor, limit=MAX_PLATE_READS - len(sightings)
+        )
+        sightings += page.items
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    if not sightings:
+        return None
+    hits = await backend.search(plate, limit=1)
+    kept = next((h.sightings for h in hits if h.plate == plate), len(sightings))
+    cameras = await _cameras(state)
+    reads = await asyncio.gather(*(read_fact(state, s, cameras) for s in sightings))
+    ids = [s.event_id for s in sightings]
+    alerts = await (await state.reference()).alerts_for_plate(plate, ids)
+    trail = None
+    if with_trail:
+        named = ids + [a.alert_id for a in alerts]
+        rows = await audit.trail(await state.pool(), plate, named, limit=MAX_TRAIL_ROWS)
+        trail = tuple(rows)
+    return Evidence(
+        "plate", plate, tuple(reads), generation, tuple(alerts),
+        reads_left_out=max(0, kept - len(reads)), audit_trail=trail,
+    )  # fmt: skip

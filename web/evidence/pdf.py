@@ -1,6 +1,8 @@
 """An evidence report drawn with ReportLab (BSD licence): the facts of ``web.evidence.facts``
 as an A4 PDF, one section per subject (the alert, each read with its images and corrections,
-the alerts a read raised), then who generated it and the digest that seals it.
+the alerts a read raised; for a plate: its reads at a glance, the cameras that saw it, the
+alerts raised on it, each read in full and who looked at it), then who generated it and the
+digest that seals it.
 
 Times are given in the site's time zone, with the zone's name and offset, and in UTC. What is
 missing is said in words where it would have been (an image not kept, a vehicle colour the
@@ -35,6 +37,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from web.auth.audit import AuditRecord
 from web.evidence.facts import CorrectionFact, Evidence, ImageFact, ReadFact
 from web.lookup.contract import Alert
 
@@ -215,9 +218,11 @@ def acknowledgement(alert: Alert, clock: Clock) -> str:
     return f"By {text(alert.acknowledged_by)}<br/>{clock.both(alert.acknowledged_at)}{note}"
 
 
-def raised_table(alerts: tuple[Alert, ...], clock: Clock) -> Flowable:
+def raised_table(
+    alerts: tuple[Alert, ...], clock: Clock, none: str = "This read raised no alert."
+) -> Flowable:
     if not alerts:
-        return Paragraph("This read raised no alert.", _BODY)
+        return Paragraph(escape(none), _BODY)
     head = ["Alert", "Rule", "Severity", "Raised", "Acknowledgement"]
     body = [
         [
@@ -233,6 +238,110 @@ def raised_table(alerts: tuple[Alert, ...], clock: Clock) -> Flowable:
     table = Table(cells, colWidths=[34 * mm, 30 * mm, 18 * mm, 38 * mm, None], repeatRows=1)
     table.setStyle(_HEADED)
     return table
+
+
+def _headed_table(head: list[str], body: list[list[str]], widths: list[Any]) -> Table:
+    cells = [[Paragraph(cell, _SMALL) for cell in row] for row in [head, *body]]
+    table = Table(cells, colWidths=widths, repeatRows=1)
+    table.setStyle(_HEADED)
+    return table
+
+
+def plate_summary(evidence: Evidence, clock: Clock) -> list[Flowable]:
+    """The plate at a glance: how many reads, when first and last seen, by which cameras."""
+    reads = [r.sighting for r in evidence.reads]
+    held = f"{len(reads)}"
+    if evidence.reads_left_out:
+        held += (
+            f" (the newest; {evidence.reads_left_out} older reads of this plate are kept but "
+            "not in this report: the plate's CSV export lists them)"
+        )
+    seen: dict[str, list[ReadFact]] = {}
+    for read in evidence.reads:
+        seen.setdefault(read.sighting.camera_id, []).append(read)
+    cameras = []
+    for camera_id, of_camera in sorted(seen.items()):
+        s, described = of_camera[0].sighting, of_camera[0].camera
+        name = s.camera_name or (described.name if described else None)
+        where = f"site {text(s.site_id)}"
+        if described is not None and described.zone:
+            where += f", zone {text(described.zone)}"
+        count = f"{len(of_camera)} read{'s' * (len(of_camera) != 1)}"
+        cameras.append(f"{text(name or camera_id)} (id {text(camera_id)}, {where}): {count}")
+    corrected = sum(1 for r in evidence.reads if r.corrections)
+    rows = [
+        ("Plate", f"<b>{text(evidence.plate)}</b>"),
+        ("Reads in this report", escape(held)),
+        ("First seen", clock.both(min(s.captured_at for s in reads))),
+        ("Last seen", clock.both(max(s.captured_at for s in reads))),
+        ("Cameras", "<br/>".join(cameras)),
+        ("Alerts", str(len(evidence.alerts))),
+        ("Corrected reads", str(corrected)),
+    ]
+    return [fields(rows)]
+
+
+def sightings_table(evidence: Evidence, clock: Clock) -> Flowable:
+    """Every read of the report on one line each, newest first."""
+    body = []
+    for read in evidence.reads:
+        s = read.sighting
+        vehicle = " ".join(v for v in (s.vehicle_colour, s.vehicle_type) if v) or "-"
+        fixed = "<br/>corrected" if read.corrections else ""
+        body.append(
+            [
+                clock.both(s.captured_at),
+                f"{text(s.camera_name or s.camera_id)}<br/>{text(s.site_id)}",
+                f"{text(vehicle)}<br/>{text(s.direction)}",
+                f"{s.confidence:.3f}{fixed}",
+                text(s.event_id),
+            ]
+        )
+    head = ["Captured", "Camera, site", "Vehicle, direction", "Confidence", "Read (event id)"]
+    return _headed_table(head, body, [38 * mm, 34 * mm, 28 * mm, 20 * mm, None])
+
+
+def audit_section(evidence: Evidence, clock: Clock) -> list[Flowable]:
+    """Who looked at the plate, its reads or its alerts, newest first; or why it is not
+    shown."""
+    trail = evidence.audit_trail
+    g = evidence.generation
+    if trail is None:
+        words = (
+            "The access audit trail is shown to admins only: this report was generated with "
+            f"a key of role {g.role}."
+        )
+        return [Paragraph(escape(words), _BODY)]
+    if not trail:
+        return [Paragraph("No one had looked at this plate before this report.", _BODY)]
+    intro = (
+        f"{len(trail)} audited requests, newest first: searches, histories, exports and "
+        "reports naming the plate, and requests for its reads' images and reports. This "
+        "report's own request is the access audit record named under Generated."
+    )
+    body = [audit_row(r, clock) for r in trail]
+    head = ["When", "Who", "What", "Reason", "Answer"]
+    table = _headed_table(head, body, [38 * mm, 30 * mm, 44 * mm, 24 * mm, None])
+    return [Paragraph(escape(intro), _BODY), Spacer(1, 2 * mm), table]
+
+
+def audit_row(record: AuditRecord, clock: Clock) -> list[str]:
+    who = f"{text(record.actor)}<br/>key {text(record.key_id)}"
+    if record.client_addr:
+        who += f"<br/>from {text(record.client_addr)}"
+    if record.refused is not None:
+        answer = f"refused: {text(record.refused)}"
+    elif record.results is None:
+        answer = "-"
+    else:
+        answer = f"{record.results} result{'s' * (record.results != 1)}"
+    return [
+        f"{clock.both(record.searched_at)}<br/>#{record.id}",
+        who,
+        f"{text(record.kind)}: {text(record.query)}",
+        text(record.reason) if record.reason else "none given",
+        answer,
+    ]
 
 
 def generation_section(evidence: Evidence, digest: str, audit_id: int | None) -> list[Flowable]:
@@ -262,6 +371,16 @@ def story_of(evidence: Evidence, digest: str, audit_id: int | None) -> list[Flow
         Paragraph(escape(subject), _STYLES["Heading3"]),
         Paragraph(escape(evidence.plate), _PLATE),
     ]
+    if evidence.subject == "plate":
+        story += [
+            heading("The plate at a glance"),
+            *plate_summary(evidence, clock),
+            heading("Reads"),
+            sightings_table(evidence, clock),
+            heading("Alerts raised on this plate"),
+            raised_table(evidence.alerts, clock, "No alert was raised on this plate."),
+            heading("Each read in full", 1),
+        ]
     if evidence.subject == "alert":
         story += [
             heading("Alert and the rule that fired"),
@@ -275,6 +394,8 @@ def story_of(evidence: Evidence, digest: str, audit_id: int | None) -> list[Flow
         story += read_section(read, clock)
     if evidence.subject == "read":
         story += [heading("Alerts raised by this read"), raised_table(evidence.alerts, clock)]
+    if evidence.subject == "plate":
+        story += [heading("Who looked at this plate"), *audit_section(evidence, clock)]
     return story + generation_section(evidence, digest, audit_id)
 
 

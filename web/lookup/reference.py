@@ -139,6 +139,17 @@ class PgReference:
         )  # fmt: skip
         return [_alert(row) for row in rows]
 
+    async def alerts_for_plate(self, plate: str, event_ids: list[str]) -> list[Alert]:
+        """The alerts raised on ``plate`` or by one of ``event_ids`` (its reads: one may
+        have raised an alert under the text it had before a correction), oldest first."""
+        check_name(plate, "plate")
+        rows = await self._fetch(
+            f"SELECT {_ALERT_COLUMNS} FROM {_ALERTS} WHERE plate = $1"
+            " OR event_id = ANY($2::text[]) ORDER BY raised_at, alert_id LIMIT 200",
+            plate, event_ids,
+        )  # fmt: skip
+        return [_alert(row) for row in rows]
+
     async def rule_ids(self) -> list[str]:
         """The rules that raised alerts, by name (for the alerts page's filter)."""
         rows = await self._fetch("SELECT DISTINCT rule_id FROM alerts ORDER BY rule_id LIMIT 500")

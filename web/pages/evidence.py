@@ -1,5 +1,7 @@
-"""Evidence reports as PDF: ``/evidence/reads/{event_id}`` (one read, from any row of reads)
-and ``/evidence/alerts/{alert_id}`` (one alert, from its page).
+"""Evidence reports as PDF: ``/evidence/reads/{event_id}`` (one read, from any row of reads),
+``/evidence/alerts/{alert_id}`` (one alert, from its page) and ``/evidence/plates/{plate}``
+(a whole plate, from its page: its reads, cameras, corrections, alerts, and for an admin the
+audit trail of who looked at it, as only admins read the audit log).
 
 A report is plate data read like the page it comes from, under the same policy as the CSV
 exports (``web.pages.exports``): a viewer or above, a reason where the role needs one
@@ -18,14 +20,16 @@ from datetime import UTC, datetime
 from faust.web import Request, Response
 
 from alpr import app
+from web.api.base import client_address
 from web.auth import access
 from web.auth.access import Reader
 from web.auth.audit import Kind
 from web.evidence.facts import Evidence, Generation, content_digest
-from web.evidence.gather import alert_evidence, read_evidence
+from web.evidence.gather import alert_evidence, plate_evidence, read_evidence
 from web.evidence.pdf import render_pdf
 from web.pages.alerts import fired_by
 from web.pages.exports import ExportView
+from web.plate_lookup import Lookup, admit_plate
 
 REPORT_HASH_HEADER = "X-ALPR-Report-SHA256"
 _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -84,3 +88,23 @@ class AlertEvidenceReport(EvidenceView):
         generation = self.generation(reader)
         evidence = await alert_evidence(self.state, alert, fired_by(alert), generation)
         return await self.report(reader, "alerts", evidence)
+
+
+@app.page("/evidence/plates/{plate}")
+class PlateEvidenceReport(EvidenceView):
+    """One plate: every read kept (the newest in full), the cameras that saw it, corrections,
+    the alerts raised on it, and who looked at it (the audit trail, for admins)."""
+
+    async def get(self, request: Request, plate: str) -> Response:
+        key = await self.caller(request, "viewer")
+        who = Lookup(key, request.query.get("reason"), client_address(request))
+        normalised = await admit_plate(self.state, who, "plate", plate)
+        query = f"pdf plate {normalised}"
+        reader = await self.refused(request, await self.reader(request, key, "plate", query))
+        generation = self.generation(reader)
+        evidence = await plate_evidence(
+            self.state, normalised, generation, with_trail=key.role == "admin"
+        )
+        if evidence is None:
+            return self.failure(request, 404, f"No read of {normalised} is kept.")
+        return await self.report(reader, "plate", evidence)

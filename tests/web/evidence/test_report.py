@@ -15,6 +15,7 @@ from pypdf import PdfReader
 
 from tests.web.evidence.reading import embedded_images, text_of
 from tests.web.stack import crop_jpeg
+from web.auth.audit import AuditRecord
 from web.errors import StoreUnavailable
 from web.evidence import gather
 from web.evidence.facts import (
@@ -101,8 +102,12 @@ def test_facts_refuse_what_a_report_cannot_state() -> None:
         Evidence("read", "e-1", (), GENERATED)
     with pytest.raises(ValueError, match="an alert's report holds that one alert"):
         Evidence("alert", "alert-7", (read(),), GENERATED)
-    with pytest.raises(ValueError, match="subject must be read or alert"):
-        Evidence("plate", "x", (read(),), GENERATED)
+    with pytest.raises(ValueError, match="subject must be read, alert, plate"):
+        Evidence("camera", "x", (read(),), GENERATED)
+    with pytest.raises(ValueError, match="holds reads of that plate only: \\['WX70ABC'\\]"):
+        Evidence("plate", "AB12CDE", (read(),), GENERATED)
+    with pytest.raises(ValueError, match="only a plate's report leaves reads out"):
+        Evidence("read", "e-1", (read(),), GENERATED, reads_left_out=3)
 
 
 def test_a_reads_report_states_what_an_investigator_needs() -> None:
@@ -149,6 +154,66 @@ def test_an_alerts_report_names_the_rule_its_acknowledgement_and_the_reads_gone(
         evidence, alerts=(alert(acknowledged_at=None, acknowledged_by=None, ack_note=None),)
     )
     assert "Not acknowledged: the alert was open" in text_of(render_pdf(open_one, "0" * 64))
+
+
+def trail_row(n: int, **changes: Any) -> AuditRecord:
+    values: dict[str, Any] = dict(
+        id=n, searched_at=AT + timedelta(minutes=n), key_id="k-9", actor="Carl Clerk",
+        kind="plate", query="WX70ABC", reason="case 77", results=3, client_addr="10.0.0.9",
+    )  # fmt: skip
+    return AuditRecord(**(values | changes))
+
+
+def plate_report(**changes: Any) -> Evidence:
+    second = ReadFact(
+        sighting(event_id="e-2", camera_id="cam-2", camera_name=None, vehicle_colour="red",
+                 captured_at=AT - timedelta(days=1), site_id="site-b"),
+        None, (ImageFact("plate crop", None, missing="no plate crop was stored with this read"),),
+    )  # fmt: skip
+    values: dict[str, Any] = dict(
+        subject="plate", subject_id="WX70ABC", reads=(read(corrections=(FIX,)), second),
+        generation=GENERATED, alerts=(alert(),), reads_left_out=4,
+        audit_trail=(trail_row(2, kind="image", query="e-2/plate", reason=None),
+                     trail_row(1, refused="reason_required", results=None)),
+    )  # fmt: skip
+    return Evidence(**(values | changes))
+
+
+def test_a_plates_report_holds_its_reads_cameras_alerts_and_who_looked_at_it() -> None:
+    evidence = plate_report()
+    digest = content_digest(evidence)
+    pdf = render_pdf(evidence, digest, audit_id=90)
+    text = text_of(pdf)
+    for expected in (
+        "Plate WX70ABC", "The plate at a glance", "Reads in this report 2 (the newest; 4 older",
+        "First seen 2026-06-30 09:15:00 BST (UTC+0100)", "Last seen 2026-07-01 09:15:00 BST",
+        "Gate <1> & co (id cam-1, site site-a, zone North): 1 read",
+        "cam-2 (id cam-2, site site-b): 1 read", "Alerts 1", "Corrected reads 1",
+        "red van", "corrected", "Alerts raised on this plate", "alert-7", "stolen-vehicles",
+        "Read e-1", "Read e-2", "O read as 0", "MISSING: no plate crop was stored",
+        "Who looked at this plate", "2 audited requests, newest first",
+        "Carl Clerk key k-9 from 10.0.0.9", "image: e-2/plate", "none given",
+        "plate: WX70ABC", "case 77", "refused: reason_required", "#90",
+        f"Content SHA-256: {digest}",
+    ):  # fmt: skip
+        assert expected in text, expected
+    metadata = PdfReader(BytesIO(pdf)).metadata
+    assert metadata is not None and metadata.title == "ALPR evidence report: plate WX70ABC"
+    assert embedded_images(pdf) == [CROP]
+    # Every fact is sealed, the trail and the reads left out too.
+    changed = [plate_report(audit_trail=()), plate_report(reads_left_out=0)]
+    assert len({digest, *(content_digest(e) for e in changed)}) == 3
+    assert "No one had looked at this plate before this report." in text_of(
+        render_pdf(changed[0], "0" * 64)
+    )
+
+
+def test_a_plates_report_for_another_role_says_the_trail_is_for_admins() -> None:
+    evidence = plate_report(audit_trail=None, alerts=(), reads_left_out=0)
+    text = text_of(render_pdf(evidence, content_digest(evidence)))
+    assert "The access audit trail is shown to admins only" in text
+    assert "key of role viewer" in text and "No alert was raised on this plate." in text
+    assert "older reads" not in text and "Carl Clerk" not in text
 
 
 def test_images_that_are_gone_or_unreadable_are_said_so() -> None:
