@@ -122,7 +122,9 @@ class PlateSynth:
         """One random plate."""
         lines = 2 if rng.random() < self.two_line_share else 1
         template = rng.choice(rng.choice(self.by_lines[lines]))
-        parts = ["".join(rng.choice(chars) for chars in line) for line in template.lines]
+        # A layout's word set (Indian state codes) is drawn as one of its words.
+        spelled = rng.choice(template.variants) if template.variants else template
+        parts = ["".join(rng.choice(chars) for chars in line) for line in spelled.lines]
         region = template.format.split(":")[0]
         band = region in self.eu and lines == 1 and rng.random() < 0.7
         image = render_plate(parts, rng, rng.choice(self.fonts), band=band)

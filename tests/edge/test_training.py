@@ -95,13 +95,17 @@ def test_synthetic_plates_are_the_same_for_the_same_seed_and_fit_the_slots() -> 
     assert [SPEC.decode(row) for row in first.labels] == list(first.texts)
 
 
-def test_synthetic_plates_follow_the_layouts_of_the_chosen_region() -> None:
-    synth = PlateSynth(("br",), two_line_share=0.0)
-    formats = PlateFormats(Formats(region="br"))
+@pytest.mark.parametrize(("region", "two_line_share"), [("br", 0.0), ("in", 0.5)])
+def test_synthetic_plates_follow_the_layouts_of_the_chosen_region(
+    region: str, two_line_share: float
+) -> None:
+    # Indian plates start with a state code: a word set, drawn as one of its words.
+    synth = PlateSynth((region,), two_line_share=two_line_share)
+    formats = PlateFormats(Formats(region=region))
     rng = random.Random(3)
     for _ in range(20):
         plate = synth.sample(rng)
-        assert plate.lines == 1
+        assert plate.lines == 1 or two_line_share > 0
         assert formats.check(plate.text).valid, plate.text
         assert plate.image.ndim == 3 and plate.image.shape[2] == 3
 
