@@ -24,6 +24,7 @@ from edge.metrics import EdgeMetrics, TargetFile
 
 if TYPE_CHECKING:
     from edge.engine.pipeline import Engine
+    from edge.frame_trace import FrameStages
     from edge.publish.capped import CappedSpools
     from edge.publish.events import CropKeys
     from edge.publish.kafka import EventPublisher
@@ -66,6 +67,8 @@ class CameraRun:
     error: str | None = None
     reconnects_counted: int = 0
     last_beat: tuple[float, int] = field(default_factory=lambda: (time.monotonic(), 0))
+    #: When the stages of the current frame ran, while tracing is on (``edge.frame_trace``).
+    stages: FrameStages | None = None
 
 
 class EdgeWorker:
@@ -98,6 +101,8 @@ class EdgeWorker:
         self._published_counted: dict[str, int] = {}
         self._evicted_counted: dict[str, int] = {}
         self._stopping = threading.Event()
+        #: Whether this process traces (``tracing.endpoint``): set when it runs.
+        self._traced = False
         #: Event ids of the previews of live tracks, by (camera, track): their final
         #: events name them. Written by the cameras' threads, one key each.
         self._previews: dict[tuple[str, int], str] = {}
@@ -111,8 +116,9 @@ class EdgeWorker:
         from edge.publish.spool import Spool
         from streams import tracing
 
-        # The plate events' traces start at their publish (off unless tracing.endpoint is set).
-        tracing.configure_once(get_settings().tracing, EDGE_SERVICE)
+        # The plate events' traces start at the frames that complete them (``edge.frame_trace``;
+        # off unless tracing.endpoint is set).
+        self._traced = tracing.configure_once(get_settings().tracing, EDGE_SERVICE)
         caps = self.site.publish
         self._events = EventPublisher(
             Spool(
@@ -164,33 +170,38 @@ class EdgeWorker:
 
     def _start_cameras(self, engine: Engine) -> None:
         from edge.formats import PlateFormats
+        from edge.frame_trace import FrameStages
         from edge.video.pipeline import CameraPipeline
         from edge.video.source import VideoSource
 
         for camera in self.site.enabled_cameras:
             formats = PlateFormats(self.site.engine.formats, camera.region)
+            stages = FrameStages() if self._traced else None
             pipeline = CameraPipeline(
                 camera,
                 engine,
                 self.site.tracking,
                 formats,
-                observe=self._observer(camera.id),
+                observe=self._observer(camera.id, stages),
             )
             source = VideoSource(camera.url, camera.fps, loop=camera.loop)
-            run = CameraRun(camera, source, pipeline)
+            run = CameraRun(camera, source, pipeline, stages=stages)
             run.thread = threading.Thread(
                 target=self._camera_loop, args=(run,), name=f"camera-{camera.id}", daemon=True
             )
             self.cameras.append(run)
             run.thread.start()
 
-    def _observer(self, camera: str) -> Callable[[str, float], None]:
+    def _observer(self, camera: str, stages: FrameStages | None) -> Callable[[str, float], None]:
         def observe(stage: str, ms: float) -> None:
             self.metrics.stage.labels(camera, stage).observe(ms / 1000.0)
+            if stages is not None:
+                stages.observe(stage, ms)
 
         return observe
 
     def _camera_loop(self, run: CameraRun) -> None:
+        from edge.frame_trace import frame_trace
         from edge.video.handoff import latest_frames
         from edge.video.source import SourceError
 
@@ -205,8 +216,14 @@ class EdgeWorker:
         try:
             for frame in latest_frames(run.source, drop):
                 frames.inc()
-                for event in run.pipeline.process(frame):
-                    self._publish(run, event)
+                if run.stages is not None:
+                    run.stages.begin()
+                events = run.pipeline.process(frame)
+                if events:
+                    number = run.pipeline.stats.frames
+                    with frame_trace(run.stages, camera, number, len(events)):
+                        for event in events:
+                            self._publish(run, event)
                 self.metrics.tracks.labels(camera).set(run.pipeline.live_tracks)
         except SourceError as exc:
             run.error = str(exc)
@@ -216,16 +233,26 @@ class EdgeWorker:
             # heartbeat reports it offline with the error.
             run.error = f"{type(exc).__name__}: {exc}"
             logger.exception("camera %s failed", camera)
-        for event in run.pipeline.finish():
-            self._publish(run, event)
+        events = run.pipeline.finish()
+        if events:
+            with frame_trace(run.stages, camera, None, len(events)):
+                for event in events:
+                    self._publish(run, event)
         self.metrics.tracks.labels(camera).set(0)
 
     def _publish(self, run: CameraRun, event: TrackEvent) -> None:
-        """Spool the event's crops and then the event (called in the camera's thread)."""
+        """Spool the event's crops and then the event (called in the camera's thread), in
+        a span of its frame's trace when tracing is on."""
+        from edge.frame_trace import spool_span
+
+        event_id = str(uuid.uuid4())
+        with spool_span(event_id, event.camera_id, event.preview):
+            self._spool(run, event, event_id)
+
+    def _spool(self, run: CameraRun, event: TrackEvent, event_id: str) -> None:
         from edge.publish.events import crop_keys, plate_event_datum
 
         assert self._events is not None and self._crops is not None
-        event_id = str(uuid.uuid4())
         track = (event.camera_id, event.track_id)
         supersedes = None
         if not event.preview:

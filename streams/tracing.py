@@ -343,12 +343,17 @@ def _carrying(message: M, span: Span | None) -> M:
 
 @contextmanager
 def publish_spans(
-    name: str, items: Sequence[T], attributes_of: Callable[[T], Mapping[str, Any] | None]
+    name: str,
+    items: Sequence[T],
+    attributes_of: Callable[[T], Mapping[str, Any] | None],
+    parent_of: Callable[[T], Context | None] = lambda _: None,
 ) -> Iterator[list[list[tuple[str, bytes]] | None]]:
-    """A producer span that starts a trace for each item about to be sent (an edge's events),
-    ending after the block (the sends acknowledged); ``attributes_of`` gives a span's
-    attributes (asked only while tracing is on), None for an item not traced. Yields the
-    headers each item's message is to carry (None: none)."""
+    """A producer span for each item about to be sent (an edge's events), ending after the
+    block (the sends acknowledged): a child of the trace ``parent_of`` gives for the item
+    (the frame that made it, carried through the spool; its sampling decision followed), or
+    a new trace. ``attributes_of`` gives a span's attributes (asked only while tracing is
+    on), None for an item not traced. Yields the headers each item's message is to carry
+    (None: none)."""
     active = tracer()
     if active is None:
         yield [None] * len(items)
@@ -357,18 +362,83 @@ def publish_spans(
     headers: list[list[tuple[str, bytes]] | None] = []
     for item in items:
         attributes = attributes_of(item)
+        parent = None if attributes is None else parent_of(item)
         span = None
-        if attributes is not None and recorded(None):
+        if attributes is not None and recorded(parent):
             span = active.start_span(
-                name, context=Context(), kind=SpanKind.PRODUCER, attributes=attributes
+                name, context=parent or Context(), kind=SpanKind.PRODUCER, attributes=attributes
             )
         spans.append(span)
         if span is not None:
             headers.append(inject(None, trace.set_span_in_context(span)))
+        elif attributes is None:
+            headers.append(None)
         else:  # a trace not kept still says so, lest the router start one
-            headers.append(None if attributes is None else unsampled_headers())
+            headers.append(unsampled_headers() if parent is None else inject(None, parent))
     with _ending(spans):
         yield headers
+
+
+@contextmanager
+def root_span(
+    name: str, attributes: Mapping[str, Any], start_time_ns: int | None = None
+) -> Iterator[Span | None]:
+    """A new trace, current within the block: its root span (``start_time_ns``: when the
+    work began, if before the block), kept at ``sample_ratio``. A trace not kept makes no
+    span; its context, marked not sampled, is current all the same, so what is sent within
+    the block says so (:func:`current_traceparent`). Nothing when tracing is off."""
+    active = tracer()
+    if active is None:
+        yield None
+        return
+    if not recorded(None):
+        ids = SpanContext(random.getrandbits(128) or 1, random.getrandbits(64) or 1, False)
+        with trace.use_span(NonRecordingSpan(ids), end_on_exit=False):
+            yield None
+        return
+    with active.start_as_current_span(
+        name, context=Context(), attributes=attributes, start_time=start_time_ns
+    ) as span:
+        yield span
+
+
+def child_span(
+    name: str, attributes: Mapping[str, Any] | None = None, current: bool = True
+) -> AbstractContextManager[Span | None]:
+    """A child of the current span for the block (ending with its error, if it raised),
+    current within it unless ``current`` is False (what the block sends then carries the
+    parent's context); none when no span records."""
+    if _current is None or not trace.get_current_span().is_recording():
+        return _NO_SPAN
+    if current:
+        return _current.tracer.start_as_current_span(name, attributes=attributes)
+    return _ended(_current.tracer.start_span(name, attributes=attributes))
+
+
+@contextmanager
+def _ended(span: Span) -> Iterator[Span]:
+    with _ending([span]):
+        yield span
+
+
+def past_span(
+    name: str, start_ns: int, end_ns: int, attributes: Mapping[str, Any] | None = None
+) -> None:
+    """A child of the current span for work done before it was known to be traced, with
+    the times measured then (an edge frame's detection and OCR)."""
+    if _current is None or not trace.get_current_span().is_recording():
+        return
+    span = _current.tracer.start_span(name, attributes=attributes, start_time=start_ns)
+    span.end(end_time=end_ns)
+
+
+def current_traceparent() -> str | None:
+    """The current span's ``traceparent`` (kept or not), for a message sent later to carry
+    (an edge's spooled event); None without a span or with tracing off."""
+    if _current is None:
+        return None
+    context = trace.get_current_span().get_span_context()
+    return format_traceparent(context).decode() if context.is_valid else None
 
 
 @contextmanager

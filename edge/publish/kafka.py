@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from opentelemetry.context import Context
 
 from edge.publish.sender import SpoolSender, Unsendable
 from edge.publish.spool import Item, Spool
@@ -26,6 +27,14 @@ def _traced(item: Item) -> dict[str, Any] | None:
         return None
     datum = json.loads(item.value)
     return {"alpr.event_id": datum["event_id"], "alpr.camera": datum["camera_id"]}
+
+
+def spooled_trace(item: Item) -> Context | None:
+    """The trace the item was spooled in (its frame's), or None: its publish starts one."""
+    traceparent = json.loads(item.meta).get("traceparent")
+    if traceparent is None:
+        return None
+    return tracing.extract([(tracing.TRACEPARENT, traceparent.encode())])
 
 
 class EventPublisher(SpoolSender):
@@ -58,8 +67,13 @@ class EventPublisher(SpoolSender):
     ) -> int:
         """Write the datum of ``record`` (e.g. PlateEvent) to the spool; its sequence number.
         ``evictable`` items (superseded kinds) make room for others when the spool is full;
-        ``SpoolFull`` when it is full all the same."""
-        meta = json.dumps({"topic": topic, "record": record})
+        ``SpoolFull`` when it is full all the same. Spooled within a trace (an edge frame's,
+        ``edge.frame_trace``), the item keeps its context: its publish continues that trace."""
+        fields = {"topic": topic, "record": record}
+        traceparent = tracing.current_traceparent()
+        if traceparent is not None:
+            fields["traceparent"] = traceparent
+        meta = json.dumps(fields)
         value = json.dumps(datum, separators=(",", ":")).encode()
         return self.spool.put(key, value, meta, evictable=evictable)
 
@@ -85,9 +99,9 @@ class EventPublisher(SpoolSender):
     async def _send(self, items: list[Item]) -> None:
         messages = [await self._encode(item) for item in items]
         producer = await self._connected()
-        # Each plate event starts its trace here (``streams.tracing``); the spans end once
-        # Kafka has the events.
-        with tracing.publish_spans("edge publish", items, _traced) as headers:
+        # Each plate event's publish span continues the trace of the frame that made it, or
+        # starts one (``streams.tracing``); the spans end once Kafka has the events.
+        with tracing.publish_spans("edge publish", items, _traced, spooled_trace) as headers:
             # Idempotent producer: one partition per key keeps the send order; wait for all.
             pending = [
                 await producer.send(topic, value=value, key=item.key.encode(), headers=carried)

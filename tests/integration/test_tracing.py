@@ -1,6 +1,7 @@
-"""One plate read's whole trace (issue 19): published by the edge's real publisher, through the
-real broker and a real core worker with tracing on, to the webhook of a watch-list alert and
-both projections; then found, every stage a span of one trace, by the trace store.
+"""One plate read's whole trace (issue 19): from the frame that completed it at the edge, spooled
+and published by the edge's real publisher, through the real broker and a real core worker
+with tracing on, to the webhook of a watch-list alert and both projections; then found, every
+stage a span of one trace, by the trace store.
 
 Two stores: Jaeger, asked through its query API (a private instance on free ports, started
 for the test and stopped after it, from the binary ``make jaeger`` built once: not a standing
@@ -23,14 +24,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 
 from agents.alerting.rule_topic import publish_rules
 from config.settings import Settings
 from config.tracing import TracingSettings
+from edge.frame_trace import FrameStages, frame_trace, spool_span
 from edge.publish.kafka import EventPublisher
 from edge.publish.spool import Spool
 from ops.layout import Layout
@@ -41,18 +39,10 @@ from streams import tracing
 from tests.integration.conftest import require_port
 from tests.integration.private_stack import PrivateStack
 from tests.support.isolated import IsolatedRun
+from tests.support.otlp import OtlpReceiver, Span
 from tests.support.streams import create_topics, plate_event_datum
 
 PARTITIONS = 2
-
-
-@dataclass(frozen=True)
-class Span:
-    service: str
-    name: str
-    span_id: str
-    parent_id: str | None
-    attributes: dict[str, Any]
 
 
 #: Finds the spans of the trace whose edge span names ``event_id`` (empty until it is there).
@@ -65,59 +55,14 @@ class TraceStore:
     find: FindTrace
 
 
-# The in-test collector.
-
-
-def spans_of(request: ExportTraceServiceRequest) -> list[tuple[str, Span]]:
-    """(trace id, span) of every span in one OTLP export request."""
-    found = []
-    for resource_spans in request.resource_spans:
-        resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                attributes = {a.key: _value(a.value) for a in span.attributes}
-                parent = span.parent_span_id.hex() or None
-                found.append(
-                    (span.trace_id.hex(), Span(resource["service.name"], span.name,
-                                               span.span_id.hex(), parent, attributes))
-                )  # fmt: skip
-    return found
-
-
-def _value(value: Any) -> Any:
-    kind = value.WhichOneof("value")
-    return getattr(value, kind) if kind else None
-
-
 @pytest.fixture
 async def otlp_receiver() -> AsyncIterator[TraceStore]:
-    traces: dict[str, list[Span]] = {}
+    async with OtlpReceiver() as receiver:
 
-    async def export(request: web.Request) -> web.Response:
-        assert request.content_type == "application/x-protobuf"
-        message = ExportTraceServiceRequest()
-        message.ParseFromString(await request.read())
-        for trace_id, span in spans_of(message):
-            traces.setdefault(trace_id, []).append(span)
-        body = ExportTraceServiceResponse().SerializeToString()
-        return web.Response(body=body, content_type="application/x-protobuf")
+        async def find(event_id: str) -> list[Span]:
+            return receiver.trace_of("edge publish", event_id)
 
-    async def find(event_id: str) -> list[Span]:
-        for spans in traces.values():
-            if any(s.attributes.get("alpr.event_id") == event_id and s.name == "edge publish"
-                   for s in spans):  # fmt: skip
-                return list(spans)
-        return []
-
-    app = web.Application()
-    app.router.add_post("/v1/traces", export)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield TraceStore(f"http://127.0.0.1:{port}/v1/traces", find)
-    await runner.cleanup()
+        yield TraceStore(receiver.endpoint, find)
 
 
 # Jaeger, a private instance.
@@ -207,11 +152,15 @@ async def hook() -> AsyncIterator[tuple[str, list[bytes]]]:
 async def publish_as_the_edge(
     settings: Settings, topic: str, datum: dict[str, Any], spool: Path
 ) -> None:
-    """Send ``datum`` through the edge's own publisher, which starts the read's trace."""
+    """Send ``datum`` the edge worker's way: spooled in the trace of the frame that completed
+    it (no stage ran in this one), then published by the edge's own publisher."""
     publisher = EventPublisher(
         Spool(spool), settings.kafka.bootstrap_servers, settings.schema_registry.url
     )
-    publisher.enqueue(topic, datum["camera_id"], "PlateEvent", datum)
+    camera = datum["camera_id"]
+    with frame_trace(FrameStages(), camera, 1, events=1):
+        with spool_span(datum["event_id"], camera, preview=False):
+            publisher.enqueue(topic, camera, "PlateEvent", datum)
     try:
         assert await publisher.drain_once() == 1
     finally:
@@ -248,8 +197,9 @@ async def read_through_a_traced_worker(
         type="watchlist", name="trace-stolen", plates=["TR4CE1"], match="exact",
         actions=[{"channel": "webhook", "url": url}],  # type: ignore[list-item]
     )  # fmt: skip
-    wanted = {"edge publish", "router route", "rule_feed forward", "alerts evaluate",
-              "notifier deliver", "projection pg write", "projection es write"}  # fmt: skip
+    wanted = {"edge frame", "edge spool", "edge publish", "router route", "rule_feed forward",
+              "alerts evaluate", "notifier deliver", "projection pg write",
+              "projection es write"}  # fmt: skip
     tracing.configure(
         TracingSettings(endpoint=store.otlp_endpoint, export_interval_s=0.2), "alpr-edge"
     )
@@ -285,9 +235,12 @@ async def read_through_a_traced_worker(
 def assert_one_chain(event_id: str, spans: list[Span]) -> None:
     """Each stage a child of the stage it took the read from, in the right service."""
     by_name = {s.name: s for s in spans}
-    edge = by_name["edge publish"]
-    assert edge.service == "alpr-edge" and edge.parent_id is None
-    assert edge.attributes["alpr.event_id"] == event_id
+    frame = by_name["edge frame"]
+    assert frame.service == "alpr-edge" and frame.parent_id is None
+    for child in ("edge spool", "edge publish"):
+        edge = by_name[child]
+        assert edge.service == "alpr-edge" and edge.parent_id == frame.span_id, child
+        assert edge.attributes["alpr.event_id"] == event_id
     parents = {
         "router route": "edge publish",
         "rule_feed forward": "router route",
