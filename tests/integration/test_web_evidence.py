@@ -157,11 +157,15 @@ def test_a_reads_report_holds_its_correction_its_alert_and_says_what_is_missing(
         f"convoy-{web.unique}", ours(web)[3]["event_id"], read["captured_at"], PLATE,
         read["camera_id"], f'{{"event_ids": ["{ours(web)[3]["event_id"]}", "{event_id}"]}}',
     )  # fmt: skip
+    assign = {"assignee": "test admin"}
+    assigned = web.call("POST", f"/api/alerts/alert-{web.unique}-1/assign", "operator", json=assign)
+    assert assigned.status_code == 200, assigned.text
     text = text_of(pdf_of(web.call("GET", f"/evidence/reads/{event_id}", "admin")))
     for expected in (
         f"Read {event_id}", "Plate WX70ABD", "Read by the camera as WX70ABC",
         "test operator (key", "the last letter is a D", "Alerts raised by this read",
-        f"alert-{web.unique}-1", f"convoy-{web.unique}",
+        f"alert-{web.unique}-1", f"convoy-{web.unique}", "To test admin by test operator (",
+        "Never assigned",  # the convoy alert
         "Reason given None (not required for this role)",
     ):  # fmt: skip
         assert expected in text, expected

@@ -130,6 +130,17 @@ def alert_section(alert: Alert, clock: Clock) -> list[Flowable]:
             ("Acknowledged", clock.both(alert.acknowledged_at)),
             ("Note", text(alert.ack_note) if alert.ack_note else "No note was given"),
         ]
+    if alert.assigned_at is None:
+        rows.append(("Assignment", "Never assigned"))
+    else:
+        rows += [
+            (
+                "Assigned to",
+                text(alert.assigned_to) if alert.assigned_to else "No one (unassigned)",
+            ),
+            ("Assigned by", text(alert.assigned_by)),
+            ("Assigned", clock.both(alert.assigned_at)),
+        ]
     return [fields(rows)]
 
 
@@ -218,12 +229,20 @@ def acknowledgement(alert: Alert, clock: Clock) -> str:
     return f"By {text(alert.acknowledged_by)}<br/>{clock.both(alert.acknowledged_at)}{note}"
 
 
+def assignment(alert: Alert, clock: Clock) -> str:
+    """The alert's latest assignment: to whom, by whom and when; or that there was none."""
+    if alert.assigned_at is None:
+        return "Never assigned"
+    to = f"To {text(alert.assigned_to)}" if alert.assigned_to else "Unassigned (to no one)"
+    return f"{to}<br/>by {text(alert.assigned_by)}<br/>{clock.both(alert.assigned_at)}"
+
+
 def raised_table(
     alerts: tuple[Alert, ...], clock: Clock, none: str = "This read raised no alert."
 ) -> Flowable:
     if not alerts:
         return Paragraph(escape(none), _BODY)
-    head = ["Alert", "Rule", "Severity", "Raised", "Acknowledgement"]
+    head = ["Alert", "Rule", "Severity", "Raised", "Acknowledgement", "Assignment"]
     body = [
         [
             text(a.alert_id),
@@ -231,13 +250,11 @@ def raised_table(
             text(a.severity),
             clock.both(a.raised_at),
             acknowledgement(a, clock),
+            assignment(a, clock),
         ]
         for a in alerts
     ]
-    cells = [[Paragraph(cell, _SMALL) for cell in row] for row in [head, *body]]
-    table = Table(cells, colWidths=[34 * mm, 30 * mm, 18 * mm, 38 * mm, None], repeatRows=1)
-    table.setStyle(_HEADED)
-    return table
+    return _headed_table(head, body, [34 * mm, 24 * mm, 16 * mm, 34 * mm, 32 * mm, None])
 
 
 def _headed_table(head: list[str], body: list[list[str]], widths: list[Any]) -> Table:

@@ -156,6 +156,36 @@ def test_an_alerts_report_names_the_rule_its_acknowledgement_and_the_reads_gone(
     assert "Not acknowledged: the alert was open" in text_of(render_pdf(open_one, "0" * 64))
 
 
+def test_reports_show_each_alerts_assignment_or_that_it_had_none() -> None:
+    assigned = alert(
+        assigned_to="Dana Duty", assigned_by="Ann (k-op)", assigned_at=AT + timedelta(seconds=60)
+    )
+    unassigned = alert(
+        alert_id="alert-8", assigned_to=None, assigned_by="Bob (k-op2)",
+        assigned_at=AT + timedelta(seconds=70),
+    )  # fmt: skip
+    never = alert(alert_id="alert-9")
+    reads_report = Evidence("read", "e-1", (read(),), GENERATED, (assigned, unassigned, never))
+    text = text_of(render_pdf(reads_report, content_digest(reads_report)))
+    for expected in (
+        "Assignment", "To Dana Duty by Ann (k-op) 2026-07-01 09:16:00 BST (UTC+0100)",
+        "Unassigned (to no one) by Bob (k-op2) 2026-07-01 09:16:10 BST", "Never assigned",
+    ):  # fmt: skip
+        assert expected in text, expected
+    for one, expected in (
+        (
+            assigned,
+            ("Assigned to Dana Duty", "Assigned by Ann (k-op)", "Assigned 2026-07-01 09:16:00"),
+        ),
+        (unassigned, ("Assigned to No one (unassigned)", "Assigned by Bob (k-op2)")),
+        (never, ("Assignment Never assigned",)),
+    ):
+        alerts_report = Evidence("alert", one.alert_id, (read(),), GENERATED, (one,))
+        text = text_of(render_pdf(alerts_report, "0" * 64))
+        for words in expected:
+            assert words in text, words
+
+
 def trail_row(n: int, **changes: Any) -> AuditRecord:
     values: dict[str, Any] = dict(
         id=n, searched_at=AT + timedelta(minutes=n), key_id="k-9", actor="Carl Clerk",
