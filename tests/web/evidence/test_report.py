@@ -172,7 +172,7 @@ def test_reports_show_each_alerts_assignment_or_that_it_had_none() -> None:
         "Unassigned (to no one) by Bob (k-op2) 2026-07-01 09:16:10 BST", "Never assigned",
     ):  # fmt: skip
         assert expected in text, expected
-    for one, expected in (
+    for one, wanted in (
         (
             assigned,
             ("Assigned to Dana Duty", "Assigned by Ann (k-op)", "Assigned 2026-07-01 09:16:00"),
@@ -182,7 +182,7 @@ def test_reports_show_each_alerts_assignment_or_that_it_had_none() -> None:
     ):
         alerts_report = Evidence("alert", one.alert_id, (read(),), GENERATED, (one,))
         text = text_of(render_pdf(alerts_report, "0" * 64))
-        for words in expected:
+        for words in wanted:
             assert words in text, words
 
 
