@@ -18,6 +18,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer
 
 from config.settings import Settings
+from edge.engine.colour import COLOURS
 from edge.manifest import alpr_home
 from edge.video.clip import SHORT_CLIP, build_clip
 from ops.worker import free_port
@@ -153,6 +154,8 @@ async def test_the_edge_worker_publishes_one_event_per_pass_with_crops_and_heart
                     assert previews[event["supersedes"]] < n
             assert sorted(e["plate_text"] for e in finals) == EXPECTED
             assert {e["direction"] for e in finals} == {"approaching"}
+            # Each final has a vehicle image, and the vehicle's colour named from it.
+            assert all(e["vehicle_colour"] in COLOURS for e in finals), finals
             listed = await s3.list_objects_v2(Bucket=bucket)
             stored = {o["Key"] for o in listed.get("Contents", [])}
             for event in finals:
