@@ -14,8 +14,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from edge.config import EngineConfig
 from edge.engine.factory import backend_of
-from edge.engine.openvino_session import OpenVinoSession
+from edge.engine.openvino_session import OpenVinoSession, _core
 from edge.engine.runtime import Backend, choose_providers, choose_runtime, open_session
+from edge.manifest import alpr_home
 
 
 def _names(chosen: list[tuple[str, dict[str, object]]]) -> list[str]:
@@ -127,6 +128,21 @@ def test_openvino_gives_onnxruntimes_outputs_inputs_and_metadata(tmp_path: Path)
     np.testing.assert_allclose(got, expected, atol=0.02)
     with pytest.raises(ValueError, match="output_names=None"):
         session.run(["probs"], {"x": x})
+
+
+def test_a_compiled_model_is_kept_and_a_second_session_gives_the_same_outputs(
+    tmp_path: Path,
+) -> None:
+    path = _small_model(tmp_path / "small.onnx")
+    cache_dir = Path(_core().get_property("CACHE_DIR"))
+    assert cache_dir == alpr_home() / "openvino-cache"
+    x = np.random.default_rng(2).random((1, 3, 8, 8), dtype=np.float32)
+    first = OpenVinoSession(path, precision="f32")
+    before = set(cache_dir.iterdir())
+    assert before, "the compiled model was not kept"
+    second = OpenVinoSession(path, precision="f32")  # loaded from the cache
+    assert set(cache_dir.iterdir()) == before
+    np.testing.assert_array_equal(first.run(None, {"x": x})[0], second.run(None, {"x": x})[0])
 
 
 def test_camera_threads_sharing_an_openvino_model_each_get_their_own_results(
