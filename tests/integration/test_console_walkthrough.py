@@ -4,7 +4,7 @@ time range and camera, export them as CSV and read the file back, put a plate on
 list from its page, see the alert a new read of it raises appear on the alerts page without
 a reload, acknowledge it with a note on its page, assign it to an operator there, take it over
 from the list ("Assign to me") and find it among "my" alerts, read its PDF evidence report
-back, and see each camera's latest image on the cameras page. Each
+and the plate's back, and see each camera's latest image on the cameras page. Each
 page is photographed at 1280x900 and 390x844 (paths printed; under ``ALPR_SCREENSHOTS`` when
 set, else the test's tmp dir).
 
@@ -260,6 +260,16 @@ def test_an_operator_walks_the_console(web: WebStack, page: Page, shots_dir: Pat
     report = text_of(Path(info.value.path()).read_bytes())
     assert PLATE in report and f"Rule that fired {watchlist}" in report
     assert "Acknowledged by test admin" in report and "stopped at gate 0, owner called" in report
+    assert "Assigned to test operator" in report and "Assigned by test admin" in report
+
+    # The whole plate's report, from the plate's page: its reads, this alert, who looked.
+    page.goto(f"{web.url}/plates/{PLATE}")
+    with page.expect_download() as info:
+        page.click("#plate-evidence")
+    report = text_of(Path(info.value.path()).read_bytes())
+    assert f"Plate {PLATE}" in report and "The plate at a glance" in report
+    assert watchlist in report and "To test operator by test admin" in report
+    assert "Who looked at this plate" in report and f"plate: {PLATE}" in report
 
     # The alerts page filtered by the watch list's rule shows its alerts only, acknowledged.
     page.goto(f"{web.url}/alerts")

@@ -254,7 +254,7 @@ def raised_table(
         ]
         for a in alerts
     ]
-    return _headed_table(head, body, [34 * mm, 24 * mm, 16 * mm, 34 * mm, 32 * mm, None])
+    return _headed_table(head, body, [34 * mm, 30 * mm, 16 * mm, 34 * mm, 30 * mm, None])
 
 
 def _headed_table(head: list[str], body: list[list[str]], widths: list[Any]) -> Table:
