@@ -22,11 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from edge.engine.runtime import PRECISIONS
 from edge.manifest import alpr_home
 
 logger = logging.getLogger(__name__)
-
-PRECISIONS = ("auto", "f32")
 
 
 @cache
