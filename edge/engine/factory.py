@@ -6,6 +6,7 @@ import logging
 
 from edge.config import EngineConfig, NoVehicles, SlotOcr, TextPlates, YoloPlates
 from edge.engine.ocr import PlateReader, PpOcrReader
+from edge.engine.openvino_session import native_bf16
 from edge.engine.pipeline import Engine
 from edge.engine.plates import PlateLocator, TextPlateLocator, YoloPlateLocator
 from edge.engine.runtime import Backend
@@ -34,10 +35,13 @@ def build_engine(config: EngineConfig | None = None, store: ModelStore | None = 
 
 
 def backend_of(config: EngineConfig, recognizer: bool = False) -> Backend:
-    """How the configured engine's models run. With precision 'mixed' the text recognizer
-    keeps float32, and with runtime 'auto' then runs on ONNX Runtime (float32 on ONNX
-    Runtime is faster than OpenVINO's with the recognizer's changing input widths)."""
-    if recognizer and config.precision == "mixed":
+    """How the configured engine's models run. The text recognizer keeps float32 with
+    precision 'mixed', and with 'auto' on a CPU without native bfloat16; with runtime
+    'auto' it then runs on ONNX Runtime, whose float32 is faster than OpenVINO's with the
+    recognizer's changing input widths."""
+    if recognizer and (
+        config.precision == "mixed" or (config.precision == "auto" and not native_bf16())
+    ):
         runtime = "onnxruntime" if config.runtime == "auto" else config.runtime
         return Backend(config.threads, config.allow_gpu, runtime, "f32")
     precision = "f32" if config.precision == "f32" else "auto"

@@ -55,6 +55,15 @@ def available() -> bool:
     return True
 
 
+@cache
+def native_bf16() -> bool:
+    """Whether OpenVINO is installed and this CPU computes bfloat16 natively (AMX, AVX-512
+    BF16), where OpenVINO's bfloat16 is two to three times its float32 speed."""
+    if not available():
+        return False
+    return "BF16" in _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
 @dataclass
 class OpenVinoSession:
     """A compiled model with ONNX Runtime's session calls."""

@@ -13,8 +13,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from edge.config import EngineConfig
+from edge.engine import factory
 from edge.engine.factory import backend_of
-from edge.engine.openvino_session import OpenVinoSession, _core
+from edge.engine.openvino_session import OpenVinoSession, _core, native_bf16
 from edge.engine.runtime import Backend, choose_providers, choose_runtime, open_session
 from edge.manifest import alpr_home
 
@@ -75,9 +76,16 @@ def test_a_backend_names_its_bad_field(fields: dict[str, str], message: str) -> 
         Backend(**fields)  # type: ignore[arg-type]
 
 
-def test_precision_auto_runs_every_model_alike_and_mixed_keeps_a_float32_recognizer() -> None:
+@pytest.mark.parametrize("bf16_cpu", [True, False])
+def test_precision_auto_runs_the_recognizer_in_bf16_only_where_the_cpu_computes_it(
+    bf16_cpu: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(factory, "native_bf16", lambda: bf16_cpu)
     config = EngineConfig()
-    assert backend_of(config) == backend_of(config, recognizer=True) == Backend()
+    assert backend_of(config) == Backend()
+    # Without native bfloat16 the recognizer takes ONNX Runtime's faster float32.
+    recognizer = Backend() if bf16_cpu else Backend(0, True, "onnxruntime", "f32")
+    assert backend_of(config, recognizer=True) == recognizer
     bf16 = EngineConfig(precision="bf16")
     assert backend_of(bf16, recognizer=True) == Backend(0, True, "auto", "auto")
     mixed = EngineConfig(precision="mixed")
@@ -87,6 +95,11 @@ def test_precision_auto_runs_every_model_alike_and_mixed_keeps_a_float32_recogni
     assert (
         backend_of(f32) == backend_of(f32, recognizer=True) == Backend(1, True, "openvino", "f32")
     )
+
+
+def test_native_bf16_follows_openvinos_cpu_capabilities() -> None:
+    capabilities = _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    assert native_bf16() is ("BF16" in capabilities)
 
 
 def _small_model(path: Path) -> Path:
