@@ -322,10 +322,12 @@ class EngineConfig(_Section):
     precision: Literal["auto", "bf16", "mixed", "f32"] = Field(
         default="auto",
         description="OpenVINO's arithmetic on CPUs that compute bfloat16 natively (AMX, "
-        "AVX-512 BF16; elsewhere it is always float32): 'auto' (or 'bf16') bfloat16 for every "
-        "model, two to three times float32's speed; 'mixed' bfloat16 for the detectors while "
-        "the text recognizer keeps float32 (on ONNX Runtime when runtime is 'auto'), the "
-        "default before 2026-12; 'f32' float32 everywhere",
+        "AVX-512 BF16; elsewhere it is always float32): 'auto' bfloat16 for every model, two "
+        "to three times float32's speed (on other CPUs the text recognizer runs on ONNX "
+        "Runtime when runtime is 'auto'); 'bf16' the same, the recognizer on OpenVINO on any "
+        "CPU; 'mixed' bfloat16 for the detectors while the text recognizer keeps float32 (on "
+        "ONNX Runtime when runtime is 'auto'), the default before 2026-12; 'f32' float32 "
+        "everywhere",
     )
 
 
