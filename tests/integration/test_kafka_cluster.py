@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from config.settings import Settings
-from tests.integration.private_stack import PrivateKafkaCluster
+from ops.private_stack import PrivateKafkaCluster
 
 PARTITIONS = 6
 MESSAGES = 6_000

@@ -5,7 +5,7 @@ Reads go straight onto the test's ``alpr.plates.detected`` topic in the router's
 the worker's two projections (batch consumers of their own) must store each exactly once in
 both stores, add nothing when the same reads come again, and lose nothing when PostgreSQL and
 Elasticsearch restart in the middle of a load. The restart test stops private instances of
-the stores (``private_stack.PrivateStores``), never the shared ones other tests are using.
+the stores (``ops.private_stack.PrivateStores``), never the shared ones other tests are using.
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from elasticsearch import AsyncElasticsearch
 
 from config.settings import Settings
+from ops.private_stack import PrivateStores
 from ops.worker import WorkerProcess, free_port
 from stores.es_docs import alias_name
 from stores.migrations import migrate
 from streams.codec import SchemaCache, default_schema_cache
 from tests.integration.conftest import require_port
 from tests.integration.kafka_reading import committed
-from tests.integration.private_stack import PrivateStores
 from tests.support.isolated import IsolatedRun
 from tests.support.stores import (
     create_database,

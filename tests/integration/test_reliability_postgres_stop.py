@@ -6,7 +6,7 @@ a worker's connection pool never leaves, so after 30 s the stack SIGKILLed the s
 then started with crash recovery (and the schema registry on it answered 500 meanwhile).
 Now the stack asks for the fast shutdown (SIGINT, as ``pg_ctl stop -m fast``): clients are
 disconnected and the server writes its shutdown checkpoint. Run on a private PostgreSQL
-(``private_stack``), never the shared one.
+(``ops.private_stack``), never the shared one.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
-from tests.integration.private_stack import PrivateStores
+from ops.private_stack import PrivateStores
 
 
 @pytest.fixture
