@@ -248,6 +248,17 @@ class FaustSettings(Section):
         "records can wait this long. Shorter waits cut that tail but cost CPU in fetches: "
         "on 2 cores at 1,000 reads/s with a rate rule, 20 and 100 ms made alerts slower",
     )
+    fetch_hold_ms: int = Field(
+        1000,
+        ge=0,
+        le=10_000,
+        description="Longest time the worker's Kafka consumer holds its next fetch while "
+        "records it fetched are still waiting for Faust to take them (aiokafka's "
+        "prefetch_backoff, 100 ms by default). A fetch sent meanwhile leaves those "
+        "partitions out and can wait the whole fetch_max_wait_ms for the others, their next "
+        "records with it: on a busy machine Faust often takes longer than 100 ms, and the "
+        "alert agent and notifier fell seconds behind so",
+    )
 
 
 class Settings(BaseSettings):

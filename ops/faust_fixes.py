@@ -15,14 +15,17 @@ rebalanced: the survivor starts after them and never sees them.
 Reading again what the fetcher had already delivered is safe: delivery is at-least-once and
 every sink is idempotent.
 
-Fetch wait (bench.alerts with a rule that needs every read): Faust builds its aiokafka
-consumer with ``fetch_max_wait_ms=1500``. aiokafka keeps one fetch in flight per broker and
-leaves out of it the partitions whose records are waiting to be taken; when busy partitions
-come back in every answer, each new fetch holds only idle partitions and waits the full
-1.5 s, and the busy partitions' records wait with it (one run in three took 1.5-4 s per
-alert). :func:`apply` makes the wait a setting, ``ALPR_FAUST__FETCH_MAX_WAIT_MS``; it keeps
-Faust's 1,500 ms by default, because on 2 cores the extra fetches of shorter waits cost
-more than they saved.
+Fetch wait and hold (bench.alerts with a rule that needs every read): Faust builds its
+aiokafka consumer with ``fetch_max_wait_ms=1500``. aiokafka keeps one fetch in flight per
+broker and holds the next one while records it fetched wait to be taken, but only for
+``prefetch_backoff``, 100 ms, which ``AIOKafkaConsumer`` does not let one set. Once Faust
+takes longer than that (a busy machine, a long turn of the event loop), the next fetch
+leaves the busy partitions out, holds only idle ones and waits the full 1.5 s, and the busy
+partitions' records wait with it: 1.5-18 s per alert in 8 of 10 runs. :func:`apply` makes
+the wait a setting, ``ALPR_FAUST__FETCH_MAX_WAIT_MS`` (Faust's 1,500 ms by default: on 2
+cores the extra fetches of shorter waits cost more than they saved), and the hold one,
+``ALPR_FAUST__FETCH_HOLD_MS`` (1,000 ms by default), so that the next fetch waits for Faust
+to take what was fetched and then asks for every partition again.
 
 Queues cleared after the seek (same test): at the end of a recovery Faust resumes the stream
 partitions, seeks them, and only then calls ``flow_control.resume()``, which empties every
@@ -97,9 +100,24 @@ _create_worker_consumer = AIOKafkaConsumerThread._create_worker_consumer
 
 def _create_consumer_with_short_wait(self: Any, transport: Any) -> Any:
     consumer = _create_worker_consumer(self, transport)
+    settings = get_settings().faust
     # Read by AIOKafkaConsumer.start(), where it builds its fetcher (aiokafka 0.14).
-    consumer._fetch_max_wait_ms = get_settings().faust.fetch_max_wait_ms
+    consumer._fetch_max_wait_ms = settings.fetch_max_wait_ms
+    hold_fetches(consumer, settings.fetch_hold_ms / 1000)
     return consumer
+
+
+def hold_fetches(consumer: Any, hold_s: float) -> None:
+    """Make ``consumer``'s fetcher, once started, hold its next fetch up to ``hold_s`` while
+    records it fetched wait to be taken (aiokafka's ``prefetch_backoff``, which
+    ``AIOKafkaConsumer`` does not pass on: the fetcher is built in ``start()``)."""
+    start = consumer.start
+
+    async def start_and_hold() -> None:
+        await start()
+        consumer._fetcher._prefetch_backoff = hold_s
+
+    consumer.start = start_and_hold
 
 
 _transactional_settings = Producer._settings_extra

@@ -1,4 +1,5 @@
-"""The worker's Kafka consumer waits at most ALPR_FAUST__FETCH_MAX_WAIT_MS per fetch."""
+"""The worker's Kafka consumer waits at most ALPR_FAUST__FETCH_MAX_WAIT_MS per fetch and holds
+its next fetch up to ALPR_FAUST__FETCH_HOLD_MS while fetched records wait."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.consumer.fetcher import Fetcher
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 import alpr  # builds the app, which applies the fixes
@@ -15,18 +17,26 @@ from config.settings import get_settings
 from ops import faust_fixes
 
 
-def test_the_workers_consumer_gets_the_configured_fetch_wait(
+async def test_the_workers_consumer_gets_the_configured_fetch_wait(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    built = SimpleNamespace(_fetch_max_wait_ms=1500)  # what Faust builds
+    built = AIOKafkaConsumer()  # what Faust builds (not started)
     monkeypatch.setattr(faust_fixes, "_create_worker_consumer", lambda _self, _t: built)
-    configured = SimpleNamespace(faust=SimpleNamespace(fetch_max_wait_ms=42))
+    configured = SimpleNamespace(faust=SimpleNamespace(fetch_max_wait_ms=42, fetch_hold_ms=250))
     monkeypatch.setattr(faust_fixes, "get_settings", lambda: configured)
     thread: Any = AIOKafkaConsumerThread
     consumer = thread._create_worker_consumer(object(), object())
     assert consumer is built
     assert built._fetch_max_wait_ms == 42
     assert get_settings().faust.fetch_max_wait_ms == 1500  # Faust's own, by default
+    assert get_settings().faust.fetch_hold_ms == 1000  # aiokafka's own is 100
+    await built.stop()
+
+
+def test_aiokafka_still_holds_fetches_by_prefetch_backoff() -> None:
+    # The fix sets a private attribute of the fetcher (tests/integration/
+    # test_faust_fetch_hold.py shows its effect); a newer aiokafka that drops it fails here.
+    assert "backoff=self._prefetch_backoff" in inspect.getsource(Fetcher._proc_fetch_request)
 
 
 def test_aiokafka_still_builds_its_fetcher_from_that_attribute() -> None:
