@@ -32,12 +32,12 @@ from edge.frame_trace import FrameStages, frame_trace, spool_span
 from edge.publish.kafka import EventPublisher
 from edge.publish.spool import Spool
 from ops.layout import Layout
+from ops.private_stack import PrivateStack
 from ops.tracing import Jaeger
 from ops.worker import WorkerProcess, free_port
 from rules.model import WatchlistRule
 from streams import tracing
 from tests.integration.conftest import require_port
-from tests.integration.private_stack import PrivateStack
 from tests.support.isolated import IsolatedRun
 from tests.support.otlp import OtlpReceiver, Span
 from tests.support.streams import create_topics, plate_event_datum
