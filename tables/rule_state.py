@@ -11,6 +11,17 @@ sees them through :class:`StateTable`, which decodes on read and encodes on writ
 one record per plate ever read kept as Python objects, full garbage collections walked all
 of them: at 1,000 reads/s with a rate rule they stopped the worker for 100-230 ms every few
 seconds, growing with the table. Bytes are not tracked by the collector.
+
+A write inside a stream event does not go through Faust's table path (``send_soon`` into the
+producer's buffer): that buffer is drained one message per turn, and once it holds more
+than 100 messages Faust's conductor stops handing out every event of every agent until it
+ebbs. With a rule that writes state for every read (1,000 writes/s), a busy machine kept
+it full: the alert agent and the notifier fell tens of seconds behind. The writes are kept
+in :attr:`StateTable.unsent` and :meth:`StateTable.send_changes` hands them to the worker's
+producer directly, after the event and before it is acknowledged; Faust flushes that
+producer before it commits offsets, as it does for its own changelog writes, so the state
+of a read is in its changelog before the read counts as consumed. Same topic, partition,
+key and value as Faust's own writes: recovery and standbys read them as before.
 """
 
 from __future__ import annotations
@@ -90,11 +101,16 @@ def decode_state(data: bytes) -> PlateRuleState:
 
 class StateTable(MutableMapping[str, PlateRuleState]):
     """A table of encoded states, seen as states. Reads look at this worker's local data
-    (no stream event needed); writes and deletes go through the Faust table, so inside a
-    stream event they reach the changelog partition of that event."""
+    (no stream event needed). A write goes into the local data at once and its changelog
+    record, to the partition the state names (the stream event's), waits in :attr:`unsent`
+    for :meth:`send_changes`. Deletes (rare: expiry works outside streams) go through the
+    Faust table."""
 
     def __init__(self, table: Any) -> None:
         self.table = table
+        #: Changelog records of the writes not yet handed to the producer: (partition, key,
+        #: encoded state), in the order written.
+        self.unsent: list[tuple[int, str, bytes]] = []
 
     def __getitem__(self, key: str) -> PlateRuleState:
         data = self.table.data.get(key)
@@ -103,10 +119,41 @@ class StateTable(MutableMapping[str, PlateRuleState]):
         return decode_state(data)
 
     def __setitem__(self, key: str, state: PlateRuleState) -> None:
-        self.table[key] = encode_state(state)
+        data = encode_state(state)
+        self.table.data[key] = data
+        self.unsent.append((state.partition, key, data))
 
     def __delitem__(self, key: str) -> None:
         del self.table[key]
+
+    async def send_changes(self) -> None:
+        """Hand the changelog records of the writes so far to the worker's producer (not
+        waiting for Kafka: Faust flushes the producer before it commits offsets). Without a
+        started producer (an agent's ``test_context()``) they go through the table's own
+        path, Faust's buffer, as every write once did."""
+        unsent, self.unsent = self.unsent, []
+        if not unsent:
+            return
+        table = self.table
+        producer = table.app.producer
+        if getattr(producer, "_producer", None) is None:
+            for partition, key, data in unsent:
+                table.send_changelog(partition, key, data, value_serializer="raw")
+            return
+        topic = table.changelog_topic
+        name = topic.get_topic_name()
+        for partition, key, data in unsent:
+            key_bytes, _ = topic.prepare_key(key, table.key_serializer)
+            sent = await producer.send(
+                name, key_bytes, data, partition=partition, timestamp=None, headers=None
+            )
+            sent.add_done_callback(self._sent)
+
+    def _sent(self, sent: Any) -> None:
+        # What Faust's own writes do once sent: a RocksDB store keeps the changelog offset
+        # it holds (a memory store ignores it). A failed send is left as Faust leaves its own.
+        if not sent.cancelled() and sent.exception() is None:
+            self.table._on_changelog_sent(sent)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.table.data)

@@ -97,6 +97,12 @@ async def _dead_letter_message(message: Any, event_id: str | None, exc: Exceptio
 Handle = Callable[[Any], Awaitable[list[Alert]]]
 
 
+async def send_state_changes() -> None:
+    """Hand the rule-state writes made so far to the producer (``StateTable.send_changes``)."""
+    await plate_states.send_changes()
+    await camera_states.send_changes()
+
+
 async def _evaluate(stream: Any, handle: Handle) -> Any:
     # One event at a time, as the router does: Stream.take_events in faust-streaming 0.15.3
     # can drop an event from a batch under load, and its ``within`` timer wakes the agent
@@ -107,6 +113,8 @@ async def _evaluate(stream: Any, handle: Handle) -> Any:
         except Exception as exc:  # one bad read costs a dead letter, not the worker
             await _dead_letter(event, exc)
             raised = []
+        # Before the event is acknowledged (at the next one), so before its offset commits.
+        await send_state_changes()
         yield raised
 
 
@@ -197,6 +205,7 @@ async def expire_rule_state(now: float, owned: Collection[int]) -> int:
     """Remove the plate states no rule can need any more (see ``AlertEngine.keep_s``)."""
     if not RULE_BOOK.ready.is_set():
         return 0  # the rule set decides how long state matters
+    await send_state_changes()  # the streams' writes first, so the changelog keeps the order
     return await build_engine().expire_plates(now, owned, delete_outside_stream)
 
 
@@ -213,6 +222,7 @@ async def check_timed_rules(now: float) -> list[Alert]:
     cameras."""
     if not RULE_BOOK.ready.is_set():
         return []
+    await send_state_changes()  # the streams' writes first, so the changelog keeps the order
     return await build_engine().on_timer(now, write_outside_stream)
 
 

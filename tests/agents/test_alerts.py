@@ -37,6 +37,7 @@ from tables.rule_state import (
     PlateRuleState,
     StateTable,
     camera_states,
+    decode_state,
     encode_state,
     plate_states,
     rule_state_by_camera,
@@ -151,6 +152,39 @@ async def test_rate_counts_across_reads_through_the_table(out: Outbox) -> None:
     await put_reads(plate_read(3, seconds=40))
     (alert,) = out.alerts
     assert alert.event_ids == ["ev-1", "ev-2", "ev-3"] and alert.details["count"] == "3"
+
+
+class WorkerProducer:
+    """The worker's started producer, as Faust's ``Producer.send`` is called: records sends."""
+
+    def __init__(self) -> None:
+        self._producer = object()  # started
+        self.sent: list[tuple[str, bytes | None, bytes | None, int | None]] = []
+
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None,
+        timestamp: float | None, headers: Any,
+    ) -> asyncio.Future[Any]:  # fmt: skip
+        self.sent.append((topic, key, value, partition))
+        return asyncio.get_running_loop().create_future()
+
+
+async def test_state_writes_reach_the_producer_as_fausts_own_changelog_records(
+    out: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table: Any = rule_state_by_plate
+    # What Faust's own path (the producer's buffer) makes of a write of this plate.
+    own = table.send_changelog(2, "AB123CD", b"{}", value_serializer="raw").message
+    producer = WorkerProducer()
+    monkeypatch.setattr(table.app, "_producer", producer)
+    use_rules({"type": "rate", "name": "circling", "count": 3, "window": 60})
+    await put_reads(plate_read(1, seconds=0), plate_read(2, seconds=20))
+    assert plate_states.unsent == []  # handed over, each before its event was acknowledged
+    written = rule_state_by_plate.data["AB123CD"]
+    assert [(t, k, p) for t, k, _, p in producer.sent] == [
+        (own.channel.get_topic_name(), own.key, 0), (own.channel.get_topic_name(), own.key, 0)
+    ]  # fmt: skip
+    assert producer.sent[-1][2] == written and len(decode_state(written).sightings) == 2
 
 
 async def test_state_seeded_in_the_table_is_used(out: Outbox) -> None:
