@@ -77,6 +77,10 @@ TRANSIENT_PG_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.SerializationError,
     asyncpg.LockNotAvailableError,
     asyncpg.QueryCanceledError,
+    # A connection whose server was killed mid-operation (SIGKILL, found by `alpr drill
+    # --drill postgres-kill`): "cannot switch to state 15; another operation (2) is in
+    # progress". The pool throws the connection away; the batch is written on a new one.
+    asyncpg.InternalClientError,
 )
 
 #: Errors a row itself causes: it can never be written as it is.
