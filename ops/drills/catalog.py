@@ -20,6 +20,8 @@ from streams.codec import SchemaCache
 MIN_LOAD_S = 6.0
 #: A worker started without the registry crashed about 29 s later before issue 17's fix.
 REGISTRY_OUTAGE_S = 35.0
+#: How long the registry (its schemas in PostgreSQL) may take to serve after PostgreSQL.
+REGISTRY_HEAL_S = 60.0
 
 
 @dataclass
@@ -103,7 +105,23 @@ class PostgresKill(Drill):
         ctx.stack.private.kill("postgres")
         await asyncio.sleep(ctx.outage_s)
         await asyncio.to_thread(ctx.stack.private.start, "postgres")
+        await self._registry_back(ctx)
         return time.monotonic()
+
+    async def _registry_back(self, ctx: DrillContext) -> None:
+        """The registry keeps its schemas in PostgreSQL: wait until it serves again; one
+        that still answers errors after ``REGISTRY_HEAL_S`` is restarted, and noted."""
+        deadline = time.monotonic() + REGISTRY_HEAL_S
+        while not await asyncio.to_thread(ctx.stack.registry_serving):
+            if time.monotonic() > deadline:
+                ctx.notes.append(
+                    f"the registry still failed {REGISTRY_HEAL_S:.0f}s after PostgreSQL was "
+                    "back (HTTP 500, its connections broken): restarted"
+                )
+                await asyncio.to_thread(ctx.stack.private.stop, "registry")
+                await asyncio.to_thread(ctx.stack.private.start, "registry")
+                return
+            await asyncio.sleep(2)
 
 
 class ElasticsearchDown(Drill):

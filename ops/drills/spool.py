@@ -79,10 +79,10 @@ class SpoolDiskFull(Drill):
             recovered = time.monotonic()
             await feeding
             deadline = time.monotonic() + 120
-            while publisher.spool.depth() and time.monotonic() < deadline:
+            while publisher.spool.depth() > 0 and time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
-            if publisher.spool.depth():
-                ctx.notes.append(f"{publisher.spool.depth()} events left in the spool")
+            if depth := publisher.spool.depth():  # negative: its count went wrong
+                ctx.notes.append(f"the spool's depth is {depth} once drained")
         finally:
             stopping.set()
             stop.set()
@@ -111,6 +111,7 @@ class SpoolDiskFull(Drill):
                 spools.event(raw, datum["camera_id"], "PlateEvent", datum)
             except Exception as exc:  # what would end a camera's thread
                 ctx.crashed.append(f"camera thread: {exc!r} at event {n}")
+                ctx.notes.append(f"{len(ids) - n} events never spooled: the feeding stopped")
                 break
             ctx.sent.acked.add(event_id)
             time.sleep(pause)

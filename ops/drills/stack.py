@@ -21,6 +21,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from ops import probes
 from ops.private_stack import PrivateStack, kafka_port_names
 from ops.worker import ROOT, WorkerProcess, free_port
 from streams.codec import SchemaCache
@@ -76,6 +77,14 @@ class DrillStack:
             "ALPR_KAFKA__REPLICATION_FACTOR": str(self.brokers),
             "ALPR_KAFKA__PARTITIONS": str(PARTITIONS),
         }
+
+    def registry_serving(self) -> bool:
+        """Whether the registry answers a request that reads its storage."""
+        try:
+            probes.registry(self.layout.url("registry"))
+        except probes.ProbeError:
+            return False
+        return True
 
     def start(self) -> None:
         """Start the services and create the stores' tables and index template."""
