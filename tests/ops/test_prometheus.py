@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,17 @@ import yaml
 
 from edge.cameras import TARGETS_DIR_ENV
 from ops import probes, scrape_targets
-from ops.layout import Layout
-from ops.monitoring import RULE_TESTS_DIR, RULES_DIR, Alertmanager, Prometheus, targets_dir
+from ops.layout import DEFAULT_PORTS, Layout
+from ops.monitoring import (
+    HEAD_BLOCK,
+    PROMETHEUS_MEMORY_LIMIT,
+    RULE_TESTS_DIR,
+    RULES_DIR,
+    Alertmanager,
+    Prometheus,
+    targets_dir,
+)
+from ops.worker import free_port
 
 
 def promtool() -> str:
@@ -88,6 +98,38 @@ def test_the_generated_configuration_is_valid(tmp_path: Path) -> None:
     prometheus = Prometheus(Layout(root=tmp_path))
     prometheus.prepare()
     assert "SUCCESS" in run_promtool("check", "config", str(prometheus.config_path))
+
+
+def test_prometheus_starts_with_its_memory_settings(tmp_path: Path) -> None:
+    """Its launch (a soft memory limit, a hidden flag for shorter head blocks) is one the
+    installed Prometheus accepts: it starts and answers."""
+    port = free_port()
+    prometheus = Prometheus(Layout(root=tmp_path, ports={**DEFAULT_PORTS, "prometheus": port}))
+    prometheus.install()
+    prometheus.prepare()
+    config = json.loads(prometheus.config_path.read_text())
+    del config["alerting"]  # none of its alerts for the stack's Alertmanager
+    prometheus.config_path.write_text(json.dumps(config))
+    launch = prometheus.launch()
+    assert f"--storage.tsdb.min-block-duration={HEAD_BLOCK}" in launch.argv
+    assert launch.env["GOMEMLIMIT"] == PROMETHEUS_MEMORY_LIMIT
+    log = tmp_path / "prometheus.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(launch.argv, cwd=launch.cwd, env=launch.env, stdout=out,
+                                   stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert "ready" in prometheus.probe()
+                break
+            except probes.ProbeError:
+                assert process.poll() is None, log.read_text()[-3000:]
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.5)
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 def test_the_alertmanager_configuration_is_valid(tmp_path: Path) -> None:
