@@ -1,8 +1,9 @@
 """The ``tracing`` section (``ALPR_TRACING__*``): where OpenTelemetry spans go, how many traces
 are kept, and how much a process may hold back while the collector is slow or away.
 
-Tracing is off until ``endpoint`` is set; then every stage a plate read passes (edge publish,
-router, rule feed, alert agent, notifier, projections) and every web request records a span,
+Tracing is off until ``endpoint`` is set; then every stage a plate read passes (the edge's
+frame, detection, OCR, spool and publish, router, rule feed, alert agent, notifier,
+projections) and every web request records a span,
 and the spans of one read join one trace through the ``traceparent`` header of its Kafka
 messages (``streams.tracing``).
 """
@@ -28,7 +29,7 @@ class TracingSettings(Section):
         ge=0.0,
         le=1.0,
         description="Share of new traces kept, decided where a trace starts (an edge's "
-        "publish, a web request); every later stage follows that decision",
+        "frame, a web request); every later stage follows that decision",
     )
     queue_size: int = Field(
         default=4096,

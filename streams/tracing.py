@@ -1,7 +1,8 @@
 """Traces of a plate read's way through the platform: OpenTelemetry spans, one per stage, joined
 into one trace per event by the W3C ``traceparent`` header of its Kafka messages.
 
-The edge starts a read's trace when it publishes the event and sends the context in the
+The edge starts a read's trace at the frame that completed it (``edge.frame_trace``), spools
+the context with the event, and its publish continues it and sends the context in the
 message's headers; the router continues it (or starts one, for an event that came without),
 and writes its own span's context into the headers of the read it sends; the rule feed, the
 alert agent, the notifier and the projections continue the trace of each message they take,
