@@ -81,10 +81,17 @@ class Spool:
                         f"{self.path.name}: {self._items} items, {self._bytes} bytes; "
                         f"cap {self.max_items} items, {self.max_bytes} bytes"
                     )
-            cursor = self._db.execute(
-                "INSERT INTO items (key, value, meta, evictable) VALUES (?, ?, ?, ?)",
-                (key, value, meta, int(evictable)),
-            )
+            try:
+                cursor = self._db.execute(
+                    "INSERT INTO items (key, value, meta, evictable) VALUES (?, ?, ?, ?)",
+                    (key, value, meta, int(evictable)),
+                )
+            except sqlite3.OperationalError as exc:
+                # A full disk is a full spool: the caller's policy holds the item back
+                # (a final event waits for room) instead of its thread dying on it.
+                if exc.sqlite_errorcode != sqlite3.SQLITE_FULL:
+                    raise
+                raise SpoolFull(f"{self.path.name}: the disk is full ({exc})") from exc
             self._items += 1
             self._bytes += len(value)
             return int(cursor.lastrowid or 0)
@@ -138,11 +145,27 @@ class Spool:
         return [Item(int(seq), str(key), bytes(value), str(meta)) for seq, key, value, meta in rows]
 
     def ack(self, items: list[Item]) -> None:
-        """Remove items the receiver has acknowledged."""
+        """Remove items the receiver has acknowledged. If the removal cannot be written (a
+        full disk), nothing is removed and the error is raised: the items are sent again
+        later (the receiver drops the copies by event id)."""
         with self._lock:
             self._db.execute("BEGIN")
-            self._delete([i.seq for i in items])
-            self._db.execute("COMMIT")
+            try:
+                self._delete([i.seq for i in items])
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        """Undo the open transaction and count the items again (the counts followed the
+        deletes that are undone now)."""
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+        count, size = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(value)), 0) FROM items"
+        ).fetchone()
+        self._items, self._bytes = int(count), int(size)
 
     def reject(self, item: Item, reason: str) -> None:
         """Set aside an item that can never be sent (kept for inspection, not retried)."""

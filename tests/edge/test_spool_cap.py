@@ -99,3 +99,23 @@ def test_previews_and_heartbeats_give_way_and_crops_that_do_not_fit_are_counted(
     assert spools.crop("a.jpg", b"x" * 1000, {}, "plate")
     assert not spools.crop("b.jpg", b"x" * 100, {}, "vehicle")
     assert _value(metrics, "alpr_edge_spool_dropped_total", spool="crops", kind="vehicle") == 1
+
+
+def _fill_database(spool: Spool) -> None:
+    """Cap the spool's file at its current pages: SQLite's own "database or disk is full",
+    as on a full disk."""
+    pages = spool._db.execute("PRAGMA page_count").fetchone()[0]
+    spool._db.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def test_a_full_disk_is_a_full_spool(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db")
+    spool.put("k", b"e1" * 2000)
+    _fill_database(spool)
+    with pytest.raises(SpoolFull, match="disk is full"):
+        spool.put("k", b"e2" * 4000)
+    assert (spool.depth(), spool.size()) == (1, 4000)
+    spool.ack(spool.peek(1))  # the sender makes room
+    spool._db.execute("PRAGMA max_page_count = 1000000")  # and the disk has room again
+    spool.put("k", b"e2" * 4000)
+    assert (spool.depth(), spool.size()) == (1, 8000)
