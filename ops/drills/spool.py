@@ -3,9 +3,10 @@
 The spool (``edge.publish.spool``, SQLite) lies on a small tmpfs of its own; events go in
 through the edge's own policy for a final plate event (``CappedSpools.event``, as a camera's
 thread puts them) and out through its publisher (``EventPublisher``) to the drill's raw
-topic. A third of the way in, a file takes every free byte of the tmpfs; after ``--outage``
-seconds it is removed. Every event must still reach the stores, and the camera's feeding
-must not fail. Mounting a tmpfs needs root; elsewhere the drill says so and fails.
+topic, which sends nothing until the disk has room again (an uplink outage meanwhile), so the
+spool must grow. A third of the way in, a file takes every free byte of the tmpfs; after
+``--outage`` seconds it is removed. Every event must still reach the stores, and the camera's
+feeding must not fail. Mounting a tmpfs needs root; elsewhere the drill says so and fails.
 
 The edge is imported inside the drill only: autodiscovery imports this module in every core
 worker, which must not load the edge.
@@ -68,14 +69,17 @@ class SpoolDiskFull(Drill):
         spools = CappedSpools(publisher, None, EdgeMetrics(), stopping)  # type: ignore[arg-type]
         third = threading.Event()
         stop = asyncio.Event()
-        sender = asyncio.create_task(publisher.run(stop))
         feeding = asyncio.create_task(asyncio.to_thread(self._feed, ctx, spools, third))
+        # The uplink is down until the disk has room again: the spool must grow into it.
+        sender: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        sender.set_result(None)
         try:
             await asyncio.to_thread(third.wait)
             filler = _fill(fs)
             ctx.notes.append(f"spool disk filled ({filler.stat().st_size // 1024} KiB filler)")
             await asyncio.sleep(ctx.outage_s)
             filler.unlink()
+            sender = asyncio.ensure_future(publisher.run(stop))
             recovered = time.monotonic()
             await feeding
             deadline = time.monotonic() + 120
