@@ -92,7 +92,7 @@ class OpenVinoSession:
             )
             for port in self.compiled.inputs
         ]
-        self._metadata = _onnx_metadata(self.model)
+        self._metadata = _onnx_metadata(graph)
 
     @property
     def inference_precision(self) -> str:
@@ -117,13 +117,10 @@ class OpenVinoSession:
         return [np.array(results[port], copy=True) for port in self.compiled.outputs]
 
 
-def _onnx_metadata(model: Path | bytes) -> dict[str, str]:
-    """The ONNX file's metadata (e.g. a recognizer's character list)."""
-    import onnx
-
-    proto = (
-        onnx.load_from_string(model)
-        if isinstance(model, bytes)
-        else onnx.load(str(model), load_external_data=False)
-    )
-    return {entry.key: entry.value for entry in proto.metadata_props}
+def _onnx_metadata(graph: Any) -> dict[str, str]:
+    """The ONNX file's metadata (e.g. a recognizer's character list), which OpenVINO's
+    reader keeps under the model's ``framework`` run-time info."""
+    if not graph.has_rt_info(["framework"]):
+        return {}
+    entries = graph.get_rt_info(["framework"]).astype(dict)
+    return {str(key): value.astype(str) for key, value in entries.items()}
