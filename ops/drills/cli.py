@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sys
 import tempfile
 import textwrap
@@ -98,6 +99,7 @@ async def run_drills(
             say(f"kept: the private stack in {stack.private.root}, workers in {workdir}")
         else:
             await asyncio.to_thread(stack.close)
+            shutil.rmtree(workdir, ignore_errors=True)
     return results
 
 
