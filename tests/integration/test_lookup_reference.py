@@ -199,6 +199,9 @@ async def test_migration_0003_on_a_database_with_reads(settings: Settings, uniqu
     try:
         assert [m.version for m in plan(tmp_path.glob("*.sql"), "native")] == [1, 2]
         await migrate(conn, tmp_path)
+        # Today's writer also writes the vehicle's colour (0012, ADD COLUMN IF NOT EXISTS):
+        # that column comes first here; 0003 reads only the plates.
+        await conn.execute("ALTER TABLE plate_reads ADD COLUMN vehicle_colour text")
         assert await load_pg(fresh, old) == 300
         report = await migrate(conn)
         assert report.applied[0] == "0003_lookup.sql"  # and any later ones
