@@ -27,6 +27,19 @@ def _avro(record: str, topic: str) -> AvroCodec:
     return AvroCodec(record, subject=value_subject(topic))
 
 
+def record_topic(name: str, record: type[faust.Record]) -> faust.TopicT:
+    """A topic of one contract record (Avro, its schema named as the record's class) keyed
+    by an id in UTF-8: the operators' events (assignments, acknowledgements, corrections)."""
+    return app.topic(
+        name,
+        key_type=str,
+        value_type=record,
+        key_serializer="raw",
+        value_serializer=_avro(record.__name__, name),
+        internal=True,
+    )
+
+
 _large = {"max.message.bytes": str(_names.max_message_bytes)}
 
 plates_raw: faust.TopicT = app.topic(

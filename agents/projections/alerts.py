@@ -23,41 +23,24 @@ import faust
 from agents.alerting.topics import alerts
 from agents.deadletters.letters import dead_letter_for
 from agents.emit import send_dead_letter
+from agents.topics import record_topic
 from alpr import app
 from config.settings import get_settings
 from stores.alert_acknowledgements import apply_acknowledgement
 from stores.alert_assignments import apply_assignment
 from stores.alerts_writer import AlertWriter, is_transient
 from streams.alert import Alert
-from streams.codec import AvroCodec, value_subject
 from streams.failures import ProcessingError, Reason, Stage
 from streams.records import AlertAcknowledgement, AlertAssignment
 from streams.retry import Backoff, retry_until_done
 
 log = logging.getLogger(__name__)
 
-_assigned_topic = get_settings().topics.assigned
-_acknowledged_topic = get_settings().topics.acknowledged
-
+_topics = get_settings().topics
 #: Operators' assignments of alerts (sent by ``web.api.assignments``).
-alert_assignments: faust.TopicT = app.topic(
-    _assigned_topic,
-    key_type=str,
-    value_type=AlertAssignment,
-    key_serializer="raw",
-    value_serializer=AvroCodec("AlertAssignment", subject=value_subject(_assigned_topic)),
-    internal=True,
-)
-
+alert_assignments: faust.TopicT = record_topic(_topics.assigned, AlertAssignment)
 #: Operators' acknowledgements of alerts (sent by ``web.api.acknowledgements``).
-alert_acknowledgements: faust.TopicT = app.topic(
-    _acknowledged_topic,
-    key_type=str,
-    value_type=AlertAcknowledgement,
-    key_serializer="raw",
-    value_serializer=AvroCodec("AlertAcknowledgement", subject=value_subject(_acknowledged_topic)),
-    internal=True,
-)
+alert_acknowledgements: faust.TopicT = record_topic(_topics.acknowledged, AlertAcknowledgement)
 
 
 async def _stored(

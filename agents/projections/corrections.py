@@ -22,28 +22,19 @@ from elasticsearch import AsyncElasticsearch
 
 from agents.deadletters.letters import dead_letter_for
 from agents.emit import send_dead_letter
+from agents.topics import record_topic
 from alpr import app
 from config.settings import get_settings
 from stores import alerts_writer, es_writer
 from stores.corrections_writer import apply_correction
 from stores.es_corrections import apply_correction_es
-from streams.codec import AvroCodec, value_subject
 from streams.failures import ProcessingError, Reason, Stage
 from streams.records import ReadCorrection
 from streams.retry import Backoff, retry_until_done
 
 log = logging.getLogger(__name__)
 
-_topic_name = get_settings().topics.corrected
-
-read_corrections: faust.TopicT = app.topic(
-    _topic_name,
-    key_type=str,
-    value_type=ReadCorrection,
-    key_serializer="raw",
-    value_serializer=AvroCodec("ReadCorrection", subject=value_subject(_topic_name)),
-    internal=True,
-)
+read_corrections: faust.TopicT = record_topic(get_settings().topics.corrected, ReadCorrection)
 
 
 class CorrectionStores:
