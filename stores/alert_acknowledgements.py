@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from stores.alert_events import Replayed, replay_events
-from stores.rows import rows_changed
+from stores.rows import made_by, rows_changed
 from streams.codec import AvroSchema, SchemaCache, decode
 from streams.records import AlertAcknowledgement
 
@@ -35,9 +35,8 @@ ON CONFLICT (alert_id) DO UPDATE
 SCHEMA = AvroSchema.named("AlertAcknowledgement")
 
 
-def acknowledged_by(acknowledgement: AlertAcknowledgement) -> str:
-    """Who acknowledged, as the stores keep it: the key's owner and id."""
-    return f"{acknowledgement.owner} ({acknowledgement.key_id})"
+#: Who did it, as the stores keep it.
+acknowledged_by = made_by
 
 
 async def apply_acknowledgement(db: Any, acknowledgement: AlertAcknowledgement) -> int:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from stores.alert_events import Replayed, replay_events
-from stores.rows import rows_changed
+from stores.rows import made_by, rows_changed
 from streams.codec import AvroSchema, SchemaCache, decode
 from streams.records import AlertAssignment
 
@@ -31,9 +31,8 @@ ON CONFLICT (alert_id) DO UPDATE
 SCHEMA = AvroSchema.named("AlertAssignment")
 
 
-def assigned_by(assignment: AlertAssignment) -> str:
-    """Who made an assignment, as the stores keep it: the key's owner and id."""
-    return f"{assignment.owner} ({assignment.key_id})"
+#: Who did it, as the stores keep it.
+assigned_by = made_by
 
 
 async def apply_assignment(db: Any, assignment: AlertAssignment) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stores.rows import rows_changed
+from stores.rows import made_by, rows_changed
 from streams.plates import search_key
 from streams.records import ReadCorrection
 
@@ -32,9 +32,8 @@ INSERT INTO plate_keys (plate, search_key) VALUES ($1, $2) ON CONFLICT DO NOTHIN
 TABLES = ("plate_reads", "retained_reads")
 
 
-def corrected_by(correction: ReadCorrection) -> str:
-    """Who corrected a read, as the stores keep it: the key's owner and id."""
-    return f"{correction.owner} ({correction.key_id})"
+#: Who did it, as the stores keep it.
+corrected_by = made_by
 
 
 async def apply_correction(pool: Any, correction: ReadCorrection) -> int:

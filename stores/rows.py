@@ -25,6 +25,12 @@ def rows_changed(status: str) -> int:
     return int(str(status).rsplit(" ", 1)[-1])
 
 
+def made_by(action: Any) -> str:
+    """Who did an operator's action (a correction, assignment, acknowledgement), as the
+    stores keep it: the API key's owner and id."""
+    return f"{action.owner} ({action.key_id})"
+
+
 def _box(box: Mapping[str, int] | None) -> list[int] | None:
     if box is None:
         return None
