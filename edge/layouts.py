@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -253,14 +254,20 @@ def _with_words(line: str, words: Mapping[str, Sequence[str]] | None) -> str:
 
 
 @cache
+def _shipped_data() -> dict[str, Any]:
+    """``edge/layouts.yaml`` as plain data, read once."""
+    return dict(yaml.safe_load(LAYOUTS_FILE.read_text(encoding="utf-8")))
+
+
+@cache
 def shipped_book() -> LayoutBook:
     """The layouts shipped in ``edge/layouts.yaml``."""
-    data = yaml.safe_load(LAYOUTS_FILE.read_text(encoding="utf-8"))
+    data = _shipped_data()
     return build_book(data["regions"], data.get("groups", {}), shipped_words())
 
 
 @cache
 def shipped_words() -> dict[str, tuple[str, ...]]:
     """The word sets of ``edge/layouts.yaml`` (``$name`` in a layout line)."""
-    data = yaml.safe_load(LAYOUTS_FILE.read_text(encoding="utf-8"))
-    return {str(k): tuple(map(str, v)) for k, v in (data.get("words") or {}).items()}
+    words = _shipped_data().get("words") or {}
+    return {str(k): tuple(map(str, v)) for k, v in words.items()}
