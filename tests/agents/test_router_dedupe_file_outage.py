@@ -42,6 +42,14 @@ def router_on_a_full_disk(
     return routing.Harness(settings, cache, sent, seen), seen
 
 
+def router_on_a_broken_file(
+    path: Path, settings: RouterSettings, cache: SchemaCache, sent: Any
+) -> tuple[routing.Harness, DiskSeenEvents]:
+    corrupt(path, routing.CHANGELOG)
+    seen = DiskSeenEvents(path, routing.CHANGELOG, backoff=Backoff(0, 0))
+    return routing.Harness(settings, cache, sent, seen), seen
+
+
 async def wait_until(condition: Any, timeout: float = 5.0) -> None:
     for _ in range(int(timeout / 0.01)):
         if condition():
@@ -102,10 +110,9 @@ async def test_a_file_broken_for_good_is_restored_in_full_before_the_next_batch(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    path = tmp_path / "seen.sqlite3"
-    corrupt(path, routing.CHANGELOG)
-    seen = DiskSeenEvents(path, routing.CHANGELOG, backoff=Backoff(0, 0))
-    harness = routing.Harness(router_settings, schema_cache, sent, seen)
+    harness, seen = router_on_a_broken_file(
+        tmp_path / "seen.sqlite3", router_settings, schema_cache, sent
+    )
 
     async def read_changelog(
         bootstrap: str, topic: str, starts: Mapping[int, int | None], apply: Any
@@ -137,10 +144,9 @@ async def test_a_broken_file_found_by_a_lookup_costs_no_event(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    path = tmp_path / "seen.sqlite3"
-    corrupt(path, routing.CHANGELOG)
-    seen = DiskSeenEvents(path, routing.CHANGELOG, backoff=Backoff(0, 0))
-    harness = routing.Harness(router_settings, schema_cache, sent, seen)
+    harness, seen = router_on_a_broken_file(
+        tmp_path / "seen.sqlite3", router_settings, schema_cache, sent
+    )
 
     async def empty_changelog(
         bootstrap: str, topic: str, starts: Mapping[int, int | None], apply: Any
