@@ -63,9 +63,19 @@ def declared_topics() -> list[faust.TopicT]:
     return [found[key] for key in sorted(found)]
 
 
+def changelog_topics() -> list[faust.TopicT]:
+    """The changelog topic of every Faust table of the app, as Faust itself declares it
+    (partitions, compaction, retention)."""
+    return [table.changelog_topic for table in app.tables.values()]
+
+
 @bootstrap_step("kafka topics", order=10)
 async def create_topics(settings: Settings) -> str:
-    topics = declared_topics()
+    """The contract's topics and every table's changelog. A worker declares its tables'
+    changelogs itself at start, but its group may be assigned before the new topic is in the
+    cluster's metadata; a global table's then made Faust's assignor fail and the worker wait
+    for ever (issue 17's registry-down drill). Made here, they exist before any worker."""
+    topics = [*declared_topics(), *changelog_topics()]
     for topic in topics:
         await retry(f"declare topic {topic.get_topic_name()}", topic.maybe_declare)
     names = ", ".join(t.get_topic_name() for t in topics)
