@@ -41,19 +41,33 @@ only inside transactions, and has no setting for it. :func:`apply` gives it the 
 ``kafka.producer_acks`` and ``kafka.producer_idempotence`` (every in-sync replica and
 idempotent by default), as the batch services' producers have: a send retried after a
 broker's death adds no copy (Faust's transactional producers keep their own).
+
+Topics declared before they are seen (issue 17's registry-down drill): a worker creates its
+tables' changelogs at start and subscribes to them right after; the creation returns before
+every broker serves the new topic. When the group leader's assignment ran in between, Faust's
+assignor found the global table's changelog without partitions ("Ignoring missing topic") and
+failed on it (``KeyError``); aiokafka then pauses the group until the error is taken with
+``getmany``, which Faust never calls, and the worker waited for ever. :func:`apply` makes a
+declaration return only once the cluster's metadata shows the topic with a leader for every
+partition (waited out with backoff, reported every ``DECLARE_REPORT_EVERY`` attempts).
+``alpr bootstrap`` creating the changelogs beforehand is the first remedy; this one covers a
+worker started without it (a new table, a new app id).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import TopicPartition
+from faust.topics import Topic
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Producer
 from mode.utils.queues import FlowControlEvent
 
 from config.settings import get_settings
+from streams.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +143,43 @@ def _producer_settings(self: Any) -> Mapping[str, Any]:
     return get_settings().kafka.producer_options()
 
 
+_declare = Topic.declare
+#: How often the wait for a declared topic says it is still waiting (attempts).
+DECLARE_REPORT_EVERY = 10
+DECLARE_BACKOFF = Backoff(first_s=0.05, max_s=2.0)
+
+
+async def _declare_and_wait(self: Any) -> None:
+    await _declare(self)
+    if self.app.conf.topic_allow_declare:
+        producer = await self._get_producer()
+        await wait_until_served(producer._ensure_producer().client, list(self.topics))
+
+
+def unserved(cluster: Any, topics: list[str]) -> list[str]:
+    """Those of ``topics`` that ``cluster`` (aiokafka's ``ClusterMetadata``) does not show
+    with a leader for every partition."""
+    missing = []
+    for topic in topics:
+        partitions = cluster.partitions_for_topic(topic) or set()
+        led = cluster.available_partitions_for_topic(topic) or set()
+        if not partitions or led != partitions:
+            missing.append(topic)
+    return missing
+
+
+async def wait_until_served(client: Any, topics: list[str]) -> None:
+    """Return once the cluster's metadata (asked through aiokafka's ``client``) shows each of
+    ``topics`` with a leader for every partition."""
+    for attempt, pause in enumerate(DECLARE_BACKOFF.pauses()):
+        missing = unserved(await client.fetch_all_metadata(), topics)
+        if not missing:
+            return
+        if attempt % DECLARE_REPORT_EVERY == DECLARE_REPORT_EVERY - 1:
+            log.warning("declared topics not in the cluster's metadata yet: %s", missing)
+        await asyncio.sleep(pause)
+
+
 def apply() -> None:
     """Install the fixes (idempotent)."""
     thread_class: Any = AIOKafkaConsumerThread
@@ -140,4 +191,6 @@ def apply() -> None:
     flow_class.resume = _resume
     producer_class: Any = Producer
     producer_class._settings_extra = _producer_settings
+    topic_class: Any = Topic
+    topic_class.declare = _declare_and_wait
     setattr(thread_class, _APPLIED_FLAG, True)

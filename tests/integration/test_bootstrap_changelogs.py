@@ -15,10 +15,12 @@ import subprocess
 import sys
 import uuid
 
+from aiokafka import AIOKafkaClient
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from config.settings import Settings
+from ops.faust_fixes import unserved
 from ops.worker import ROOT
 from tests.integration.conftest import require_port
 from tests.support.streams import delete_topics
@@ -76,3 +78,25 @@ async def test_bootstrap_creates_every_tables_changelog(settings: Settings) -> N
             assert "compact" in policy, (topic, policy)
     finally:
         await delete_topics(bootstrap, list(changelogs))
+
+
+async def test_a_topic_the_worker_declares_is_served_when_the_declaration_returns(
+    settings: Settings,
+) -> None:
+    """What the worker does for its tables' changelogs before it subscribes to them."""
+    from alpr import app
+
+    bootstrap = settings.kafka.bootstrap_servers
+    require_port(bootstrap, "Kafka")
+    name = f"alpr-test-declared-{uuid.uuid4().hex[:8]}-changelog"
+    topic = app.topic(name, partitions=PARTITIONS, internal=True, compacting=True)
+    await app.maybe_start_producer()
+    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+    await client.bootstrap()
+    try:
+        await topic.declare()
+        assert unserved(await client.fetch_all_metadata(), [name]) == []
+    finally:
+        await client.close()
+        await app.producer.stop()
+        await delete_topics(bootstrap, [name])
