@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from stores.migrations import SchemaBehind, require_current
 from stores.rows import rows_changed
 from streams.alert import Alert
 
@@ -35,6 +36,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.InterfaceError,
+    # The schema lacks a migration: waited for until `alpr bootstrap` (named in /health).
+    SchemaBehind,
 )
 
 
@@ -82,6 +85,12 @@ class AlertWriter:
                     self.dsn, min_size=1, max_size=self.pool_max, command_timeout=60
                 )
                 assert pool is not None  # create_pool only returns None when not awaited
+                try:
+                    async with pool.acquire() as conn:
+                        await require_current(conn)  # SchemaBehind, not a missing column
+                except BaseException:
+                    await pool.close()
+                    raise
                 self._pool = pool
             return self._pool
 

@@ -21,6 +21,8 @@ from typing import Literal
 
 import asyncpg
 
+from streams.failures import Unavailable
+
 #: Inside the package (and its package data), so an installed copy has them too.
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations_sql"
 
@@ -69,6 +71,20 @@ class Migration:
 
 class MigrationError(RuntimeError):
     """Migration files that cannot be applied as they are, with what is wrong."""
+
+
+class SchemaBehind(Unavailable):
+    """PostgreSQL's schema lacks migrations this code needs (a deployment that skipped
+    ``alpr bootstrap``): its writes would fail on a missing column or table. A writer waits
+    for it as for an outage of PostgreSQL, with this message in ``/health``."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(
+            "postgres",
+            f"the schema is behind the code: migration(s) {', '.join(missing)} not applied; "
+            "run `alpr bootstrap`",
+        )
+        self.missing = missing
 
 
 def parse_name(path: Path) -> Migration:
@@ -197,3 +213,20 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
         return MigrationReport(mode, applied, len(done))
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+
+
+async def pending(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migrations of ``directory`` not applied to ``conn``'s database (all of them
+    before the first ``alpr bootstrap``)."""
+    mode = await storage_mode(conn) or await detect_mode(conn)
+    done: set[int] = set()
+    if await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
+        done = {row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+    return [m for m in plan(migration_files(directory), mode) if m.version not in done]
+
+
+async def require_current(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> None:
+    """Raise :class:`SchemaBehind` naming the migrations ``conn``'s database lacks."""
+    missing = await pending(conn, directory)
+    if missing:
+        raise SchemaBehind([m.path.name for m in missing])

@@ -22,7 +22,7 @@ from typing import Protocol
 import asyncpg
 
 from stores.copy_rows import COPY_COLUMNS, COPY_HEADER, COPY_TRAILER, CopyRow
-from stores.migrations import StorageMode, storage_mode
+from stores.migrations import SchemaBehind, StorageMode, require_current, storage_mode
 from stores.partitions import ensure_partitions, existing_days, utc_day
 from stores.rows import COLUMNS, Row
 
@@ -81,6 +81,8 @@ TRANSIENT_PG_ERRORS: tuple[type[BaseException], ...] = (
     # --drill postgres-kill`): "cannot switch to state 15; another operation (2) is in
     # progress". The pool throws the connection away; the batch is written on a new one.
     asyncpg.InternalClientError,
+    # The schema lacks a migration: waited for until `alpr bootstrap` (named in /health).
+    SchemaBehind,
 )
 
 #: Errors a row itself causes: it can never be written as it is.
@@ -217,14 +219,17 @@ class PgReadWriter:
                     command_timeout=120,
                 )
                 assert pool is not None  # create_pool only returns None when not awaited
-                async with pool.acquire() as conn:
-                    mode = await storage_mode(conn)
-                    if mode is None:
-                        await pool.close()
-                        raise RuntimeError("plate_reads does not exist: run `alpr db migrate`")
-                    self._mode = mode
-                    if mode == "native":
-                        self._days = await existing_days(conn)
+                try:
+                    async with pool.acquire() as conn:
+                        await require_current(conn)  # SchemaBehind, not a missing column
+                        mode = await storage_mode(conn)
+                        assert mode is not None  # recorded by the first migration
+                        self._mode = mode
+                        if mode == "native":
+                            self._days = await existing_days(conn)
+                except BaseException:
+                    await pool.close()
+                    raise
                 self._pool = pool
             return self._pool
 
