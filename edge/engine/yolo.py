@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from edge.engine.detections import Detections
 from edge.engine.geometry import Image, letterbox
+from edge.engine.image_input import BGR_INPUT, take_bgr_bytes
 from edge.engine.runtime import Backend, open_session
 from edge.engine.yolo_shapes import (
     ANCHORS_INPUT,
@@ -51,29 +52,30 @@ class YoloV8Onnx:
         self.iou_threshold = iou_threshold
         self.multiple: int | None = None
         self._grids: dict[tuple[int, int], dict[str, npt.NDArray[np.float32]]] = {}
+        graph, image_input = model.read_bytes(), ""
         if any_size:
             try:
                 freed = free_input_size(model)
             except FixedInput as exc:
                 logger.info("%s keeps its square input: %s", model.name, exc)
             else:
-                self.session = open_session(freed.model, backend, model.name)
-                self.input_name = freed.image_input
+                graph, image_input = freed.model, freed.image_input
                 self.multiple = STRIDES[-1]
-        if self.multiple is None:
-            self.session = open_session(model, backend)
-            self.input_name = self.session.get_inputs()[0].name
+        if not image_input:
+            image_input = _only_input(graph, model.name)
+        # The graph takes the letterboxed frame's bytes as they are (see image_input).
+        self.session = open_session(take_bgr_bytes(graph, image_input), backend, model.name)
+        self.input_name = BGR_INPUT
         shape = self.session.get_inputs()[0].shape
-        if self.multiple is None and shape[2:] != [input_size, input_size]:
+        if self.multiple is None and shape[1:3] != [input_size, input_size]:
             raise ValueError(
-                f"{model.name} takes {shape[2:]} inputs but input_size is {input_size}"
+                f"{model.name} takes {shape[1:3]} inputs but input_size is {input_size}"
             )
 
     def detect(self, image: Image, keep_classes: Sequence[int] | None = None) -> Detections:
         """Detections in a BGR ``image``, in its pixels."""
         boxed, geometry = letterbox(image, self.input_size, self.multiple)
-        tensor = boxed[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255.0
-        (output,) = self.session.run(None, {self.input_name: tensor, **self._grid(boxed)})
+        (output,) = self.session.run(None, {self.input_name: boxed[None], **self._grid(boxed)})
         height, width = image.shape[:2]
         return Detections.from_yolov8(
             output,
@@ -94,3 +96,13 @@ class YoloV8Onnx:
             points, strides = anchor_grid(*size)
             self._grids[size] = {ANCHORS_INPUT: points, STRIDES_INPUT: strides}
         return self._grids[size]
+
+
+def _only_input(graph: bytes, name: str) -> str:
+    """The name of the one input of a serialized ONNX graph."""
+    import onnx
+
+    inputs = onnx.load_from_string(graph).graph.input
+    if len(inputs) != 1:
+        raise ValueError(f"{name} has {len(inputs)} inputs, expected one image")
+    return str(inputs[0].name)
