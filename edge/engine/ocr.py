@@ -74,43 +74,57 @@ class PpOcrReader(PlateReader):
         across the plates still open: the first crop as one line; then, unless that reading
         settled (a precise layout, confidently), the other crops as one line (and the first
         inverted when the plate is dark: light text on a dark ground); then, unless
-        one of those settled, the squarish crops as two lines at candidate split rows (the
-        first crop's, then, unless that settled, the others').
+        one of those settled, the crops narrow enough (``two_line_aspect``) as two lines at
+        candidate split rows (the first crop's, then, unless that settled, the others').
         Plates about as tall as wide (``square_aspect``) are read as two lines even when a
-        one-line reading settled: that reading is often one line of a two-line plate. There
-        only a settled two-line reading counts, and it replaces the one-line readings it
-        holds whole (:func:`whole_plates`). Easy plates cost one recognition."""
+        one-line reading settled: that reading is often one line of a two-line plate. Their
+        splits join the one-line readings of the same crops (two stages, not four: a round
+        of the recognizer costs more than a few more lines in it). There only a settled
+        two-line reading counts, and it replaces the one-line readings it holds whole
+        (:func:`whole_plates`). Easy plates cost one recognition."""
         usable = [
             [cut_country_band(c) for c in crops if c.shape[0] >= 4 and c.shape[1] >= 4]
             for crops in plates
         ]
-        reads: list[list[TextRead | None]] = [[] for _ in usable]
-        stages = (
-            lambda crops: [[(c, self.config.stretch)] for c in crops[:1]],
-            lambda crops: [[(c, self.config.stretch)] for c in [*crops[1:], *_inverted(crops)]],
-            lambda crops: self._splits(crops[: min(1, self.config.split_crops)]),
-            lambda crops: self._splits(crops[1 : self.config.split_crops]),
-        )
         # Without a two-line layout among the enabled regions no two-line reading can settle.
         two_lines = bool(formats.templates(2))
-        for number, stage in enumerate(stages):
+        square = [two_lines and self._square(crops) for crops in usable]
+        plans = [self._stages(crops, sq) for crops, sq in zip(usable, square, strict=True)]
+        reads: list[list[TextRead | None]] = [[] for _ in usable]
+        for number in range(max((len(plan) for plan in plans), default=0)):
             settled = [any(self._settled(r) for r in found) for found in reads]
-            recheck = number >= 2 and two_lines
             open_plates = [
                 i
                 for i, found in enumerate(reads)
-                if not settled[i]
-                or (
-                    recheck
-                    and self._square(usable[i])
-                    and not any(r is not None and r.lines == 2 and self._settled(r) for r in found)
+                if number < len(plans[i])
+                and (
+                    not settled[i]
+                    or (
+                        square[i]
+                        and not any(
+                            r is not None and r.lines == 2 and self._settled(r) for r in found
+                        )
+                    )
                 )
             ]
-            groups = [stage(usable[i]) for i in open_plates]
+            # A plate open again only for its two-line reading reads its splits alone.
+            groups = [
+                [g for g in plans[i][number] if not settled[i] or len(g) == 2] for i in open_plates
+            ]
             if not any(groups):
                 continue
             for i, more in zip(open_plates, self._decode(groups, formats), strict=True):
-                reads[i] += [r for r in more if not settled[i] or self._settled(r)]
+                # A two-line reading that did not settle is kept only while no reading
+                # did, one-line readings of its own stage included.
+                one_line_settled = any(
+                    self._settled(r) for r in more if r is not None and r.lines == 1
+                )
+                reads[i] += [
+                    r
+                    for r in more
+                    if self._settled(r)
+                    or not (settled[i] or (one_line_settled and r is not None and r.lines == 2))
+                ]
         return [
             whole_plates(
                 [
@@ -124,6 +138,16 @@ class PpOcrReader(PlateReader):
             )
             for found in reads
         ]
+
+    def _stages(self, crops: list[Image], square: bool) -> list[list[list[tuple[Image, float]]]]:
+        """The groups of line images each stage reads of one plate (see :meth:`read_many`)."""
+        first, others = crops[:1], crops[1 : self.config.split_crops]
+        one_line = [[(c, self.config.stretch)] for c in first]
+        more_lines = [[(c, self.config.stretch)] for c in [*crops[1:], *_inverted(crops)]]
+        first_split = self._splits(first[: self.config.split_crops])
+        if square:
+            return [one_line + first_split, more_lines + self._splits(others)]
+        return [one_line, more_lines, first_split, self._splits(others)]
 
     def _square(self, crops: list[Image]) -> bool:
         """Whether the plate's first crop is about as tall as wide (see ``square_aspect``)."""
