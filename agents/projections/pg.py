@@ -8,6 +8,7 @@ retried with backoff and no further batch is fetched.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from agents.projections.common import DeadLetterFn, Pair, ProjectionService, Store, unwritable
@@ -19,7 +20,7 @@ from stores.decoding import Convert
 from stores.isolating import IsolatingWriter
 from stores.pg_writer import ROW_ERRORS, PgReadWriter, is_transient
 from streams.codec import SchemaCache
-from streams.retry import Backoff
+from streams.retry import Abandoned, Backoff, retry_until_done
 
 STORE = "pg"
 
@@ -77,6 +78,21 @@ if get_settings().projections.enable_pg:
 
         def read_converter(self, cache: SchemaCache) -> Convert[CopyRow]:
             return ReadTranscoder(cache)
+
+        async def on_start(self) -> None:
+            await super().on_start()
+            self.add_future(self._open_store())
+
+        async def _open_store(self) -> None:
+            """Open the store at start, not at the first read: a schema behind the code
+            (``SchemaBehind``) or PostgreSQL down is in ``/health`` from the start."""
+            assert self.writer is not None  # made by build_consumer
+            settings = get_settings().projections
+            backoff = Backoff(
+                settings.retry_first_s, settings.retry_max_s, stopping=lambda: self.should_stop
+            )
+            with contextlib.suppress(Abandoned):
+                await retry_until_done("PostgreSQL open", self.writer.pool, is_transient, backoff)
 
         async def close_store(self) -> None:
             if self.writer is not None:
