@@ -53,10 +53,27 @@ class PlateFormats:
                 by_length[template.length].append(template)
         # Of the templates a text fits, the most precise names its format.
         self._by_length = {n: sorted(ts, key=lambda t: t.log_size) for n, ts in by_length.items()}
+        lines = {
+            line
+            for template in self._templates.get(2, ())
+            for exact in (template.variants or (template,))
+            for line in exact.lines
+        }
+        self._two_line_lines: dict[int, list[tuple[str, ...]]] = defaultdict(list)
+        for line in lines:
+            self._two_line_lines[len(line)].append(line)
 
     def templates(self, lines: int) -> list[Template]:
         """The templates of every enabled layout with ``lines`` lines."""
         return self._templates.get(lines, [])
+
+    def one_line_of_two(self, text: str) -> bool:
+        """Whether ``text`` fits one line of a two-line layout whole (``YCF5284``, the
+        bottom line of ``JH 63 / YCF 5284``): then it may be half a plate."""
+        return any(
+            all(c in chars for c, chars in zip(text, line, strict=True))
+            for line in self._two_line_lines.get(len(text), ())
+        )
 
     def check(self, text: str) -> FormatCheck:
         """The most precise layout that ``text`` fits, or an invalid result naming none."""

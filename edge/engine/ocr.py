@@ -93,6 +93,10 @@ class PpOcrReader(PlateReader):
         reads: list[list[TextRead | None]] = [[] for _ in usable]
         for number in range(max((len(plan) for plan in plans), default=0)):
             settled = [any(self._settled(r) for r in found) for found in reads]
+            halves = [
+                self._halves(found, formats) if two_lines and not sq and number == 2 else []
+                for found, sq in zip(reads, square, strict=True)
+            ]
             open_plates = [
                 i
                 for i, found in enumerate(reads)
@@ -100,7 +104,7 @@ class PpOcrReader(PlateReader):
                 and (
                     not settled[i]
                     or (
-                        square[i]
+                        (square[i] or halves[i])
                         and not any(
                             r is not None and r.lines == 2 and self._settled(r) for r in found
                         )
@@ -114,17 +118,7 @@ class PpOcrReader(PlateReader):
             if not any(groups):
                 continue
             for i, more in zip(open_plates, self._decode(groups, formats), strict=True):
-                # A two-line reading that did not settle is kept only while no reading
-                # did, one-line readings of its own stage included.
-                one_line_settled = any(
-                    self._settled(r) for r in more if r is not None and r.lines == 1
-                )
-                reads[i] += [
-                    r
-                    for r in more
-                    if self._settled(r)
-                    or not (settled[i] or (one_line_settled and r is not None and r.lines == 2))
-                ]
+                reads[i] += self._kept(more, settled[i], halves[i])
         return [
             whole_plates(
                 [
@@ -138,6 +132,38 @@ class PpOcrReader(PlateReader):
             )
             for found in reads
         ]
+
+    def _halves(self, found: list[TextRead | None], formats: PlateFormats) -> list[str]:
+        """The settled one-line readings that may be one line of a two-line plate (a wide
+        two-line plate read as its bigger line: ``YCF5284`` of ``JH 63 / YCF 5284``)."""
+        return [
+            r.text
+            for r in found
+            if r is not None
+            and r.lines == 1
+            and self._settled(r)
+            and formats.one_line_of_two(r.text)
+        ]
+
+    def _kept(
+        self, more: list[TextRead | None], settled: bool, halves: list[str]
+    ) -> list[TextRead | None]:
+        """Of one stage's readings of a plate, those that join its candidates: all while
+        none settled, but a two-line reading that did not settle is kept only while no
+        reading did (one-line readings of its own stage included); after one settled, only
+        settled readings, and a plate read again for its ``halves`` only the two-line
+        readings that hold one of them whole."""
+        one_line_settled = any(self._settled(r) for r in more if r is not None and r.lines == 1)
+        kept: list[TextRead | None] = []
+        for r in more:
+            if halves:
+                if self._settled(r) and r is not None and any(h in r.text for h in halves):
+                    kept.append(r)
+            elif self._settled(r) or not (
+                settled or (one_line_settled and r is not None and r.lines == 2)
+            ):
+                kept.append(r)
+        return kept
 
     def _stages(self, crops: list[Image], square: bool) -> list[list[list[tuple[Image, float]]]]:
         """The groups of line images each stage reads of one plate (see :meth:`read_many`)."""

@@ -102,10 +102,37 @@ def test_square_plates_are_not_reread_where_no_two_line_layout_is_enabled() -> N
 
 
 def test_square_plates_are_not_reread_when_square_aspect_is_off() -> None:
-    reader = _Table({60: TextRead("3470", 0.97, 1, True, "xx:0", True)}, None)
+    # 7ABC123 (California) fits no line of a two-line layout: it cannot be half a plate
+    reader = _Table({60: TextRead("7ABC123", 0.97, 1, True, "us:0", True)}, None)
     reader.config = PpOcr(square_aspect=0.5)
     (found,) = reader.read_many([[_plate(50, 60)]], FORMATS)
-    assert reader.groups == [1] and [c.text for c in found] == ["3470"]
+    assert reader.groups == [1] and [c.text for c in found] == ["7ABC123"]
+
+
+def test_a_settled_reading_that_may_be_half_a_plate_is_checked_by_its_split() -> None:
+    # 50x110: wider than square_aspect, narrower than two_line_aspect; YCF5284 fits the
+    # bottom line of an Indian two-line layout
+    half = TextRead("YCF5284", 0.97, 1, True, "in:0", True)
+    whole = TextRead("JH63YCF5284", 0.95, 2, True, "in:1", True)
+    reader = _Table({110: half}, whole)
+    (found,) = reader.read_many([[_plate(50, 110)]], FORMATS)
+    assert reader.groups[0] == 1 and 2 in reader.groups
+    assert [c.text for c in found] == ["JH63YCF5284"]
+    # a settled two-line reading that does not hold the one-line reading is not taken
+    other = TextRead("MH12AB3456", 0.95, 2, True, "in:1", True)
+    reader = _Table({110: half}, other)
+    (found,) = reader.read_many([[_plate(50, 110)]], FORMATS)
+    assert [c.text for c in found] == ["YCF5284"]
+    # nor one that did not settle
+    reader = _Table({110: half}, TextRead("JH63YCF5284", 0.7, 2, True, "in:1", True))
+    (found,) = reader.read_many([[_plate(50, 110)]], FORMATS)
+    assert [c.text for c in found] == ["YCF5284"]
+
+
+def test_a_settled_reading_that_cannot_be_half_a_plate_costs_one_recognition() -> None:
+    reader = _Table({110: TextRead("7ABC123", 0.97, 1, True, "us:0", True)}, None)
+    (found,) = reader.read_many([[_plate(50, 110)]], FORMATS)
+    assert reader.groups == [1] and [c.text for c in found] == ["7ABC123"]
 
 
 def test_the_other_crops_are_split_only_when_the_first_crops_split_did_not_settle() -> None:
