@@ -129,8 +129,9 @@ class PpOcrReader(PlateReader):
                     and c.confidence >= self.config.min_score
                 ],
                 self._settled,
+                square=sq,
             )
-            for found in reads
+            for found, sq in zip(reads, square, strict=True)
         ]
 
     def _halves(self, found: list[TextRead | None], formats: PlateFormats) -> list[str]:
@@ -235,14 +236,26 @@ class PpOcrReader(PlateReader):
         ]
 
 
-def whole_plates(candidates: list[TextRead], settled: Callable[[TextRead], bool]) -> list[TextRead]:
+def whole_plates(
+    candidates: list[TextRead], settled: Callable[[TextRead], bool], square: bool = False
+) -> list[TextRead]:
     """The candidates less the one-line readings that a settled two-line reading outranks:
     those it holds whole (``3470`` when ``97J`` over ``3470`` was read too: one line of a
     two-line plate) and those that did not settle (a one-line reading of a two-line plate
-    mixes both lines; read from several crops, it would outvote the two-line one)."""
+    mixes both lines; read from several crops, it would outvote the two-line one).
+    On a ``square`` plate (about as tall as wide: a one-line reading of it is most often
+    one of its lines) with no settled reading, a two-line reading that fits a precise layout
+    outranks the one-line readings it holds whole, however confident they are."""
     two_line = [c.text for c in candidates if c.lines == 2 and settled(c)]
     if not two_line:
-        return candidates
+        if not square or any(settled(c) for c in candidates):
+            return candidates
+        precise = [c.text for c in candidates if c.lines == 2 and c.valid and c.precise]
+        return [
+            c
+            for c in candidates
+            if c.lines != 1 or not any(c.text in text and c.text != text for text in precise)
+        ]
     return [
         c
         for c in candidates

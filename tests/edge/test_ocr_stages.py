@@ -41,6 +41,25 @@ def test_an_unsettled_two_line_reading_removes_nothing() -> None:
     assert whole_plates([partial, junk], _settled) == [partial, junk]
 
 
+def test_on_a_square_plate_a_precise_two_line_reading_outranks_the_lines_it_holds() -> None:
+    # no reading settled: the one-line readings are each one line of the plate
+    bottom = [TextRead("2940", 0.98, 1, True, "xx:1", False), TextRead("294", 0.6, 1, True)]
+    whole = TextRead("80SJ2940", 0.88, 2, True, "vn:4", True)
+    other = TextRead("8052940", 0.7, 1, True, "xx:1", False)  # not held whole: kept
+    assert whole_plates([*bottom, whole, other], _settled, square=True) == [whole, other]
+    # on a wide plate, or beside a settled reading, nothing changes
+    assert whole_plates([*bottom, whole], _settled) == [*bottom, whole]
+    settled = TextRead("AB1234", 0.95, 1, True, "xx:0", True)
+    assert whole_plates([*bottom, whole, settled], _settled, square=True) == [
+        *bottom,
+        whole,
+        settled,
+    ]
+    # an imprecise two-line reading (a catch-all layout) outranks nothing
+    vague = TextRead("80SJ2940", 0.88, 2, True, "xx:2", False)
+    assert whole_plates([*bottom, vague], _settled, square=True) == [*bottom, vague]
+
+
 class _Table(PpOcrReader):
     """A PpOcrReader whose recognition is a table: a group of line images gives the reading
     listed for its first image's width (one line) or its line count (two lines)."""
