@@ -182,12 +182,17 @@ class PpOcrReader(PlateReader):
 
     def _splits(self, crops: list[Image]) -> list[list[tuple[Image, float]]]:
         """Two-line hypotheses of the squarish ``crops``: top and bottom at each split row."""
-        return [
-            [(crop[:split], 1.0), (crop[split:], 1.0)]
-            for crop in crops
-            if crop.shape[1] / crop.shape[0] < self.config.two_line_aspect
-            for split in line_splits(crop)
-        ]
+        pairs = []
+        for crop in crops:
+            height = crop.shape[0]
+            if crop.shape[1] / height >= self.config.two_line_aspect:
+                continue
+            # Each line reaches a little past the split: a row a little off cuts no stroke.
+            reach = round(self.config.split_overlap * height)
+            for split in line_splits(crop):
+                top, bottom = crop[: min(height, split + reach)], crop[max(0, split - reach) :]
+                pairs.append([(top, 1.0), (bottom, 1.0)])
+        return pairs
 
     def _settled(self, read: TextRead | None) -> bool:
         return (

@@ -173,3 +173,15 @@ def test_no_crop_is_split_when_split_crops_is_zero() -> None:
     reader.config = PpOcr(split_crops=0)
     reader.read_many([[_plate(50, 60)]], FORMATS)
     assert 2 not in reader.groups
+
+
+def test_the_lines_of_a_split_reach_past_the_split_row() -> None:
+    reader = _Table({}, None)
+    crop = _plate(50, 60)
+    pairs = reader._splits([crop])
+    assert pairs
+    for (top, _), (bottom, _) in pairs:
+        assert top.shape[0] + bottom.shape[0] == 50 + 2 * 2  # 4% of 50 rows each way
+    reader.config = PpOcr(split_overlap=0.0)
+    for (top, _), (bottom, _) in reader._splits([crop]):
+        assert top.shape[0] + bottom.shape[0] == 50
