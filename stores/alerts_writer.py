@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from stores.migrations import SchemaBehind, require_current
+from stores.migrations import SchemaBehind, current_pool
 from stores.rows import rows_changed
 from streams.alert import Alert
 
@@ -81,17 +81,9 @@ class AlertWriter:
     async def pool(self) -> asyncpg.Pool:
         async with self._opening:
             if self._pool is None:
-                pool = await asyncpg.create_pool(
+                self._pool = await current_pool(
                     self.dsn, min_size=1, max_size=self.pool_max, command_timeout=60
                 )
-                assert pool is not None  # create_pool only returns None when not awaited
-                try:
-                    async with pool.acquire() as conn:
-                        await require_current(conn)  # SchemaBehind, not a missing column
-                except BaseException:
-                    await pool.close()
-                    raise
-                self._pool = pool
             return self._pool
 
     async def write(self, alerts: Sequence[Alert]) -> int:

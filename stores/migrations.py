@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 
@@ -230,3 +230,17 @@ async def require_current(conn: asyncpg.Connection, directory: Path = MIGRATIONS
     missing = await pending(conn, directory)
     if missing:
         raise SchemaBehind([m.path.name for m in missing])
+
+
+async def current_pool(dsn: str, **options: Any) -> asyncpg.Pool:
+    """``asyncpg.create_pool(dsn, **options)`` on a database that has every migration of this
+    code; :class:`SchemaBehind` otherwise (the pool closed), not a missing column later."""
+    pool = await asyncpg.create_pool(dsn, **options)
+    assert pool is not None  # create_pool only returns None when not awaited
+    try:
+        async with pool.acquire() as conn:
+            await require_current(conn)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool

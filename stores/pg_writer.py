@@ -22,7 +22,7 @@ from typing import Protocol
 import asyncpg
 
 from stores.copy_rows import COPY_COLUMNS, COPY_HEADER, COPY_TRAILER, CopyRow
-from stores.migrations import SchemaBehind, StorageMode, require_current, storage_mode
+from stores.migrations import SchemaBehind, StorageMode, current_pool, storage_mode
 from stores.partitions import ensure_partitions, existing_days, utc_day
 from stores.rows import COLUMNS, Row
 
@@ -211,25 +211,19 @@ class PgReadWriter:
     async def pool(self) -> asyncpg.Pool:
         async with self._opening:
             if self._pool is None:
-                pool = await asyncpg.create_pool(
+                pool = await current_pool(
                     self.dsn,
                     min_size=self.pool_min,
                     max_size=self.pool_max,
                     init=_init_connection,
                     command_timeout=120,
                 )
-                assert pool is not None  # create_pool only returns None when not awaited
-                try:
-                    async with pool.acquire() as conn:
-                        await require_current(conn)  # SchemaBehind, not a missing column
-                        mode = await storage_mode(conn)
-                        assert mode is not None  # recorded by the first migration
-                        self._mode = mode
-                        if mode == "native":
-                            self._days = await existing_days(conn)
-                except BaseException:
-                    await pool.close()
-                    raise
+                async with pool.acquire() as conn:
+                    mode = await storage_mode(conn)
+                    assert mode is not None  # recorded by the first migration
+                    self._mode = mode
+                    if mode == "native":
+                        self._days = await existing_days(conn)
                 self._pool = pool
             return self._pool
 

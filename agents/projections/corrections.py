@@ -28,6 +28,7 @@ from config.settings import get_settings
 from stores import alerts_writer, es_writer
 from stores.corrections_writer import apply_correction
 from stores.es_corrections import apply_correction_es
+from stores.migrations import current_pool
 from streams.failures import ProcessingError, Reason, Stage
 from streams.records import ReadCorrection
 from streams.retry import Backoff, retry_until_done
@@ -49,9 +50,7 @@ class CorrectionStores:
 
     async def pool(self) -> asyncpg.Pool:
         if self._pool is None:
-            pool = await asyncpg.create_pool(get_settings().postgres.dsn, min_size=1, max_size=2)
-            assert pool is not None  # create_pool only returns None when not awaited
-            self._pool = pool
+            self._pool = await current_pool(get_settings().postgres.dsn, min_size=1, max_size=2)
         return self._pool
 
     def es(self) -> AsyncElasticsearch:
