@@ -36,6 +36,20 @@ taken over from a dead worker vanished this way. The rebalance itself suspends a
 the queues at its start, so a ``resume()`` while the flow is active has nothing stale to drop:
 :func:`apply` makes it keep the queues then.
 
+Pauses that reach the fetcher (bench.alerts --rate-rule, traced per partition): Faust
+"pauses" a partition only in its own books (``Consumer.pause_partitions``), and then leaves
+its records out of what it takes; the aiokafka consumer below keeps fetching it. After a
+recovery every active table's changelog partition is paused so, and this worker writes to
+those partitions (1,000 writes/s with a rate rule): the next fetch brings back its own
+changelog records, which nothing will ever take, and aiokafka holds every next fetch to that
+broker while they wait (the hold above, 1 s): the reads and alerts wait with them. Each
+changelog partition did this once when the worker began writing it (a fresh worker's first
+alerts: about 1 s) and again whenever its records were let go (a seek, a rebalance).
+:func:`apply` makes Faust's pause and resume pause and resume the partition in aiokafka too
+(in the consumer's own thread), and lets go the records of a paused partition already
+fetched: they were not taken, so its position is where they start, and a resume fetches
+them again.
+
 Producer acknowledgements (issue 17, the three-broker layout): Faust's producer is idempotent
 only inside transactions, and has no setting for it. :func:`apply` gives it the project's
 ``kafka.producer_acks`` and ``kafka.producer_idempotence`` (every in-sync replica and
@@ -58,12 +72,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiokafka import TopicPartition
 from faust.topics import Topic
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Producer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Producer
 from mode.utils.queues import FlowControlEvent
 
 from config.settings import get_settings
@@ -134,6 +148,62 @@ def hold_fetches(consumer: Any, hold_s: float) -> None:
     consumer.start = start_and_hold
 
 
+_pause_partitions = Consumer.pause_partitions
+_resume_partitions = Consumer.resume_partitions
+
+
+def pause_in_fetcher(consumer: Any, tps: Iterable[Any]) -> None:
+    """Pause the assigned ``tps`` in ``consumer`` (an ``AIOKafkaConsumer``; in its own event
+    loop) and let go of their records fetched and not taken, which would hold every next
+    fetch to their broker; the fetcher then sends its next fetch without waiting."""
+    paused = assigned_of(consumer, tps)
+    if not paused:
+        return
+    consumer.pause(*paused)
+    fetcher = consumer._fetcher
+    if fetcher is None:
+        return
+    dropped = [tp for tp in paused if fetcher._records.pop(tp, None) is not None]
+    if dropped and fetcher._wait_consume_future is not None:
+        fetcher._notify(fetcher._wait_consume_future)
+
+
+def resume_in_fetcher(consumer: Any, tps: Iterable[Any]) -> None:
+    """Resume the assigned ``tps`` in ``consumer`` (in its own event loop)."""
+    resumed = assigned_of(consumer, tps)
+    if resumed:
+        consumer.resume(*resumed)
+
+
+def assigned_of(consumer: Any, tps: Iterable[Any]) -> list[TopicPartition]:
+    """``tps`` (Faust's or aiokafka's) that ``consumer`` has assigned, as aiokafka's."""
+    assigned = consumer.assignment()
+    wanted = (TopicPartition(tp.topic, tp.partition) for tp in tps)
+    return [tp for tp in wanted if tp in assigned]
+
+
+def _in_consumer_thread(consumer: Any, action: Any, tps: Iterable[Any]) -> None:
+    """Run ``action(aiokafka consumer, tps)`` in the consumer's thread, after the calls
+    already queued there (a fetch Faust asked for next sees the change)."""
+    thread = consumer._thread
+    kafka_consumer = getattr(thread, "_consumer", None)
+    if kafka_consumer is None or thread.thread_loop.is_closed():
+        return  # not started, or stopped: nothing is fetching
+    thread.thread_loop.call_soon_threadsafe(action, kafka_consumer, list(tps))
+
+
+def _pause_and_stop_fetching(self: Any, tps: Iterable[Any]) -> None:
+    tps = list(tps)
+    _pause_partitions(self, tps)
+    _in_consumer_thread(self, pause_in_fetcher, tps)
+
+
+def _resume_and_fetch(self: Any, tps: Iterable[Any]) -> None:
+    tps = list(tps)
+    _resume_partitions(self, tps)
+    _in_consumer_thread(self, resume_in_fetcher, tps)
+
+
 _transactional_settings = Producer._settings_extra
 
 
@@ -189,6 +259,9 @@ def apply() -> None:
     thread_class._create_worker_consumer = _create_consumer_with_short_wait
     flow_class: Any = FlowControlEvent
     flow_class.resume = _resume
+    consumer_class: Any = Consumer
+    consumer_class.pause_partitions = _pause_and_stop_fetching
+    consumer_class.resume_partitions = _resume_and_fetch
     producer_class: Any = Producer
     producer_class._settings_extra = _producer_settings
     topic_class: Any = Topic

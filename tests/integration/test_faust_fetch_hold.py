@@ -1,7 +1,8 @@
 """The worker's Kafka consumer, as Faust builds it with ``ops.faust_fixes``, against the real
 broker: while records it fetched wait to be taken, it sends no fetch that would leave their
 partition out (and wait ``fetch_max_wait_ms`` for the others); once they are taken it
-fetches every partition again."""
+fetches every partition again. A partition Faust pauses is paused in the consumer too, and
+its records not taken hold no fetch."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
+from faust.types import TP
 
 import alpr
 from config.settings import Settings, get_settings
@@ -84,6 +86,39 @@ async def test_records_waiting_to_be_taken_hold_the_next_fetch(
             for partition in partitions
         }
         assert fetched == {busy, idle}
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def test_a_partition_faust_pauses_holds_no_fetch_and_is_fetched_again_on_resume(
+    settings: Settings, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Faust pauses a table's changelog partitions once recovered and never takes their
+    # records; the worker writes them itself. Their records must not hold the next fetch.
+    reads, changelog = TopicPartition(topic, 0), TopicPartition(topic, 1)
+    consumer = worker_consumer(monkeypatch)
+    await consumer.start()
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        fetcher = consumer._fetcher
+        consumer.assign([reads, changelog])
+        await consumer.seek_to_beginning(reads, changelog)
+        await producer.send_and_wait(topic, b"state", partition=changelog.partition)
+        await asyncio.wait_for(waiting_records(fetcher, changelog), timeout=30)
+
+        faust_fixes.pause_in_fetcher(consumer, [TP(changelog.topic, changelog.partition)])
+        assert changelog not in fetcher._records
+        assert consumer.paused() == {changelog}
+        await producer.send_and_wait(topic, b"read", partition=reads.partition)
+        # With the changelog's record held (HOLD_MS), no fetch could bring this read.
+        taken = await consumer.getmany(reads, timeout_ms=30_000)
+        assert [r.value for r in taken[reads]] == [b"read"]
+
+        faust_fixes.resume_in_fetcher(consumer, [TP(changelog.topic, changelog.partition)])
+        again = await consumer.getmany(changelog, timeout_ms=30_000)
+        assert [r.value for r in again[changelog]] == [b"state"]  # from where it was
     finally:
         await producer.stop()
         await consumer.stop()

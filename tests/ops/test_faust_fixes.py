@@ -11,6 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.consumer.fetcher import Fetcher
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.types import TP
 
 import alpr  # builds the app, which applies the fixes
 from config.settings import get_settings
@@ -66,3 +67,20 @@ async def test_the_workers_producer_follows_the_settings(monkeypatch: pytest.Mon
         assert producer._txn_manager is None
     finally:
         await producer.stop()
+
+
+def test_faust_pausing_a_partition_before_its_consumer_starts_keeps_its_own_books() -> None:
+    # Nothing fetches yet, so only Faust's books change (the fetcher's side: tests/
+    # integration/test_faust_fetch_hold.py).
+    consumer: Any = alpr.app.consumer  # built, not started
+    tp = TP("alpr-rule_state_by_plate-changelog", 0)
+    consumer.pause_partitions([tp])
+    assert tp in consumer._paused_partitions
+    consumer.resume_partitions([tp])
+    assert tp not in consumer._paused_partitions
+
+
+def test_aiokafka_still_holds_fetches_for_records_of_paused_partitions() -> None:
+    # The fix lets those records go: aiokafka looks at waiting records before the pause.
+    source = inspect.getsource(Fetcher._get_actions_per_node)
+    assert source.index("if tp in self._records:") < source.index("elif tp_state.paused:")
