@@ -173,12 +173,13 @@ class PpOcr(_Section):
         "confidence is not tried as two lines (saves two recognitions per split)",
     )
     split_overlap: float = Field(
-        default=0.04,
+        default=0.02,
         ge=0.0,
         le=0.2,
         description="How far each line of a two-line split reaches past the split row, as a "
-        "share of the plate's height: a split row a little off cuts no stroke away. 0.04 read "
-        "about 2% more synthetic two-line plates than 0 (bench.synthetic)",
+        "share of the plate's height: a split row a little off cuts no stroke away. 0.02 read "
+        "1-2% more synthetic two-line plates than 0 (bench.synthetic); from 0.03 the bottom "
+        "line of the real scooter plate takes in enough of the top line to read SH as SN",
     )
     split_crops: int = Field(
         default=3,

@@ -77,8 +77,10 @@ def test_a_group_enables_its_countries_and_a_text_gets_the_most_precise_layout()
     assert europe.check("ZG1234AB").format in {"hr:0", "bg:0"}  # same shape: LL DDDD LL
     assert europe.check("BA268IM").valid
     assert not europe.check("MH12SH5901").valid
-    # 'LL DDD LL' (Slovakia, Italy, France) is more precise than Austria's 'L{1,2} A{3,6}'.
-    assert europe.check("BA268IM").format in {"fr:0", "it:0", "sk:0", "sk:1"}
+    # 'LL DDD LL' (Slovakia, Croatia) is more precise than Austria's 'L{1,2} A{3,6}'; France
+    # and Italy issue no I.
+    assert europe.check("BA268IM").format in {"hr:0", "sk:0", "sk:1"}
+    assert europe.check("BA268CM").format in {"fr:0", "it:0", "hr:0", "sk:0", "sk:1"}
 
 
 def test_a_site_adds_layouts_of_its_own_and_two_line_layouts_give_two_line_templates() -> None:

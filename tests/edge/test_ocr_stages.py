@@ -181,7 +181,7 @@ def test_the_lines_of_a_split_reach_past_the_split_row() -> None:
     pairs = reader._splits([crop])
     assert pairs
     for (top, _), (bottom, _) in pairs:
-        assert top.shape[0] + bottom.shape[0] == 50 + 2 * 2  # 4% of 50 rows each way
+        assert top.shape[0] + bottom.shape[0] == 50 + 2 * 1  # 2% of 50 rows each way
     reader.config = PpOcr(split_overlap=0.0)
     for (top, _), (bottom, _) in reader._splits([crop]):
         assert top.shape[0] + bottom.shape[0] == 50
