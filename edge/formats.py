@@ -59,6 +59,7 @@ class PlateFormats:
             for exact in (template.variants or (template,))
             for line in exact.lines
         }
+        self._near: dict[tuple[tuple[int, ...], int], list[Template]] = {}
         self._two_line_lines: dict[int, list[tuple[str, ...]]] = defaultdict(list)
         for line in lines:
             self._two_line_lines[len(line)].append(line)
@@ -66,6 +67,21 @@ class PlateFormats:
     def templates(self, lines: int) -> list[Template]:
         """The templates of every enabled layout with ``lines`` lines."""
         return self._templates.get(lines, [])
+
+    def templates_near(self, lengths: tuple[int, ...], slack: int) -> list[Template]:
+        """The templates with ``len(lengths)`` lines whose every line is within ``slack``
+        characters of the length given for it (kept per ``lengths``: a site's readings
+        come in few lengths)."""
+        key = (lengths, slack)
+        if key not in self._near:
+            self._near[key] = [
+                t
+                for t in self._templates.get(len(lengths), ())
+                if all(
+                    abs(len(part) - n) <= slack for part, n in zip(t.lines, lengths, strict=True)
+                )
+            ]
+        return self._near[key]
 
     def one_line_of_two(self, text: str) -> bool:
         """Whether ``text`` fits one line of a two-line layout whole (``YCF5284``, the

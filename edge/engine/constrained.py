@@ -183,7 +183,9 @@ def _viterbi(
     # before row r (after its parent); end[i]: in a blank after template i's last row.
     first = parent < 0
     parent_row = np.where(first, 0, parent)
-    v = np.where(first[:, None], chars[0][None, :] + emit_mask, NEG)
+    # Each step's emission per row and character (NEG where the row does not allow it).
+    emit = chars[:, None, :] + emit_mask[None, :, :]
+    v = np.where(first[:, None], emit[0], NEG)
     pre = np.where(first, blank[0], NEG)
     end = np.full(len(templates), NEG)
     # Per step and state: whether the path stayed on its character, and whether it entered
@@ -197,6 +199,7 @@ def _viterbi(
     arange_rows = np.arange(rows)
     columns = np.arange(width)[None, :]
     masked = np.empty_like(v)
+    entered = np.empty_like(v)
     for step in range(1, steps):
         top_arg = v.argmax(axis=1)
         top = v[arange_rows, top_arg]
@@ -206,20 +209,25 @@ def _viterbi(
         best_args[step - 1], second_args[step - 1] = top_arg, second_arg
         # The parent row's best, for entering row r (none for a first position); re-reading
         # the parent's own character needs a blank between, so that one takes the second.
-        prev_top = np.where(first, NEG, top[parent_row])
-        prev_second = np.where(first, NEG, masked[parent_row, second_arg[parent_row]])
-        prev_arg = top_arg[parent_row]
-        from_prev = np.where(columns == prev_arg[:, None], prev_second[:, None], prev_top[:, None])
+        prev_top = top[parent_row]
+        prev_top[first] = NEG
+        prev_second = masked[parent_row, second_arg[parent_row]]
+        prev_second[first] = NEG
+        from_prev = np.where(
+            columns == top_arg[parent_row][:, None], prev_second[:, None], prev_top[:, None]
+        )
         np.greater(from_prev, pre[:, None], out=v_from_prev[step])
-        entered = np.maximum(from_prev, pre[:, None])
-        stay = np.greater_equal(v, entered, out=v_stay[step])
-        v = np.where(stay, v, entered)
-        v += chars[step][None, :] + emit_mask
-        pre_from_v[step] = prev_top > pre
-        pre = blank[step] + np.maximum(pre, prev_top)
+        np.maximum(from_prev, pre[:, None], out=entered)
+        np.greater_equal(v, entered, out=v_stay[step])
+        np.maximum(v, entered, out=v)
+        v += emit[step]
+        np.greater(prev_top, pre, out=pre_from_v[step])
+        np.maximum(pre, prev_top, out=pre)
+        pre += blank[step]
         ended = top[ends]
-        end_from_v[step] = ended > end
-        end = blank[step] + np.maximum(end, ended)
+        np.greater(ended, end, out=end_from_v[step])
+        np.maximum(end, ended, out=end)
+        end += blank[step]
     final_arg = v.argmax(axis=1)
     final = v[arange_rows, final_arg]
     best_args[steps - 1] = final_arg

@@ -73,14 +73,7 @@ def _best_template(
     folded: list[FloatArray], free: list[LineDecode], charset: str, formats: PlateFormats
 ) -> TextRead | None:
     """The reading the winning template gives, if one is close enough to the free one."""
-    templates = [
-        t
-        for t in formats.templates(len(folded))
-        if all(
-            abs(len(part) - len(line.text)) <= LENGTH_SLACK
-            for part, line in zip(t.lines, free, strict=True)
-        )
-    ]
+    templates = formats.templates_near(tuple(len(line.text) for line in free), LENGTH_SLACK)
     if not templates:
         return None
     lattices = _lattices(folded, charset, [t.lines for t in templates])
