@@ -28,6 +28,16 @@ from ops.layout import (
 )
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (a UUID in URL-safe base64) that does not begin with "-":
+    ``kafka-storage format -t -X...`` reads such an id as an option and fails ("expected one
+    argument"), one id in 64; Kafka's own ``Uuid.randomUuid`` draws again likewise."""
+    while True:
+        new = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not new.startswith("-"):
+            return new
+
+
 @dataclass(frozen=True)
 class Launch:
     """How to start a service's process."""
@@ -363,7 +373,7 @@ class Kafka(Service):
 
     def _cluster_id(self) -> str:
         """A new id for the one broker; the three brokers share theirs (kept in a file)."""
-        new = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        new = new_cluster_id()
         if self.layout.kafka_brokers == 1:
             return new
         path = self.cluster_dir / "cluster-id"

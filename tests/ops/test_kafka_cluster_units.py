@@ -5,16 +5,19 @@ The three-broker cluster itself is started in ``tests/integration/test_kafka_clu
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
+from ops import services
 from ops.layout import KAFKA_BROKERS_FILE, Layout
 from ops.monitoring import Prometheus
 from ops.procs import ProcessTable, _start_ticks
@@ -152,3 +155,16 @@ def test_ops_stack_up_help_names_the_brokers_option() -> None:
         capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[2],
     )  # fmt: skip
     assert "--brokers {1,3}" in done.stdout
+
+
+def test_a_cluster_id_never_begins_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 0xf8: the first six bits are 62, "-" in URL-safe base64; kafka-storage format read
+    # "-t -tT0TSKc..." as two options and the private stack of a drill did not start.
+    dashed = uuid.UUID(bytes=b"\xf8" + bytes(15))
+    plain = uuid.UUID(bytes=b"\x04" + bytes(15))
+    draws = iter([dashed, dashed, plain])
+    monkeypatch.setattr(services.uuid, "uuid4", lambda: next(draws))
+    cluster_id = services.new_cluster_id()
+    assert cluster_id == base64.urlsafe_b64encode(plain.bytes).decode().rstrip("=")
+    assert not cluster_id.startswith("-") and len(cluster_id) == 22
+    assert base64.urlsafe_b64encode(dashed.bytes).decode().startswith("-")
