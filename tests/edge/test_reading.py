@@ -47,7 +47,7 @@ def test_bad_files_give_an_error_line_and_the_others_are_still_read(tmp_path: Pa
             "box": [10.0, 20.0, 50.0, 30.0],
             "vehicle": {"type": "car", "colour": "black", "box": [0.0, 0.0, 60.0, 40.0]},
             "valid": True,
-            "format": "us:4",  # the most precise layout of all regions
+            "format": "cz:0",  # the most precise layout of all regions (Czech region letter U)
             "lines": 1,
         }
     ]
