@@ -250,16 +250,20 @@ def whole_plates(
     mixes both lines; read from several crops, it would outvote the two-line one).
     On a ``square`` plate (about as tall as wide: a one-line reading of it is most often
     one of its lines) with no settled reading, a two-line reading that fits a precise layout
-    outranks the one-line readings it holds whole, however confident they are."""
+    outranks the one-line readings it holds whole, however confident they are, and those
+    that fit no precise layout (``4175`` beside ``93KF`` over ``4173``)."""
     two_line = [c.text for c in candidates if c.lines == 2 and settled(c)]
     if not two_line:
         if not square or any(settled(c) for c in candidates):
             return candidates
         precise = [c.text for c in candidates if c.lines == 2 and c.valid and c.precise]
+        if not precise:
+            return candidates
         return [
             c
             for c in candidates
-            if c.lines != 1 or not any(c.text in text and c.text != text for text in precise)
+            if c.lines != 1
+            or (c.precise and not any(c.text in text and c.text != text for text in precise))
         ]
     return [
         c

@@ -43,10 +43,11 @@ def test_an_unsettled_two_line_reading_removes_nothing() -> None:
 
 def test_on_a_square_plate_a_precise_two_line_reading_outranks_the_lines_it_holds() -> None:
     # no reading settled: the one-line readings are each one line of the plate
-    bottom = [TextRead("2940", 0.98, 1, True, "xx:1", False), TextRead("294", 0.6, 1, True)]
+    bottom = [TextRead("2940", 0.85, 1, True, "xx:1", True), TextRead("294", 0.6, 1, True)]
     whole = TextRead("80SJ2940", 0.88, 2, True, "vn:4", True)
-    other = TextRead("8052940", 0.7, 1, True, "xx:1", False)  # not held whole: kept
-    assert whole_plates([*bottom, whole, other], _settled, square=True) == [whole, other]
+    other = TextRead("8052940", 0.7, 1, True, "xx:1", True)  # precise, not held whole: kept
+    vague = TextRead("4175", 0.97, 1, True, "us:5", False)  # fits only a catch-all: dropped
+    assert whole_plates([*bottom, whole, other, vague], _settled, square=True) == [whole, other]
     # on a wide plate, or beside a settled reading, nothing changes
     assert whole_plates([*bottom, whole], _settled) == [*bottom, whole]
     settled = TextRead("AB1234", 0.95, 1, True, "xx:0", True)
