@@ -13,7 +13,12 @@ rebalanced: the survivor starts after them and never sees them.
 :func:`apply` makes the seek cover those partitions: no committed offset means the position
 ``consumer_auto_offset_reset`` names (``earliest`` by default), committed 0 means offset 0.
 Reading again what the fetcher had already delivered is safe: delivery is at-least-once and
-every sink is idempotent.
+every sink is idempotent. The partitions without a committed offset are marked for
+aiokafka's reset (``request_offset_reset``, what ``seek_to_beginning`` does) and the seek
+returns without waiting for it: aiokafka resets a position only once no fetch to its broker
+is in flight, and a recovery waited for the fetch in flight, ``fetch_max_wait_ms`` (1.5 s),
+at every start and rebalance (worker-kill drill). A partition awaiting its reset has no
+position, so nothing fetched before it is taken, and it is fetched again once reset.
 
 Fetch wait and hold (bench.alerts with a rule that needs every read): Faust builds its
 aiokafka consumer with ``fetch_max_wait_ms=1500``. aiokafka keeps one fetch in flight per
@@ -76,6 +81,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiokafka import TopicPartition
+from aiokafka.consumer.fetcher import OffsetResetStrategy
 from faust.topics import Topic
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Producer
 from mode.utils.queues import FlowControlEvent
@@ -98,11 +104,20 @@ async def _seek_every_partition(consumer: Any, reset: str) -> Mapping[TopicParti
     uncommitted = [tp for tp, offset in committed.items() if offset is None]
     if uncommitted:
         log.info("no committed offset for %d partitions: seeking to %s", len(uncommitted), reset)
-        if reset == "earliest":
-            await consumer.seek_to_beginning(*uncommitted)
-        elif reset == "latest":
-            await consumer.seek_to_end(*uncommitted)
+        # Marked for the fetcher's reset, not waited for: aiokafka resets a position only
+        # once no fetch to its broker is in flight (the fetch wait, 1.5 s, at every recovery,
+        # a restarted worker's included). A partition awaiting its reset has no position:
+        # the fetcher discards what it fetched for it and fetches it again only once reset.
+        strategy = {"earliest": OffsetResetStrategy.EARLIEST, "latest": OffsetResetStrategy.LATEST}
+        if reset in strategy:
+            resets = consumer._fetcher.request_offset_reset(uncommitted, strategy[reset])
+            resets.add_done_callback(_log_reset_failure)
     return committed
+
+
+def _log_reset_failure(resets: asyncio.Future[Any]) -> None:
+    if not resets.cancelled() and (exc := resets.exception()) is not None:
+        log.warning("resetting the positions of partitions without a commit failed: %r", exc)
 
 
 async def _seek_to_committed(self: Any) -> Mapping[TopicPartition, int]:
