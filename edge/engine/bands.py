@@ -1,8 +1,8 @@
 """The EU country band: the blue strip at a plate's left edge, cut off before reading.
 
 Its letters (D, NL, HR, ...) are not part of the registration, and a text recognizer reads
-them as a first character (``PRK248AH``). The band is found by colour: a run of columns at
-the left edge where most pixels of the middle rows are saturated blue.
+them as a first character (``PRK248AH``). The band is found by colour: in most of the middle
+rows, a run of saturated blue that starts near the left edge and is as wide as a band.
 """
 
 from __future__ import annotations
@@ -13,17 +13,25 @@ from edge.engine.geometry import Image
 
 #: OpenCV hue range (0-180) of the band's blue, and the least saturation and value.
 BLUE_HUE = (95, 130)
-MIN_SATURATION = 90
-MIN_VALUE = 50
-#: A column is blue when this share of its middle rows is.
-BLUE_SHARE = 0.5
-#: The band starts within this share of the width and is at most this wide.
-BAND_START = 0.08
+MIN_SATURATION = 70
+MIN_VALUE = 40
+#: The band starts within this share of the width (a loose box leaves some background
+#: before it) and is at most this wide.
+BAND_START = 0.15
 BAND_WIDTH = (0.04, 0.2)
+#: The band must show in this share of the middle rows.
+BAND_ROWS = 0.5
+#: Where the band's right edge slants (a turned plate), the cut is at this quantile of the
+#: rows' edges (the median: further cut more of the first character than they saved).
+EDGE_QUANTILE = 0.5
 
 
 def band_width(crop: Image) -> int:
-    """Columns of a country band at the crop's left edge (0 when there is none)."""
+    """Columns of a country band at the crop's left edge (0 when there is none).
+
+    Row by row through the middle half of the crop: a run of blue pixels that starts near
+    the left edge and is as wide as a band. A turned or slanted plate moves the run from row
+    to row, so each row is measured on its own and the cut taken across them."""
     import cv2
 
     height, width = crop.shape[:2]
@@ -37,17 +45,21 @@ def band_width(crop: Image) -> int:
         & (hsv[..., 1] >= MIN_SATURATION)
         & (hsv[..., 2] >= MIN_VALUE)
     )
-    columns = blue.mean(axis=0) >= BLUE_SHARE
     limit = int(width * BAND_START) + 1
-    starts = np.flatnonzero(columns[:limit])
-    if starts.size == 0:
+    narrowest, widest = BAND_WIDTH[0] * width, BAND_WIDTH[1] * width
+    edges = []
+    for row in blue:
+        starts = np.flatnonzero(row[:limit])
+        if starts.size == 0:
+            continue
+        start = int(starts[0])
+        gaps = np.flatnonzero(~row[start:])
+        stop = start + int(gaps[0]) if gaps.size else width
+        if narrowest <= stop - start <= widest:
+            edges.append(stop)
+    if len(edges) < BAND_ROWS * len(blue):
         return 0
-    stop = int(starts[0])
-    while stop < width and columns[stop]:
-        stop += 1
-    if not BAND_WIDTH[0] * width <= stop - starts[0] <= BAND_WIDTH[1] * width:
-        return 0
-    return stop
+    return int(np.ceil(np.quantile(edges, EDGE_QUANTILE)))
 
 
 def cut_country_band(crop: Image) -> Image:

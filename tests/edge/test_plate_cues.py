@@ -28,6 +28,18 @@ def test_a_blue_band_at_the_left_edge_is_measured_and_cut() -> None:
     assert cut_country_band(banded).shape[1] == 240 - band_width(banded)
 
 
+def test_a_band_behind_some_background_or_slanted_is_found_row_by_row() -> None:
+    banded = _plate(["MPE3389"], band=True)
+    # a loose box: 30 columns of grey background before the plate
+    loose = np.concatenate([np.full((56, 30, 3), 90, np.uint8), banded], axis=1)
+    assert 30 + 0.08 * 240 <= band_width(loose) <= 30 + 0.12 * 240
+    # a turned plate: each row of the band's edge a column further right than the last
+    slanted = np.full_like(banded, 235)
+    for row in range(56):
+        slanted[row, : 20 + row // 4] = (160, 60, 0)
+    assert 20 + 14 // 4 <= band_width(slanted) <= 20 + 42 // 4
+
+
 def test_plates_without_a_band_or_blue_everywhere_are_left_alone() -> None:
     assert band_width(_plate(["MPE3389"])) == 0
     blue = np.full((56, 240, 3), (160, 60, 0), np.uint8)  # a blue plate is not a band
