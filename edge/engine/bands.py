@@ -46,20 +46,18 @@ def band_width(crop: Image) -> int:
         & (hsv[..., 2] >= MIN_VALUE)
     )
     limit = int(width * BAND_START) + 1
-    narrowest, widest = BAND_WIDTH[0] * width, BAND_WIDTH[1] * width
-    edges = []
-    for row in blue:
-        starts = np.flatnonzero(row[:limit])
-        if starts.size == 0:
-            continue
-        start = int(starts[0])
-        gaps = np.flatnonzero(~row[start:])
-        stop = start + int(gaps[0]) if gaps.size else width
-        if narrowest <= stop - start <= widest:
-            edges.append(stop)
-    if len(edges) < BAND_ROWS * len(blue):
+    near_left = blue[:, :limit]
+    has_start = near_left.any(axis=1)
+    starts = near_left.argmax(axis=1)
+    # Each row's run ends at its first non-blue column from its start on (or the edge).
+    after_start = np.arange(width)[None, :] >= starts[:, None]
+    gaps = ~blue & after_start
+    stops = np.where(gaps.any(axis=1), gaps.argmax(axis=1), width)
+    runs = stops - starts
+    band_rows = has_start & (runs >= BAND_WIDTH[0] * width) & (runs <= BAND_WIDTH[1] * width)
+    if band_rows.sum() < BAND_ROWS * len(blue):
         return 0
-    return int(np.ceil(np.quantile(edges, EDGE_QUANTILE)))
+    return int(np.ceil(np.quantile(stops[band_rows], EDGE_QUANTILE)))
 
 
 def cut_country_band(crop: Image) -> Image:
