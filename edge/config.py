@@ -173,13 +173,14 @@ class PpOcr(_Section):
         "confidence is not tried as two lines (saves two recognitions per split)",
     )
     split_overlap: float = Field(
-        default=0.02,
+        default=0.0,
         ge=0.0,
         le=0.2,
         description="How far each line of a two-line split reaches past the split row, as a "
-        "share of the plate's height: a split row a little off cuts no stroke away. 0.02 read "
-        "1-2% more synthetic two-line plates than 0 (bench.synthetic); from 0.03 the bottom "
-        "line of the real scooter plate takes in enough of the top line to read SH as SN",
+        "share of the plate's height, so that a split row a little off cuts no stroke away. "
+        "0.02 read 1-2% more synthetic two-line plates (bench.synthetic), but left the small "
+        "scooter plate of bench.read's 1080p frame unsettled: its other crops were read "
+        "too, 30 ms more per frame; 0.03 and more read the scooter's SH as SN",
     )
     split_crops: int = Field(
         default=3,

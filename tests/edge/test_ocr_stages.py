@@ -178,11 +178,12 @@ def test_no_crop_is_split_when_split_crops_is_zero() -> None:
 
 def test_the_lines_of_a_split_reach_past_the_split_row() -> None:
     reader = _Table({}, None)
+    reader.config = PpOcr(split_overlap=0.04)
     crop = _plate(50, 60)
     pairs = reader._splits([crop])
     assert pairs
     for (top, _), (bottom, _) in pairs:
-        assert top.shape[0] + bottom.shape[0] == 50 + 2 * 1  # 2% of 50 rows each way
-    reader.config = PpOcr(split_overlap=0.0)
+        assert top.shape[0] + bottom.shape[0] == 50 + 2 * 2  # 4% of 50 rows each way
+    reader.config = PpOcr()  # the default: no overlap
     for (top, _), (bottom, _) in reader._splits([crop]):
         assert top.shape[0] + bottom.shape[0] == 50
