@@ -82,13 +82,14 @@ class PpOcrReader(PlateReader):
         of the recognizer costs more than a few more lines in it). There only a settled
         two-line reading counts, and it replaces the one-line readings it holds whole
         (:func:`whole_plates`). Easy plates cost one recognition."""
+        # Each plate's crops lose their country band as a stage first needs them (most
+        # plates settle on the first crop).
         usable = [
-            [cut_country_band(c) for c in crops if c.shape[0] >= 4 and c.shape[1] >= 4]
-            for crops in plates
+            _BandCut([c for c in crops if c.shape[0] >= 4 and c.shape[1] >= 4]) for crops in plates
         ]
         # Without a two-line layout among the enabled regions no two-line reading can settle.
         two_lines = bool(formats.templates(2))
-        square = [two_lines and self._square(crops) for crops in usable]
+        square = [two_lines and bool(crops.raw) and self._square(crops.first()) for crops in usable]
         plans = [self._stages(crops, sq) for crops, sq in zip(usable, square, strict=True)]
         reads: list[list[TextRead | None]] = [[] for _ in usable]
         for number in range(max((len(plan) for plan in plans), default=0)):
@@ -113,7 +114,8 @@ class PpOcrReader(PlateReader):
             ]
             # A plate open again only for its two-line reading reads its splits alone.
             groups = [
-                [g for g in plans[i][number] if not settled[i] or len(g) == 2] for i in open_plates
+                [g for g in plans[i][number]() if not settled[i] or len(g) == 2]
+                for i in open_plates
             ]
             if not any(groups):
                 continue
@@ -166,19 +168,33 @@ class PpOcrReader(PlateReader):
                 kept.append(r)
         return kept
 
-    def _stages(self, crops: list[Image], square: bool) -> list[list[list[tuple[Image, float]]]]:
-        """The groups of line images each stage reads of one plate (see :meth:`read_many`)."""
-        first, others = crops[:1], crops[1 : self.config.split_crops]
-        one_line = [[(c, self.config.stretch)] for c in first]
-        more_lines = [[(c, self.config.stretch)] for c in [*crops[1:], *_inverted(crops)]]
-        first_split = self._splits(first[: self.config.split_crops])
-        if square:
-            return [one_line + first_split, more_lines + self._splits(others)]
-        return [one_line, more_lines, first_split, self._splits(others)]
+    def _stages(self, crops: _BandCut, square: bool) -> list[Callable[[], list[_Group]]]:
+        """The groups of line images each stage reads of one plate (see :meth:`read_many`),
+        each made when its stage comes."""
+        stretch, most = self.config.stretch, self.config.split_crops
 
-    def _square(self, crops: list[Image]) -> bool:
+        def one_line() -> list[_Group]:
+            return [[(crops.first(), stretch)]]
+
+        def more_lines() -> list[_Group]:
+            rest = crops.all()[1:]
+            return [[(c, stretch)] for c in [*rest, *_inverted([crops.first()])]]
+
+        def first_split() -> list[_Group]:
+            return self._splits([crops.first()] if most else [])
+
+        def other_splits() -> list[_Group]:
+            return self._splits(crops.all()[1:most])
+
+        if not crops.raw:
+            return []
+        if square:
+            return [lambda: one_line() + first_split(), lambda: more_lines() + other_splits()]
+        return [one_line, more_lines, first_split, other_splits]
+
+    def _square(self, first: Image) -> bool:
         """Whether the plate's first crop is about as tall as wide (see ``square_aspect``)."""
-        return bool(crops) and crops[0].shape[1] / crops[0].shape[0] < self.config.square_aspect
+        return bool(first.shape[1] / first.shape[0] < self.config.square_aspect)
 
     def _splits(self, crops: list[Image]) -> list[list[tuple[Image, float]]]:
         """Two-line hypotheses of the squarish ``crops``: top and bottom at each split row."""
@@ -239,6 +255,30 @@ class PpOcrReader(PlateReader):
             self.alphabet.plate_log_probs(sequence[:n])
             for sequence, n in zip(output, steps, strict=True)
         ]
+
+
+#: One reading's line images (top line first), each with its horizontal stretch.
+_Group = list[tuple[Image, float]]
+
+
+class _BandCut:
+    """A plate's crops, each cut of its country band when first asked for."""
+
+    def __init__(self, raw: list[Image]) -> None:
+        self.raw = raw
+        self._cut: list[Image | None] = [None] * len(raw)
+
+    def _at(self, index: int) -> Image:
+        cut = self._cut[index]
+        if cut is None:
+            cut = self._cut[index] = cut_country_band(self.raw[index])
+        return cut
+
+    def first(self) -> Image:
+        return self._at(0)
+
+    def all(self) -> list[Image]:
+        return [self._at(i) for i in range(len(self.raw))]
 
 
 def whole_plates(
