@@ -84,11 +84,21 @@ async def test_a_topic_the_worker_declares_is_served_when_the_declaration_return
     settings: Settings,
 ) -> None:
     """What the worker does for its tables' changelogs before it subscribes to them."""
-    from alpr import app
+    import faust
+
+    import alpr  # noqa: F401  (applies the project's Faust fixes, the declaration's among them)
 
     bootstrap = settings.kafka.bootstrap_servers
     require_port(bootstrap, "Kafka")
     name = f"alpr-test-declared-{uuid.uuid4().hex[:8]}-changelog"
+    # An app of its own: the project's app object keeps the event loop of the first test
+    # that started it, closed by the time this one runs in the same process.
+    app = faust.App(
+        f"alpr-test-declare-{uuid.uuid4().hex[:8]}",
+        broker=settings.kafka.broker,
+        autodiscover=False,
+        topic_replication_factor=settings.kafka.replication_factor,
+    )
     topic = app.topic(name, partitions=PARTITIONS, internal=True, compacting=True)
     await app.maybe_start_producer()
     client = AIOKafkaClient(bootstrap_servers=bootstrap)
