@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -58,3 +59,15 @@ def smtp_maildir() -> str:
     from ops.layout import Layout
 
     return os.environ.get("ALPR_TEST_MAILDIR", str(Layout().data / "smtp" / "maildir"))
+
+
+@pytest.fixture
+async def fresh_dsn(settings: Settings, unique: str) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database of the stack's server, dropped afterwards."""
+    from tests.support.stores import create_database, drop_database
+
+    require_port(settings.postgres.dsn.split("@")[-1].split("/")[0], "PostgreSQL")
+    database = f"alpr_test_{unique}"
+    dsn = await create_database(settings.postgres.dsn, database)
+    yield dsn
+    await drop_database(settings.postgres.dsn, database)

@@ -9,7 +9,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,19 +22,10 @@ from stores.es_writer import put_template
 from stores.migrations import MigrationError, migrate, migration_files
 from stores.partitions import partition_name
 from tests.integration.conftest import require_port
-from tests.support.stores import create_database, drop_database, plate_read_datum
+from tests.support.stores import plate_read_datum
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-async def fresh_dsn(settings: Settings, unique: str) -> AsyncIterator[str]:
-    require_port(settings.postgres.dsn.split("@")[-1].split("/")[0], "PostgreSQL")
-    database = f"alpr_test_{unique}"
-    dsn = await create_database(settings.postgres.dsn, database)
-    yield dsn
-    await drop_database(settings.postgres.dsn, database)
 
 
 async def test_migrate_applies_each_file_once_and_creates_partitions_ahead(fresh_dsn: str) -> None:

@@ -5,27 +5,14 @@ a missing column at the first write, and open once ``alpr bootstrap`` has applie
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from config.settings import Settings
 from stores.alerts_writer import AlertWriter
 from stores.migrations import SchemaBehind, migrate, migration_files, pending
 from stores.pg_writer import PgReadWriter
-from tests.integration.conftest import require_port
-from tests.support.stores import create_database, drop_database
-
-
-@pytest.fixture
-async def fresh_dsn(settings: Settings, unique: str) -> AsyncIterator[str]:
-    require_port(settings.postgres.dsn.split("@")[-1].split("/")[0], "PostgreSQL")
-    database = f"alpr_test_{unique}"
-    dsn = await create_database(settings.postgres.dsn, database)
-    yield dsn
-    await drop_database(settings.postgres.dsn, database)
 
 
 async def test_writers_name_the_missing_migration_until_it_is_applied(

@@ -29,7 +29,7 @@ from tests.integration.conftest import require_port
 from tests.integration.gate import Gate
 from tests.integration.test_router import Collector, produce
 from tests.support.isolated import IsolatedRun
-from tests.support.streams import create_topics, encode_plate_event
+from tests.support.streams import encode_plate_event
 
 VALID = 300
 BAD = 20
@@ -42,12 +42,7 @@ async def run(settings: Settings, unique: str) -> AsyncIterator[IsolatedRun]:
     require_port(settings.kafka.bootstrap_servers, "Kafka")
     require_port(settings.schema_registry.url, "schema registry")
     isolated = IsolatedRun("test-reliability", unique)
-    await create_topics(
-        settings.kafka.bootstrap_servers,
-        [isolated.topic(name) for name in ("raw", "detected", "dlq", "cameras")],
-        partitions=settings.kafka.partitions,
-        configs={isolated.topic("cameras"): {"cleanup.policy": "compact"}},
-    )
+    await isolated.create_worker_topics(settings.kafka.bootstrap_servers, settings.kafka.partitions)
     yield isolated
     await isolated.drop(settings.kafka.bootstrap_servers, settings.schema_registry.url)
 

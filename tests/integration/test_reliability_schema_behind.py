@@ -25,7 +25,7 @@ from tests.integration.conftest import require_port
 from tests.integration.test_router import produce
 from tests.support.isolated import IsolatedRun
 from tests.support.stores import create_database, drop_database
-from tests.support.streams import create_topics, encode_plate_event
+from tests.support.streams import encode_plate_event
 
 READS = 50
 #: How long the test waits for each state it expects (not a measure: it waits for less).
@@ -36,12 +36,7 @@ WAIT_S = 120.0
 async def run(settings: Settings, unique: str) -> AsyncIterator[IsolatedRun]:
     require_port(settings.kafka.bootstrap_servers, "Kafka")
     isolated = IsolatedRun("test-schema", unique)
-    await create_topics(
-        settings.kafka.bootstrap_servers,
-        [isolated.topic(name) for name in ("raw", "detected", "dlq", "cameras")],
-        partitions=settings.kafka.partitions,
-        configs={isolated.topic("cameras"): {"cleanup.policy": "compact"}},
-    )
+    await isolated.create_worker_topics(settings.kafka.bootstrap_servers, settings.kafka.partitions)
     yield isolated
     await isolated.drop(settings.kafka.bootstrap_servers, settings.schema_registry.url)
 

@@ -54,6 +54,17 @@ class IsolatedRun:
             }
         return env
 
+    async def create_worker_topics(self, bootstrap: str, partitions: int) -> None:
+        """The run's raw, detected, dead-letter and (compacted) camera topics."""
+        from tests.support.streams import create_topics
+
+        await create_topics(
+            bootstrap,
+            [self.topic(name) for name in ("raw", "detected", "dlq", "cameras")],
+            partitions=partitions,
+            configs={self.topic("cameras"): {"cleanup.policy": "compact"}},
+        )
+
     def owns(self, topic: str) -> bool:
         return topic.startswith((self.prefix, self.app_id))
 
