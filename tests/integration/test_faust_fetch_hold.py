@@ -18,16 +18,15 @@ import alpr
 from config.settings import Settings, get_settings
 from ops import faust_fixes
 from tests.integration.conftest import require_port
-from tests.support.streams import create_topics, delete_topics
+from tests.support.streams import scratch_topic
 
 
 @pytest.fixture
 async def topic(settings: Settings, unique: str) -> AsyncIterator[str]:
     require_port(settings.kafka.bootstrap_servers, "Kafka")
-    name = f"test.{unique}.fetch-hold"
-    await create_topics(settings.kafka.bootstrap_servers, [name], partitions=2)
-    yield name
-    await delete_topics(settings.kafka.bootstrap_servers, [name])
+    bootstrap = settings.kafka.bootstrap_servers
+    async with scratch_topic(bootstrap, f"test.{unique}.fetch-hold", partitions=2) as name:
+        yield name
 
 
 #: The hold in this test: far longer than the test takes, so no fetch can go for its expiry.

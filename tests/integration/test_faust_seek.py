@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from config.settings import Settings
 from ops import faust_fixes
 from tests.integration.conftest import require_port
-from tests.support.streams import create_topics, delete_topics
+from tests.support.streams import scratch_topic
 
 #: The fetch wait here: far longer than the test takes, so the fetch in flight stays so.
 FETCH_WAIT_MS = 10_000
@@ -25,10 +25,9 @@ FETCH_WAIT_MS = 10_000
 @pytest.fixture
 async def topic(settings: Settings, unique: str) -> AsyncIterator[str]:
     require_port(settings.kafka.bootstrap_servers, "Kafka")
-    name = f"test.{unique}.seek"
-    await create_topics(settings.kafka.bootstrap_servers, [name], partitions=2)
-    yield name
-    await delete_topics(settings.kafka.bootstrap_servers, [name])
+    bootstrap = settings.kafka.bootstrap_servers
+    async with scratch_topic(bootstrap, f"test.{unique}.seek", partitions=2) as name:
+        yield name
 
 
 async def fetch_in_flight(consumer: AIOKafkaConsumer) -> set[asyncio.Task[bool]]:

@@ -5,6 +5,8 @@ ready-made valid events. Used by the project's tests; handy for any producer's t
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -119,3 +121,13 @@ async def delete_topics(bootstrap_servers: str, names: list[str]) -> None:
             await admin.delete_topics(doomed)
     finally:
         await admin.close()
+
+
+@asynccontextmanager
+async def scratch_topic(bootstrap_servers: str, name: str, partitions: int) -> AsyncIterator[str]:
+    """A topic made for one test and deleted after it."""
+    await create_topics(bootstrap_servers, [name], partitions=partitions)
+    try:
+        yield name
+    finally:
+        await delete_topics(bootstrap_servers, [name])
