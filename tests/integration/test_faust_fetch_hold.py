@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -45,6 +46,22 @@ def worker_consumer(monkeypatch: pytest.MonkeyPatch) -> Any:
     return thread._create_worker_consumer(alpr.app.transport)
 
 
+@asynccontextmanager
+async def started(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Any, AIOKafkaProducer]]:
+    """The worker's consumer (see :func:`worker_consumer`) and a producer, both started."""
+    consumer = worker_consumer(monkeypatch)
+    await consumer.start()
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        yield consumer, producer
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
 async def waiting_records(fetcher: Any, tp: TopicPartition) -> None:
     """Until the fetcher holds records of ``tp`` not taken yet."""
     while tp not in fetcher._records:
@@ -55,11 +72,7 @@ async def test_records_waiting_to_be_taken_hold_the_next_fetch(
     settings: Settings, topic: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     busy, idle = TopicPartition(topic, 0), TopicPartition(topic, 1)
-    consumer = worker_consumer(monkeypatch)
-    await consumer.start()
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
-    await producer.start()
-    try:
+    async with started(settings, monkeypatch) as (consumer, producer):
         fetcher = consumer._fetcher
         assert fetcher._prefetch_backoff == HOLD_MS / 1000
         consumer.assign([busy, idle])
@@ -85,9 +98,6 @@ async def test_records_waiting_to_be_taken_hold_the_next_fetch(
             for partition in partitions
         }
         assert fetched == {busy, idle}
-    finally:
-        await producer.stop()
-        await consumer.stop()
 
 
 async def test_a_partition_faust_pauses_holds_no_fetch_and_is_fetched_again_on_resume(
@@ -96,11 +106,7 @@ async def test_a_partition_faust_pauses_holds_no_fetch_and_is_fetched_again_on_r
     # Faust pauses a table's changelog partitions once recovered and never takes their
     # records; the worker writes them itself. Their records must not hold the next fetch.
     reads, changelog = TopicPartition(topic, 0), TopicPartition(topic, 1)
-    consumer = worker_consumer(monkeypatch)
-    await consumer.start()
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
-    await producer.start()
-    try:
+    async with started(settings, monkeypatch) as (consumer, producer):
         fetcher = consumer._fetcher
         consumer.assign([reads, changelog])
         await consumer.seek_to_beginning(reads, changelog)
@@ -118,6 +124,3 @@ async def test_a_partition_faust_pauses_holds_no_fetch_and_is_fetched_again_on_r
         faust_fixes.resume_in_fetcher(consumer, [TP(changelog.topic, changelog.partition)])
         again = await consumer.getmany(changelog, timeout_ms=30_000)
         assert [r.value for r in again[changelog]] == [b"state"]  # from where it was
-    finally:
-        await producer.stop()
-        await consumer.stop()
