@@ -20,14 +20,19 @@ class NotAnImageInput(ValueError):
     """The graph's input is not a ``1x3xHxW`` float image."""
 
 
-def take_bgr_bytes(serialized: bytes, image_input: str) -> bytes:
-    """``serialized`` (an ONNX model) with ``image_input`` (``1x3xHxW`` float RGB in [0, 1])
-    replaced by :data:`BGR_INPUT`, ``1xHxWx3`` uint8 BGR; other inputs are kept."""
+def take_bgr_bytes(serialized: bytes, image_input: str | None = None) -> bytes:
+    """``serialized`` (an ONNX model) with ``image_input`` (``1x3xHxW`` float RGB in [0, 1];
+    ``None``: the graph's only input) replaced by :data:`BGR_INPUT`, ``1xHxWx3`` uint8 BGR;
+    other inputs are kept."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     model = onnx.load_from_string(serialized)
     graph = model.graph
+    if image_input is None:
+        if len(graph.input) != 1:
+            raise NotAnImageInput(f"the graph has {len(graph.input)} inputs, name the image's")
+        image_input = graph.input[0].name
     inputs = {i.name: i for i in graph.input}
     if image_input not in inputs:
         raise NotAnImageInput(f"the graph has no input {image_input!r}")

@@ -52,7 +52,8 @@ class YoloV8Onnx:
         self.iou_threshold = iou_threshold
         self.multiple: int | None = None
         self._grids: dict[tuple[int, int], dict[str, npt.NDArray[np.float32]]] = {}
-        graph, image_input = model.read_bytes(), ""
+        graph: bytes = model.read_bytes()
+        image_input: str | None = None  # the graph's only input
         if any_size:
             try:
                 freed = free_input_size(model)
@@ -61,8 +62,6 @@ class YoloV8Onnx:
             else:
                 graph, image_input = freed.model, freed.image_input
                 self.multiple = STRIDES[-1]
-        if not image_input:
-            image_input = _only_input(graph, model.name)
         # The graph takes the letterboxed frame's bytes as they are (see image_input).
         self.session = open_session(take_bgr_bytes(graph, image_input), backend, model.name)
         self.input_name = BGR_INPUT
@@ -96,13 +95,3 @@ class YoloV8Onnx:
             points, strides = anchor_grid(*size)
             self._grids[size] = {ANCHORS_INPUT: points, STRIDES_INPUT: strides}
         return self._grids[size]
-
-
-def _only_input(graph: bytes, name: str) -> str:
-    """The name of the one input of a serialized ONNX graph."""
-    import onnx
-
-    inputs = onnx.load_from_string(graph).graph.input
-    if len(inputs) != 1:
-        raise ValueError(f"{name} has {len(inputs)} inputs, expected one image")
-    return str(inputs[0].name)

@@ -56,11 +56,12 @@ def test_bgr_bytes_give_the_float_rgb_result() -> None:
     ("graph", "name", "reason"),
     [
         (_graph(), "pixels", "no input 'pixels'"),
+        (_graph(), None, "has 2 inputs"),
         (_graph(elem_type=TensorProto.UINT8), "images", "not a 1x3xHxW float image"),
         (_graph(channels=1), "images", "not a 1x3xHxW float image"),
     ],
 )
-def test_other_inputs_are_refused(graph: bytes, name: str, reason: str) -> None:
+def test_other_inputs_are_refused(graph: bytes, name: str | None, reason: str) -> None:
     with pytest.raises(NotAnImageInput, match=reason):
         take_bgr_bytes(graph, name)
 
