@@ -111,6 +111,12 @@ class PpOcr(_Section):
     model: str = Field(
         default="text_rec", description="Name of the recognition model in the manifest"
     )
+    path: Path | None = Field(
+        default=None,
+        description="A PP-OCR recognizer fine-tuned on plates (`alpr train ocr --base ppocr`): "
+        "its folder (model.onnx and model.json, checked by sha256); unset, `model` of the "
+        "manifest is read",
+    )
     charset: str = Field(
         default="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
         min_length=1,
