@@ -11,7 +11,7 @@ first, whose alerts are reported apart (a fresh worker's first alerts meet one-o
 connections opened, schemas looked up), then ``--seconds`` measured. Each alert's latency is
 the receipt time minus the produce time of its triggering read (both clocks are this
 machine's). The topics between the stages are stamped by the broker (LogAppendTime), so each
-alert's path is split into hops: router, rule feed, alert agent, alert send, notifier.
+alert's path is split into hops: router, rule feed (evaluation), alert send, notifier.
 Ends with ``RESULT alert_p50_ms=... alert_p99_ms=... eps=...`` (eps: the produce rate
 reached). ``--profile DIR`` samples the worker with py-spy while the reads are produced and
 prints the share of its samples by stage.
@@ -38,7 +38,6 @@ from typing import Any
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from agents.alerting.bundles import decode_bundle, is_bundle
 from agents.alerting.rule_topic import publish_rules
 from bench.projections import start_profiler
 from config.settings import get_settings
@@ -57,7 +56,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.received: dict[str, float] = {}
-        #: The time the alert agent raised each triggering event id's alert.
+        #: The time the rule feed raised each triggering event id's alert.
         self.raised: dict[str, float] = {}
         self.calls = 0
 
@@ -83,13 +82,12 @@ class Receiver:
 
 
 #: Topics stamped by the broker (LogAppendTime) so each alert's path can be timed.
-TRACED = ("detected", "reads", "alerts")
+TRACED = ("detected", "alerts")
 
 #: The hops of an alert's path: name, and the stamps it runs between.
 HOPS = (
     ("router", "produced", "detected"),  # raw fetch, routing, send to detected
-    ("rule feed", "detected", "reads"),  # detected fetch, key lookup, forward
-    ("alert agent", "reads", "raised"),  # Faust fetch, evaluation
+    ("rule feed", "detected", "raised"),  # detected fetch, key lookup, evaluation
     ("alert send", "raised", "alerts"),  # alert sent to Kafka
     ("notifier", "alerts", "received"),  # alert fetch, delivery log, webhook POST
 )
@@ -124,9 +122,8 @@ async def trace(bootstrap: str, names: dict[str, str]) -> dict[str, dict[str, fl
     cache = default_schema_cache()
     read, alert = AvroSchema.named("PlateRead"), AvroSchema.named("Alert")
 
-    def read_ids(value: bytes) -> list[str]:  # a read, or a bundle of them (rule feed)
-        values = [m.value for m in decode_bundle(value)] if is_bundle(value) else [value]
-        return [decode(v, read, cache)["event_id"] for v in values]
+    def read_ids(value: bytes) -> list[str]:
+        return [decode(value, read, cache)["event_id"]]
 
     alert_ids = lambda value: list(decode(value, alert, cache)["event_ids"])  # noqa: E731
     return {
@@ -239,8 +236,7 @@ def stage_means(web_url: str) -> str:
 #: Stages of the worker, each named by a frame its samples pass through (first match wins).
 STAGES = (
     ("router (BatchRouter: routing, its sends and dedupe)", "BatchRouter"),
-    ("rule feed (RuleFeed)", "RuleFeed"),
-    ("alert agent (evaluate_plate_rules)", "evaluate_plate_rules"),
+    ("rule feed (RuleFeed: evaluation, alerts, plate state)", "RuleFeed"),
     ("camera-rule agent", "evaluate_camera_rules"),
     ("notifier", "agents/alerting/notifier.py"),
     ("alert projection (PostgreSQL)", "project_alerts_to_postgres"),
@@ -282,7 +278,6 @@ async def run(args: argparse.Namespace) -> int:
     bootstrap = get_settings().kafka.bootstrap_servers
     isolated = IsolatedRun(kind="bench")
     names = {t: isolated.topic(t) for t in ("raw", "detected", "dlq", "cameras", "rules", "alerts")}
-    names["reads"] = names["alerts"] + ".reads"  # agents.alerting.topics.rule_reads
     receiver = Receiver()
     runner, url = await receiver.start()
     plates = watch_plates(args.plates)
@@ -307,7 +302,7 @@ async def run(args: argparse.Namespace) -> int:
     try:
         append_time = {"message.timestamp.type": "LogAppendTime"}
         await create_topics(
-            bootstrap, [names[t] for t in ("raw", "detected", "dlq", "alerts", "reads")],
+            bootstrap, [names[t] for t in ("raw", "detected", "dlq", "alerts")],
             PARTITIONS, {names[t]: append_time for t in TRACED},
         )  # fmt: skip
         await publish_rules(bootstrap, names["rules"], rules, prune=True)

@@ -1,5 +1,6 @@
-"""Rule state in changelog-backed tables: per plate (co-partitioned with the reads, which
-are keyed by plate) and per camera (fed by the reads repartitioned by camera).
+"""Rule state: the records of a plate's or camera's state, and the Faust table of the
+camera rules' state (fed by the reads repartitioned by camera). The plate state lives beside
+the rule feed, on the batch runtime (``tables.plate_state``), in the same encoding.
 
 Plain tables rather than windowed ones: the rules' windows are event-time windows computed
 in ``rules.evaluate``, while Faust's windowed tables expire by wall-clock time, and their
@@ -162,13 +163,6 @@ class StateTable(MutableMapping[str, PlateRuleState]):
         return len(self.table.data)
 
 
-rule_state_by_plate = app.Table(
-    "rule_state_by_plate",
-    key_type=str,
-    value_type=bytes,
-    help="Recent sightings, cooldowns and alert ids per plate, as JSON (agents.alerting.alerts)",
-)
-
 rule_state_by_camera = app.Table(
     "rule_state_by_camera",
     key_type=str,
@@ -176,6 +170,5 @@ rule_state_by_camera = app.Table(
     help="Recent reads, cooldowns and alert ids per camera, as JSON (agents.alerting.alerts)",
 )
 
-#: The tables as the alert engine uses them.
-plate_states = StateTable(rule_state_by_plate)
+#: The table as the camera agent's engine uses it.
 camera_states = StateTable(rule_state_by_camera)

@@ -1,12 +1,28 @@
-"""``alpr bootstrap`` publishes the rule files of ``ALPR_RULES__DIR``, if it is set."""
+"""``alpr bootstrap`` creates the plate rule state's changelog and publishes the rule files of
+``ALPR_RULES__DIR``, if it is set."""
 
 from __future__ import annotations
 
+from agents.alerting.feed import changelog_topic
 from agents.alerting.rule_topic import ensure_rule_topic, publish_rules
+from agents.topics import plates_detected
 from config.settings import Settings, get_settings
 from notify.rule_urls import url_problems
 from ops.bootstrap import bootstrap_step
 from rules.loader import load_rules
+from streams.changelog import ensure_changelog
+
+
+@bootstrap_step("rule state changelog", order=15)
+async def create_rule_state_changelog(settings: Settings) -> str:
+    """The rule feed's plate state changelog (compacted, one partition per partition of the
+    detected topic, which the topic step made first); the feed also makes it at start."""
+    kafka = settings.kafka
+    partitions = await ensure_changelog(
+        kafka.bootstrap_servers, plates_detected.get_topic_name(), changelog_topic(),
+        kafka.replication_factor,
+    )  # fmt: skip
+    return f"{changelog_topic()} present ({partitions} partitions, compacted)"
 
 
 @bootstrap_step("alert rules", order=60)

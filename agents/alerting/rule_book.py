@@ -11,7 +11,7 @@ import asyncio
 import logging
 
 from agents.alerting.rule_topic import catch_up, follow, new_consumer
-from agents.alerting.topics import alerts, camera_ticks, rule_reads, rule_updates
+from agents.alerting.topics import alerts, camera_ticks, rule_updates
 from alpr import app
 from config.settings import get_settings
 from ops.heap import Settler
@@ -47,7 +47,7 @@ async def follow_rule_set() -> None:
     topic = get_settings().rules.topic
     while True:
         try:
-            for declared in (rule_updates, alerts, camera_ticks, rule_reads):
+            for declared in (rule_updates, alerts, camera_ticks):
                 await declared.maybe_declare()
         except Exception as exc:
             log.warning("could not declare the alert topics yet: %r", exc)

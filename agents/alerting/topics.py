@@ -44,14 +44,3 @@ camera_ticks: faust.TopicT = app.topic(
     key_serializer="raw",
     internal=True,
 )
-
-#: The reads some rule needs, keyed by plate, forwarded from ``alpr.plates.detected`` by
-#: ``agents.alerting.feed``: the alert agent's input. Raw bytes, as the router wrote them.
-rule_reads: faust.TopicT = app.topic(
-    f"{_settings.alerts_topic}.reads",
-    key_type=str,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-    internal=True,
-)

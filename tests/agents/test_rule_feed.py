@@ -1,139 +1,103 @@
-"""The rule feed's batch handler: only the reads a rule needs go on, unchanged; all of them
-until the rule set is loaded; a failed send sends the batch again."""
+"""The rule feed's batch handler as a stage: a failed send evaluates the batch again from
+the state before it (no alert lost for a read taken for a redelivery), a stop gives the
+batch up with its state put back, the rule set is waited for once, and a partition's state
+is restored from its changelog when it is assigned."""
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from aiokafka import ConsumerRecord
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka import TopicPartition
 
 import agents.alerting.feed
-from agents.alerting.bundles import decode_bundle
-from agents.alerting.feed import RuleFeed, RulesLoaded
+from agents.alerting.feed import RulesLoaded
 from agents.alerting.rule_book import RULE_BOOK
-from agents.deadletters.letters import RecordMessage
-from streams.batch_consumer import Batch
+from streams.alert import alert_id
 from streams.retry import Abandoned, Backoff
-from tests.agents.memory_producer import MemoryProducer
+from tables.plate_state import encode_plate_key
+from tables.rule_state import PlateRuleState, encode_state
+from tests.agents.feed_harness import (
+    ALERTS_TOPIC,
+    CHANGELOG,
+    FeedHarness,
+    partition_of,
+    plate_read,
+    use_rules,
+)
 
-WATCHED = {"AB12CDE", "XY99ZZZ", "CD34EFG"}
-FEED = "alerts.reads"
-
-
-def record(offset: int, key: bytes | None, headers: list[tuple[str, bytes]] | None = None) -> (
-    ConsumerRecord
-):  # fmt: skip
-    value = b"\x00read-" + str(offset).encode()
-    stamp = 1_700_000_000_000 + offset
-    return ConsumerRecord(
-        "alpr.plates.detected", offset % 2, offset, stamp, 0, key, value, None,
-        len(key or b""), len(value), headers or [],
-    )  # fmt: skip
+RATE = {"type": "rate", "name": "circling", "count": 2, "window": 60}
 
 
-PARTITIONS = 4
+@pytest.fixture(autouse=True)
+def clean_rules() -> Iterator[None]:
+    RULE_BOOK.rules.clear()
+    RULE_BOOK.ready.set()
+    yield
+    RULE_BOOK.rules.clear()
 
 
-def feed(producer: MemoryProducer, loaded: bool = True, backoff: Backoff | None = None) -> RuleFeed:
-    async def ready() -> bool:
-        return loaded
-
-    return RuleFeed(
-        producer, FEED, PARTITIONS, lambda plate: plate in WATCHED, ready,
-        backoff or Backoff(0.01, 0.01),
-    )  # fmt: skip
-
-
-def forwarded(producer: MemoryProducer) -> list[tuple[int | None, RecordMessage]]:
-    """Each forwarded read with the partition of the bundle that carried it."""
-    assert all(s.topic == FEED and s.key is None for s in producer.sent)
-    return [(s.partition, m) for s in producer.sent for m in decode_bundle(s.value or b"")]
-
-
-def keyed_partition(key: bytes) -> int:
-    """Where aiokafka's producer sends a keyed record among PARTITIONS."""
-    return int(DefaultPartitioner()(key, list(range(PARTITIONS)), list(range(PARTITIONS))))
+async def test_a_failed_send_evaluates_the_batch_again_from_the_state_before_it() -> None:
+    feed = FeedHarness()
+    use_rules(RATE)
+    await feed.put(plate_read(1))
+    before = feed.states.encoded["AB123CD"]
+    feed.producer.sent.clear()
+    feed.producer.fail_deliveries = 1  # the alert of the next read does not reach Kafka
+    await feed.put(plate_read(2, seconds=10))
+    # Tried again as if the first try had not happened: the read is not taken for a
+    # redelivery, and its alert goes out.
+    (alert,) = feed.alerts
+    assert alert.alert_id == alert_id("circling", ["ev-1", "ev-2"])
+    (_, _, state) = feed.changelog[-1]
+    assert [s.event_id for s in state.sightings] == ["ev-1", "ev-2"]
+    assert feed.states.encoded["AB123CD"] != before
 
 
-async def test_only_reads_a_rule_needs_go_on_unchanged() -> None:
-    producer = MemoryProducer()
-    batch = [
-        record(0, b"QQ11QQQ"),
-        record(1, b"AB12CDE", headers=[("h", b"v")]),
-        record(2, b"ZZ00AAA"),
-        record(3, b"XY99ZZZ"),
-    ]
-    await feed(producer).handle(Batch(batch, generation=0))
-    out = sorted(forwarded(producer), key=lambda pair: pair[1].offset)
-    assert [(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp, list(m.headers))
-            for _, m in out] == [
-        (r.topic, r.partition, r.offset, r.key, r.value, r.timestamp / 1000, list(r.headers))
-        for r in (batch[1], batch[3])
-    ]  # fmt: skip
-    # Each read goes to the partition its key would have chosen: the plate's state stays put.
-    assert [p for p, _ in out] == [keyed_partition(b"AB12CDE"), keyed_partition(b"XY99ZZZ")]
+async def test_a_failed_state_write_sends_the_alert_again_with_the_same_id() -> None:
+    feed = FeedHarness()
+    use_rules(RATE)
+    await feed.put(plate_read(1))
+    feed.producer.sent.clear()
+    sends = feed.producer.send
+
+    async def lose_the_first_state_write(topic: str, *args: Any, **kwargs: Any) -> Any:
+        if topic == CHANGELOG and not getattr(lose_the_first_state_write, "done", False):
+            lose_the_first_state_write.done = True  # type: ignore[attr-defined]
+            feed.producer.fail_deliveries = 1
+        return await sends(topic, *args, **kwargs)
+
+    feed.producer.send = lose_the_first_state_write  # type: ignore[method-assign]
+    await feed.put(plate_read(2, seconds=10))
+    ids = [a.alert_id for a in feed.alerts]
+    assert ids == [alert_id("circling", ["ev-1", "ev-2"])] * 2  # the notifier delivers one
+    assert [s.topic for s in feed.producer.sent] == [ALERTS_TOPIC, ALERTS_TOPIC, CHANGELOG]
 
 
-async def test_reads_of_one_partition_share_bundles_in_order_and_within_bounds(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(agents.alerting.feed, "BUNDLE_MAX_READS", 3)
-    producer = MemoryProducer()
-    batch = [record(i, f"PL{i % 5}".encode()) for i in range(40)]
-    await feed(producer, loaded=False).handle(Batch(batch, generation=0))
-    out = forwarded(producer)
-    assert sorted(m.offset for _, m in out) == list(range(40))  # each read once
-    for partition in range(PARTITIONS):  # in batch order within a partition
-        offsets = [m.offset for p, m in out if p == partition]
-        assert offsets == sorted(offsets)
-        assert {keyed_partition(m.key or b"") for p, m in out if p == partition} <= {partition}
-    sizes = [len(decode_bundle(s.value or b"")) for s in producer.sent]
-    assert max(sizes) == 3 and len(producer.sent) < 40
-
-
-async def test_a_large_read_closes_its_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(agents.alerting.feed, "BUNDLE_MAX_BYTES", 300)
-    producer = MemoryProducer()
-    small, big = record(1, b"AB12CDE"), record(2, b"AB12CDE")
-    big = dataclasses.replace(big, value=b"\x00" + b"x" * 400)
-    await feed(producer).handle(Batch([small, big, record(3, b"AB12CDE")], generation=0))
-    assert [[m.offset for m in decode_bundle(s.value or b"")] for s in producer.sent] == [
-        [1], [2], [3]
-    ]  # fmt: skip
-
-
-async def test_every_read_goes_on_until_the_rules_are_loaded() -> None:
-    producer = MemoryProducer()
-    batch = [record(i, f"PL{i}".encode()) for i in range(5)]
-    await feed(producer, loaded=False).handle(Batch(batch, generation=0))
-    assert sorted(m.offset for _, m in forwarded(producer)) == [r.offset for r in batch]
-
-
-async def test_a_read_without_a_key_goes_on_for_the_agent_to_dead_letter() -> None:
-    producer = MemoryProducer()
-    await feed(producer).handle(Batch([record(0, None)], generation=0))
-    assert [(p, m.key) for p, m in forwarded(producer)] == [(0, None)]
-
-
-async def test_a_failed_send_sends_the_batch_again() -> None:
-    producer = MemoryProducer()
-    producer.fail_deliveries = 1
-    batch = [record(1, b"AB12CDE"), record(3, b"CD34EFG")]
-    assert keyed_partition(b"AB12CDE") != keyed_partition(b"CD34EFG")  # two bundles
-    await feed(producer).handle(Batch(batch, generation=0))
-    # The first attempt delivered the second bundle; the retry delivers both.
-    assert [m.key for _, m in forwarded(producer)] == [b"CD34EFG", b"AB12CDE", b"CD34EFG"]
-
-
-async def test_a_batch_is_given_up_when_the_consumer_stops() -> None:
-    producer = MemoryProducer()
-    producer.fail_deliveries = 5
-    stopping = Backoff(0.01, 0.01, stopping=lambda: True)
+async def test_a_batch_is_given_up_with_its_state_put_back_when_the_consumer_stops() -> None:
+    feed = FeedHarness(backoff=Backoff(0.01, 0.01, stopping=lambda: True))
+    use_rules(RATE)
+    feed.producer.fail_deliveries = 5
     with pytest.raises(Abandoned):
-        await feed(producer, backoff=stopping).handle(Batch([record(1, b"AB12CDE")], generation=0))
-    assert producer.sent == []
+        await feed.put(plate_read(1), plate_read(2, plate="XY987ZW"))
+    assert len(feed.states) == 0 and feed.states.unsent == []
+    assert feed.producer.sent == []
+
+
+async def test_until_the_rules_are_loaded_reads_are_evaluated_with_those_there_are() -> None:
+    feed = FeedHarness(loaded=False)
+    use_rules({"type": "watchlist", "name": "stolen", "plates": ["AB123CD"]})
+    await feed.put(plate_read(1))
+    assert [a.rule for a in feed.alerts] == ["stolen"]
+
+
+async def test_a_read_without_a_key_is_dead_lettered() -> None:
+    feed = FeedHarness()
+    use_rules({"type": "watchlist", "name": "stolen", "plates": ["AB123CD"]})
+    await feed.put((None, b"\x00\x00"))
+    (letter,) = feed.dead_letters
+    assert letter.key is None and letter.stage == "decode"
 
 
 async def test_the_rule_set_is_waited_for_once_not_per_batch() -> None:
@@ -145,3 +109,33 @@ async def test_the_rule_set_is_waited_for_once_not_per_batch() -> None:
     loaded = RulesLoaded(wait)
     assert [await loaded() for _ in range(3)] == [RULE_BOOK.ready.is_set()] * 3
     assert waits == [1]
+
+
+async def test_an_assigned_partition_is_restored_in_full_and_others_are_let_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    feed = FeedHarness()
+    use_rules(RATE)
+    await feed.put(plate_read(1, plate="AB123CD"), plate_read(2, plate="XY987ZW"))
+    mine, theirs = partition_of("AB123CD"), partition_of("XY987ZW")
+    assert mine != theirs
+    newer = PlateRuleState(partition=mine, watermark=99.0)
+    read_back: list[tuple[str, dict[int, int | None]]] = []
+
+    async def read_changelog(
+        bootstrap: str, topic: str, starts: dict[int, int | None], apply: Any
+    ) -> dict[int, int]:
+        read_back.append((topic, dict(starts)))
+        apply(mine, 0, encode_plate_key("AB123CD"), b"{}")  # overwritten below
+        apply(mine, 1, encode_plate_key("AB123CD"), encode_state(newer))
+        apply(mine, 2, encode_plate_key("GONE"), encode_state(newer))
+        apply(mine, 3, encode_plate_key("GONE"), None)  # a tombstone
+        apply(mine, 4, b"not json", b"{}")
+        return {mine: 5}
+
+    monkeypatch.setattr(agents.alerting.feed, "read_changelog", read_changelog)
+    await feed.feed.restore("kafka:9092", [TopicPartition("test.detected", mine)])
+    assert read_back == [(CHANGELOG, {mine: None})]
+    assert set(feed.states) == {"AB123CD"}  # the other partition's plate went with it
+    assert feed.states["AB123CD"].watermark == 99.0
+    assert feed.states.partitions == {"AB123CD": mine} and feed.states.malformed == 1

@@ -1,24 +1,22 @@
 """The stages carry a read's trace on (``streams.tracing``): the router's read continues the
-raw event's trace in its headers, the rule feed forwards each read in its own trace, and with
-tracing off nothing is added to any message."""
+raw event's trace in its headers, the rule feed evaluates each read in its own trace and
+its alert carries it on, and with tracing off nothing is added to any message."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
 import pytest
-from aiokafka import ConsumerRecord
 
 import tests.agents.test_route_raw_reads as routing
-from agents.alerting.bundles import decode_bundle
-from agents.alerting.feed import RuleFeed
+from agents.alerting.rule_book import RULE_BOOK
 from config.tracing import TracingSettings
 from streams import tracing
 from streams.batch_consumer import Batch
 from streams.codec import SchemaCache
-from streams.retry import Backoff
-from tests.agents.memory_producer import MemoryProducer
+from tests.agents.feed_harness import ALERTS_TOPIC, FeedHarness, plate_read, use_rules
 from tests.support import tracing as traced
 from tests.support.streams import encode_plate_event
 from tests.support.tracing import Spans
@@ -85,23 +83,23 @@ async def test_with_tracing_off_the_router_adds_no_headers(
     assert read.headers is None
 
 
-def detected(offset: int, headers: list[tuple[str, bytes]]) -> ConsumerRecord:
-    return ConsumerRecord(
-        "alpr.plates.detected", 0, offset, 1000, 0, b"AB12CDE", b"\x00read", None, 7, 5, headers
-    )
-
-
-async def test_the_rule_feed_forwards_each_read_in_its_own_trace(spans: Spans) -> None:
-    async def rules_ready() -> bool:
-        return True
-
-    producer = MemoryProducer()
-    feed = RuleFeed(producer, "rule-reads", 1, lambda _: True, rules_ready, Backoff(0.01, 0.01))
-    await feed.handle(Batch([detected(1, [("traceparent", PARENT.encode())]), detected(2, [])], 0))
-    (forward,) = spans.named("rule_feed forward")
-    assert format(forward.context.trace_id, "032x") == TRACE_ID
-    (bundle,) = producer.sent
-    first, second = decode_bundle(bundle.value or b"")
-    (value,) = traceparent(list(first.headers))
-    assert value.split("-")[2] == format(forward.context.span_id, "016x")
-    assert traceparent(list(second.headers)) == []
+async def test_the_rule_feed_evaluates_each_read_in_its_trace_and_its_alert_goes_on_in_it(
+    spans: Spans,
+) -> None:
+    RULE_BOOK.rules.clear()
+    RULE_BOOK.ready.set()
+    try:
+        use_rules({"type": "watchlist", "name": "stolen", "plates": ["AB123CD"]})
+        feed = FeedHarness()
+        traced_read = feed.record(plate_read(1))
+        traced_read = dataclasses.replace(traced_read, headers=[("traceparent", PARENT.encode())])
+        untraced = feed.record(plate_read(2))
+        await feed.feed.handle(Batch([traced_read, untraced], 0))
+    finally:
+        RULE_BOOK.rules.clear()
+    (evaluate,) = spans.named("alerts evaluate")  # the untraced read starts no trace
+    assert format(evaluate.context.trace_id, "032x") == TRACE_ID
+    first, second = feed.sent_to(ALERTS_TOPIC)
+    (value,) = traceparent(first.headers)
+    assert value.split("-")[1:3] == [TRACE_ID, format(evaluate.context.span_id, "016x")]
+    assert traceparent(second.headers) == []

@@ -8,10 +8,8 @@ import logging
 from dataclasses import dataclass, field
 
 import pytest
-from aiokafka import ConsumerRecord
 from opentelemetry.trace import SpanKind, StatusCode
 
-from agents.alerting.bundles import decode_bundle, encode_bundle
 from config.settings import SettingsError, load_settings
 from config.tracing import TracingSettings
 from streams import tracing
@@ -97,16 +95,6 @@ def test_inject_then_extract_round_trips_and_replaces_an_older_context() -> None
 
 def test_inject_without_a_span_adds_nothing() -> None:
     assert tracing.inject([("k", b"v")]) == [("k", b"v")]
-
-
-def test_the_context_survives_the_rule_feeds_bundles() -> None:
-    """The alerting stage reads its reads out of bundles: their headers must come through."""
-    record = ConsumerRecord(
-        "alpr.plates.detected", 1, 7, 1000, 0, b"AB123", b"\x00body", None, 5, 5,
-        [("traceparent", PARENT.encode())],
-    )  # fmt: skip
-    (back,) = decode_bundle(encode_bundle([record]))
-    assert parsed(list(back.headers)) == (TRACE_ID, SPAN_ID, "01")
 
 
 # Off: nothing recorded, nothing added.
