@@ -23,6 +23,7 @@ from config.settings import Settings
 from ops.faust_fixes import unserved
 from ops.worker import ROOT
 from tests.integration.conftest import require_port
+from tests.support.isolated import IsolatedRun
 from tests.support.streams import delete_topics
 
 PARTITIONS = 3
@@ -78,6 +79,28 @@ async def test_bootstrap_creates_every_tables_changelog(settings: Settings) -> N
             assert "compact" in policy, (topic, policy)
     finally:
         await delete_topics(bootstrap, list(changelogs))
+
+
+async def test_bootstrap_creates_the_rule_feeds_plate_state_changelog(settings: Settings) -> None:
+    """Not a Faust table's: the rule feed's (batch runtime), one partition per partition of
+    the detected topic, compacted."""
+    bootstrap = settings.kafka.bootstrap_servers
+    require_port(bootstrap, "Kafka")
+    run = IsolatedRun()
+    changelog = f"{run.app_id}-rule_state_by_plate-changelog"
+    env = {**os.environ, **run.env(partitions=PARTITIONS)}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "faust", "-A", "alpr", "bootstrap", "--only", "kafka topics",
+             "--only", "rule state changelog"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        found = await described(bootstrap, [changelog, run.topic("detected")])
+        assert found[changelog][0] == found[run.topic("detected")][0] == PARTITIONS, found
+        assert "compact" in found[changelog][1], found
+    finally:
+        await run.drop(bootstrap)
 
 
 async def test_a_topic_the_worker_declares_is_served_when_the_declaration_returns(

@@ -197,9 +197,8 @@ async def read_through_a_traced_worker(
         type="watchlist", name="trace-stolen", plates=["TR4CE1"], match="exact",
         actions=[{"channel": "webhook", "url": url}],  # type: ignore[list-item]
     )  # fmt: skip
-    wanted = {"edge frame", "edge spool", "edge publish", "router route", "rule_feed forward",
-              "alerts evaluate", "notifier deliver", "projection pg write",
-              "projection es write"}  # fmt: skip
+    wanted = {"edge frame", "edge spool", "edge publish", "router route", "alerts evaluate",
+              "notifier deliver", "projection pg write", "projection es write"}  # fmt: skip
     tracing.configure(
         TracingSettings(endpoint=store.otlp_endpoint, export_interval_s=0.2), "alpr-edge"
     )
@@ -243,8 +242,7 @@ def assert_one_chain(event_id: str, spans: list[Span]) -> None:
         assert edge.attributes["alpr.event_id"] == event_id
     parents = {
         "router route": "edge publish",
-        "rule_feed forward": "router route",
-        "alerts evaluate": "rule_feed forward",
+        "alerts evaluate": "router route",  # the rule feed evaluates the router's read
         "notifier deliver": "alerts evaluate",
         "projection pg write": "router route",
         "projection es write": "router route",
