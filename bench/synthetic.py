@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from edge.engine.factory import backend_of
     from edge.engine.ocr import PpOcrReader
     from edge.engine.pipeline import _choose
+    from edge.engine.trained import ppocr_model
     from edge.formats import PlateFormats
     from edge.manifest import ModelStore
     from edge.training.augment import camera_crop
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(config.ocr, PpOcr):
             parser.error(f"{path}: bench.synthetic reads with the PP-OCR reader (ocr.type ppocr)")
         reader = PpOcrReader(
-            store.verified(config.ocr.model), config.ocr, backend_of(config, recognizer=True)
+            ppocr_model(config.ocr, store), config.ocr, backend_of(config, recognizer=True)
         )
         formats = PlateFormats(config.formats)
         exact = {1: 0, 2: 0}

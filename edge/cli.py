@@ -310,15 +310,42 @@ def train_group() -> None:
 
 @train_group.command(name="ocr")
 @click.option(
+    "--base",
+    type=click.Choice(["slots", "ppocr"]),
+    default="slots",
+    show_default=True,
+    help="slots: the project's slot recognizer, trained from scratch on whole plates. "
+    "ppocr: the manifest's PP-OCRv6 recognizer (text_rec) fine-tuned with CTC on plate "
+    "lines cut as the engine cuts them; read with `ocr: {type: ppocr, path: OUT}`.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder the model is written to (model.onnx, model.json, params.npz); default "
-    "$ALPR_HOME/training/plate-ocr-<time>.",
+    help="Folder the model is written to (model.onnx, model.json; params.npz for slots); "
+    "default $ALPR_HOME/training/plate-ocr-<time> (plate-ocr-ppocr-<time> for ppocr).",
 )
-@click.option("--steps", type=click.IntRange(1), default=3000, show_default=True)
-@click.option("--batch", type=click.IntRange(4, 1024), default=64, show_default=True)
-@click.option("--learning-rate", type=click.FloatRange(0, 0.1, min_open=True), default=2e-3)
+@click.option(
+    "--steps", type=click.IntRange(1), default=None, help="Optimiser steps [3000; ppocr: 600]"
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(4, 1024),
+    default=None,
+    help="Plates (ppocr: lines) per step [64; ppocr: 16]",
+)
+@click.option(
+    "--learning-rate",
+    type=click.FloatRange(0, 0.1, min_open=True),
+    default=None,
+    help="Peak learning rate [0.002; ppocr: 0.0002]",
+)
+@click.option(
+    "--freeze",
+    type=click.Choice(["backbone", "none"]),
+    default=None,
+    help="ppocr only: keep the backbone's weights (about half a step's time on a CPU) [backbone]",
+)
 @click.option(
     "--regions",
     default="any",
@@ -341,7 +368,7 @@ def train_group() -> None:
     help="A labelled folder checked at each validation (reported, never used to pick "
     "weights); repeatable.",
 )
-@click.option("--validate-every", type=click.IntRange(1), default=500, show_default=True)
+@click.option("--validate-every", type=click.IntRange(1), default=None, help="[500; ppocr: 100]")
 @click.option(
     "--workers",
     type=click.IntRange(0, 64),
@@ -363,13 +390,14 @@ def train_group() -> None:
     help="Measure the model and the engine's current recognizer on the evaluation sets "
     "($ALPR_HOME/samples, fetched by `make models`) and record both in model.json.",
 )
-def train_ocr_command(out: Path | None, evaluate: bool, **fields: Any) -> None:
-    """Train the slot plate recognizer on synthetic plates (and real crops with --real).
+def train_ocr_command(out: Path | None, evaluate: bool, base: str, **fields: Any) -> None:
+    """Train a plate recognizer on synthetic plates (and real crops with --real, slots only).
 
     Plates of the enabled layouts (one- and two-line, EU band, US, Brazilian, Vietnamese,
     ...) are rendered with the machine's fonts and degraded as a camera would (perspective,
     blur, noise, low light, glare, JPEG). Shows the loss and the held-out accuracy as it goes;
-    writes an ONNX model the engine reads with `ocr: {type: slots, path: OUT}`.
+    writes an ONNX model the engine reads with `ocr: {type: slots, path: OUT}`, or with
+    --base ppocr `ocr: {type: ppocr, path: OUT}`.
     """
     import time
 
@@ -377,9 +405,15 @@ def train_ocr_command(out: Path | None, evaluate: bool, **fields: Any) -> None:
 
     from edge.training.train import TrainSettings, train
 
+    fields = {k: v for k, v in fields.items() if v is not None}
+    fields["regions"] = tuple(r.strip() for r in fields["regions"].split(",") if r.strip())
+    if base == "ppocr":
+        _train_ppocr(out, evaluate, fields)
+        return
+    if "freeze" in fields:
+        raise click.BadParameter("--freeze applies to --base ppocr only")
     if out is None:
         out = alpr_home() / "training" / time.strftime("plate-ocr-%Y%m%d-%H%M%S")
-    fields["regions"] = tuple(r.strip() for r in fields["regions"].split(",") if r.strip())
     try:
         settings = TrainSettings(out=out, **fields)
     except ValidationError as exc:
@@ -404,6 +438,58 @@ def train_ocr_command(out: Path | None, evaluate: bool, **fields: Any) -> None:
             f"cer {figures['cer']:.3f}"
         )
     click.echo(f"  trained in {card['training_seconds']:.0f} s on {card['plates_seen']} plates")
+    if evaluate:
+        _evaluate_into(out)
+
+
+def _train_ppocr(out: Path | None, evaluate: bool, fields: dict[str, Any]) -> None:
+    """``alpr train ocr --base ppocr``: PP-OCR's recognizer fine-tuned on plate lines."""
+    from pydantic import ValidationError
+
+    from edge.training.ppocr import PpOcrTrainSettings, train_ppocr
+
+    unused = [f"--{k}" for k in ("real", "init") if fields.pop(k, ())]
+    if fields.pop("workers", 1) != 1:
+        unused.append("--workers")
+    if unused:
+        raise click.BadParameter(f"{', '.join(unused)} apply to --base slots only")
+    if fields.pop("validation", ()):
+        click.echo("--validate: the real sets are measured after training (--evaluate)")
+    if out is None:
+        out = alpr_home() / "training" / time.strftime("plate-ocr-ppocr-%Y%m%d-%H%M%S")
+    config = load_engine_config(None).ocr
+    stretch = config.stretch if hasattr(config, "stretch") else 1.5
+    try:
+        settings = PpOcrTrainSettings(
+            out=out, base=ModelStore().verified("text_rec"), stretch=stretch, **fields
+        )
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc)) from None
+    with click.progressbar(length=settings.steps, label="fine-tuning", show_pos=True) as bar:
+        done = 0
+
+        def progress(step: int, figures: dict[str, float]) -> None:
+            nonlocal done
+            shown = " ".join(f"{k} {v:.3f}" for k, v in figures.items())
+            bar.label = f"fine-tuning {shown}"
+            bar.update(step - done)
+            done = step
+            if "exact_rate" in figures:
+                click.echo(f"\nstep {step}/{settings.steps} held-out lines: {shown}")
+
+        card = train_ppocr(settings, progress)
+    click.echo(f"model: {out / 'model.onnx'} (sha256 {card['sha256'][:12]})")
+    for name, figures in card["figures"].items():
+        click.echo(
+            f"  {name:20} {figures['exact']:.0f}/{figures['lines']:.0f} exact "
+            f"(one-line plates {figures['one_line_exact']:.0f}/{figures['one_line_lines']:.0f}, "
+            f"two-line {figures['two_line_exact']:.0f}/{figures['two_line_lines']:.0f}), "
+            f"cer {figures['cer']:.3f}"
+        )
+    click.echo(
+        f"  fine-tuned in {card['training_seconds']:.0f} s on {card['lines_seen']} lines "
+        f"(kept: step {card['best_step']})"
+    )
     if evaluate:
         _evaluate_into(out)
 

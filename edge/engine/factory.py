@@ -11,7 +11,7 @@ from edge.engine.pipeline import Engine
 from edge.engine.plates import PlateLocator, TextPlateLocator, YoloPlateLocator
 from edge.engine.runtime import Backend
 from edge.engine.slot_reader import SlotReader
-from edge.engine.trained import recognizer_model, trained_model
+from edge.engine.trained import ppocr_model, recognizer_model
 from edge.engine.vehicles import NoVehicleDetector, VehicleDetector, YoloVehicleDetector
 from edge.formats import PlateFormats
 from edge.manifest import ModelStore
@@ -53,8 +53,7 @@ def _reader(config: EngineConfig, store: ModelStore) -> PlateReader:
     if isinstance(ocr, SlotOcr):
         model = recognizer_model(ocr)
         return SlotReader(model, ocr, backend_of(config, recognizer=True))
-    model = trained_model(ocr.path) if ocr.path else store.verified(ocr.model)
-    return PpOcrReader(model, ocr, backend_of(config, recognizer=True))
+    return PpOcrReader(ppocr_model(ocr, store), ocr, backend_of(config, recognizer=True))
 
 
 def _vehicles(config: EngineConfig, store: ModelStore) -> VehicleDetector:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from edge.config import SlotOcr
-from edge.manifest import verify
+from edge.config import PpOcr, SlotOcr
+from edge.manifest import ModelStore, verify
 
 MODEL_FILE = "model.onnx"
 CARD_FILE = "model.json"
@@ -32,6 +32,12 @@ def recognizer_model(ocr: SlotOcr) -> Path:
     """The verified model file the slot recognizer of ``ocr`` reads with: its folder when
     ``path`` is set, else the registry's current version of ``model``."""
     return trained_model(ocr.path) if ocr.path else registered_model(ocr.model)
+
+
+def ppocr_model(ocr: PpOcr, store: ModelStore) -> Path:
+    """The verified model file the PP-OCR reader of ``ocr`` reads with: a fine-tuned
+    recognizer's folder when ``path`` is set, else the manifest's ``model``."""
+    return trained_model(ocr.path) if ocr.path else store.verified(ocr.model)
 
 
 def registered_model(name: str) -> Path:

@@ -7,11 +7,13 @@ two-line plates and how many of them were read exactly, and milliseconds per ima
 
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 from typing import Any
 
-from edge.config import EngineConfig, SlotOcr
+from edge.config import EngineConfig, PpOcr, SlotOcr
+from edge.engine.trained import CARD_FILE
 from edge.evaluation.accuracy import Runner, Tally, evaluate_set
 from edge.evaluation.sets import EvaluationSet
 
@@ -33,7 +35,13 @@ def figures_of(tally: Tally) -> dict[str, float]:
 
 
 def with_model(base: EngineConfig, model: Path) -> EngineConfig:
-    """``base`` reading with the trained model in folder ``model``."""
+    """``base`` reading with the trained model in folder ``model``: a fine-tuned PP-OCR
+    recognizer (card kind ``ppocr``) in ``base``'s PP-OCR reader settings, else the slot
+    recognizer."""
+    card = json.loads((model / CARD_FILE).read_text(encoding="utf-8"))
+    if card.get("kind") == "ppocr":
+        ocr = base.ocr if isinstance(base.ocr, PpOcr) else PpOcr()
+        return base.model_copy(update={"ocr": ocr.model_copy(update={"path": model})})
     return base.model_copy(update={"ocr": SlotOcr(path=model)})
 
 

@@ -65,6 +65,8 @@ class SynthPlate:
     text: str
     lines: int
     format: str
+    #: The text of each line, top first.
+    parts: tuple[str, ...] = ()
 
 
 @cache
@@ -128,7 +130,7 @@ class PlateSynth:
         region = template.format.split(":")[0]
         band = region in self.eu and lines == 1 and rng.random() < 0.7
         image = render_plate(parts, rng, rng.choice(self.fonts), band=band)
-        return SynthPlate(image, "".join(parts), lines, template.format)
+        return SynthPlate(image, "".join(parts), lines, template.format, tuple(parts))
 
 
 def render_plate(
