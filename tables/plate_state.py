@@ -64,7 +64,12 @@ class PlateStates(MutableMapping[str, PlateRuleState]):
         data = self.encoded.get(plate)
         if data is None:
             raise KeyError(plate)
-        return decode_state(data)
+        try:
+            return decode_state(data)
+        except ValueError:  # restored as it was written: one bad record costs its plate's past
+            log.warning("rule state of %s does not decode; starting it afresh", plate)
+            self.malformed += 1
+            raise KeyError(plate) from None
 
     def __setitem__(self, plate: str, state: PlateRuleState) -> None:
         data = encode_state(state)
