@@ -197,25 +197,27 @@ def _viterbi(
     best_args = np.zeros((steps, rows), np.intp)
     second_args = np.zeros((steps, rows), np.intp)
     arange_rows = np.arange(rows)
-    columns = np.arange(width)[None, :]
-    masked = np.empty_like(v)
+    from_prev = np.empty_like(v)
     entered = np.empty_like(v)
+    # Each row's best and second best, with a last entry (NEG) that a first position's
+    # parent points at: nothing enters a template's first position from before it.
+    top, second = np.full(rows + 1, NEG), np.full(rows + 1, NEG)
+    parent_or_none = np.where(first, rows, parent)
     for step in range(1, steps):
         top_arg = v.argmax(axis=1)
-        top = v[arange_rows, top_arg]
-        np.copyto(masked, v)
-        masked[arange_rows, top_arg] = NEG
-        second_arg = masked.argmax(axis=1)
+        top[:rows] = v[arange_rows, top_arg]
+        # The second best of each row: its best put aside for the moment.
+        v[arange_rows, top_arg] = NEG
+        second_arg = v.argmax(axis=1)
+        second[:rows] = v[arange_rows, second_arg]
+        v[arange_rows, top_arg] = top[:rows]
         best_args[step - 1], second_args[step - 1] = top_arg, second_arg
-        # The parent row's best, for entering row r (none for a first position); re-reading
-        # the parent's own character needs a blank between, so that one takes the second.
-        prev_top = top[parent_row]
-        prev_top[first] = NEG
-        prev_second = masked[parent_row, second_arg[parent_row]]
-        prev_second[first] = NEG
-        from_prev = np.where(
-            columns == top_arg[parent_row][:, None], prev_second[:, None], prev_top[:, None]
-        )
+        # The parent row's best, for entering row r; re-reading the parent's own character
+        # needs a blank between, so that one takes the second.
+        prev_top = top[parent_or_none]
+        prev_second = second[parent_or_none]
+        np.copyto(from_prev, prev_top[:, None])
+        from_prev[arange_rows, top_arg[parent_row]] = prev_second
         np.greater(from_prev, pre[:, None], out=v_from_prev[step])
         np.maximum(from_prev, pre[:, None], out=entered)
         np.greater_equal(v, entered, out=v_stay[step])

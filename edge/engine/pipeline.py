@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from edge.engine import mosaic
@@ -129,13 +129,16 @@ class Engine:
         started = time.perf_counter()
         reads = self._read_all(frame, located, formats or self.formats)
         watch.add("ocr", started)
-        plates = [r for r in reads if r is not None]
+        started = time.perf_counter()
+        plates = _coloured(frame, [r for r in reads if r is not None])
+        watch.add("plates", started)
         watch.totals["frame"] = sum(watch.totals.values())
         return FrameResult(plates, dict(watch.totals))
 
     def _locate(self, frame: Image, vehicles: Detections) -> list[Located]:
         """Every plate, its owner, and whether only the search inside a vehicle found it."""
-        owners = [Vehicle(v.label, _rounded(v.box), vehicle_colour(frame, v.box)) for v in vehicles]
+        # Colours are named later, for the vehicles whose plates are read (see _coloured).
+        owners = [Vehicle(v.label, _rounded(v.box)) for v in vehicles]
         found: list[tuple[Detection, Vehicle | None]] = []
         if self.search == "vehicles":
             for owner in owners:
@@ -225,6 +228,21 @@ def _plate_read(candidates: list[TextRead], plate: Detection, vehicle: Vehicle |
         lines=text.lines,
         box_score=round(plate.score, 4),
     )
+
+
+def _coloured(frame: Image, plates: list[PlateRead]) -> list[PlateRead]:
+    """The plates with their vehicles' body colours named: only vehicles that own a read
+    plate are looked at (a street frame holds many more vehicles than legible plates)."""
+    colours: dict[Box, str | None] = {}
+    named = []
+    for plate in plates:
+        if plate.vehicle is not None:
+            box = plate.vehicle.box
+            if box not in colours:
+                colours[box] = vehicle_colour(frame, box)
+            plate = replace(plate, vehicle=replace(plate.vehicle, colour=colours[box]))
+        named.append(plate)
+    return named
 
 
 def _rounded(box: Box) -> Box:
