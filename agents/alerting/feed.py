@@ -282,13 +282,32 @@ class RuleFeed:
 
     async def expire(self, now: float, owned: Collection[int]) -> int:
         """Remove the plate states of the ``owned`` partitions no rule can need any more
-        (``AlertEngine.keep_s``), with a tombstone each. Returns how many went."""
+        (``AlertEngine.keep_s``), with a tombstone each. Returns how many went.
+
+        The walk over every plate (a decode each) runs outside the batch lock, so batches go
+        on between its chunks; the plates it found are checked again and removed under the
+        lock (one written meanwhile stays)."""
         if not RULE_BOOK.ready.is_set():
             return 0  # the rule set decides how long state matters
+        found: list[str] = []
+        await self.engine.expire_plates(now, owned, lambda _table, plate, _p: found.append(plate))
+        if not found:
+            return 0
+        keep_s = self.engine.keep_s()
+
+        async def remove() -> int:
+            removed = 0
+            for plate in found:
+                stored = self.states.get(plate)
+                if stored is None or stored.partition not in owned:
+                    continue
+                if now - (stored.written_at or stored.watermark) > keep_s:
+                    del self.states[plate]
+                    removed += 1
+            return removed
+
         async with self.lock:
-            removed: int = await self._in_step(
-                lambda: self.engine.expire_plates(now, owned, _delete_state)
-            )
+            removed: int = await self._in_step(remove)
         return removed
 
     async def restore(self, bootstrap: str, assigned: Collection[TopicPartition]) -> None:
@@ -310,10 +329,6 @@ def _write_state(
     table: MutableMapping[str, PlateRuleState], key: str, value: PlateRuleState
 ) -> None:
     table[key] = value
-
-
-def _delete_state(table: MutableMapping[str, PlateRuleState], key: str, partition: int) -> None:
-    table.pop(key, None)
 
 
 async def flush_faust_producer() -> None:

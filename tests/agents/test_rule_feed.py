@@ -5,6 +5,7 @@ is restored from its changelog when it is assigned."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from aiokafka import TopicPartition
 
 import agents.alerting.feed
+import tables.local
 from agents.alerting.feed import RulesLoaded
 from agents.alerting.rule_book import RULE_BOOK
 from streams.alert import alert_id
@@ -139,3 +141,25 @@ async def test_an_assigned_partition_is_restored_in_full_and_others_are_let_go(
     assert set(feed.states) == {"AB123CD"}  # the other partition's plate went with it
     assert feed.states["AB123CD"].watermark == 99.0
     assert feed.states.partitions == {"AB123CD": mine} and feed.states.malformed == 1
+
+
+async def test_expiry_walks_outside_the_batch_lock_and_keeps_a_plate_written_meanwhile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    feed = FeedHarness()
+    use_rules(RATE)
+    old = encode_state(PlateRuleState(partition=0, watermark=1.0, written_at=1.0))
+    for n in range(tables.local.CHUNK * 2):
+        feed.states.apply(0, n, encode_plate_key(f"Q{n:05d}"), old)
+    original_sleep = asyncio.sleep
+    locked: list[bool] = []
+
+    async def sleep(delay: float) -> None:  # between two chunks of the walk: a batch
+        locked.append(feed.feed.lock.locked())
+        feed.states["Q00001"] = PlateRuleState(partition=0, watermark=1.0, written_at=10_000.0)
+        await original_sleep(delay)
+
+    monkeypatch.setattr(tables.local.asyncio, "sleep", sleep)
+    assert await feed.feed.expire(10_000.0, {0}) == tables.local.CHUNK * 2 - 1
+    assert locked and not any(locked)
+    assert set(feed.states) == {"Q00001"}
