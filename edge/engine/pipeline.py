@@ -40,6 +40,13 @@ WORD_GAP = 0.8
 DUPLICATE_OVERLAP = 0.6
 #: A larger box around a plate's box replaces it if it scores at least this fraction of it.
 PART_SCORE = 0.5
+#: A frame in which nothing was found is read whole as one plate when its width over its
+#: height lies in this range (a one-line plate is 2-5.5 times as wide as high, a two-line
+#: one 1-2 times) and it is at most :data:`PLATE_PHOTO_HEIGHT` pixels high.
+PLATE_SHAPED = (1.0, 6.0)
+PLATE_PHOTO_HEIGHT = 400
+#: The box score given to a frame read whole as a plate (no detector vouched for it).
+WHOLE_FRAME_SCORE = 0.5
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,13 @@ class Engine:
         watch.add("vehicles", started)
         started = time.perf_counter()
         located = self._locate(frame, vehicles)
+        if not located and not vehicles and _plate_shaped(frame):
+            # A photo of a plate alone (a crop, a scan): the detector, which learnt plates
+            # in scenes, rarely boxes a plate that fills the image. Read it whole, kept only
+            # as a plate-like read, as the second look's finds are.
+            height, width = frame.shape[:2]
+            whole = Detection((0.0, 0.0, float(width), float(height)), WHOLE_FRAME_SCORE, "plate")
+            located = [Located(whole, None, second_look=True)]
         watch.add("plates", started)
         started = time.perf_counter()
         reads = self._read_all(frame, located, formats or self.formats)
@@ -243,6 +257,13 @@ def _coloured(frame: Image, plates: list[PlateRead]) -> list[PlateRead]:
             plate = replace(plate, vehicle=replace(plate.vehicle, colour=colours[box]))
         named.append(plate)
     return named
+
+
+def _plate_shaped(frame: Image) -> bool:
+    """Whether ``frame`` may be a photo of a plate alone (see :data:`PLATE_SHAPED`)."""
+    height, width = frame.shape[:2]
+    low, high = PLATE_SHAPED
+    return 0 < height <= PLATE_PHOTO_HEIGHT and low <= width / height <= high
 
 
 def _rounded(box: Box) -> Box:

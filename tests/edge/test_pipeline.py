@@ -183,3 +183,31 @@ def test_the_words_of_one_plate_boxed_apart_are_read_as_one_plate() -> None:
     boxes_read = sorted(p.box for p in engine.read(_frame()).plates)
     # The first two sit side by side on one row: one plate; the third is far away: its own.
     assert boxes_read == [(10.0, 100.0, 120.0, 131.0), (400.0, 100.0, 450.0, 130.0)]
+
+
+def _plate_photo(width: int, height: int) -> np.ndarray:
+    return np.full((height, width, 3), 100, np.uint8)
+
+
+def test_a_photo_of_a_plate_alone_is_read_whole_when_the_detector_finds_nothing() -> None:
+    engine = _engine(cars=[], plates=[], reads=[TextRead("5AU5341", 0.9, 1)])
+    (plate,) = engine.read(_plate_photo(208, 60)).plates
+    assert (plate.text, plate.valid, plate.box) == ("5AU5341", True, (0.0, 0.0, 208.0, 60.0))
+    assert plate.vehicle is None
+    assert plate.box_score == pytest.approx(0.5)
+
+
+def test_a_plate_photo_read_whole_must_read_like_a_plate() -> None:
+    engine = _engine(cars=[], plates=[], reads=[TextRead("PASSATCC", 0.9, 1)])
+    assert engine.read(_plate_photo(208, 60)).plates == []
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (900, 100), (100, 300)])
+def test_frames_that_are_not_plate_shaped_are_not_read_whole(size: tuple[int, int]) -> None:
+    engine = _engine(cars=[], plates=[], reads=[TextRead("5AU5341", 0.9, 1)])
+    assert engine.read(_plate_photo(*size)).plates == []
+
+
+def test_a_frame_with_a_vehicle_is_not_read_whole() -> None:
+    engine = _engine(cars=[((0, 0, 200, 60), 0.9)], plates=[], reads=[TextRead("5AU5341", 0.9, 1)])
+    assert engine.read(_plate_photo(208, 60)).plates == []
