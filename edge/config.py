@@ -114,8 +114,14 @@ class PpOcr(_Section):
     path: Path | None = Field(
         default=None,
         description="A PP-OCR recognizer fine-tuned on plates (`alpr train ocr --base ppocr`): "
-        "its folder (model.onnx and model.json, checked by sha256); unset, `model` of the "
-        "manifest is read",
+        "its folder (model.onnx and model.json, checked by sha256); unset, `registry` or "
+        "else `model` of the manifest is read",
+    )
+    registry: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Name of a fine-tuned PP-OCR recognizer in the model registry (e.g. "
+        "plate-ocr-ppocr); the version marked current is read, checked by sha256",
     )
     charset: str = Field(
         default="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",

@@ -36,8 +36,13 @@ def recognizer_model(ocr: SlotOcr) -> Path:
 
 def ppocr_model(ocr: PpOcr, store: ModelStore) -> Path:
     """The verified model file the PP-OCR reader of ``ocr`` reads with: a fine-tuned
-    recognizer's folder when ``path`` is set, else the manifest's ``model``."""
-    return trained_model(ocr.path) if ocr.path else store.verified(ocr.model)
+    recognizer's folder when ``path`` is set, else the registry's current version of
+    ``registry`` when that is set, else the manifest's ``model``."""
+    if ocr.path:
+        return trained_model(ocr.path)
+    if ocr.registry:
+        return registered_model(ocr.registry)
+    return store.verified(ocr.model)
 
 
 def registered_model(name: str) -> Path:

@@ -147,3 +147,37 @@ def test_the_fine_tuning_command_refuses_options_of_the_slot_recognizer(tmp_path
     )
     assert result.exit_code != 0
     assert "--real apply to --base slots only" in result.output
+
+
+def test_the_engine_reads_with_the_registrys_current_fine_tuned_version(
+    smoke_model: Path,
+    plate_crop: np.ndarray,
+    model_store: ModelStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Registered and promoted (figures no worse than PP-OCR's), the fine-tuned model is what
+    an engine with ``ocr: {type: ppocr, registry: plate-ocr-ppocr}`` reads with."""
+    import shutil
+
+    from edge.engine.factory import build_engine
+    from edge.registry import ModelRegistry, RegistryError
+
+    monkeypatch.setenv("ALPR_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("ALPR_REGISTRY_URI", raising=False)
+    folder = tmp_path / "candidate"
+    shutil.copytree(smoke_model, folder)
+    card = json.loads((folder / "model.json").read_text())
+    figures = {"plates": 1, "exact": 1, "exact_rate": 1.0, "cer": 0.0}
+    card["evaluation"] = {"current": {"plate-crops": figures}, "trained": {"plate-crops": figures}}
+    (folder / "model.json").write_text(json.dumps(card))
+    config = EngineConfig(vehicles=NoVehicles(), ocr=PpOcr(registry=card["name"]))
+    registry = ModelRegistry()
+    version = registry.register(folder)
+    with pytest.raises(RegistryError, match="no current version"):
+        build_engine(config, store=model_store)
+    registry.promote(card["name"], version.version)
+    engine = build_engine(config, store=model_store)
+    assert isinstance(engine.reader, PpOcrReader)
+    reads = engine.reader.read([plate_crop], PlateFormats(config.formats))
+    assert reads and reads[0].text == "AD799KB"
