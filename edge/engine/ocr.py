@@ -28,10 +28,6 @@ REC_MIN_WIDTH = 320
 REC_MAX_WIDTH = 1280
 #: The recognizer's batch widths are multiples of this (see ``log_probs``).
 WIDTH_STEP = 16
-#: What one more recognizer run costs beyond its lines, in line-pixels of width (one line
-#: 128 pixels wide, about 2 ms on PP-OCRv6 small here): a second run is made only when it
-#: saves more padding than this.
-RUN_COST = 128
 #: A crop whose middle rows' median grey is below this is read inverted too.
 DARK_PLATE = 100
 
@@ -247,17 +243,9 @@ class PpOcrReader(PlateReader):
         """Per-step plate-character log-probabilities of each (image, horizontal stretch)
         read as one line of text, in one batch."""
         tensors = [_to_tensor(image, stretch, self.config.pad_width) for image, stretch in lines]
-        found: list[np.ndarray] = [np.empty(0)] * len(tensors)
-        for rows in width_batches([t.shape[2] for t in tensors]):
-            for row, log_probs in zip(rows, self._run([tensors[r] for r in rows]), strict=True):
-                found[row] = log_probs
-        return found
-
-    def _run(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
-        """One recognizer run over ``tensors`` padded to the widest of them."""
         # Batch widths in steps of WIDTH_STEP: few input shapes, so a runtime that prepares
         # each new shape once (OpenVINO) meets few new ones.
-        width = _batch_width(max(t.shape[2] for t in tensors))
+        width = -(-max(t.shape[2] for t in tensors) // WIDTH_STEP) * WIDTH_STEP
         batch = np.zeros((len(tensors), 3, REC_HEIGHT, width), np.float32)
         for row, tensor in enumerate(tensors):
             batch[row, :, :, : tensor.shape[2]] = tensor
@@ -333,28 +321,6 @@ def _inverted(crops: list[Image]) -> list[Image]:
     first = crops[0]
     middle = first[first.shape[0] // 4 : first.shape[0] - first.shape[0] // 4]
     return [255 - first] if float(np.median(middle)) < DARK_PLATE else []
-
-
-def _batch_width(width: int) -> int:
-    return -(-width // WIDTH_STEP) * WIDTH_STEP
-
-
-def width_batches(widths: Sequence[int]) -> list[list[int]]:
-    """The lines (their indices) of each recognizer run: one run, unless a second one for
-    the widest lines saves more padding than :data:`RUN_COST` of width. A run's time grows
-    with its lines times its width, and every line is padded to the widest of its run: one
-    wide line (a long plate) among short ones (split lines, small plates) would make the
-    whole batch wide."""
-    if not widths:
-        return []
-    order = sorted(range(len(widths)), key=lambda i: widths[i])
-    padded = [_batch_width(widths[i]) for i in order]
-    widest, best, cut = padded[-1], len(order) * padded[-1], len(order)
-    for k in range(1, len(order)):
-        cost = k * padded[k - 1] + (len(order) - k) * widest + RUN_COST
-        if cost < best:
-            best, cut = cost, k
-    return [order[:cut], order[cut:]] if cut < len(order) else [order]
 
 
 def _steps(width: int, batch_width: int, batch_steps: int) -> int:
