@@ -16,7 +16,7 @@ from edge.engine.ctc import PlateAlphabet
 from edge.engine.decoder import TextRead, decode_plate
 from edge.engine.geometry import Image
 from edge.engine.lines import line_splits
-from edge.engine.output_columns import gather_columns, graph_metadata, load_graph
+from edge.engine.output_columns import cut_output_layer, graph_metadata, load_graph
 from edge.engine.runtime import Backend, open_session
 from edge.formats import PlateFormats
 
@@ -61,7 +61,9 @@ class PpOcrReader(PlateReader):
         # The graph hands back only the columns the decoder reads (see output_columns).
         columns = PlateAlphabet(vocabulary, config.charset).columns.tolist()
         self.alphabet = PlateAlphabet([vocabulary[c] for c in columns], config.charset)
-        self.session = open_session(gather_columns(graph, columns, model.name), backend, model.name)
+        self.session = open_session(
+            cut_output_layer(graph, columns, model.name), backend, model.name
+        )
         self.input_name = self.session.get_inputs()[0].name
 
     def read(self, crops: Sequence[Image], formats: PlateFormats) -> list[TextRead]:
