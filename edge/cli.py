@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -418,18 +418,7 @@ def train_ocr_command(out: Path | None, evaluate: bool, base: str, **fields: Any
         settings = TrainSettings(out=out, **fields)
     except ValidationError as exc:
         raise click.BadParameter(str(exc)) from None
-    with click.progressbar(length=settings.steps, label="training", show_pos=True) as bar:
-        done = 0
-
-        def progress(step: int, figures: dict[str, float]) -> None:
-            nonlocal done
-            shown = " ".join(f"{k} {v:.3f}" for k, v in figures.items())
-            bar.label = f"training {shown}"
-            bar.update(step - done)
-            done = step
-            if any(k.endswith("exact_rate") for k in figures):
-                click.echo(f"\nstep {step}/{settings.steps} {shown}")
-
+    with _training_bar("training", settings.steps, "") as progress:
         card = train(settings, progress)
     click.echo(f"model: {out / 'model.onnx'} (sha256 {card['sha256'][:12]})")
     for name, figures in card["figures"].items():
@@ -465,18 +454,7 @@ def _train_ppocr(out: Path | None, evaluate: bool, fields: dict[str, Any]) -> No
         )
     except ValidationError as exc:
         raise click.BadParameter(str(exc)) from None
-    with click.progressbar(length=settings.steps, label="fine-tuning", show_pos=True) as bar:
-        done = 0
-
-        def progress(step: int, figures: dict[str, float]) -> None:
-            nonlocal done
-            shown = " ".join(f"{k} {v:.3f}" for k, v in figures.items())
-            bar.label = f"fine-tuning {shown}"
-            bar.update(step - done)
-            done = step
-            if "exact_rate" in figures:
-                click.echo(f"\nstep {step}/{settings.steps} held-out lines: {shown}")
-
+    with _training_bar("fine-tuning", settings.steps, "held-out lines: ") as progress:
         card = train_ppocr(settings, progress)
     click.echo(f"model: {out / 'model.onnx'} (sha256 {card['sha256'][:12]})")
     for name, figures in card["figures"].items():
@@ -513,6 +491,28 @@ def train_corrections_command(out: Path) -> None:
         f"{summary.written} corrected read(s) written to {out / 'labels.tsv'}"
         f" ({summary.without_crop} without a crop, {summary.unreadable} unreadable)"
     )
+
+
+@contextmanager
+def _training_bar(
+    label: str, steps: int, validated: str
+) -> Iterator[Callable[[int, dict[str, float]], None]]:
+    """A progress bar over training steps, and the callback a trainer reports to: the
+    figures go on the bar, and each validation's (an ``exact_rate`` among them) on a line of
+    its own, after ``validated``."""
+    with click.progressbar(length=steps, label=label, show_pos=True) as bar:
+        done = 0
+
+        def progress(step: int, figures: dict[str, float]) -> None:
+            nonlocal done
+            shown = " ".join(f"{k} {v:.3f}" for k, v in figures.items())
+            bar.label = f"{label} {shown}"
+            bar.update(step - done)
+            done = step
+            if any(k.endswith("exact_rate") for k in figures):
+                click.echo(f"\nstep {step}/{steps} {validated}{shown}")
+
+        yield progress
 
 
 def _evaluate_into(folder: Path) -> None:
