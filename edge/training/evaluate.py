@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,20 @@ from edge.evaluation.accuracy import Runner, Tally, evaluate_set
 from edge.evaluation.sets import EvaluationSet
 
 Figures = dict[str, dict[str, float]]
+
+
+def read_figures(texts: Sequence[str], truths: Sequence[str]) -> dict[str, float]:
+    """Exact reads (count and rate) and character error rate of ``texts`` against
+    ``truths``: a trainer's validation figures."""
+    from edge.evaluation.labels import edit_distance
+
+    exact = sum(t == truth for t, truth in zip(texts, truths, strict=True))
+    errors = sum(edit_distance(t, truth) for t, truth in zip(texts, truths, strict=True))
+    return {
+        "exact": float(exact),
+        "exact_rate": exact / len(texts),
+        "cer": errors / max(1, sum(len(t) for t in truths)),
+    }
 
 
 def figures_of(tally: Tally) -> dict[str, float]:

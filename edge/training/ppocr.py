@@ -234,7 +234,7 @@ def _steps(widths: Any, batch_width: int, batch_steps: int) -> Any:
 
 def _score(predict: Any, params: Any, data: Any) -> dict[str, float]:
     """Exact lines (all, of one-line plates, of two-line plates) and character error rate."""
-    from edge.evaluation.labels import edit_distance
+    from edge.training.evaluate import read_figures
 
     # Read in chunks of lines of like width, each chunk only as wide as its widest line
     # (as the reader batches), so that few shapes are compiled and little is padding.
@@ -248,14 +248,11 @@ def _score(predict: Any, params: Any, data: Any) -> dict[str, float]:
         found.update(zip(rows.tolist(), _texts(out, widths, width), strict=True))
     texts = [found[i] for i in range(len(data.texts))]
     exact = [t == truth for t, truth in zip(texts, data.texts, strict=True)]
-    errors = sum(edit_distance(t, truth) for t, truth in zip(texts, data.texts, strict=True))
     one = [e for e, n in zip(exact, data.plate_lines, strict=True) if n == 1]
     two = [e for e, n in zip(exact, data.plate_lines, strict=True) if n == 2]
     return {
         "lines": float(len(texts)),
-        "exact": float(sum(exact)),
-        "exact_rate": sum(exact) / len(texts),
-        "cer": errors / max(1, sum(len(t) for t in data.texts)),
+        **read_figures(texts, data.texts),
         "one_line_lines": float(len(one)),
         "one_line_exact": float(sum(one)),
         "two_line_lines": float(len(two)),

@@ -186,20 +186,17 @@ def _validation_sets(settings: TrainSettings, spec: SlotSpec) -> dict[str, Batch
 
 def _score(predict: Any, params: Any, data: Batch, spec: SlotSpec) -> dict[str, float]:
     """Exact plates, character error rate and exact two-line plates of one set."""
-    from edge.evaluation.labels import edit_distance
+    from edge.training.evaluate import read_figures
 
     texts = []
     for start in range(0, len(data.texts), 256):
         classes = np.asarray(predict(params, _nhwc(data.images[start : start + 256])))
         texts += [spec.decode(row) for row in classes]
     exact = [t == truth for t, truth in zip(texts, data.texts, strict=True)]
-    errors = sum(edit_distance(t, truth) for t, truth in zip(texts, data.texts, strict=True))
     two = [e for e, n in zip(exact, data.lines, strict=True) if n == 2]
     return {
         "plates": float(len(texts)),
-        "exact": float(sum(exact)),
-        "exact_rate": sum(exact) / len(texts),
-        "cer": errors / max(1, sum(len(t) for t in data.texts)),
+        **read_figures(texts, data.texts),
         "two_line_plates": float(len(two)),
         "two_line_exact": float(sum(two)),
     }
