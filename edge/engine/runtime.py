@@ -85,10 +85,12 @@ def choose_providers(
 
 
 def open_session(
-    model: Path | bytes, backend: Backend | None = None, name: str = ""
+    model: Path | bytes, backend: Backend | None = None, name: str = "", per_shape: bool = False
 ) -> onnxruntime.InferenceSession | OpenVinoSession:
     """Load ``model`` (a file, or a serialized graph called ``name`` in messages) with the
-    runtime ``backend`` chooses (see :func:`choose_runtime`)."""
+    runtime ``backend`` chooses (see :func:`choose_runtime`). ``per_shape``: on OpenVINO, a
+    graph with free input sizes is compiled for each input shape it meets (see
+    ``openvino_session``); ONNX Runtime takes any shape as it comes."""
     import onnxruntime as ort
 
     from edge.engine import openvino_session
@@ -102,7 +104,9 @@ def open_session(
                 "runtime 'openvino' is set but OpenVINO is not installed: install the edge "
                 "extra (pip install -e '.[edge]') or set runtime: onnxruntime"
             )
-        session = openvino_session.OpenVinoSession(model, backend.threads, backend.precision, name)
+        session = openvino_session.OpenVinoSession(
+            model, backend.threads, backend.precision, name, per_shape
+        )
         logger.info("%s runs on OpenVINO (%s)", name, session.inference_precision)
         return session
     return _onnxruntime_session(model, backend.threads, backend.allow_gpu, name)

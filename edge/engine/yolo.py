@@ -63,7 +63,11 @@ class YoloV8Onnx:
                 graph, image_input = freed.model, freed.image_input
                 self.multiple = STRIDES[-1]
         # The graph takes the letterboxed frame's bytes as they are (see image_input).
-        self.session = open_session(take_bgr_bytes(graph, image_input), backend, model.name)
+        # A detector meets few input shapes (a camera's frame, a few mosaic sizes): each
+        # is compiled for its own shape (see openvino_session).
+        self.session = open_session(
+            take_bgr_bytes(graph, image_input), backend, model.name, per_shape=True
+        )
         self.input_name = BGR_INPUT
         shape = self.session.get_inputs()[0].shape
         if self.multiple is None and shape[1:3] != [input_size, input_size]:

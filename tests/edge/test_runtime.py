@@ -15,7 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 from edge.config import EngineConfig
 from edge.engine import factory
 from edge.engine.factory import backend_of
-from edge.engine.openvino_session import OpenVinoSession, _core, native_bf16
+from edge.engine.openvino_session import SHAPE_REPEATS, OpenVinoSession, _core, native_bf16
 from edge.engine.runtime import Backend, choose_providers, choose_runtime, open_session
 from edge.manifest import alpr_home
 
@@ -179,3 +179,59 @@ def test_camera_threads_sharing_an_openvino_model_each_get_their_own_results(
     for thread in threads:
         thread.join()
     assert wrong == []
+
+
+def test_a_per_shape_session_compiles_a_shape_it_meets_again_and_again(
+    tmp_path: Path,
+) -> None:
+    path = _small_model(tmp_path / "small.onnx")
+    reference = ort.InferenceSession(str(path), providers=CPU)
+    session = OpenVinoSession(path, precision="f32", per_shape=True)
+    rng = np.random.default_rng(3)
+    # A shape met once (a photo) and one met over and over (a camera's frames).
+    calls = [(2, 3, 16, 24)] + [(1, 3, 8, 8)] * (SHAPE_REPEATS + 2)
+    for number, shape in enumerate(calls):
+        x = rng.random(shape, dtype=np.float32)
+        (got,) = session.run(None, {"x": x})
+        (expected,) = reference.run(None, {"x": x})
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+        if number == SHAPE_REPEATS:
+            session.wait_for_shapes()
+    # Only the repeated shape got a model of its own, with its input fixed to that shape.
+    assert list(session._by_shape) == [((1, 3, 8, 8),)]
+    compiled = session._by_shape[((1, 3, 8, 8),)]
+    assert [list(port.get_shape()) for port in compiled.inputs] == [[1, 3, 8, 8]]
+    # The inputs it reports stay the graph's own (free sizes).
+    assert [(i.name, i.shape) for i in session.get_inputs()] == [("x", [None, 3, None, None])]
+
+
+def test_camera_threads_sharing_a_per_shape_session_each_get_their_own_results(
+    tmp_path: Path,
+) -> None:
+    session = OpenVinoSession(
+        _small_model(tmp_path / "small.onnx"), precision="f32", per_shape=True
+    )
+    reference = ort.InferenceSession(str(tmp_path / "small.onnx"), providers=CPU)
+    inputs = [np.full((1, 3, 8 + 4 * i, 12), 0.2 * i, np.float32) for i in range(4)]
+    expected = [reference.run(None, {"x": x})[0] for x in inputs]
+    wrong: list[int] = []
+
+    def camera(index: int) -> None:
+        for step in range(20):
+            which = (index + step) % len(inputs)
+            (got,) = session.run(None, {"x": inputs[which]})
+            if not np.allclose(got, expected[which], atol=1e-5):
+                wrong.append(which)
+
+    threads = [threading.Thread(target=camera, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    session.wait_for_shapes()
+    assert wrong == []
+    # Every shape was met 20 times: each got its own model, compiled once.
+    assert len(session._by_shape) == len(inputs)
+    assert len(session._compiling) == len(inputs)
+    for x, want in zip(inputs, expected, strict=True):
+        np.testing.assert_allclose(session.run(None, {"x": x})[0], want, atol=1e-5)
