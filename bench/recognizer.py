@@ -84,11 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: auto)")
     args = parser.parse_args(argv)
 
-    from edge.config import EngineConfig, NoVehicles
+    from edge.config import EngineConfig, NoVehicles, PpOcr
     from edge.engine.factory import build_engine
     from edge.training.evaluate import with_model
 
-    base = EngineConfig(vehicles=NoVehicles(), threads=args.threads)
+    # The manifest's PP-OCR, not the registry's current version that the default reads.
+    base = EngineConfig(vehicles=NoVehicles(), ocr=PpOcr(registry=None), threads=args.threads)
     readers = {"ppocr": base, "trained": with_model(base, args.model)}
     real = labelled_plates()
     synthetic = synthetic_plates(args.plates)

@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from edge.manifest import ModelStore, alpr_home
+from tests.support.engine import BASELINE
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +36,39 @@ def samples_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def plate_crop(samples_dir: Path) -> np.ndarray:
+    """A real rectified plate crop, ``AD799KB``."""
+    image = cv2.imread(str(samples_dir / "fast-plate-ocr-plate-1.png"))
+    assert image is not None
+    return image
+
+
+@pytest.fixture(scope="session")
 def engine(model_store: ModelStore) -> Iterator[object]:
     from edge.engine.factory import build_engine
 
-    yield build_engine(store=model_store)
+    yield build_engine(BASELINE, store=model_store)
+
+
+@pytest.fixture(scope="session")
+def smoke_model(tmp_path_factory: pytest.TempPathFactory, model_store: ModelStore) -> Path:
+    """PP-OCR fine-tuned for a few steps on a few synthetic lines (the CI smoke run): a real
+    fine-tuned recognizer folder, trained once for every module that needs one."""
+    from edge.training.ppocr import PpOcrTrainSettings, train_ppocr
+
+    out = tmp_path_factory.mktemp("smoke") / "plate-ocr-ppocr"
+    settings = PpOcrTrainSettings(
+        out=out,
+        base=model_store.verified("text_rec"),
+        steps=3,
+        batch=8,
+        validate_every=3,
+        synthetic_validation=32,
+        regions=("de",),
+        two_line_share=0.0,
+    )
+    seen: list[tuple[int, dict[str, float]]] = []
+    train_ppocr(settings, lambda step, figures: seen.append((step, figures)))
+    assert [step for step, _ in seen] == [0, 1, 2, 3]
+    assert all(np.isfinite(figures["loss"]) for step, figures in seen if step)
+    return out

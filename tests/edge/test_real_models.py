@@ -12,13 +12,14 @@ from pathlib import Path
 import cv2
 import pytest
 
-from edge.config import EngineConfig, Formats
+from edge.config import Formats
 from edge.engine.factory import build_engine
 from edge.engine.pipeline import Engine
 from edge.engine.plates import TextPlateLocator
 from edge.evaluation.labels import edit_distance
 from edge.formats import PlateFormats
 from edge.manifest import ChecksumError, ModelStore, alpr_home
+from tests.support.engine import BASELINE, BASELINE_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 ALPR = Path(sys.executable).with_name("alpr")
@@ -62,7 +63,7 @@ def _store_without_plate_model(model_store: ModelStore, home: Path) -> ModelStor
 def test_without_the_plate_model_text_detection_still_reads_the_plate(
     model_store: ModelStore, samples_dir: Path, tmp_path: Path
 ) -> None:
-    engine = build_engine(EngineConfig(), _store_without_plate_model(model_store, tmp_path))
+    engine = build_engine(BASELINE, _store_without_plate_model(model_store, tmp_path))
     assert isinstance(engine.plates, TextPlateLocator)
     assert "5AU5341" in _texts(engine, samples_dir / "fast-alpr-test-image.png")
 
@@ -78,7 +79,7 @@ def test_the_engine_refuses_a_model_whose_checksum_differs(
         handle.seek(1000)
         handle.write(b"\x00\x01\x02")
     with pytest.raises(ChecksumError, match=r"PP-OCRv6_rec_small\.onnx: expected sha256"):
-        build_engine(EngineConfig(), store)
+        build_engine(BASELINE, store)
 
 
 def test_alpr_read_prints_a_json_line_per_file_and_fails_at_the_end_for_bad_ones(
@@ -86,7 +87,15 @@ def test_alpr_read_prints_a_json_line_per_file_and_fails_at_the_end_for_bad_ones
 ) -> None:
     car = samples_dir / "fast-alpr-test-image.png"
     result = subprocess.run(
-        [str(ALPR), "read", "--json", str(ROOT / "no-such-photo.jpg"), str(car)],
+        [
+            str(ALPR),
+            "read",
+            "--json",
+            "--config",
+            str(BASELINE_FILE),
+            str(ROOT / "no-such-photo.jpg"),
+            str(car),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -105,8 +114,9 @@ def test_alpr_read_prints_a_json_line_per_file_and_fails_at_the_end_for_bad_ones
 
 
 def _accuracy(*args: str, figures: Path) -> dict[str, dict[str, float]]:
+    command = [sys.executable, "-m", "bench.accuracy", "--config", str(BASELINE_FILE)]
     result = subprocess.run(
-        [sys.executable, "-m", "bench.accuracy", *args, "--json", str(figures)],
+        [*command, *args, "--json", str(figures)],
         capture_output=True,
         text=True,
         cwd=ROOT,

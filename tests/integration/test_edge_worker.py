@@ -112,6 +112,8 @@ async def test_the_edge_worker_publishes_one_event_per_pass_with_crops_and_heart
                     "heartbeat_s": 1.0,
                     "metrics_port": port,
                 },
+                # PP-OCRv6, whatever this machine's registry holds: EXPECTED is its reading.
+                "engine": {"ocr": {"registry": None}},
             }
         ),
         encoding="utf-8",
