@@ -4,8 +4,10 @@ decide which one the engine reads with.
 A registered version is a copy of a model folder (``model.onnx``, ``model.json``, ...) in the
 registry's artifact store, tagged with the card's sha256, licence, data sources, settings,
 validation figures and its figures on the evaluation sets. The alias ``current`` marks the
-version the engine loads (:func:`edge.engine.trained.registered_model`), always by sha256;
+version the engine loads (:func:`edge.engine.trained.current_version`), always by sha256;
 while no version is current the engine keeps the manifest's PP-OCR recognizer, the baseline.
+Whenever the current version of a model changes, the embedded store rewrites its pointer
+(:mod:`edge.registry_pointer`), which the engine reads at start without importing MLflow.
 
 Promotion is by measurement: a candidate that reads worse than the current version (or, with
 none current, than the baseline) on any evaluation set, by exact-read rate or by character
@@ -32,6 +34,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from edge.manifest import alpr_home, verify
+from edge.registry_pointer import (
+    CurrentVersion,
+    local_database,
+    pointer_path,
+    registry_uri,
+    write_pointer,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -41,7 +50,6 @@ if TYPE_CHECKING:
 # must work offline, and says nothing about a site to anyone. Import this module before mlflow.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-URI_ENV = "ALPR_REGISTRY_URI"
 CURRENT = "current"
 _HISTORY_TAG = "alpr.current_history"
 _NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,99}$")
@@ -167,7 +175,7 @@ class ModelRegistry:
 
     def __init__(self, uri: str | None = None, home: Path | None = None) -> None:
         self.root = (home or alpr_home()) / "registry"
-        self.uri = uri or os.environ.get(URI_ENV) or f"sqlite:///{self.root / 'mlflow.db'}"
+        self.uri = uri or registry_uri(home)
         self._client: MlflowClient | None = None
 
     @property
@@ -275,23 +283,49 @@ class ModelRegistry:
         self.client.set_registered_model_tag(name, _HISTORY_TAG, json.dumps(history))
         if not history:
             self.client.delete_registered_model_alias(name, CURRENT)
+            self.write_pointer()
             return None
         self.client.set_registered_model_alias(name, CURRENT, str(history[-1]))
+        self.write_pointer()
         return self.version(name, history[-1])
 
     def path(self, version: ModelVersion) -> Path:
         """The local folder of ``version``'s files, checked against its registered sha256
         (downloaded into ``$ALPR_HOME/registry/downloads`` from a remote store)."""
-        from edge.engine.trained import MODEL_FILE, trained_model
+        from edge.engine.trained import trained_model
+
+        folder = self._folder(version)
+        if not version.sha256:
+            raise RegistryError(f"{version} records no sha256")
+        verify(trained_model(folder), version.sha256)
+        return folder
+
+    def write_pointer(self) -> dict[str, CurrentVersion]:
+        """Rewrites the embedded store's pointer to the current versions (the engine's fast
+        path at start) from the registry, and returns them; a server's store has no pointer."""
+        from edge.engine.trained import MODEL_FILE
+
+        path = pointer_path(self.uri)
+        if path is None:
+            return {}
+        current = [c for c in map(self.current, self.names()) if c is not None]
+        # The files are checked where they are read, by the engine, against these sha256s.
+        versions = {
+            c.name: CurrentVersion(c.name, c.version, c.sha256, self._folder(c) / MODEL_FILE)
+            for c in current
+        }
+        write_pointer(path, versions.values())
+        return versions
+
+    def _folder(self, version: ModelVersion) -> Path:
+        """The local folder of ``version``'s files, downloaded first from a remote store."""
+        from edge.engine.trained import MODEL_FILE
 
         folder = _local_path(version.source)
         if folder is None:
             folder = self.root / "downloads" / version.name / str(version.version)
             if not (folder / MODEL_FILE).is_file():
                 self._download(version, folder)
-        if not version.sha256:
-            raise RegistryError(f"{version} records no sha256")
-        verify(trained_model(folder), version.sha256)
         return folder
 
     def _evaluation(
@@ -329,6 +363,7 @@ class ModelRegistry:
         if forced:
             worse = "; ".join(c.describe() for c in comparisons if c.worse) or "unmeasured"
             self.client.set_model_version_tag(name, number, "forced", f"{_now()}: {worse}")
+        self.write_pointer()
 
     def _history(self, name: str) -> list[int]:
         model = None if self._empty() else self._known(name)
@@ -390,9 +425,7 @@ class ModelRegistry:
 
     def _local_database(self) -> Path | None:
         """The SQLite file of a local store, or ``None`` for a server."""
-        if not self.uri.startswith("sqlite:///"):
-            return None
-        return Path(self.uri.removeprefix("sqlite:///"))
+        return local_database(self.uri)
 
     def _empty(self) -> bool:
         """A local store that was never written: read without creating it."""
@@ -404,12 +437,13 @@ def measure_on_sets(folder: Path) -> dict[str, Figures]:
     """The model in ``folder`` (``trained``) and the baseline engine's PP-OCR (``current``) on
     the evaluation sets, as ``alpr train ocr`` records them; ``FileNotFoundError`` when the
     sets are not fetched."""
-    from edge.config import EngineConfig
+    from edge.config import EngineConfig, PpOcr
     from edge.evaluation.sets import evaluation_sets
     from edge.training.evaluate import evaluate, with_model
 
     sets = evaluation_sets()
-    baseline = EngineConfig()
+    # The manifest's recognizer, not the registry's current version the default engine reads.
+    baseline = EngineConfig(ocr=PpOcr(registry=None))
     return evaluate({"current": baseline, "trained": with_model(baseline, folder)}, sets)
 
 
