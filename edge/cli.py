@@ -40,7 +40,8 @@ from edge.requirements import require_edge
         "config_file",
         default=None,
         type=click.Path(exists=True, dir_okay=False),
-        help="YAML file with engine settings (vehicles, plates, ocr, formats).",
+        help="YAML file with engine settings (vehicles, plates, ocr, formats); "
+        "`ocr: {registry: null}` reads with the manifest's PP-OCRv6 whatever the registry holds.",
     ),
 )
 async def read(
@@ -59,7 +60,9 @@ async def read(
     "ms"}. The plate layouts of the region decide look-alike characters (I/1, O/0, B/8);
     reads that fit no layout are kept with "valid": false. Files that cannot be read give
     an error line and a non-zero exit status at the end; the other files are still read.
-    Models come from the cache that `alpr models fetch` fills ($ALPR_HOME/models).
+    Models come from the cache that `alpr models fetch` fills ($ALPR_HOME/models). Plates
+    are read with the model registry's current plate-ocr-ppocr when one is promoted, else
+    with the manifest's PP-OCRv6 (see `alpr models --help`).
 
     Videos (.mp4, .mkv, ... or rtsp:// URLs) are tracked vehicle by vehicle: one line per
     track with the text the track's frames voted for, how many reads agreed, the vehicle
@@ -124,8 +127,8 @@ async def edge(self: AppCommand, config_file: str, processes: int) -> None:
     configured port. Runs until SIGINT/SIGTERM, or until every file source has ended.
     """
     from edge.cameras import CameraConfigError, load_site_config
-    from edge.config import SlotOcr
-    from edge.engine.trained import recognizer_model
+    from edge.config import PpOcr, SlotOcr
+    from edge.engine.trained import current_version, recognizer_model
 
     try:
         require_edge()
@@ -136,6 +139,9 @@ async def edge(self: AppCommand, config_file: str, processes: int) -> None:
             # A trained recognizer is found and verified before any camera starts, so a
             # missing registry version or a changed file is one clear error, not a traceback.
             recognizer_model(site.engine.ocr)
+        elif isinstance(site.engine.ocr, PpOcr) and site.engine.ocr.registry:
+            if not site.engine.ocr.path:
+                current_version(site.engine.ocr.registry)
     except (RuntimeError, ValueError, FileNotFoundError, ChecksumError, CameraConfigError) as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(2) from None
@@ -160,9 +166,17 @@ def models_group() -> None:
     (default ~/.cache/alpr/models).
 
     The model registry is MLflow: by default SQLite and files in $ALPR_HOME/registry, with no
-    server; ALPR_REGISTRY_URI names a site's tracking server instead. An engine configured
-    with `ocr: {type: slots}` reads with the registry's current version; the manifest's
-    PP-OCR recognizer stays the baseline, read with by default.
+    server; ALPR_REGISTRY_URI names a site's tracking server instead. By default the engine
+    reads plates with the registry's current plate-ocr-ppocr (`alpr train ocr --base
+    ppocr`, registered and promoted), and while none is current with the manifest's PP-OCR
+    recognizer, the baseline; `ocr: {registry: null}` in the engine settings always reads
+    with the baseline. An engine configured with `ocr: {type: slots}` reads with the
+    registry's current plate-ocr. The choice is logged at INFO when the engine starts.
+
+    The embedded store keeps a pointer to its current versions ($ALPR_HOME/registry/
+    current.json), rewritten at each promote and rollback, so the engine starts without
+    MLflow and checks the model's sha256 (a mismatch stops it; it never falls back). With
+    ALPR_REGISTRY_URI set the engine asks the server at every start instead, which is slower.
     """
 
 

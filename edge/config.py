@@ -114,14 +114,16 @@ class PpOcr(_Section):
     path: Path | None = Field(
         default=None,
         description="A PP-OCR recognizer fine-tuned on plates (`alpr train ocr --base ppocr`): "
-        "its folder (model.onnx and model.json, checked by sha256); unset, `registry` or "
-        "else `model` of the manifest is read",
+        "its folder (model.onnx and model.json, checked by sha256); unset, the registry's "
+        "current `registry` or else `model` of the manifest is read",
     )
     registry: str | None = Field(
-        default=None,
+        default="plate-ocr-ppocr",
         min_length=1,
-        description="Name of a fine-tuned PP-OCR recognizer in the model registry (e.g. "
-        "plate-ocr-ppocr); the version marked current is read, checked by sha256",
+        description="Name of a fine-tuned PP-OCR recognizer in the model registry: its version "
+        "marked current is read, checked by sha256, and while none is (a fresh machine) the "
+        "manifest's `model`. Default plate-ocr-ppocr, what `alpr train ocr --base ppocr` "
+        "trains; null reads with the manifest's `model` always (the baseline)",
     )
     charset: str = Field(
         default="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",

@@ -51,6 +51,18 @@ def test_engine_config_loads_from_yaml(tmp_path: Path) -> None:
     assert load_engine_config(None) == EngineConfig()
 
 
+def test_the_recognizer_is_the_registrys_plate_ocr_ppocr_unless_registry_is_null(
+    tmp_path: Path,
+) -> None:
+    assert PpOcr().registry == "plate-ocr-ppocr"
+    path = tmp_path / "engine.yaml"
+    path.write_text("ocr:\n  registry: null\n", encoding="utf-8")
+    ocr = load_engine_config(path).ocr
+    assert isinstance(ocr, PpOcr) and ocr.registry is None
+    with pytest.raises(ValidationError, match=r"ocr\.ppocr\.registry"):
+        EngineConfig.model_validate({"ocr": {"registry": ""}})
+
+
 def test_normalise_upper_cases_and_drops_separators() -> None:
     assert normalise(" 5au 53-41 ") == "5AU5341"
     assert normalise("MH·12") == "MH12"

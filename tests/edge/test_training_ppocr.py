@@ -1,6 +1,7 @@
 """PP-OCR's recognizer fine-tuned on plate lines (``alpr train ocr --base ppocr``): its ONNX
 graph run in JAX, the lines cut as the engine cuts them, and a smoke fine-tuning whose
-model the engine's PP-OCR reader loads unchanged and reads a real plate with."""
+model the engine's PP-OCR reader loads unchanged and reads a real plate with (read from the
+registry: test_default_recognizer.py; the smoke model is conftest's ``smoke_model``)."""
 
 from __future__ import annotations
 
@@ -18,21 +19,13 @@ from edge.engine.trained import trained_model
 from edge.formats import PlateFormats
 from edge.manifest import ModelStore
 from edge.training.line_data import plate_lines, to_batch
-from edge.training.ppocr import CHARSET, PpOcrTrainSettings, head_columns, train_ppocr
+from edge.training.ppocr import CHARSET, head_columns
 from edge.training.synth import PlateSynth
 
 
 @pytest.fixture(scope="module")
 def base_model(model_store: ModelStore) -> Path:
     return model_store.verified("text_rec")
-
-
-@pytest.fixture(scope="module")
-def plate_crop(samples_dir: Path) -> np.ndarray:
-    """A real rectified plate crop, ``AD799KB``."""
-    image = cv2.imread(str(samples_dir / "fast-plate-ocr-plate-1.png"))
-    assert image is not None
-    return image
 
 
 def test_the_graph_run_in_jax_computes_what_onnx_runtime_computes(
@@ -84,27 +77,6 @@ def test_lines_are_cut_as_the_engine_reads_them() -> None:
     assert batch.labels[2, 7:].tolist() == [0] * (batch.labels.shape[1] - 7)
 
 
-@pytest.fixture(scope="module")
-def smoke_model(tmp_path_factory: pytest.TempPathFactory, base_model: Path) -> Path:
-    """PP-OCR fine-tuned for a few steps on a few synthetic lines (the CI smoke run)."""
-    out = tmp_path_factory.mktemp("smoke") / "plate-ocr-ppocr"
-    settings = PpOcrTrainSettings(
-        out=out,
-        base=base_model,
-        steps=3,
-        batch=8,
-        validate_every=3,
-        synthetic_validation=32,
-        regions=("de",),
-        two_line_share=0.0,
-    )
-    seen: list[tuple[int, dict[str, float]]] = []
-    train_ppocr(settings, lambda step, figures: seen.append((step, figures)))
-    assert [step for step, _ in seen] == [0, 1, 2, 3]
-    assert all(np.isfinite(figures["loss"]) for step, figures in seen if step)
-    return out
-
-
 def test_a_smoke_fine_tuning_writes_a_verified_model_with_its_card(smoke_model: Path) -> None:
     import onnx
 
@@ -147,37 +119,3 @@ def test_the_fine_tuning_command_refuses_options_of_the_slot_recognizer(tmp_path
     )
     assert result.exit_code != 0
     assert "--real apply to --base slots only" in result.output
-
-
-def test_the_engine_reads_with_the_registrys_current_fine_tuned_version(
-    smoke_model: Path,
-    plate_crop: np.ndarray,
-    model_store: ModelStore,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Registered and promoted (figures no worse than PP-OCR's), the fine-tuned model is what
-    an engine with ``ocr: {type: ppocr, registry: plate-ocr-ppocr}`` reads with."""
-    import shutil
-
-    from edge.engine.factory import build_engine
-    from edge.registry import ModelRegistry, RegistryError
-
-    monkeypatch.setenv("ALPR_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("ALPR_REGISTRY_URI", raising=False)
-    folder = tmp_path / "candidate"
-    shutil.copytree(smoke_model, folder)
-    card = json.loads((folder / "model.json").read_text())
-    figures = {"plates": 1, "exact": 1, "exact_rate": 1.0, "cer": 0.0}
-    card["evaluation"] = {"current": {"plate-crops": figures}, "trained": {"plate-crops": figures}}
-    (folder / "model.json").write_text(json.dumps(card))
-    config = EngineConfig(vehicles=NoVehicles(), ocr=PpOcr(registry=card["name"]))
-    registry = ModelRegistry()
-    version = registry.register(folder)
-    with pytest.raises(RegistryError, match="no current version"):
-        build_engine(config, store=model_store)
-    registry.promote(card["name"], version.version)
-    engine = build_engine(config, store=model_store)
-    assert isinstance(engine.reader, PpOcrReader)
-    reads = engine.reader.read([plate_crop], PlateFormats(config.formats))
-    assert reads and reads[0].text == "AD799KB"
