@@ -62,7 +62,7 @@ class PpOcrReader(PlateReader):
         columns = PlateAlphabet(vocabulary, config.charset).columns.tolist()
         self.alphabet = PlateAlphabet([vocabulary[c] for c in columns], config.charset)
         self.session = open_session(
-            cut_output_layer(graph, columns, model.name), backend, model.name
+            cut_output_layer(graph, columns, model.name), backend, model.name, per_shape=True
         )
         self.input_name = self.session.get_inputs()[0].name
 

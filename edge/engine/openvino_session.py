@@ -16,7 +16,10 @@ meets again and again, with that shape fixed: OpenVINO's kernels for a known sha
 mosaic), and a camera meets the same few shapes all day. A shape is compiled in the
 background on its ``SHAPE_REPEATS``-th call (about 0.2-0.3 s of one core here); until it
 is ready, and for shapes seen less often (a folder of photos of many sizes), the
-shape-agnostic model runs.
+shape-agnostic model runs. Each compiled shape holds its own copy of the weights and
+buffers (about 30 MB for the plate detector or the recognizer here), so a session
+compiles at most ``max_shapes`` of them: the first shapes to reach ``SHAPE_REPEATS``
+calls, which in a camera's stream are its common ones.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class OpenVinoSession:
     precision: str = "auto"
     name: str = ""
     per_shape: bool = False
+    max_shapes: int = 4
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def __post_init__(self) -> None:
@@ -149,13 +153,18 @@ class OpenVinoSession:
         if compiled is not None:
             return compiled
         with self._lock:
+            if len(self._compiling) >= self.max_shapes:
+                return self.compiled
             calls = self._calls[key] = self._calls.get(key, 0) + 1
-        if calls == SHAPE_REPEATS:
-            thread = threading.Thread(
-                target=self._compile_shape, args=(key,), name=f"compile {self.name}", daemon=True
-            )
-            self._compiling.append(thread)
-            thread.start()
+            if calls == SHAPE_REPEATS:
+                thread = threading.Thread(
+                    target=self._compile_shape,
+                    args=(key,),
+                    name=f"compile {self.name}",
+                    daemon=True,
+                )
+                self._compiling.append(thread)
+                thread.start()
         return self.compiled
 
     def _compile_shape(self, key: tuple[tuple[int, ...], ...]) -> None:

@@ -235,3 +235,18 @@ def test_camera_threads_sharing_a_per_shape_session_each_get_their_own_results(
     assert len(session._compiling) == len(inputs)
     for x, want in zip(inputs, expected, strict=True):
         np.testing.assert_allclose(session.run(None, {"x": x})[0], want, atol=1e-5)
+
+
+def test_a_per_shape_session_compiles_no_more_than_max_shapes(tmp_path: Path) -> None:
+    path = _small_model(tmp_path / "small.onnx")
+    reference = ort.InferenceSession(str(path), providers=CPU)
+    session = OpenVinoSession(path, precision="f32", per_shape=True, max_shapes=2)
+    shapes = [(1, 3, 8, 8 + 4 * i) for i in range(4)]
+    for shape in shapes:
+        x = np.full(shape, 0.3, np.float32)
+        for _ in range(SHAPE_REPEATS + 1):
+            (got,) = session.run(None, {"x": x})
+        session.wait_for_shapes()
+        np.testing.assert_allclose(got, reference.run(None, {"x": x})[0], atol=1e-5)
+    # The first two shapes to repeat got their own models; the others run shape-agnostic.
+    assert list(session._by_shape) == [((1, 3, 8, 8),), ((1, 3, 8, 12),)]
