@@ -161,7 +161,8 @@ class OpenVinoSession:
                     target=self._compile_shape,
                     args=(key,),
                     name=f"compile {self.name}",
-                    daemon=True,
+                    # Not a daemon: a compilation cut off at interpreter exit crashes it.
+                    daemon=False,
                 )
                 self._compiling.append(thread)
                 thread.start()
