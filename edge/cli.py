@@ -395,7 +395,7 @@ def train_group() -> None:
     "--init",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="A model folder to fine-tune from.",
+    help="A model folder to fine-tune from (for ppocr: a folder `--base ppocr` wrote).",
 )
 @click.option(
     "--evaluate/--no-evaluate",
@@ -451,11 +451,16 @@ def _train_ppocr(out: Path | None, evaluate: bool, fields: dict[str, Any]) -> No
 
     from edge.training.ppocr import PpOcrTrainSettings, train_ppocr
 
-    unused = [f"--{k}" for k in ("real", "init") if fields.pop(k, ())]
+    unused = [f"--{k}" for k in ("real",) if fields.pop(k, ())]
+    init = fields.pop("init", None)
     if fields.pop("workers", 1) != 1:
         unused.append("--workers")
     if unused:
         raise click.BadParameter(f"{', '.join(unused)} apply to --base slots only")
+    # --init: go on from a fine-tuned recognizer's folder (sha256-checked), else PP-OCRv6.
+    from edge.engine.trained import trained_model
+
+    start = trained_model(init) if init else ModelStore().verified("text_rec")
     if fields.pop("validation", ()):
         click.echo("--validate: the real sets are measured after training (--evaluate)")
     if out is None:
@@ -464,7 +469,7 @@ def _train_ppocr(out: Path | None, evaluate: bool, fields: dict[str, Any]) -> No
     stretch = config.stretch if hasattr(config, "stretch") else 1.5
     try:
         settings = PpOcrTrainSettings(
-            out=out, base=ModelStore().verified("text_rec"), stretch=stretch, **fields
+            out=out, base=start, stretch=stretch, **fields
         )
     except ValidationError as exc:
         raise click.BadParameter(str(exc)) from None

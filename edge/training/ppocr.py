@@ -109,7 +109,8 @@ def train_ppocr(settings: PpOcrTrainSettings, progress: Progress | None = None) 
         0.0,
         settings.learning_rate,
         min(settings.warmup, settings.steps - 1) or 1,
-        settings.steps,
+        # optax needs a decay after the warm-up: one step more than a 1-step run takes.
+        max(settings.steps, 2),
         settings.learning_rate * 0.05,
     )
     optimiser = optax.chain(optax.clip_by_global_norm(5.0), optax.adam(schedule))

@@ -119,3 +119,33 @@ def test_the_fine_tuning_command_refuses_options_of_the_slot_recognizer(tmp_path
     )
     assert result.exit_code != 0
     assert "--real apply to --base slots only" in result.output
+
+
+def test_the_fine_tuning_goes_on_from_a_fine_tuned_folder_with_init(
+    smoke_model: Path, tmp_path: Path
+) -> None:
+    """`--init FOLDER` starts from that folder's model (checked by sha256) instead of
+    PP-OCRv6: its 38-class head is kept as it is and the card names it as the base."""
+    from click.testing import CliRunner
+
+    from edge.cli import train_group
+    from edge.manifest import sha256_of
+
+    out = tmp_path / "again"
+    args = ["ocr", "--base", "ppocr", "--init", str(smoke_model), "--out", str(out)]
+    args += ["--steps", "1", "--batch", "4", "--regions", "de", "--no-evaluate"]
+    result = CliRunner().invoke(train_group, args)
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "model.json").read_text())
+    assert card["base"]["sha256"] == sha256_of(smoke_model / "model.onnx")
+    assert trained_model(out) == out / "model.onnx"
+    # A folder whose model no longer matches its card is refused before any training.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.onnx").write_bytes(b"not the model")
+    (broken / "model.json").write_text((smoke_model / "model.json").read_text())
+    args[args.index(str(smoke_model))] = str(broken)
+    args[args.index(str(out))] = str(tmp_path / "never")
+    result = CliRunner().invoke(train_group, args)
+    assert result.exit_code != 0
+    assert not (tmp_path / "never" / "model.onnx").exists()
