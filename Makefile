@@ -21,6 +21,10 @@ $(STAMP): setup.cfg pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "python3 is missing: sudo apt-get install -y python3 python3-venv"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS)]' --config-settings editable_mode=compat
+	@# `import openvino` counts each start and would report usage to Intel unless this user
+	@# opted out (~/intel/openvino_telemetry holds 0): the engine works offline and reports
+	@# nothing. MLflow's reporting is off in edge/registry.py.
+	$(BIN)/opt_in_out --opt_out >/dev/null
 	@touch $(STAMP)
 
 install: $(STAMP)

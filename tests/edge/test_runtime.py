@@ -250,3 +250,22 @@ def test_a_per_shape_session_compiles_no_more_than_max_shapes(tmp_path: Path) ->
         np.testing.assert_allclose(got, reference.run(None, {"x": x})[0], atol=1e-5)
     # The first two shapes to repeat got their own models; the others run shape-agnostic.
     assert list(session._by_shape) == [((1, 3, 8, 8),), ((1, 3, 8, 12),)]
+
+
+def test_importing_openvino_reports_no_usage() -> None:
+    """`import openvino` sets up Intel's usage reporting, which counts as consent unless the
+    user opted out; the project's install (make install) opts out, so the engine's process
+    holds no consent to send anything."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import openvino, openvino_telemetry as t; "
+        "print(t.Telemetry().consent)"  # the singleton that `import openvino` set up
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == "False", (
+        "OpenVINO would report usage: run `.venv/bin/opt_in_out --opt_out` (make install does)"
+    )
