@@ -238,7 +238,13 @@ def list_command() -> None:
 @click.argument(
     "folder", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="FOLDER"
 )
-def register_command(folder: Path) -> None:
+@click.option(
+    "--promote",
+    is_flag=True,
+    help="Then promote it as `alpr models promote` does: only if it reads at least as well "
+    "as the current version on every evaluation set (exit 1 otherwise, still registered).",
+)
+def register_command(folder: Path, promote: bool) -> None:
     """Register a trained model folder (as `alpr train ocr` writes it) as a new version of
     its card's name, with its sha256, licence, data, settings and figures."""
     from edge.registry import ModelRegistry
@@ -248,7 +254,10 @@ def register_command(folder: Path) -> None:
     click.echo(f"registered {version} (sha256 {version.sha256[:12]})")
     if not version.evaluation:
         click.echo("  not measured on the evaluation sets: promote measures it", err=True)
-    click.echo(f"promote it with: alpr models promote {version.name} {version.version}")
+    if promote:
+        _promote(version.name, version.version, force=False)
+    else:
+        click.echo(f"promote it with: alpr models promote {version.name} {version.version}")
 
 
 @models_group.command(name="promote")
@@ -261,6 +270,11 @@ def promote_command(name: str, version: int, force: bool) -> None:
     """Make VERSION of NAME the current one, if it reads at least as well as the current
     version (with none, the baseline PP-OCR) on every evaluation set, by exact-read rate and
     character error rate; otherwise say per set by how much it reads worse, and exit 1."""
+    _promote(name, version, force)
+
+
+def _promote(name: str, version: int, force: bool) -> None:
+    """Promotes ``version`` of ``name`` and says against what (see ``promote_command``)."""
     from edge.registry import ModelRegistry
 
     with _registry_errors():
@@ -468,9 +482,7 @@ def _train_ppocr(out: Path | None, evaluate: bool, fields: dict[str, Any]) -> No
     config = load_engine_config(None).ocr
     stretch = config.stretch if hasattr(config, "stretch") else 1.5
     try:
-        settings = PpOcrTrainSettings(
-            out=out, base=start, stretch=stretch, **fields
-        )
+        settings = PpOcrTrainSettings(out=out, base=start, stretch=stretch, **fields)
     except ValidationError as exc:
         raise click.BadParameter(str(exc)) from None
     with _training_bar("fine-tuning", settings.steps, "held-out lines: ") as progress:

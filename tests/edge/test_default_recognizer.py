@@ -185,3 +185,39 @@ def test_the_engine_finds_the_current_version_without_importing_mlflow(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [str(_model_of(registry, 1)), "False"]
+
+
+def test_register_with_promote_makes_a_model_the_default_as_make_train_does(
+    home: Path, smoke_model: Path, tmp_path: Path, model_store: ModelStore
+) -> None:
+    """`alpr models register --promote FOLDER` (the last step of `make train`): registered,
+    promoted by measurement (figures equal to the baseline's: taken), and from then on the
+    default engine's recognizer."""
+    from click.testing import CliRunner
+
+    from edge.cli import models_group
+
+    folder = tmp_path / "trained"
+    shutil.copytree(smoke_model, folder)
+    card = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    figures = {"plate-crops": {"plates": 1, "exact": 1, "exact_rate": 1.0, "cer": 0.0}}
+    card["evaluation"] = {"current": figures, "trained": figures}
+    (folder / "model.json").write_text(json.dumps(card), encoding="utf-8")
+    result = CliRunner().invoke(models_group, ["register", "--promote", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert f"{NAME} version 1 is current" in result.output
+    assert _pointer(home)[NAME]["version"] == 1
+    expected = _model_of(ModelRegistry(), 1)
+    assert ppocr_model(PpOcr(), model_store) == expected
+    assert sha256_of(expected) == sha256_of(smoke_model / "model.onnx")
+    # A worse candidate is registered but not promoted, and the command fails.
+    worse = tmp_path / "worse"
+    shutil.copytree(folder, worse)
+    card["evaluation"]["trained"] = {
+        "plate-crops": {"plates": 1, "exact": 0, "exact_rate": 0.0, "cer": 0.5}
+    }
+    (worse / "model.json").write_text(json.dumps(card), encoding="utf-8")
+    result = CliRunner().invoke(models_group, ["register", "--promote", str(worse)])
+    assert result.exit_code == 1, result.output
+    assert f"registered {NAME} version 2" in result.output
+    assert _pointer(home)[NAME]["version"] == 1
