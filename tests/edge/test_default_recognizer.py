@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +30,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty ``$ALPR_HOME``: no registry yet. (The models come from conftest's store.)"""
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty ``$ALPR_HOME``: no registry yet. (The models come from conftest's store.)
+    OpenVINO's runtime, kept once per process with its compiled-model cache in
+    ``$ALPR_HOME``, is set up again on each side, so no later test finds it in this one."""
+    from edge.engine.openvino_session import _core
+
     directory = tmp_path / "home"
     monkeypatch.setenv("ALPR_HOME", str(directory))
     monkeypatch.delenv("ALPR_REGISTRY_URI", raising=False)
-    return directory
+    _core.cache_clear()
+    yield directory
+    _core.cache_clear()
 
 
 @pytest.fixture
