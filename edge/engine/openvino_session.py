@@ -42,6 +42,12 @@ logger = logging.getLogger(__name__)
 
 #: Calls with one input shape after which a per-shape session compiles that shape.
 SHAPE_REPEATS = 3
+#: OpenVINO sets the process's C locale aside while it reads or compiles a model and puts it
+#: back after: two at once in different threads can leave it at "C", and every text decoded
+#: later by default then is ASCII (seen: 4 camera threads' per-shape compilations turned
+#: ``locale.getpreferredencoding()`` from UTF-8 to ANSI_X3.4-1968 for the whole process).
+#: So one read or compilation at a time, in every session of the process.
+_OPENVINO_SETS_LOCALE = threading.Lock()
 
 
 @cache
@@ -96,13 +102,17 @@ class OpenVinoSession:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         core = _core()
-        graph = core.read_model(self.model if isinstance(self.model, bytes) else str(self.model))
+        with _OPENVINO_SETS_LOCALE:
+            graph = core.read_model(
+                self.model if isinstance(self.model, bytes) else str(self.model)
+            )
         settings: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
         if self.threads:
             settings["INFERENCE_NUM_THREADS"] = self.threads
         if self.precision == "f32":
             settings["INFERENCE_PRECISION_HINT"] = "f32"
-        self.compiled = core.compile_model(graph, "CPU", settings)
+        with _OPENVINO_SETS_LOCALE:
+            self.compiled = core.compile_model(graph, "CPU", settings)
         self._settings = settings
         # Per fixed input shape: its calls so far, and its compiled model once ready (see
         # per_shape); both guarded by _lock.
@@ -171,15 +181,16 @@ class OpenVinoSession:
     def _compile_shape(self, key: tuple[tuple[int, ...], ...]) -> None:
         import openvino
 
-        graph = self._graph.clone()
-        graph.reshape(
-            {
-                port.name: openvino.PartialShape(list(shape))
-                for port, shape in zip(self._inputs, key, strict=True)
-            }
-        )
         try:
-            compiled = _core().compile_model(graph, "CPU", self._settings)
+            with _OPENVINO_SETS_LOCALE:
+                graph = self._graph.clone()
+                graph.reshape(
+                    {
+                        port.name: openvino.PartialShape(list(shape))
+                        for port, shape in zip(self._inputs, key, strict=True)
+                    }
+                )
+                compiled = _core().compile_model(graph, "CPU", self._settings)
         except RuntimeError as exc:  # the shape-agnostic model goes on serving this shape
             logger.warning("%s: compiling for input shapes %s failed: %s", self.name, key, exc)
             return

@@ -3,6 +3,7 @@ calls the engine makes."""
 
 from __future__ import annotations
 
+import locale
 import threading
 from pathlib import Path
 
@@ -208,6 +209,7 @@ def test_a_per_shape_session_compiles_a_shape_it_meets_again_and_again(
 def test_camera_threads_sharing_a_per_shape_session_each_get_their_own_results(
     tmp_path: Path,
 ) -> None:
+    ctype, encoding = locale.setlocale(locale.LC_CTYPE), locale.getpreferredencoding(False)
     session = OpenVinoSession(
         _small_model(tmp_path / "small.onnx"), precision="f32", per_shape=True
     )
@@ -230,6 +232,10 @@ def test_camera_threads_sharing_a_per_shape_session_each_get_their_own_results(
         thread.join()
     session.wait_for_shapes()
     assert wrong == []
+    # OpenVINO sets the C locale aside while it compiles: four compilations at once must not
+    # leave the process's text encoding at ASCII (openvino_session serialises them).
+    assert locale.setlocale(locale.LC_CTYPE) == ctype
+    assert locale.getpreferredencoding(False) == encoding
     # Every shape was met 20 times: each got its own model, compiled once.
     assert len(session._by_shape) == len(inputs)
     assert len(session._compiling) == len(inputs)
