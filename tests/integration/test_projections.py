@@ -261,7 +261,15 @@ async def test_every_read_is_stored_once_in_both_stores_and_a_replay_adds_nothin
             )
 
         await wait_for("every read stored", stored, worker)
+
         # /health shows each projection's consumer: its group, partitions, nothing left behind.
+        # Its lag is the group's committed lag, measured every few seconds: a measurement
+        # taken before the last commit still shows the batch, so wait for a fresh one.
+        async def caught_up() -> bool:
+            found = (worker.health() or {}).get("consumers", {})
+            return all(found.get(f"projection-{s}", {}).get("lag") == 0 for s in ("pg", "es"))
+
+        await wait_for("the projections' lag measured at 0", caught_up, worker, timeout=60)
         consumers = (worker.health() or {}).get("consumers", {})
         for store in ("pg", "es"):
             status = consumers[f"projection-{store}"]
