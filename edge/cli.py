@@ -128,7 +128,7 @@ async def edge(self: AppCommand, config_file: str, processes: int) -> None:
     """
     from edge.cameras import CameraConfigError, load_site_config
     from edge.config import PpOcr, SlotOcr
-    from edge.engine.trained import current_version, recognizer_model
+    from edge.engine.trained import ppocr_model, recognizer_model
 
     try:
         require_edge()
@@ -139,9 +139,9 @@ async def edge(self: AppCommand, config_file: str, processes: int) -> None:
             # A trained recognizer is found and verified before any camera starts, so a
             # missing registry version or a changed file is one clear error, not a traceback.
             recognizer_model(site.engine.ocr)
-        elif isinstance(site.engine.ocr, PpOcr) and site.engine.ocr.registry:
-            if not site.engine.ocr.path:
-                current_version(site.engine.ocr.registry)
+        elif isinstance(site.engine.ocr, PpOcr):
+            # The engine's own choice (folder, registry's current, or manifest), verified.
+            ppocr_model(site.engine.ocr, ModelStore())
     except (RuntimeError, ValueError, FileNotFoundError, ChecksumError, CameraConfigError) as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(2) from None
