@@ -101,17 +101,16 @@ class OpenVinoSession:
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        core = _core()
-        with _OPENVINO_SETS_LOCALE:
-            graph = core.read_model(
-                self.model if isinstance(self.model, bytes) else str(self.model)
-            )
         settings: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
         if self.threads:
             settings["INFERENCE_NUM_THREADS"] = self.threads
         if self.precision == "f32":
             settings["INFERENCE_PRECISION_HINT"] = "f32"
+        core = _core()
         with _OPENVINO_SETS_LOCALE:
+            graph = core.read_model(
+                self.model if isinstance(self.model, bytes) else str(self.model)
+            )
             self.compiled = core.compile_model(graph, "CPU", settings)
         self._settings = settings
         # Per fixed input shape: its calls so far, and its compiled model once ready (see
