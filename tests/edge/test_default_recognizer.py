@@ -49,16 +49,24 @@ def registry(home: Path, smoke_model: Path, tmp_path: Path) -> ModelRegistry:
     """A registry holding two versions of plate-ocr-ppocr (the smoke model, figures equal to
     the baseline's so that promotion takes them), neither promoted."""
     registry = ModelRegistry()
-    figures = {"plate-crops": {"plates": 1, "exact": 1, "exact_rate": 1.0, "cer": 0.0}}
     for number in (1, 2):
-        folder = tmp_path / f"candidate-{number}"
-        shutil.copytree(smoke_model, folder)
-        card = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-        assert card["name"] == NAME
-        card["evaluation"] = {"current": figures, "trained": figures}
-        (folder / "model.json").write_text(json.dumps(card), encoding="utf-8")
-        registry.register(folder)
+        registry.register(_candidate(smoke_model, tmp_path / f"candidate-{number}"))
     return registry
+
+
+#: Figures on the evaluation sets equal to the baseline's: a promotion takes them.
+AS_GOOD = {"plate-crops": {"plates": 1, "exact": 1, "exact_rate": 1.0, "cer": 0.0}}
+
+
+def _candidate(smoke_model: Path, folder: Path, trained: object = AS_GOOD) -> Path:
+    """A copy of the smoke model in ``folder``, its card holding ``trained`` figures (and
+    the baseline's as the current ones) as `alpr train ocr --evaluate` records them."""
+    shutil.copytree(smoke_model, folder)
+    card = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    assert card["name"] == NAME
+    card["evaluation"] = {"current": AS_GOOD, "trained": trained}
+    (folder / "model.json").write_text(json.dumps(card), encoding="utf-8")
+    return folder
 
 
 def _pointer(home: Path) -> dict[str, dict[str, object]]:
@@ -204,12 +212,7 @@ def test_register_with_promote_makes_a_model_the_default_as_make_train_does(
 
     from edge.cli import models_group
 
-    folder = tmp_path / "trained"
-    shutil.copytree(smoke_model, folder)
-    card = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-    figures = {"plate-crops": {"plates": 1, "exact": 1, "exact_rate": 1.0, "cer": 0.0}}
-    card["evaluation"] = {"current": figures, "trained": figures}
-    (folder / "model.json").write_text(json.dumps(card), encoding="utf-8")
+    folder = _candidate(smoke_model, tmp_path / "trained")
     result = CliRunner().invoke(models_group, ["register", "--promote", str(folder)])
     assert result.exit_code == 0, result.output
     assert f"{NAME} version 1 is current" in result.output
@@ -218,12 +221,11 @@ def test_register_with_promote_makes_a_model_the_default_as_make_train_does(
     assert ppocr_model(PpOcr(), model_store) == expected
     assert sha256_of(expected) == sha256_of(smoke_model / "model.onnx")
     # A worse candidate is registered but not promoted, and the command fails.
-    worse = tmp_path / "worse"
-    shutil.copytree(folder, worse)
-    card["evaluation"]["trained"] = {
-        "plate-crops": {"plates": 1, "exact": 0, "exact_rate": 0.0, "cer": 0.5}
-    }
-    (worse / "model.json").write_text(json.dumps(card), encoding="utf-8")
+    worse = _candidate(
+        smoke_model,
+        tmp_path / "worse",
+        {"plate-crops": {"plates": 1, "exact": 0, "exact_rate": 0.0, "cer": 0.5}},
+    )
     result = CliRunner().invoke(models_group, ["register", "--promote", str(worse)])
     assert result.exit_code == 1, result.output
     assert f"registered {NAME} version 2" in result.output
