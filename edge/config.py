@@ -179,6 +179,14 @@ class PpOcr(_Section):
         "layout is enabled; 0.5 turns that off. Below the 2:1 of US plates, whose crops "
         "would pay for the two-line reading for nothing",
     )
+    gap_quiet: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description="Plates narrower than two_line_aspect but not square whose row profile "
+        "shows a gap between two text lines (its quietest middle row at most this share of "
+        "the text rows' energy) are read as square ones are; 0 turns that off",
+    )
     settle_confidence: float = Field(
         default=0.9,
         ge=0.0,

@@ -15,11 +15,14 @@ def row_profile(gray: Image) -> np.ndarray:
     return np.convolve(profile, kernel, mode="same")
 
 
-def find_line_split(gray: Image, low: float = 0.3, high: float = 0.7) -> int | None:
+def find_line_split(
+    gray: Image, low: float = 0.3, high: float = 0.7, quiet: float = 0.5
+) -> int | None:
     """The row between two text lines, searched within ``[low, high]`` of the height.
 
-    Returns ``None`` when the quietest row there is not clearly quieter than the text on
-    both sides, i.e. when the crop does not look like two lines.
+    Returns ``None`` when the quietest row there is not clearly quieter (at most ``quiet``
+    of the busier side's peak, the lower of the two) than the text on both sides, i.e. when
+    the crop does not look like two lines.
     """
     if gray.ndim != 2:
         raise ValueError(f"gray must be a 2-D image, got shape {gray.shape}")
@@ -32,7 +35,7 @@ def find_line_split(gray: Image, low: float = 0.3, high: float = 0.7) -> int | N
     start, stop = int(height * low), int(np.ceil(height * high))
     split = start + int(np.argmin(profile[start:stop]))
     above, below = profile[:split].max(initial=0.0), profile[split:].max(initial=0.0)
-    if min(above, below) <= 0 or profile[split] > 0.5 * min(above, below):
+    if min(above, below) <= 0 or profile[split] > quiet * min(above, below):
         return None
     return split
 

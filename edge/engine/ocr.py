@@ -15,7 +15,7 @@ from edge.engine.bands import cut_country_band
 from edge.engine.ctc import PlateAlphabet
 from edge.engine.decoder import TextRead, decode_plate
 from edge.engine.geometry import Image
-from edge.engine.lines import line_splits
+from edge.engine.lines import find_line_split, line_splits
 from edge.engine.output_columns import cut_output_layer, graph_metadata, load_graph
 from edge.engine.runtime import Backend, open_session
 from edge.formats import PlateFormats
@@ -195,8 +195,17 @@ class PpOcrReader(PlateReader):
         return [one_line, more_lines, first_split, other_splits]
 
     def _square(self, first: Image) -> bool:
-        """Whether the plate's first crop is about as tall as wide (see ``square_aspect``)."""
-        return bool(first.shape[1] / first.shape[0] < self.config.square_aspect)
+        """Whether the plate's first crop is about as tall as wide (see ``square_aspect``),
+        or narrow enough for two lines with a clear gap between them (``gap_quiet``)."""
+        aspect = first.shape[1] / first.shape[0]
+        if aspect < self.config.square_aspect:
+            return True
+        if aspect >= self.config.two_line_aspect or self.config.gap_quiet <= 0:
+            return False
+        import cv2
+
+        gray = cv2.cvtColor(first, cv2.COLOR_BGR2GRAY) if first.ndim == 3 else first
+        return find_line_split(gray, quiet=self.config.gap_quiet) is not None
 
     def _splits(self, crops: list[Image]) -> list[list[tuple[Image, float]]]:
         """Two-line hypotheses of the squarish ``crops``: top and bottom at each split row."""

@@ -38,3 +38,12 @@ def test_bad_arguments_are_refused() -> None:
         find_line_split(np.zeros((10, 10, 3), np.uint8))
     with pytest.raises(ValueError, match="low < high"):
         find_line_split(np.zeros((10, 10), np.uint8), low=0.7, high=0.3)
+
+
+def test_quiet_sets_how_quiet_the_gap_must_be() -> None:
+    plate = _plate(["MH12", "5901"])
+    # faint stripes between the lines: about 0.6 of the text rows' energy
+    plate[56:70, :72] = np.where(np.arange(72) % 16 < 8, 0, 230)
+    assert find_line_split(plate) is None  # the default asks for half or less
+    split = find_line_split(plate, quiet=0.7)
+    assert split is not None and 50 <= split <= 75

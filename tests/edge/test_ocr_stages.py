@@ -65,8 +65,10 @@ class _Table(PpOcrReader):
     """A PpOcrReader whose recognition is a table: a group of line images gives the reading
     listed for its first image's width (one line) or its line count (two lines)."""
 
-    def __init__(self, one_line: dict[int, TextRead], two_line: TextRead | None) -> None:
-        self.config = PpOcr()
+    def __init__(
+        self, one_line: dict[int, TextRead], two_line: TextRead | None, gap_quiet: float = 0.7
+    ) -> None:
+        self.config = PpOcr(gap_quiet=gap_quiet)
         self.one_line, self.two_line = one_line, two_line
         self.groups: list[int] = []
 
@@ -84,6 +86,12 @@ def _plate(height: int, width: int) -> np.ndarray:
     image = np.full((height, width, 3), 200, np.uint8)
     image[height // 5 : height // 2 - 2, width // 4 : 3 * width // 4] = 20  # top line
     image[height // 2 + 2 : 4 * height // 5, width // 8 : 7 * width // 8] = 20  # bottom line
+    return image
+
+
+def _one_line_plate(height: int, width: int) -> np.ndarray:
+    image = np.full((height, width, 3), 200, np.uint8)
+    image[height // 4 : 3 * height // 4, width // 8 : 7 * width // 8] = 20
     return image
 
 
@@ -124,34 +132,54 @@ def test_square_plates_are_not_reread_where_no_two_line_layout_is_enabled() -> N
 def test_square_plates_are_not_reread_when_square_aspect_is_off() -> None:
     # 7ABC123 (California) fits no line of a two-line layout: it cannot be half a plate
     reader = _Table({60: TextRead("7ABC123", 0.97, 1, True, "us:0", True)}, None)
-    reader.config = PpOcr(square_aspect=0.5)
+    reader.config = PpOcr(square_aspect=0.5, gap_quiet=0)
     (found,) = reader.read_many([[_plate(50, 60)]], FORMATS)
     assert reader.groups == [1] and [c.text for c in found] == ["7ABC123"]
 
 
+def test_a_plate_narrower_than_two_lines_with_a_gap_between_lines_is_read_as_square() -> None:
+    # 50x110: wider than square_aspect (1.8), narrower than two_line_aspect (2.6); the
+    # one-line reading mixes both lines and settles, but the row profile shows the gap
+    mixed = TextRead("HR2418UX", 0.97, 1, True, "xx:0", True)
+    whole = TextRead("HR24AUX1418", 0.95, 2, True, "in:1", True)
+    reader = _Table({110: mixed}, whole)
+    (found,) = reader.read_many([[_plate(50, 110)]], FORMATS)
+    assert reader.groups[0] == 1 and 2 in reader.groups
+    assert "HR24AUX1418" in [c.text for c in found]
+    # one line of text, no gap: the settled reading costs one recognition
+    reader = _Table({110: mixed}, whole)
+    (found,) = reader.read_many([[_one_line_plate(50, 110)]], FORMATS)
+    assert reader.groups == [1] and [c.text for c in found] == ["HR2418UX"]
+    # gap_quiet 0 turns the gap test off
+    reader = _Table({110: mixed}, whole, gap_quiet=0)
+    (found,) = reader.read_many([[_plate(50, 110)]], FORMATS)
+    assert reader.groups == [1]
+
+
 def test_a_settled_reading_that_may_be_half_a_plate_is_checked_by_its_split() -> None:
     # 50x110: wider than square_aspect, narrower than two_line_aspect; YCF5284 fits the
-    # bottom line of an Indian two-line layout
+    # bottom line of an Indian two-line layout; the gap test, which would read the plate
+    # as square, is off: this is about the reading alone
     half = TextRead("YCF5284", 0.97, 1, True, "in:0", True)
     whole = TextRead("JH63YCF5284", 0.95, 2, True, "in:1", True)
-    reader = _Table({110: half}, whole)
+    reader = _Table({110: half}, whole, gap_quiet=0)
     (found,) = reader.read_many([[_plate(50, 110)]], FORMATS)
     assert reader.groups[0] == 1 and 2 in reader.groups
     assert [c.text for c in found] == ["JH63YCF5284"]
     # a settled two-line reading that does not hold the one-line reading is not taken
     other = TextRead("MH12AB3456", 0.95, 2, True, "in:1", True)
-    reader = _Table({110: half}, other)
+    reader = _Table({110: half}, other, gap_quiet=0)
     (found,) = reader.read_many([[_plate(50, 110)]], FORMATS)
     assert [c.text for c in found] == ["YCF5284"]
     # nor one that did not settle
-    reader = _Table({110: half}, TextRead("JH63YCF5284", 0.7, 2, True, "in:1", True))
+    reader = _Table({110: half}, TextRead("JH63YCF5284", 0.7, 2, True, "in:1", True), 0)
     (found,) = reader.read_many([[_plate(50, 110)]], FORMATS)
     assert [c.text for c in found] == ["YCF5284"]
 
 
 def test_a_settled_reading_that_cannot_be_half_a_plate_costs_one_recognition() -> None:
     reader = _Table({110: TextRead("7ABC123", 0.97, 1, True, "us:0", True)}, None)
-    (found,) = reader.read_many([[_plate(50, 110)]], FORMATS)
+    (found,) = reader.read_many([[_one_line_plate(50, 110)]], FORMATS)
     assert reader.groups == [1] and [c.text for c in found] == ["7ABC123"]
 
 
