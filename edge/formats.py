@@ -11,7 +11,9 @@ from edge.layouts import (
     Layout,
     LayoutBook,
     Template,
+    band_templates,
     build_book,
+    shipped_bands,
     shipped_book,
     shipped_words,
     split_regions,
@@ -47,10 +49,18 @@ class PlateFormats:
         self.layouts: list[Layout] = book.select(split_regions(self.region))
         self._templates: dict[int, list[Template]] = defaultdict(list)
         by_length: dict[int, list[Template]] = defaultdict(list)
+        # The one-line templates of regions with a country band, also after its letters
+        # (see band_templates), by the band's first letter: the decoder tries those whose
+        # letter begins the free reading.
+        self._banded: dict[str, list[Template]] = defaultdict(list)
+        bands = shipped_bands()
         for layout in self.layouts:
             for template in layout.templates():
                 self._templates[len(template.lines)].append(template)
                 by_length[template.length].append(template)
+                if len(template.lines) == 1 and layout.region in bands:
+                    for banded in band_templates(template, bands[layout.region]):
+                        self._banded[banded.lines[0][0]].append(banded)
         # Of the templates a text fits, the most precise names its format.
         self._by_length = {n: sorted(ts, key=lambda t: t.log_size) for n, ts in by_length.items()}
         lines = {
@@ -59,7 +69,7 @@ class PlateFormats:
             for exact in (template.variants or (template,))
             for line in exact.lines
         }
-        self._near: dict[tuple[tuple[int, ...], int], list[Template]] = {}
+        self._near: dict[tuple[tuple[int, ...], int, str], list[Template]] = {}
         self._two_line_lines: dict[int, list[tuple[str, ...]]] = defaultdict(list)
         for line in lines:
             self._two_line_lines[len(line)].append(line)
@@ -68,15 +78,19 @@ class PlateFormats:
         """The templates of every enabled layout with ``lines`` lines."""
         return self._templates.get(lines, [])
 
-    def templates_near(self, lengths: tuple[int, ...], slack: int) -> list[Template]:
+    def templates_near(
+        self, lengths: tuple[int, ...], slack: int, lead: str = ""
+    ) -> list[Template]:
         """The templates with ``len(lengths)`` lines whose every line is within ``slack``
-        characters of the length given for it (kept per ``lengths``: a site's readings
-        come in few lengths)."""
-        key = (lengths, slack)
+        characters of the length given for it, and for one line that begins with ``lead``
+        (the free reading's first letter) the band templates whose band begins with it
+        (kept per ``lengths`` and lead: a site's readings come in few of them)."""
+        key = (lengths, slack, lead if len(lengths) == 1 else "")
         if key not in self._near:
+            banded = self._banded.get(key[2], []) if key[2] else []
             self._near[key] = [
                 t
-                for t in self._templates.get(len(lengths), ())
+                for t in [*self._templates.get(len(lengths), ()), *banded]
                 if all(
                     abs(len(part) - n) <= slack for part, n in zip(t.lines, lengths, strict=True)
                 )

@@ -48,6 +48,9 @@ class Template:
     #: those words there, so that the decoder scores one template where there would be
     #: dozens; the winner's words are then chosen among its variants. Empty otherwise.
     variants: tuple[Template, ...] = ()
+    #: Leading positions of the first line that hold the country band's letters (one
+    #: allowed character each): read, but not part of the plate's text.
+    band: int = 0
 
     # Derived once per template: the decoder asks for them on every plate it reads.
     @cached_property
@@ -264,6 +267,40 @@ def shipped_book() -> LayoutBook:
     """The layouts shipped in ``edge/layouts.yaml``."""
     data = _shipped_data()
     return build_book(data["regions"], data.get("groups", {}), shipped_words())
+
+
+def band_templates(template: Template, codes: Sequence[str]) -> list[Template]:
+    """``template`` (one line) after each band code and after each code's first letter:
+    the readings of a plate whose band letters were read as characters."""
+    prefixes = list(dict.fromkeys(p for code in codes for p in (code, code[0])))
+    return [
+        Template(
+            template.format,
+            ((*prefix, *template.lines[0]),),
+            tuple(Template(v.format, ((*prefix, *v.lines[0]),)) for v in template.variants),
+            band=len(prefix),
+        )
+        for prefix in prefixes
+    ]
+
+
+def check_bands(bands: Mapping[str, Sequence[str]], book: LayoutBook) -> dict[str, tuple[str, ...]]:
+    """Band codes by region, checked: known regions, codes of 1-3 letters."""
+    checked = {}
+    for region, codes in bands.items():
+        if region not in book.regions:
+            raise ValueError(f"bands: unknown region {region!r}")
+        listed = tuple(str(c) for c in codes)
+        if not listed or not all(re.fullmatch(r"[A-Z]{1,3}", c) for c in listed):
+            raise ValueError(f"bands: {region} must list codes of 1-3 letters, got {codes!r}")
+        checked[str(region)] = listed
+    return checked
+
+
+@cache
+def shipped_bands() -> dict[str, tuple[str, ...]]:
+    """The country-band codes of ``edge/layouts.yaml``, by region."""
+    return check_bands(_shipped_data().get("bands") or {}, shipped_book())
 
 
 @cache

@@ -31,6 +31,12 @@ from edge.layouts import Template
 #: Templates whose line is this many characters longer or shorter than the free reading's
 #: are not tried: reaching them would bend the reading past any sensible ``max_bend``.
 LENGTH_SLACK = 2
+#: Log-probability charged for reading a plate's first characters as its country band (a
+#: band template, see ``edge.layouts.band_templates``): enough that a plate whose own
+#: layout takes those characters (``DAXY123``, German, not band ``D`` + ``AXY123``) keeps
+#: them, little enough that a precise layout after the band beats a vague one that swallows
+#: it (``RIF05TAC``: band ``R`` + Romanian ``IF05TAC``, not Austria's ``RI F05TAC``).
+BAND_COST = 1.5
 #: Log-probability charged per character a template adds to or drops from the free reading:
 #: a character held over two steps can cheaply be read as two, a count the format must not
 #: invent without strong evidence.
@@ -73,7 +79,9 @@ def _best_template(
     folded: list[FloatArray], free: list[LineDecode], charset: str, formats: PlateFormats
 ) -> TextRead | None:
     """The reading the winning template gives, if one is close enough to the free one."""
-    templates = formats.templates_near(tuple(len(line.text) for line in free), LENGTH_SLACK)
+    templates = formats.templates_near(
+        tuple(len(line.text) for line in free), LENGTH_SLACK, free[0].text[:1]
+    )
     if not templates:
         return None
     lattices = _lattices(folded, charset, [t.lines for t in templates])
@@ -81,7 +89,7 @@ def _best_template(
 
     def bends() -> Iterator[tuple[Template, float]]:
         for template in templates:
-            bend = 0.0
+            bend = -BAND_COST if template.band else 0.0
             for number, part in enumerate(template.lines):
                 score = line_scores[number][lattices[number][1][part]]
                 if score is None:
@@ -163,8 +171,9 @@ def _reading(
         lattice.decode(index[part]) for (lattice, index), part in zip(lattices, lines, strict=True)
     ]
     found = [p for p in parts if p is not None]
-    confidences = [c for p in found for c in p.confidences]
-    text = "".join(p.text for p in found)
+    # A band template's first characters are the country band's: read, not the plate's.
+    confidences = [c for p in found for c in p.confidences][template.band :]
+    text = "".join(p.text for p in found)[template.band :]
     return TextRead(
         text, _mean(confidences), len(lattices), True, template.format, not template.generic
     )

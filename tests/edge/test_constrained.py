@@ -99,3 +99,28 @@ def test_a_word_set_decides_a_tie_the_recognizer_leaves_open() -> None:
     # A clear reading of a code that no state has is kept and flagged, never bent.
     read = decode_plate([_plate("XX12AB1234")], CHARSET, indian)
     assert read is not None and (read.text, read.valid) == ("XX12AB1234", False)
+
+
+def test_a_confidently_read_band_is_dropped_where_the_region_has_that_band() -> None:
+    # A colour cast hid the band's blue: its letters were read, clearly, as characters.
+    for region in ("ro", "eu", "any"):
+        formats = PlateFormats(Formats(), region)
+        for text, plate in (
+            ("RIF05TAC", "IF05TAC"),
+            ("ROB01XEN", "B01XEN"),
+            ("RB310VLV", "B310VLV"),
+        ):
+            read = decode_plate([_plate(text)], CHARSET, formats)
+            assert read is not None and read.text == plate
+            assert read.valid and read.format is not None and read.format.startswith("ro:")
+            assert len(read.text) == len(text) - (2 if text.startswith("RO") else 1)
+
+
+def test_a_plate_whose_own_layout_takes_the_letters_keeps_them() -> None:
+    # Darmstadt DA XY 123: D is also Germany's band letter, but the plate's layout takes it.
+    for region in ("de", "eu"):
+        read = decode_plate([_plate("DAXY123")], CHARSET, PlateFormats(Formats(), region))
+        assert read is not None and read.text == "DAXY123"
+    # Only the enabled regions' bands are tried: without Romania, the R stays
+    read = decode_plate([_plate("RB310VLV")], CHARSET, PlateFormats(Formats(), "de"))
+    assert read is not None and read.text == "RB310VLV"

@@ -112,3 +112,24 @@ def test_the_reader_keeps_reads_as_long_as_the_longest_shipped_layout() -> None:
         for template in formats.templates(lines)
     )
     assert PpOcr().max_chars == longest == 11
+
+
+def test_band_templates_put_the_code_or_its_first_letter_before_a_layout() -> None:
+    from edge.layouts import band_templates
+
+    (template,) = Layout("ro", 0, ("[B] DD LLL",)).templates()
+    banded = band_templates(template, ["RO"])
+    assert [t.band for t in banded] == [2, 1]
+    assert banded[0].positions[:3] == ("R", "O", "B") and banded[1].positions[:2] == ("R", "B")
+    assert all(t.format == "ro:0" for t in banded)
+
+
+def test_the_shipped_bands_name_known_regions_and_bad_ones_are_refused() -> None:
+    from edge.layouts import check_bands, shipped_bands
+
+    bands = shipped_bands()
+    assert bands["ro"] == ("RO",) and bands["de"] == ("D",) and "us" not in bands
+    with pytest.raises(ValueError, match="unknown region 'zz'"):
+        check_bands({"zz": ["Z"]}, shipped_book())
+    with pytest.raises(ValueError, match="codes of 1-3 letters"):
+        check_bands({"de": ["d1"]}, shipped_book())
