@@ -40,11 +40,16 @@ WORD_GAP = 0.8
 DUPLICATE_OVERLAP = 0.6
 #: A larger box around a plate's box replaces it if it scores at least this fraction of it.
 PART_SCORE = 0.5
-#: A frame in which nothing was found is read whole as one plate when its width over its
-#: height lies in this range (a one-line plate is 2-5.5 times as wide as high, a two-line
-#: one 1-2 times) and it is at most :data:`PLATE_PHOTO_HEIGHT` pixels high.
+#: A frame with no vehicle in which nothing (or one word) was found is read whole as one
+#: plate when its width over its height lies in this range (a one-line plate is 2-5.5 times
+#: as wide as high, a two-line one 1-2 times) and it is at most :data:`PLATE_PHOTO_HEIGHT`
+#: pixels high.
 PLATE_SHAPED = (1.0, 6.0)
 PLATE_PHOTO_HEIGHT = 400
+#: A plate-shaped frame is also read whole when the plates found in it span less than this
+#: share of its width and are at least ``WORD_OF_PHOTO`` of its height: words of its plate.
+PART_OF_PHOTO = 0.6
+WORD_OF_PHOTO = 0.4
 #: The box score given to a frame read whole as a plate (no detector vouched for it).
 WHOLE_FRAME_SCORE = 0.5
 
@@ -132,16 +137,21 @@ class Engine:
         watch.add("vehicles", started)
         started = time.perf_counter()
         located = self._locate(frame, vehicles)
-        if not located and not vehicles and _plate_shaped(frame):
+        whole_photo = not vehicles and _plate_shaped(frame) and _covers_little(located, frame)
+        if whole_photo:
             # A photo of a plate alone (a crop, a scan): the detector, which learnt plates
-            # in scenes, rarely boxes a plate that fills the image. Read it whole, kept only
-            # as a plate-like read, as the second look's finds are.
+            # in scenes, rarely boxes a plate that fills the image, or boxes one word of it
+            # (`451` of an old Argentine `PLJ 451`). Read it whole too, kept only as a
+            # plate-like read, as the second look's finds are.
             height, width = frame.shape[:2]
             whole = Detection((0.0, 0.0, float(width), float(height)), WHOLE_FRAME_SCORE, "plate")
-            located = [Located(whole, None, second_look=True)]
+            located = [*located, Located(whole, None, second_look=True)]
         watch.add("plates", started)
         started = time.perf_counter()
         reads = self._read_all(frame, located, formats or self.formats)
+        if whole_photo and reads[-1] is not None:
+            # The photo holds one plate: read whole, it replaces the words found in it.
+            reads = [reads[-1]]
         watch.add("ocr", started)
         started = time.perf_counter()
         plates = _coloured(frame, [r for r in reads if r is not None])
@@ -257,6 +267,19 @@ def _coloured(frame: Image, plates: list[PlateRead]) -> list[PlateRead]:
             plate = replace(plate, vehicle=replace(plate.vehicle, colour=colours[box]))
         named.append(plate)
     return named
+
+
+def _covers_little(located: list[Located], frame: Image) -> bool:
+    """Whether nothing was found, or only words of a plate filling the frame: boxes as
+    tall as :data:`WORD_OF_PHOTO` of the frame that together span less than
+    :data:`PART_OF_PHOTO` of its width."""
+    if not located:
+        return True
+    height, width = frame.shape[:2]
+    boxes = [p.plate.box for p in located]
+    if any(y2 - y1 < WORD_OF_PHOTO * height for _, y1, _, y2 in boxes):
+        return False
+    return max(b[2] for b in boxes) - min(b[0] for b in boxes) < PART_OF_PHOTO * width
 
 
 def _plate_shaped(frame: Image) -> bool:

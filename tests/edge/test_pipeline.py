@@ -202,6 +202,48 @@ def test_a_plate_photo_read_whole_must_read_like_a_plate() -> None:
     assert engine.read(_plate_photo(208, 60)).plates == []
 
 
+def _two_word_photo() -> np.ndarray:
+    """A 208x60 plate photo whose left word is grey 60 and right word grey 140: read whole,
+    the crop's mean is 100."""
+    photo = np.full((60, 208, 3), 60, np.uint8)
+    photo[:, 104:] = 140
+    return photo
+
+
+def test_a_plate_photo_whose_detector_boxed_one_word_is_read_whole() -> None:
+    engine = Engine(
+        FakeVehicles([]),
+        FakePlates([((120, 10, 200, 50), 0.7)]),  # the right word only
+        FakeReader({100: [TextRead("5AU5341", 0.9, 1)], 140: [TextRead("5341", 0.9, 1)]}),
+        PlateFormats(Formats(), "cz"),
+    )
+    (plate,) = engine.read(_two_word_photo()).plates
+    assert (plate.text, plate.box) == ("5AU5341", (0.0, 0.0, 208.0, 60.0))
+    # A whole reading that is no plate leaves the word's reading as it was.
+    engine.reader = FakeReader(
+        {100: [TextRead("PASSATCC", 0.9, 1)], 140: [TextRead("5341", 0.9, 1)]}
+    )
+    (plate,) = engine.read(_two_word_photo()).plates
+    assert (plate.text, plate.box) == ("5341", (120.0, 10.0, 200.0, 50.0))
+
+
+def test_a_plate_photo_whose_detector_boxed_most_of_it_is_not_read_again() -> None:
+    photo = np.full((60, 208, 3), 140, np.uint8)
+    photo[:, :16] = 60  # read whole, the crop's mean would be 133
+    reader = FakeReader({133: [TextRead("5AU5341", 0.9, 1)], 140: [TextRead("5341", 0.9, 1)]})
+    engine = Engine(
+        FakeVehicles([]),
+        FakePlates([((20, 10, 200, 50), 0.7)]),  # 87% of the width
+        reader,
+        PlateFormats(Formats(), "cz"),
+    )
+    read = [(p.text, p.box) for p in engine.read(photo).plates]
+    assert read == [("5341", (20.0, 10.0, 200.0, 50.0))]
+    # nor is one whose plate is small in it (a scene, not a photo of a plate)
+    engine.plates = FakePlates([((150, 20, 200, 36), 0.7)])
+    assert [p.box for p in engine.read(photo).plates] == [(150.0, 20.0, 200.0, 36.0)]
+
+
 @pytest.mark.parametrize("size", [(1920, 1080), (900, 100), (100, 300)])
 def test_frames_that_are_not_plate_shaped_are_not_read_whole(size: tuple[int, int]) -> None:
     engine = _engine(cars=[], plates=[], reads=[TextRead("5AU5341", 0.9, 1)])
