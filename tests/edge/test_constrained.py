@@ -124,3 +124,10 @@ def test_a_plate_whose_own_layout_takes_the_letters_keeps_them() -> None:
     # Only the enabled regions' bands are tried: without Romania, the R stays
     read = decode_plate([_plate("RB310VLV")], CHARSET, PlateFormats(Formats(), "de"))
     assert read is not None and read.text == "RB310VLV"
+
+
+def test_california_plates_take_the_letter_o() -> None:
+    # 3HOS909: a real 1990s California plate; the layout once left O out and read it D
+    california = PlateFormats(Formats(), "us-ca")
+    read = decode_plate([_plate("3HOS909", {2: {"O": 0.6, "D": 0.35}})], CHARSET, california)
+    assert read is not None and (read.text, read.format) == ("3HOS909", "us-ca:0")
