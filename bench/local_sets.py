@@ -8,9 +8,9 @@ licence) and ``labels.tsv`` (one row per plate, the columns of ``bench.sets``). 
 finds the git directory of each repository under DIR (``DIR/owner+name``, a bare repository
 or one with ``.git`` inside, directly or one folder down), takes each photo out with
 ``git cat-file blob <commit>:<path>``, checks its sha256, and writes the photos with
-``labels.tsv`` into ``OUT/<name>/`` (default ``/work/evalsets`` if it exists, else
-``$ALPR_HOME/samples/local-sets``). Photos already there with the right hash are kept.
-Without NAME it builds every set. Images are never committed; only their coordinates are.
+``labels.tsv`` into ``OUT/<name>/`` (default ``$ALPR_HOME/samples/local-sets``). Photos
+already there with the right hash are kept. Without NAME it builds every set. Images are
+never committed; only their coordinates are.
 
 The project cannot fetch these repositories itself: only package registries are reachable
 from its machines. A session gets the mirrors with its library's fetch tool (which puts them
@@ -35,7 +35,6 @@ from bench.sets import PlateLabel, SetError, parse_labels
 from edge.manifest import alpr_home, sha256_of
 
 LOCAL_SETS = Path(__file__).resolve().parent.parent / "tests" / "data" / "local-sets"
-EVALSETS = Path("/work/evalsets")
 _SHA256 = r"^[0-9a-f]{64}$"
 
 
@@ -182,8 +181,8 @@ def build(name: str, target: Path, mirrors: Path, root: Path = LOCAL_SETS) -> Pa
 
 
 def default_dir() -> Path:
-    """``/work/evalsets`` if it exists, else ``$ALPR_HOME/samples/local-sets``."""
-    return EVALSETS if EVALSETS.is_dir() else alpr_home() / "samples" / "local-sets"
+    """``$ALPR_HOME/samples/local-sets``."""
+    return alpr_home() / "samples" / "local-sets"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,8 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         "--dir",
         type=Path,
         default=None,
-        help="where to put the sets (default: /work/evalsets if it exists, "
-        "else $ALPR_HOME/samples/local-sets)",
+        help="where to put the sets (default: $ALPR_HOME/samples/local-sets)",
     )
     args = parser.parse_args(argv)
     base = args.dir or default_dir()
