@@ -28,17 +28,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from bench.sets import PlateLabel, SetError, parse_labels
+from bench import sets
+from bench.sets import PlateLabel, SetError
 from edge.manifest import alpr_home, sha256_of
 
 LOCAL_SETS = Path(__file__).resolve().parent.parent / "tests" / "data" / "local-sets"
 _SHA256 = r"^[0-9a-f]{64}$"
 
 
-class LocalSetError(ValueError):
+class LocalSetError(SetError):
     """A local set that is malformed, or that cannot be built from the mirrors at hand."""
 
 
@@ -78,31 +78,22 @@ class LocalSet:
 
 def set_names(root: Path = LOCAL_SETS) -> list[str]:
     """The names of every committed local set."""
-    return sorted(p.parent.name for p in root.glob("*/sources.yaml"))
+    return sets.set_names(root)
 
 
 def load_set(name: str, root: Path = LOCAL_SETS) -> LocalSet:
-    """Read and cross-check one set; ``LocalSetError`` or ``SetError`` if it is malformed."""
-    folder = root / name
-    if not (folder / "sources.yaml").is_file():
-        known = ", ".join(set_names(root)) or "none"
-        raise LocalSetError(f"no set {name!r} (no {folder / 'sources.yaml'}); known: {known}")
-    try:
-        raw = yaml.safe_load((folder / "sources.yaml").read_text(encoding="utf-8"))
-        sources = LocalSources.model_validate(raw).samples
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise LocalSetError(f"{folder / 'sources.yaml'}: {exc}") from None
-    labels = parse_labels((folder / "labels.tsv").read_text("utf-8"), str(folder / "labels.tsv"))
-    files = [source.file for source in sources]
-    doubled = sorted({f for f in files if files.count(f) > 1})
-    if doubled:
-        raise LocalSetError(f"set {name}: photos listed twice in sources.yaml: {doubled}")
+    """Read and cross-check one set: every photo listed once and labelled; ``SetError``
+    (``LocalSetError`` for the cross-check) if it is malformed."""
+    sources, labels = sets.read_set(
+        name, root, lambda raw: LocalSources.model_validate(raw).samples
+    )
+    files = {source.file for source in sources}
     labelled = {label.file for label in labels}
-    if labelled != set(files):
+    if labelled != files:
         raise LocalSetError(
             f"set {name}: sources.yaml and labels.tsv name different photos; only in "
-            f"labels.tsv: {sorted(labelled - set(files))}, only in sources.yaml: "
-            f"{sorted(set(files) - labelled)}"
+            f"labels.tsv: {sorted(labelled - files)}, only in sources.yaml: "
+            f"{sorted(files - labelled)}"
         )
     return LocalSet(name, sources, labels)
 
@@ -210,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in args.names or set_names():
             print(build(name, base / name, args.mirrors), flush=True)
-    except (LocalSetError, SetError) as exc:
+    except SetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

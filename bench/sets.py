@@ -23,8 +23,10 @@ import argparse
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -38,6 +40,16 @@ SETS = Path(__file__).resolve().parent.parent / "tests" / "data" / "sets"
 VEHICLES = ("car", "motorcycle", "scooter", "bus", "truck", "van")
 COLUMNS = ("file", "plate", "box", "lines", "region", "vehicle", "colour", "note")
 _PLATE = re.compile(r"^[A-Z0-9]+$")
+
+
+class _Photo(Protocol):
+    """A photo entry of a set's ``sources.yaml`` (each kind of set has its own model)."""
+
+    @property
+    def file(self) -> str: ...
+
+
+S = TypeVar("S", bound=_Photo)
 
 
 class SetError(ValueError):
@@ -130,26 +142,42 @@ class LabelledSet:
 
 def load_set(name: str, root: Path = SETS) -> LabelledSet:
     """Read and cross-check one set; ``SetError`` if it is malformed or inconsistent."""
+    sources, labels = read_set(name, root, lambda raw: SetSources.model_validate(raw).samples)
+    check_consistent(name, sources, labels)
+    return LabelledSet(name, sources, labels)
+
+
+def read_set(
+    name: str, root: Path, samples: Callable[[Any], list[S]]
+) -> tuple[list[S], list[PlateLabel]]:
+    """The photos of set ``name`` under ``root`` (its ``sources.yaml`` through ``samples``,
+    which validates it) and its plates; ``SetError`` naming the file when one is malformed.
+    Shared by the registry-package sets and the local ones (``bench.local_sets``)."""
     folder = root / name
     if not (folder / "sources.yaml").is_file():
         known = ", ".join(set_names(root)) or "none"
         raise SetError(f"no set {name!r} (no {folder / 'sources.yaml'}); known sets: {known}")
     try:
         raw = yaml.safe_load((folder / "sources.yaml").read_text(encoding="utf-8"))
-        sources = SetSources.model_validate(raw).samples
+        sources = samples(raw)
     except (yaml.YAMLError, ValidationError) as exc:
         raise SetError(f"{folder / 'sources.yaml'}: {exc}") from None
     labels = parse_labels((folder / "labels.tsv").read_text("utf-8"), str(folder / "labels.tsv"))
-    check_consistent(name, sources, labels)
-    return LabelledSet(name, sources, labels)
+    listed_once(name, [source.file for source in sources])
+    return sources, labels
+
+
+def listed_once(name: str, files: list[str]) -> None:
+    """``SetError`` when ``sources.yaml`` lists a photo twice."""
+    doubled = sorted({f for f in files if files.count(f) > 1})
+    if doubled:
+        raise SetError(f"set {name}: photos listed twice in sources.yaml: {', '.join(doubled)}")
 
 
 def check_consistent(name: str, sources: list[SetSource], labels: list[PlateLabel]) -> None:
     """Every photo listed once, every label on a listed photo; ``SetError`` otherwise."""
     files = [source.file for source in sources]
-    doubled = sorted({f for f in files if files.count(f) > 1})
-    if doubled:
-        raise SetError(f"set {name}: photos listed twice in sources.yaml: {', '.join(doubled)}")
+    listed_once(name, files)
     hashes = [source.source_sha256 for source in sources]
     same = sorted({s.file for s in sources if hashes.count(s.source_sha256) > 1})
     if same:
