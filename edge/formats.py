@@ -87,7 +87,7 @@ class PlateFormats:
         (kept per ``lengths`` and lead: a site's readings come in few of them)."""
         key = (lengths, slack, lead if len(lengths) == 1 else "")
         if key not in self._near:
-            banded = self._banded.get(key[2], []) if key[2] else []
+            banded = self._banded.get(key[2], [])
             self._near[key] = [
                 t
                 for t in [*self._templates.get(len(lengths), ()), *banded]

@@ -52,9 +52,7 @@ def line_splits(crop: Image, most: int = 2) -> list[int]:
     when it is not clearly quiet: on small or blurred crops the profile rarely is, so the
     decoder, not this heuristic, decides whether the plate has two lines.
     """
-    import cv2
-
-    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    gray = _gray(crop)
     height = gray.shape[0]
     if height < 12 or gray.shape[1] < 8:
         return []
@@ -71,3 +69,15 @@ def line_splits(crop: Image, most: int = 2) -> list[int]:
         if all(abs(row - kept) > SPLIT_SPACING * height for kept in splits):
             splits.append(row)
     return splits[:most]
+
+
+def has_line_gap(crop: Image, quiet: float) -> bool:
+    """Whether the crop (BGR or grey) shows a gap between two text lines at most ``quiet``
+    as busy as the text rows (see :func:`find_line_split`)."""
+    return find_line_split(_gray(crop), quiet=quiet) is not None
+
+
+def _gray(crop: Image) -> Image:
+    import cv2
+
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop

@@ -15,7 +15,7 @@ from edge.engine.bands import cut_country_band
 from edge.engine.ctc import PlateAlphabet
 from edge.engine.decoder import TextRead, decode_plate
 from edge.engine.geometry import Image
-from edge.engine.lines import find_line_split, line_splits
+from edge.engine.lines import has_line_gap, line_splits
 from edge.engine.output_columns import cut_output_layer, graph_metadata, load_graph
 from edge.engine.runtime import Backend, open_session
 from edge.formats import PlateFormats
@@ -202,10 +202,7 @@ class PpOcrReader(PlateReader):
             return True
         if aspect >= self.config.two_line_aspect or self.config.gap_quiet <= 0:
             return False
-        import cv2
-
-        gray = cv2.cvtColor(first, cv2.COLOR_BGR2GRAY) if first.ndim == 3 else first
-        return find_line_split(gray, quiet=self.config.gap_quiet) is not None
+        return has_line_gap(first, self.config.gap_quiet)
 
     def _splits(self, crops: list[Image]) -> list[list[tuple[Image, float]]]:
         """Two-line hypotheses of the squarish ``crops``: top and bottom at each split row."""
