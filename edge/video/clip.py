@@ -22,8 +22,12 @@ import numpy as np
 
 from edge.manifest import alpr_home
 
-#: Bump when the clip's recipe changes, so cached clips are rebuilt.
-CLIP_VERSION = 1
+#: Bump when the clip's recipe changes, so cached clips are rebuilt. 2: the plate close-ups
+#: without a vehicle are left out again (the labels' full form moved the note to column 8,
+#: and clips built from it held them).
+CLIP_VERSION = 2
+#: The vehicle column of the labels' full form (``-``: no vehicle).
+VEHICLE_COLUMN = 5
 BACKGROUND = (96, 96, 96)
 
 
@@ -64,13 +68,15 @@ def _digest(photos: tuple[str, ...]) -> str:
 
 
 def vehicle_scenes(samples: Path) -> dict[str, list[str]]:
-    """Photos whose plates sit on vehicles (close-ups without one are left out)."""
+    """Photos whose plates sit on vehicles (close-ups without one are left out: their
+    vehicle column is ``-``, or, in the short form of labels, their note says so)."""
     plates: dict[str, list[str]] = defaultdict(list)
     with (samples / "labels.tsv").open(encoding="utf-8") as handle:
         for row in csv.reader(handle, delimiter="\t"):
             if not row or row[0].startswith("#") or len(row) < 3:
                 continue
-            if "no vehicle" in row[2]:
+            vehicle = row[VEHICLE_COLUMN].strip() if len(row) > VEHICLE_COLUMN else ""
+            if vehicle == "-" or any("no vehicle" in field for field in row[2:]):
                 continue
             plates[row[0]].append(row[1])
     return dict(plates)

@@ -111,3 +111,24 @@ def test_a_live_source_reconnects_with_backoff_until_stopped() -> None:
     assert waits == [0.5, 1.0, 2.0]
     assert source.stats.reconnects == 3
     assert source.stats.last_error is not None
+
+
+def test_clip_scenes_leave_out_plate_close_ups_in_either_label_form(tmp_path: Path) -> None:
+    from edge.video.clip import vehicle_scenes
+
+    # the full form: the vehicle column is '-' for a close-up without a vehicle
+    (tmp_path / "labels.tsv").write_text(
+        "# file\tplate\tbox\tlines\tregion\tvehicle\tcolour\tnote\n"
+        "car.png\t5AU5341\t-\t1\tCZ\tcar\tsilver\trear of a parked car\n"
+        "crop.png\tAD799KB\t-\t1\tAR\t-\t-\tMercosur plate, close-up, no vehicle\n"
+        "two.jpg\tNO23456\t-\t1\tNO\tcar\tred\tfront\n"
+        "two.jpg\tMLB803\t-\t1\tSE\tcar\tsilver\trear\n",
+        encoding="utf-8",
+    )
+    assert vehicle_scenes(tmp_path) == {"car.png": ["5AU5341"], "two.jpg": ["NO23456", "MLB803"]}
+    # the short form: file, plate, note
+    (tmp_path / "labels.tsv").write_text(
+        "car.png\t5AU5341\tCzech plate\ncrop.png\tAD799KB\tclose-up, no vehicle\n",
+        encoding="utf-8",
+    )
+    assert vehicle_scenes(tmp_path) == {"car.png": ["5AU5341"]}
