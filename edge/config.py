@@ -187,6 +187,14 @@ class PpOcr(_Section):
         "shows a gap between two text lines (its quietest middle row at most this share of "
         "the text rows' energy) are read as square ones are; 0 turns that off",
     )
+    rows_aspect: float = Field(
+        default=2.9,
+        ge=0.0,
+        le=10.0,
+        description="Plates narrower than this (width / height; US plates are 2:1) are first "
+        "read as the band of rows that holds their characters (lines.text_rows), without "
+        "the state name, stickers and frame text above and below them; 0 turns that off",
+    )
     settle_confidence: float = Field(
         default=0.9,
         ge=0.0,
@@ -278,6 +286,14 @@ class Formats(_Section):
         le=50.0,
         description="Most log-probability a layout may cost the recognizer's best reading "
         "and still be chosen; beyond it the raw reading is kept and flagged",
+    )
+    aspect_cost: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=20.0,
+        description="Log-probability charged to a one-line layout whose region's plates have "
+        "another shape than the plate's box (edge/layouts.yaml `aspects`: a 2:1 US plate "
+        "read to a German layout); 0 turns the check off",
     )
 
     @field_validator("regions")

@@ -13,6 +13,7 @@ from edge.layouts import (
     Template,
     band_templates,
     build_book,
+    shipped_aspects,
     shipped_bands,
     shipped_book,
     shipped_words,
@@ -54,6 +55,7 @@ class PlateFormats:
         # letter begins the free reading.
         self._banded: dict[str, list[Template]] = defaultdict(list)
         bands = shipped_bands()
+        self._aspects = shipped_aspects()
         for layout in self.layouts:
             for template in layout.templates():
                 self._templates[len(template.lines)].append(template)
@@ -96,6 +98,17 @@ class PlateFormats:
                 )
             ]
         return self._near[key]
+
+    def shape_cost(self, template: Template, aspect: float | None) -> float:
+        """What a one-line ``template`` costs a plate whose box is ``aspect`` (width /
+        height) wide: ``aspect_cost`` when its region's plates have another shape
+        (``aspects`` of ``edge/layouts.yaml``), else nothing."""
+        if aspect is None or len(template.lines) != 1:
+            return 0.0
+        low, high = self._aspects.get(template.region, (None, None))
+        if (low is not None and aspect < low) or (high is not None and aspect > high):
+            return self.config.aspect_cost
+        return 0.0
 
     def one_line_of_two(self, text: str) -> bool:
         """Whether ``text`` fits one line of a two-line layout whole (``YCF5284``, the

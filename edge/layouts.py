@@ -76,6 +76,11 @@ class Template:
         return all(len(chars) >= len(CLASSES["A"]) for chars in self.positions)
 
     @cached_property
+    def region(self) -> str:
+        """The region of the layout it came from (``format`` less its index)."""
+        return self.format.rpartition(":")[0]
+
+    @cached_property
     def log_size(self) -> float:
         """Natural log of the number of texts the template accepts (its vagueness)."""
         return sum(math.log(len(chars)) for chars in self.positions)
@@ -301,6 +306,35 @@ def check_bands(bands: Mapping[str, Sequence[str]], book: LayoutBook) -> dict[st
 def shipped_bands() -> dict[str, tuple[str, ...]]:
     """The country-band codes of ``edge/layouts.yaml``, by region."""
     return check_bands(_shipped_data().get("bands") or {}, shipped_book())
+
+
+#: A region's range of one-line plate box shapes (width / height): fewest, most (None: open).
+AspectRange = tuple[float | None, float | None]
+
+
+def check_aspects(aspects: Mapping[str, Any], book: LayoutBook) -> dict[str, AspectRange]:
+    """Plate box shapes by region, checked, with each group name spelled out as its regions:
+    ``[fewest, most]`` width / height, either ``null`` (open), fewest below most."""
+    checked: dict[str, AspectRange] = {}
+    for name, bounds in aspects.items():
+        if name not in book.regions and name not in book.groups:
+            raise ValueError(f"aspects: unknown region or group {name!r}")
+        if not isinstance(bounds, list | tuple) or len(bounds) != 2:
+            raise ValueError(f"aspects: {name} must be [fewest, most], got {bounds!r}")
+        low, high = (None if b is None else float(b) for b in bounds)
+        if (low is None and high is None) or any(b is not None and b <= 0 for b in (low, high)):
+            raise ValueError(f"aspects: {name} needs a positive bound, got {bounds!r}")
+        if low is not None and high is not None and low >= high:
+            raise ValueError(f"aspects: {name} fewest {low} must be below most {high}")
+        for region in book.groups.get(name, (name,)):
+            checked[region] = (low, high)
+    return checked
+
+
+@cache
+def shipped_aspects() -> dict[str, AspectRange]:
+    """The one-line plate box shapes of ``edge/layouts.yaml``, by region."""
+    return check_aspects(_shipped_data().get("aspects") or {}, shipped_book())
 
 
 @cache

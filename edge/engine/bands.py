@@ -2,7 +2,8 @@
 
 Its letters (D, NL, HR, ...) are not part of the registration, and a text recognizer reads
 them as a first character (``PRK248AH``). The band is found by colour: in most of the middle
-rows, a run of saturated blue that starts near the left edge and is as wide as a band.
+rows, a run of saturated blue that starts near the left edge and is as wide as a band,
+before a ground that is not blue.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ BAND_START = 0.15
 BAND_WIDTH = (0.04, 0.2)
 #: The band must show in this share of the middle rows.
 BAND_ROWS = 0.5
+#: Most share of blue in the middle rows right of the band: a band stands before a light
+#: ground, while on a blue plate (older California plates: yellow on blue) every row's blue
+#: run stops at the first character, as wide as a band, and the cut took that character's
+#: left half (``LKCM356`` of 1KCM356).
+MAX_BLUE_AFTER = 0.25
 #: Where the band's right edge slants (a turned plate), the cut is at this quantile of the
 #: rows' edges (the median: further cut more of the first character than they saved).
 EDGE_QUANTILE = 0.5
@@ -57,7 +63,10 @@ def band_width(crop: Image) -> int:
     band_rows = has_start & (runs >= BAND_WIDTH[0] * width) & (runs <= BAND_WIDTH[1] * width)
     if band_rows.sum() < BAND_ROWS * len(blue):
         return 0
-    return int(np.ceil(np.quantile(stops[band_rows], EDGE_QUANTILE)))
+    cut = int(np.ceil(np.quantile(stops[band_rows], EDGE_QUANTILE)))
+    if cut < width and blue[:, cut:].mean() > MAX_BLUE_AFTER:
+        return 0
+    return cut
 
 
 def cut_country_band(crop: Image) -> Image:

@@ -10,7 +10,7 @@ within ``max_bend``; otherwise the free text is kept and flagged as fitting no l
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,15 +58,19 @@ class TextRead:
 
 
 def decode_plate(
-    lines: Sequence[FloatArray], charset: str, formats: PlateFormats
+    lines: Sequence[FloatArray],
+    charset: str,
+    formats: PlateFormats,
+    aspect: float | None = None,
 ) -> TextRead | None:
     """The plate text of one reading; ``lines`` are per-line (steps, 1 + len(charset))
-    log-probabilities, top line first. ``None`` when a line reads nothing."""
+    log-probabilities, top line first; ``aspect`` the width / height of the plate's crop,
+    when known (see :meth:`PlateFormats.shape_cost`). ``None`` when a line reads nothing."""
     folded = [fold_blanks(line)[0] for line in lines]
     free = [greedy(line, charset) for line in folded]
     if any(not line.text for line in free):
         return None
-    best = _best_template(folded, free, charset, formats)
+    best = _best_template(folded, free, charset, formats, aspect)
     if best is not None:
         return best
     text = "".join(line.text for line in free)
@@ -76,7 +80,11 @@ def decode_plate(
 
 
 def _best_template(
-    folded: list[FloatArray], free: list[LineDecode], charset: str, formats: PlateFormats
+    folded: list[FloatArray],
+    free: list[LineDecode],
+    charset: str,
+    formats: PlateFormats,
+    aspect: float | None,
 ) -> TextRead | None:
     """The reading the winning template gives, if one is close enough to the free one."""
     templates = formats.templates_near(
@@ -99,15 +107,19 @@ def _best_template(
             else:
                 yield template, bend
 
-    template = choose_template(bends(), formats.config)
+    template = choose_template(
+        bends(), formats.config, lambda template: formats.shape_cost(template, aspect)
+    )
     if template is None:
         return None
     if template.variants:
-        return _best_variant(folded, template, charset)
-    return _reading(lattices, template.lines, template)
+        return _best_variant(folded, template, charset, formats)
+    return _reading(lattices, template.lines, template, formats)
 
 
-def _best_variant(folded: list[FloatArray], template: Template, charset: str) -> TextRead | None:
+def _best_variant(
+    folded: list[FloatArray], template: Template, charset: str, formats: PlateFormats
+) -> TextRead | None:
     """The reading of the winning template's likeliest exact variant (its words spelled
     out: ``MH`` where the template allows ``[DM][HLP]``)."""
     variants = _in_play(folded, charset, template.variants)
@@ -122,7 +134,7 @@ def _best_variant(folded: list[FloatArray], template: Template, charset: str) ->
             total = sum(score for score in scores if score is not None)
             if best is None or total > best[0]:
                 best = (total, variant)
-    return None if best is None else _reading(lattices, best[1].lines, template)
+    return None if best is None else _reading(lattices, best[1].lines, template, formats)
 
 
 def _in_play(
@@ -165,6 +177,7 @@ def _reading(
     lattices: list[tuple[Lattice, dict[tuple[str, ...], int]]],
     lines: tuple[tuple[str, ...], ...],
     template: Template,
+    formats: PlateFormats,
 ) -> TextRead:
     """The text of ``lines``' best paths, as a reading of ``template``'s layout."""
     parts = [
@@ -179,13 +192,20 @@ def _reading(
     )
 
 
-def choose_template(bends: Iterable[tuple[Template, float]], config: Formats) -> Template | None:
+def choose_template(
+    bends: Iterable[tuple[Template, float]],
+    config: Formats,
+    prior: Callable[[Template], float] | None = None,
+) -> Template | None:
     """Of the templates and their *bends* (log-probability a template costs the free
-    reading), the one whose bend less ``specificity`` per nat of its size is highest, among
-    those whose bend stays within ``max_bend``; ``None`` when none does."""
+    reading), the one whose bend less ``specificity`` per nat of its size (and less its
+    ``prior`` cost: a plate shape its region does not have) is highest, among those whose
+    bend stays within ``max_bend``; ``None`` when none does."""
     best: tuple[float, Template] | None = None
     for template, bend in bends:
         ranked = bend - config.specificity * template.log_size
+        if prior is not None:
+            ranked -= prior(template)
         if bend >= -config.max_bend and (best is None or ranked > best[0]):
             best = (ranked, template)
     return None if best is None else best[1]

@@ -77,6 +77,49 @@ def has_line_gap(crop: Image, quiet: float) -> bool:
     return find_line_split(_gray(crop), quiet=quiet) is not None
 
 
+#: A row is part of the text band when its gradient energy reaches this share of a busy
+#: row's: the rows' energy at this quantile (not the busiest row: a line of small, dense
+#: writing outdoes big characters row by row, and would set the bar above them).
+TEXT_ROW_LEVEL = 0.5
+TEXT_ROW_QUANTILE = 0.75
+#: The text band is widened by this share of its height on each side (strokes' ends).
+TEXT_ROW_GROW = 0.15
+#: A text band worth cutting to spans this range of the crop's height: narrower is a
+#: stripe of frame text or a sticker, wider is the crop itself.
+TEXT_ROW_SPAN = (0.3, 0.85)
+
+
+def text_rows(crop: Image) -> tuple[int, int] | None:
+    """The rows (top, bottom) of a plate crop's main line of characters, or ``None`` when
+    they fill the crop or cannot be told apart.
+
+    A US plate holds its characters in the middle half of its height, between the state's
+    name, stickers and frame text; read whole, the recognizer sees small characters among
+    other writing and misreads their font (``LESD877`` of 4ESD877). The band is the longest
+    run of rows whose horizontal-gradient energy (:func:`row_profile`) reaches
+    :data:`TEXT_ROW_LEVEL` of the busiest row's, widened by :data:`TEXT_ROW_GROW`.
+    """
+    gray = _gray(crop)
+    height = gray.shape[0]
+    if height < 12 or gray.shape[1] < 8:
+        return None
+    profile = row_profile(gray)
+    busy = float(np.quantile(profile, TEXT_ROW_QUANTILE))
+    if busy <= 0:
+        return None
+    hot = np.concatenate([[False], profile >= TEXT_ROW_LEVEL * busy, [False]])
+    edges = np.flatnonzero(np.diff(hot.astype(np.int8)))
+    starts, stops = edges[0::2], edges[1::2]
+    longest = int(np.argmax(stops - starts))
+    top, bottom = int(starts[longest]), int(stops[longest])
+    grow = round(TEXT_ROW_GROW * (bottom - top))
+    top, bottom = max(0, top - grow), min(height, bottom + grow)
+    low, high = TEXT_ROW_SPAN
+    if not low * height <= bottom - top <= high * height:
+        return None
+    return top, bottom
+
+
 def _gray(crop: Image) -> Image:
     import cv2
 

@@ -131,3 +131,20 @@ def test_california_plates_take_the_letter_o() -> None:
     california = PlateFormats(Formats(), "us-ca")
     read = decode_plate([_plate("3HOS909", {2: {"O": 0.6, "D": 0.35}})], CHARSET, california)
     assert read is not None and (read.text, read.format) == ("3HOS909", "us-ca:0")
+
+
+def test_the_plate_shape_keeps_a_2_to_1_plate_out_of_european_layouts() -> None:
+    # 3HOS909, a 2:1 California plate, with O read as 0 more than as O: Czech `D L A{2} DDD`
+    # takes 3H0S909 as it stands, but Czech plates are long (aspects in layouts.yaml)
+    formats = PlateFormats(Formats(), "any")
+    plate = _plate("3HOS909", {2: {"0": 0.6, "O": 0.35}})
+    for aspect in (None, 4.5):  # unknown, or a long plate: the Czech reading stands
+        read = decode_plate([plate], CHARSET, formats, aspect)
+        assert read is not None and (read.text, read.format) == ("3H0S909", "cz:1")
+    read = decode_plate([plate], CHARSET, formats, 2.0)
+    assert read is not None and read.text == "3HOS909" and read.format is not None
+    assert read.format.split(":")[0] in {"us", "us-ca"}
+    # aspect_cost 0 turns the check off
+    off = PlateFormats(Formats(aspect_cost=0), "any")
+    read = decode_plate([plate], CHARSET, off, 2.0)
+    assert read is not None and read.text == "3H0S909"

@@ -133,3 +133,22 @@ def test_the_shipped_bands_name_known_regions_and_bad_ones_are_refused() -> None
         check_bands({"zz": ["Z"]}, shipped_book())
     with pytest.raises(ValueError, match="codes of 1-3 letters"):
         check_bands({"de": ["d1"]}, shipped_book())
+
+
+def test_the_shipped_aspects_give_each_region_its_plate_shape_and_bad_ones_are_refused() -> None:
+    from edge.layouts import check_aspects, shipped_aspects
+
+    aspects = shipped_aspects()
+    # the eu group stands for its countries; US states share the country's 2:1 shape
+    assert aspects["de"] == aspects["ro"] == (2.2, None)
+    assert aspects["us"] == aspects["us-ca"] == (None, 3.0)
+    assert "ar" not in aspects and "eu" not in aspects
+    book = shipped_book()
+    with pytest.raises(ValueError, match="unknown region or group 'zz'"):
+        check_aspects({"zz": [1, 2]}, book)
+    with pytest.raises(ValueError, match=r"must be \[fewest, most\]"):
+        check_aspects({"de": [2.2]}, book)
+    with pytest.raises(ValueError, match="needs a positive bound"):
+        check_aspects({"de": [None, None]}, book)
+    with pytest.raises(ValueError, match="must be below"):
+        check_aspects({"de": [3, 2]}, book)

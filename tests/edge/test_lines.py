@@ -47,3 +47,23 @@ def test_quiet_sets_how_quiet_the_gap_must_be() -> None:
     assert find_line_split(plate) is None  # the default asks for half or less
     split = find_line_split(plate, quiet=0.7)
     assert split is not None and 50 <= split <= 75
+
+
+def test_text_rows_find_the_big_characters_between_smaller_writing() -> None:
+    from edge.engine.lines import text_rows
+
+    # a US plate: a small state name above, big characters in the middle, a slogan below
+    plate = np.full((100, 200), 230, np.uint8)
+    cv2.putText(plate, "california", (50, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0,), 1)
+    cv2.putText(plate, "4ESD877", (12, 70), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (0,), 4)
+    cv2.putText(plate, "dmv.ca.gov", (60, 94), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0,), 1)
+    rows = text_rows(plate)
+    assert rows is not None
+    top, bottom = rows
+    assert 20 <= top <= 40 and 70 <= bottom <= 82  # the characters span rows 36-70
+    # characters that fill the crop, a blank crop and a tiny one give none
+    tight = np.full((34, 160), 230, np.uint8)
+    cv2.putText(tight, "AB123", (8, 31), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (0,), 3)
+    assert text_rows(tight) is None
+    assert text_rows(np.full((60, 120), 200, np.uint8)) is None
+    assert text_rows(np.zeros((8, 40), np.uint8)) is None

@@ -71,11 +71,14 @@ class _Table(PpOcrReader):
         self.config = PpOcr(gap_quiet=gap_quiet)
         self.one_line, self.two_line = one_line, two_line
         self.groups: list[int] = []
+        #: The height of each one-line group's image, in the order read.
+        self.heights: list[int] = []
 
-    def _decode(self, plates, formats):  # type: ignore[no-untyped-def,override]
+    def _decode(self, plates, formats, aspects):  # type: ignore[no-untyped-def,override]
         found = []
         for groups in plates:
             self.groups += [len(g) for g in groups]
+            self.heights += [g[0][0].shape[0] for g in groups if len(g) == 1]
             found.append(
                 [self.two_line if len(g) == 2 else self.one_line[g[0][0].shape[1]] for g in groups]
             )
@@ -215,3 +218,30 @@ def test_the_lines_of_a_split_reach_past_the_split_row() -> None:
     reader.config = PpOcr()  # the default: no overlap
     for (top, _), (bottom, _) in reader._splits([crop]):
         assert top.shape[0] + bottom.shape[0] == 50
+
+
+def _us_plate(height: int, width: int) -> np.ndarray:
+    """A US-shaped plate: a thin state name at the top, big characters in the middle."""
+    image = np.full((height, width, 3), 220, np.uint8)
+    image[height // 12 : height // 6 : 2, width // 3 : 2 * width // 3 : 3] = 90
+    for x in range(width // 10, 9 * width // 10, width // 8):
+        image[height // 3 : 3 * height // 4, x : x + width // 20] = 20  # character strokes
+    return image
+
+
+def test_a_us_shaped_plate_is_read_first_at_its_text_rows_then_whole() -> None:
+    unsure = TextRead("LESD877", 0.6, 1, True, "de:0", True)
+    reader = _Table({120: unsure}, None, gap_quiet=0)
+    reader.config = PpOcr(gap_quiet=0, square_aspect=0.5)
+    reader.read_many([[_us_plate(60, 120)]], FORMATS)
+    # first the rows of the characters (without the state name), then the crop whole
+    assert 20 <= reader.heights[0] < 60 and reader.heights[1] == 60
+    # a long plate, or rows_aspect 0, is read whole from the first
+    reader = _Table({300: unsure}, None, gap_quiet=0)
+    reader.config = PpOcr(gap_quiet=0, square_aspect=0.5)
+    reader.read_many([[_us_plate(60, 300)]], FORMATS)
+    assert reader.heights[0] == 60
+    reader = _Table({120: unsure}, None, gap_quiet=0)
+    reader.config = PpOcr(gap_quiet=0, square_aspect=0.5, rows_aspect=0)
+    reader.read_many([[_us_plate(60, 120)]], FORMATS)
+    assert reader.heights[0] == 60

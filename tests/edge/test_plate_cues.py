@@ -44,6 +44,10 @@ def test_plates_without_a_band_or_blue_everywhere_are_left_alone() -> None:
     assert band_width(_plate(["MPE3389"])) == 0
     blue = np.full((56, 240, 3), (160, 60, 0), np.uint8)  # a blue plate is not a band
     assert band_width(blue) == 0
+    # yellow characters on a blue ground (older California plates): each row's blue run
+    # stops at the first character, as wide as a band, but the ground after it is blue too
+    cv2.putText(blue, "1KCM356", (22, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (40, 200, 230), 3)
+    assert band_width(blue) == 0
     assert cut_country_band(np.zeros((5, 5, 3), np.uint8)).shape == (5, 5, 3)
 
 
