@@ -245,3 +245,17 @@ def test_a_us_shaped_plate_is_read_first_at_its_text_rows_then_whole() -> None:
     reader.config = PpOcr(gap_quiet=0, square_aspect=0.5, rows_aspect=0)
     reader.read_many([[_us_plate(60, 120)]], FORMATS)
     assert reader.heights[0] == 60
+
+
+def test_an_unsettled_plate_without_a_line_gap_is_not_tried_at_split_rows() -> None:
+    # 50x110, between square_aspect and two_line_aspect, one line of text: the gap test
+    # saw no second line, so the unsettled reading costs two rounds, not four
+    unsure = TextRead("PASSATCC", 0.8, 1, True, "us:5", False)
+    whole = TextRead("PA55ATCC", 0.95, 2, True, "xx:0", True)
+    reader = _Table({110: unsure}, whole)
+    (found,) = reader.read_many([[_one_line_plate(50, 110)]], FORMATS)
+    assert 2 not in reader.groups and {c.text for c in found} == {"PASSATCC"}
+    # with the gap test off, its splits are read as before
+    reader = _Table({110: unsure}, whole, gap_quiet=0)
+    reader.read_many([[_one_line_plate(50, 110)]], FORMATS)
+    assert 2 in reader.groups
