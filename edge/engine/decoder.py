@@ -107,19 +107,18 @@ def _best_template(
             else:
                 yield template, bend
 
-    template = choose_template(
-        bends(), formats.config, lambda template: formats.shape_cost(template, aspect)
-    )
+    def shape(template: Template) -> float:
+        return formats.shape_cost(template, aspect)
+
+    template = choose_template(bends(), formats.config, None if aspect is None else shape)
     if template is None:
         return None
     if template.variants:
-        return _best_variant(folded, template, charset, formats)
-    return _reading(lattices, template.lines, template, formats)
+        return _best_variant(folded, template, charset)
+    return _reading(lattices, template.lines, template)
 
 
-def _best_variant(
-    folded: list[FloatArray], template: Template, charset: str, formats: PlateFormats
-) -> TextRead | None:
+def _best_variant(folded: list[FloatArray], template: Template, charset: str) -> TextRead | None:
     """The reading of the winning template's likeliest exact variant (its words spelled
     out: ``MH`` where the template allows ``[DM][HLP]``)."""
     variants = _in_play(folded, charset, template.variants)
@@ -134,7 +133,7 @@ def _best_variant(
             total = sum(score for score in scores if score is not None)
             if best is None or total > best[0]:
                 best = (total, variant)
-    return None if best is None else _reading(lattices, best[1].lines, template, formats)
+    return None if best is None else _reading(lattices, best[1].lines, template)
 
 
 def _in_play(
@@ -177,7 +176,6 @@ def _reading(
     lattices: list[tuple[Lattice, dict[tuple[str, ...], int]]],
     lines: tuple[tuple[str, ...], ...],
     template: Template,
-    formats: PlateFormats,
 ) -> TextRead:
     """The text of ``lines``' best paths, as a reading of ``template``'s layout."""
     parts = [

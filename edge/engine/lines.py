@@ -97,7 +97,8 @@ def text_rows(crop: Image) -> tuple[int, int] | None:
     name, stickers and frame text; read whole, the recognizer sees small characters among
     other writing and misreads their font (``LESD877`` of 4ESD877). The band is the longest
     run of rows whose horizontal-gradient energy (:func:`row_profile`) reaches
-    :data:`TEXT_ROW_LEVEL` of the busiest row's, widened by :data:`TEXT_ROW_GROW`.
+    :data:`TEXT_ROW_LEVEL` of a busy row's (the :data:`TEXT_ROW_QUANTILE` of the rows),
+    widened by :data:`TEXT_ROW_GROW`.
     """
     gray = _gray(crop)
     height = gray.shape[0]

@@ -106,6 +106,8 @@ class PpOcrReader(PlateReader):
             not sq and bool(crops.raw) and self._gapless(crops.first())
             for crops, sq in zip(usable, square, strict=True)
         ]
+        # Each plate's shape, for the decoder's plate-shape cost (PlateFormats.shape_cost).
+        aspects = [_aspect(crops.raw) for crops in usable]
         reads: list[list[TextRead | None]] = [[] for _ in usable]
         for number in range(max((len(plan) for plan in plans), default=0)):
             settled = [any(self._settled(r) for r in found) for found in reads]
@@ -134,8 +136,7 @@ class PpOcrReader(PlateReader):
             ]
             if not any(groups):
                 continue
-            shapes = [_aspect(usable[i].raw) for i in open_plates]
-            decoded = self._decode(groups, formats, shapes)
+            decoded = self._decode(groups, formats, [aspects[i] for i in open_plates])
             for i, more in zip(open_plates, decoded, strict=True):
                 reads[i] += self._kept(more, settled[i], halves[i])
         return [
