@@ -41,6 +41,11 @@ BAND_COST = 1.5
 #: a character held over two steps can cheaply be read as two, a count the format must not
 #: invent without strong evidence.
 LENGTH_COST = 1.5
+#: A line of a two-line reading with at least this many characters, letters only, is a word
+#: printed on the plate or its frame (a state name, ``CALIFORNIA`` over ``4ESD877``), not
+#: part of the registration: no shipped two-line layout has a line of more than three
+#: letters and no digit. Such a reading is the other line's alone.
+WORD_CHARS = 5
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,10 @@ def decode_plate(
     free = [greedy(line, charset) for line in folded]
     if any(not line.text for line in free):
         return None
+    words = [_is_word(line.text) for line in free]
+    if len(lines) == 2 and words.count(True) == 1:
+        # A state name or a frame's slogan over (or under) the registration.
+        return decode_plate([lines[words.index(False)]], charset, formats, aspect)
     best = _best_template(folded, free, charset, formats, aspect)
     if best is not None:
         return best
@@ -207,6 +216,11 @@ def choose_template(
         if bend >= -config.max_bend and (best is None or ranked > best[0]):
             best = (ranked, template)
     return None if best is None else best[1]
+
+
+def _is_word(text: str) -> bool:
+    """Whether a line's free reading is a printed word, not registration characters."""
+    return len(text) >= WORD_CHARS and text.isalpha()
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -148,3 +148,20 @@ def test_the_plate_shape_keeps_a_2_to_1_plate_out_of_european_layouts() -> None:
     off = PlateFormats(Formats(aspect_cost=0), "any")
     read = decode_plate([plate], CHARSET, off, 2.0)
     assert read is not None and read.text == "3H0S909"
+
+
+def test_a_word_over_or_under_the_registration_is_left_out_of_a_two_line_reading() -> None:
+    # Read at split rows, a 1990s California plate is CALIFORNIA over 4ESD877: the reading
+    # is the registration's line alone, decoded as a one-line plate.
+    formats = PlateFormats(Formats(), "any")
+    registration = _plate("4ESD877")
+    for lines in ([_plate("CALIFORNIA"), registration], [registration, _plate("TOYOTA")]):
+        read = decode_plate(lines, CHARSET, formats, 2.0)
+        assert read is not None and (read.text, read.lines, read.valid) == ("4ESD877", 1, True)
+    # Short letter lines are a real two-line layout's (Vietnam's series over its number),
+    # and two words hold no registration at all.
+    vietnam = PlateFormats(Formats(), "vn")
+    read = decode_plate([_plate("60B6"), _plate("15952")], CHARSET, vietnam)
+    assert read is not None and read.lines == 2
+    read = decode_plate([_plate("SUNSHINE"), _plate("STATE")], CHARSET, formats, 2.0)
+    assert read is not None and (read.text, read.lines, read.valid) == ("SUNSHINESTATE", 2, False)
