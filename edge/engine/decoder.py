@@ -46,6 +46,11 @@ LENGTH_COST = 1.5
 #: part of the registration: no shipped two-line layout has a line of more than three
 #: letters and no digit. Such a reading is the other line's alone.
 WORD_CHARS = 5
+#: A split whose other line reads nothing (cut above or below the characters) is a one-line
+#: reading of the line that holds them when that fits a precise layout with at least this
+#: many characters (``1MLD993`` under an empty line, where the whole crop read ``IMLD993``);
+#: shorter or vaguer, it is a fragment (``DEVP`` of ``A120EVP``, a sticker's ``IEEL``).
+ALONE_CHARS = 5
 
 
 @dataclass(frozen=True)
@@ -70,15 +75,21 @@ def decode_plate(
 ) -> TextRead | None:
     """The plate text of one reading; ``lines`` are per-line (steps, 1 + len(charset))
     log-probabilities, top line first; ``aspect`` the width / height of the plate's crop,
-    when known (see :meth:`PlateFormats.shape_cost`). ``None`` when a line reads nothing."""
+    when known (see :meth:`PlateFormats.shape_cost`). A two-line reading one of whose lines
+    is a word or reads nothing is the other line's alone (:func:`_registration_line`);
+    ``None`` when a line reads nothing and the other is no precise plate."""
     folded = [fold_blanks(line)[0] for line in lines]
     free = [greedy(line, charset) for line in folded]
+    kept = _registration_line(free) if len(lines) == 2 else None
+    if kept is not None:
+        alone = decode_plate([lines[kept]], charset, formats, aspect)
+        if any(not line.text for line in free) and (
+            alone is None or not alone.precise or len(alone.text) < ALONE_CHARS
+        ):
+            return None
+        return alone
     if any(not line.text for line in free):
         return None
-    words = [_is_word(line.text) for line in free]
-    if len(lines) == 2 and words.count(True) == 1:
-        # A state name or a frame's slogan over (or under) the registration.
-        return decode_plate([lines[words.index(False)]], charset, formats, aspect)
     best = _best_template(folded, free, charset, formats, aspect)
     if best is not None:
         return best
@@ -216,6 +227,19 @@ def choose_template(
         if bend >= -config.max_bend and (best is None or ranked > best[0]):
             best = (ranked, template)
     return None if best is None else best[1]
+
+
+def _registration_line(free: list[LineDecode]) -> int | None:
+    """Of a two-line reading, the line that holds the whole registration when the other
+    reads nothing (a split above or below the characters) or a word (:data:`WORD_CHARS`: a
+    state name or a frame's slogan); ``None`` when both lines count."""
+    empty = [not line.text for line in free]
+    if empty.count(True) == 1:
+        return empty.index(False)
+    words = [_is_word(line.text) for line in free]
+    if not any(empty) and words.count(True) == 1:
+        return words.index(False)
+    return None
 
 
 def _is_word(text: str) -> bool:

@@ -165,3 +165,13 @@ def test_a_word_over_or_under_the_registration_is_left_out_of_a_two_line_reading
     assert read is not None and read.lines == 2
     read = decode_plate([_plate("SUNSHINE"), _plate("STATE")], CHARSET, formats, 2.0)
     assert read is not None and (read.text, read.lines, read.valid) == ("SUNSHINESTATE", 2, False)
+
+
+def test_a_split_whose_other_line_reads_nothing_is_a_plate_only_when_precise() -> None:
+    # 1MLD993 under an empty line (the split ran above the characters): a California plate
+    formats = PlateFormats(Formats(), "any")
+    read = decode_plate([_output([]), _plate("1MLD993")], CHARSET, formats, 2.0)
+    assert read is not None and (read.text, read.lines, read.precise) == ("1MLD993", 1, True)
+    # a fragment (too short, or fitting no precise layout) is no plate
+    for fragment in ("IEEL", "Q1Q1Q1Q1Q1Q1"):
+        assert decode_plate([_plate(fragment), _output([])], CHARSET, formats, 2.0) is None
