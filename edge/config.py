@@ -82,6 +82,12 @@ class YoloPlates(_Section):
         le=64,
         description="Most vehicles per frame searched again in 'auto' (surest vehicles first)",
     )
+    white_balance: bool = Field(
+        default=True,
+        description="Scale each colour channel of the detector's input to its mean grey "
+        "first: a camera's colour cast (a dashcam's magenta at night) hides plates from the "
+        "detector. The recognizer reads the frame as it is",
+    )
     fallback_to_text: bool = Field(
         default=True, description="Use text detection when the plate model is not in the cache"
     )

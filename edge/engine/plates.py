@@ -48,6 +48,7 @@ class YoloPlateLocator(PlateLocator):
             config.iou_threshold,
             backend,
             any_size=config.input_shape == "fit",
+            balance=config.white_balance,
         )
         self.any_size = self.yolo.multiple is not None
 

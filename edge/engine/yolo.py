@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from edge.engine.balance import balance_letterboxed
 from edge.engine.detections import Detections
 from edge.engine.geometry import Image, letterbox
 from edge.engine.image_input import BGR_INPUT, take_bgr_bytes
@@ -43,6 +44,7 @@ class YoloV8Onnx:
         iou_threshold: float,
         backend: Backend | None = None,
         any_size: bool = True,
+        balance: bool = False,
     ) -> None:
         if not names:
             raise ValueError("names must list at least one class")
@@ -50,6 +52,7 @@ class YoloV8Onnx:
         self.input_size = input_size
         self.min_score = min_score
         self.iou_threshold = iou_threshold
+        self.balance = balance
         self.multiple: int | None = None
         self._grids: dict[tuple[int, int], dict[str, npt.NDArray[np.float32]]] = {}
         graph: bytes = model.read_bytes()
@@ -78,6 +81,8 @@ class YoloV8Onnx:
     def detect(self, image: Image, keep_classes: Sequence[int] | None = None) -> Detections:
         """Detections in a BGR ``image``, in its pixels."""
         boxed, geometry = letterbox(image, self.input_size, self.multiple)
+        if self.balance:
+            balance_letterboxed(boxed, geometry, image.shape)
         (output,) = self.session.run(None, {self.input_name: boxed[None], **self._grid(boxed)})
         height, width = image.shape[:2]
         return Detections.from_yolov8(
