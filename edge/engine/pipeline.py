@@ -24,6 +24,10 @@ SEARCHES = ("frame", "auto", "vehicles")
 SECOND_LOOK_CHARS = 4
 #: Vehicles searched again per detector run in the 'auto' search (a 2x2 mosaic).
 MOSAIC_CELLS = 4
+#: A vehicle longer than this share of the frame's longer side is searched alone in the
+#: 'auto' search: a mosaic's cell (half the detector's input) would show it smaller than
+#: the whole frame did. Alone, its crop fills the detector's input.
+MOSAIC_LARGEST = 0.5
 #: Margin added around a vehicle before searching it for plates (fraction of its size).
 VEHICLE_MARGIN = 0.05
 #: Margins (fraction of width, height) around a located plate for OCR. Detectors box plates
@@ -199,10 +203,17 @@ class Engine:
     def _locate_in_mosaics(
         self, frame: Image, owners: list[Vehicle]
     ) -> list[tuple[Detection, Vehicle | None]]:
-        """Plates in the vehicles' crops, four vehicles to a detector run (see mosaic)."""
+        """Plates in the vehicles' crops, four vehicles to a detector run (see mosaic); a
+        vehicle too large for a mosaic's cell to show it larger than the frame did is
+        searched alone (:data:`MOSAIC_LARGEST`)."""
         found: list[tuple[Detection, Vehicle | None]] = []
-        for start in range(0, len(owners), MOSAIC_CELLS):
-            group = owners[start : start + MOSAIC_CELLS]
+        largest = MOSAIC_LARGEST * max(frame.shape[:2])
+        packed = [o for o in owners if max(_size(o.box)) <= largest]
+        for owner in owners:
+            if max(_size(owner.box)) > largest:
+                found += self._locate_in(frame, owner)
+        for start in range(0, len(packed), MOSAIC_CELLS):
+            group = packed[start : start + MOSAIC_CELLS]
             regions = [pad_box(o.box, VEHICLE_MARGIN, VEHICLE_MARGIN) for o in group]
             image, cells = mosaic.pack(frame, regions, compact=self.plates.any_size)
             for index, plate in mosaic.unpack(list(self.plates.locate(image)), cells):
@@ -290,6 +301,11 @@ def _plate_shaped(frame: Image) -> bool:
     height, width = frame.shape[:2]
     low, high = PLATE_SHAPED
     return 0 < height <= PLATE_PHOTO_HEIGHT and low <= width / height <= high
+
+
+def _size(box: Box) -> tuple[float, float]:
+    """A box's width and height."""
+    return box[2] - box[0], box[3] - box[1]
 
 
 def _rounded(box: Box) -> Box:

@@ -152,6 +152,34 @@ def test_auto_search_looks_again_only_inside_vehicles_that_got_no_plate() -> Non
     assert plate.box == pytest.approx((26.2, 98.4, 59.1, 108.3), abs=0.06)
 
 
+def test_auto_search_looks_at_a_large_vehicle_alone_and_small_ones_in_a_mosaic() -> None:
+    # A 420-pixel vehicle in a 600-pixel frame would shrink in a 320-pixel mosaic cell below
+    # its size in the frame's search: its crop is searched alone, filling the input.
+    class Shapes(_SeesOnlyInCrops):
+        def __init__(self) -> None:
+            super().__init__([])
+            self.shapes: list[tuple[int, ...]] = []
+
+        def locate(self, region: np.ndarray) -> Detections:
+            self.shapes.append(region.shape[:2])
+            return super().locate(region)
+
+    locator = Shapes()
+    engine = Engine(
+        FakeVehicles([((0, 0, 420, 300), 0.9), ((450, 0, 550, 100), 0.8)]),
+        locator,
+        FakeReader({100: [TextRead("5AU5341", 1, 1)]}),
+        PlateFormats(Formats(), "cz"),
+        search="auto",
+    )
+    plates = engine.read(_frame()).plates
+    # the frame, the large vehicle's own crop (its box and 5% margin), then the mosaic of
+    # the small one (a 2x2 mosaic: this locator takes square inputs only)
+    assert locator.shapes == [(400, 600), (315, 441), (640, 640)]
+    large = [p for p in plates if p.vehicle is not None and p.vehicle.box[2] == 420.0]
+    assert [p.box for p in large] == [(40.0, 150.0, 90.0, 165.0)]
+
+
 def test_a_plate_inside_a_car_box_and_a_motorcycle_box_belongs_to_the_motorcycle() -> None:
     class Mixed(FakeVehicles):
         def detect(self, frame: np.ndarray, scale: float = 1.0) -> Detections:
