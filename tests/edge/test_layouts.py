@@ -63,6 +63,22 @@ def test_indian_plates_start_with_a_state_code() -> None:
         assert fits is valid, text
 
 
+def test_romanian_plates_start_with_a_county_code_and_red_plates_are_known() -> None:
+    formats = shipped_book().select(["ro"])
+    texts = {
+        "PH73FAM": True,
+        "B121PHD": True,
+        "BI11TXS": False,  # BI: no county
+        "B10IAB": False,  # the series never begins with I
+        "SB014882": True,  # a red (temporary) plate: the county, 0, then a non-zero digit
+        "B089414": True,
+        "B109414": False,
+    }
+    for text, valid in texts.items():
+        fits = any(t.fits(text) for layout in formats for t in layout.templates())
+        assert fits is valid, text
+
+
 def test_counts_expand_into_fixed_length_templates_per_line() -> None:
     layout = Layout("xx", 0, ("DD L{1,2}", "D{4,5}"))
     templates = layout.templates()
