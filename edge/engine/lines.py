@@ -87,6 +87,9 @@ TEXT_ROW_GROW = 0.15
 #: A text band worth cutting to spans this range of the crop's height: narrower is a
 #: stripe of frame text or a sticker, wider is the crop itself.
 TEXT_ROW_SPAN = (0.3, 0.85)
+#: Another run of busy rows at least this share of the longest one's height is a second line
+#: of characters (a two-line plate: 59-U1 over 561.41), not a state's name: no text band.
+TEXT_ROW_TWIN = 0.6
 
 
 def text_rows(crop: Image) -> tuple[int, int] | None:
@@ -111,7 +114,10 @@ def text_rows(crop: Image) -> tuple[int, int] | None:
     hot = np.concatenate([[False], profile >= TEXT_ROW_LEVEL * busy, [False]])
     edges = np.flatnonzero(np.diff(hot.astype(np.int8)))
     starts, stops = edges[0::2], edges[1::2]
-    longest = int(np.argmax(stops - starts))
+    runs = stops - starts
+    longest = int(np.argmax(runs))
+    if np.sum(runs >= TEXT_ROW_TWIN * runs[longest]) > 1:
+        return None
     top, bottom = int(starts[longest]), int(stops[longest])
     grow = round(TEXT_ROW_GROW * (bottom - top))
     top, bottom = max(0, top - grow), min(height, bottom + grow)

@@ -341,9 +341,10 @@ def whole_plates(
     candidates: list[TextRead], settled: Callable[[TextRead], bool], square: bool = False
 ) -> list[TextRead]:
     """The candidates less the one-line readings that a settled two-line reading outranks:
-    those it holds whole (``3470`` when ``97J`` over ``3470`` was read too: one line of a
-    two-line plate) and those that did not settle (a one-line reading of a two-line plate
-    mixes both lines; read from several crops, it would outvote the two-line one).
+    those it holds whole, or but for one character (``3470`` when ``97J`` over ``3470`` was
+    read too: one line of a two-line plate; see :func:`_part_of`), and those that did not
+    settle (a one-line reading of a two-line plate mixes both lines; read from several crops,
+    it would outvote the two-line one).
     On a ``square`` plate (about as tall as wide: a one-line reading of it is most often
     one of its lines) with no settled reading, a two-line reading that fits a precise layout
     outranks the one-line readings it holds whole, however confident they are, and those
@@ -358,15 +359,24 @@ def whole_plates(
         return [
             c
             for c in candidates
-            if c.lines != 1
-            or (c.precise and not any(c.text in text and c.text != text for text in precise))
+            if c.lines != 1 or (c.precise and not any(_part_of(c.text, text) for text in precise))
         ]
     return [
         c
         for c in candidates
-        if c.lines != 1
-        or (settled(c) and not any(c.text in text and c.text != text for text in two_line))
+        if c.lines != 1 or (settled(c) and not any(_part_of(c.text, text) for text in two_line))
     ]
+
+
+def _part_of(line: str, plate: str) -> bool:
+    """Whether ``line`` is a shorter reading of part of ``plate``, one character aside (the
+    bottom line ``L7831`` of ``59S2`` over ``27831``, its open 2 read L)."""
+    if len(line) >= len(plate):
+        return False
+    return any(
+        sum(a != b for a, b in zip(line, plate[start:], strict=False)) <= 1
+        for start in range(len(plate) - len(line) + 1)
+    )
 
 
 def _aspect(crops: list[Image]) -> float | None:

@@ -67,3 +67,11 @@ def test_text_rows_find_the_big_characters_between_smaller_writing() -> None:
     assert text_rows(tight) is None
     assert text_rows(np.full((60, 120), 200, np.uint8)) is None
     assert text_rows(np.zeros((8, 40), np.uint8)) is None
+
+
+def test_two_lines_of_characters_have_no_text_band() -> None:
+    from edge.engine.lines import text_rows
+
+    # a square two-line plate: either line alone is a third of the height, the band's
+    # span, but it is half the plate (59-U1 over 561.41)
+    assert text_rows(_plate(["59U1", "56141"], height=110, width=160)) is None

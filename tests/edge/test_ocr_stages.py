@@ -26,6 +26,19 @@ def test_a_one_line_reading_held_whole_by_a_settled_two_line_reading_is_dropped(
     assert whole_plates([partial, whole, other], _settled) == [whole, other]
 
 
+def test_a_shorter_reading_of_one_line_but_for_one_character_is_dropped_too() -> None:
+    # 59-S2 / 278.31 at 150 pixels: its text rows read the bottom line, the open 2 as L
+    bottom = TextRead("L7831", 0.976, 1, True, "id:0", True)
+    whole = TextRead("59S227831", 0.948, 2, True, "vn:3", True)
+    assert whole_plates([bottom, whole], _settled) == [whole]
+    # two characters aside, or as long as the plate, it is another plate's reading
+    kept = [
+        TextRead("LZ831", 0.97, 1, True, "id:0", True),
+        TextRead("59S227832", 0.95, 1, True, "xx:0", True),
+    ]
+    assert whole_plates([*kept, whole], _settled) == [*kept, whole]
+
+
 def test_a_settled_two_line_reading_outranks_unsettled_one_line_readings() -> None:
     # one-line readings of a two-line plate mix both lines; read from several crops they
     # would outvote the two-line reading
