@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
+import numpy as np
+
 from edge.engine import mosaic
 from edge.engine.colour import vehicle_colour
 from edge.engine.consensus import consensus
@@ -57,6 +59,11 @@ PLATE_PHOTO_HEIGHT = 400
 #: share of its width and are at least ``WORD_OF_PHOTO`` of its height: words of its plate.
 PART_OF_PHOTO = 0.6
 WORD_OF_PHOTO = 0.4
+#: A candidate that fits only a catch-all layout (no precise one: the US vanity plates'
+#: "2-8 letters or digits") votes with this share of its confidence. Fitting one says
+#: little, and such readings can outvote the precise readings of other crops (1NBFOL2 of
+#: three whole crops against 1NBF042, California's layout, of its text rows and splits).
+VAGUE_VOTE = 0.5
 #: The box score given to a frame read whole as a plate (no detector vouched for it).
 WHOLE_FRAME_SCORE = 0.5
 
@@ -333,14 +340,17 @@ def _choose(candidates: list[TextRead]) -> TextRead:
     """The vote of the reads that fit a layout (of all reads when none does).
 
     Each candidate was already decoded against the layouts; the crops' candidates then vote
-    (see consensus), and the voted text takes the validity, layout and line count of the
+    (see consensus; one that fits only a catch-all layout with :data:`VAGUE_VOTE` of its
+    confidence), and the voted text takes the validity, layout and line count of the
     best candidate that reads it (or, when the vote mixes them, of the best of its length).
     """
     pool = [c for c in candidates if c.valid] or candidates
-    voted = consensus([(c.text, c.confidence) for c in pool])
+    voted = consensus([(c.text, c.confidence * (1.0 if c.precise else VAGUE_VOTE)) for c in pool])
     if voted is None:
         raise ValueError("candidates must hold text; the reader drops empty reads")
-    text, confidence = voted
+    text = voted[0]
+    # The text's confidence is its length's reads' own mean, unweighted.
+    confidence = float(np.mean([c.confidence for c in pool if len(c.text) == len(text)]))
     same = [c for c in pool if c.text == text] or [c for c in pool if len(c.text) == len(text)]
     best = max(same, key=lambda c: c.confidence)
     if best.text == text:

@@ -61,6 +61,18 @@ def test_crops_vote_and_a_valid_vote_wins() -> None:
     assert [p.text for p in engine.read(_frame()).plates] == ["5AU5341"]
 
 
+def test_reads_that_fit_only_a_catch_all_layout_vote_with_half_their_weight() -> None:
+    # 1NBF042 (California's layout) of the text rows and a split, 1NBFOL2 (the vanity
+    # plates' catch-all) of the three whole crops
+    precise = [TextRead("1NBF042", 0.9, 1, True, "us-ca:0", True)] * 2
+    vague = [TextRead("1NBFOL2", 0.7, 1, True, "us:5", False)] * 3
+    engine = _engine(cars=[], plates=[((10, 10, 200, 60), 0.5)], reads=[*precise, *vague])
+    assert [p.text for p in engine.read(_frame()).plates] == ["1NBF042"]
+    # among catch-all reads alone, the vote is as before
+    engine = _engine(cars=[], plates=[((10, 10, 200, 60), 0.5)], reads=vague[:1])
+    assert [p.text for p in engine.read(_frame()).plates] == ["1NBFOL2"]
+
+
 def test_an_invalid_vote_gives_way_to_a_read_that_fits_a_format() -> None:
     reads = [
         TextRead("5AU53411", 0.9, 1),
