@@ -160,7 +160,7 @@ def test_sources_and_labels_must_name_the_same_photos(
 
 def test_committed_local_sets_are_well_formed() -> None:
     names = set_names()
-    assert names == ["eu", "other", "twoline", "us"]
+    assert names == ["eu", "eu2", "other", "twoline", "us"]
     for name in names:
         local = load_set(name)  # sources parse (extra keys forbidden), labels parse
         files = [source.file for source in local.sources]
