@@ -95,9 +95,11 @@ class PpOcrReader(PlateReader):
             _BandCut([c for c in crops if c.shape[0] >= 4 and c.shape[1] >= 4], self.config)
             for crops in plates
         ]
-        # Without a two-line layout among the enabled regions no two-line reading can settle.
+        # Without a two-line layout among the enabled regions no two-line reading can settle;
+        # square plates are still read at split rows, for one line's reading (a state name
+        # over the registration: see decode_plate).
         two_lines = bool(formats.templates(2))
-        square = [two_lines and bool(crops.raw) and self._square(crops.first()) for crops in usable]
+        square = [bool(crops.raw) and self._square(crops.first()) for crops in usable]
         plans = [self._stages(crops, sq) for crops, sq in zip(usable, square, strict=True)]
         # Narrow enough for two lines, yet not square: the gap test found no gap between
         # lines, so an unsettled reading is not tried at split rows (only a settled one
@@ -138,6 +140,9 @@ class PpOcrReader(PlateReader):
                 continue
             decoded = self._decode(groups, formats, [aspects[i] for i in open_plates])
             for i, more in zip(open_plates, decoded, strict=True):
+                # Without two-line layouts a split counts only as one line's reading (a
+                # word over the registration: see decode_plate).
+                more = [r for r in more if two_lines or r is None or r.lines == 1]
                 reads[i] += self._kept(more, settled[i], halves[i])
         return [
             whole_plates(
