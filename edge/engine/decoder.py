@@ -82,12 +82,23 @@ def decode_plate(
     free = [greedy(line, charset) for line in folded]
     kept = _registration_line(free) if len(lines) == 2 else None
     if kept is not None:
-        alone = decode_plate([lines[kept]], charset, formats, aspect)
+        alone = _decode_folded([folded[kept]], [free[kept]], charset, formats, aspect)
         if any(not line.text for line in free) and (
             alone is None or not alone.precise or len(alone.text) < ALONE_CHARS
         ):
             return None
         return alone
+    return _decode_folded(folded, free, charset, formats, aspect)
+
+
+def _decode_folded(
+    folded: list[FloatArray],
+    free: list[LineDecode],
+    charset: str,
+    formats: PlateFormats,
+    aspect: float | None,
+) -> TextRead | None:
+    """:func:`decode_plate` of lines already folded and read freely."""
     if any(not line.text for line in free):
         return None
     best = _best_template(folded, free, charset, formats, aspect)
@@ -96,7 +107,7 @@ def decode_plate(
     text = "".join(line.text for line in free)
     check = formats.check(text)
     confidences = [c for line in free for c in line.confidences]
-    return TextRead(text, _mean(confidences), len(lines), check.valid, check.format)
+    return TextRead(text, _mean(confidences), len(free), check.valid, check.format)
 
 
 def _best_template(

@@ -215,10 +215,12 @@ class Engine:
         searched alone (:data:`MOSAIC_LARGEST`)."""
         found: list[tuple[Detection, Vehicle | None]] = []
         largest = MOSAIC_LARGEST * max(frame.shape[:2])
-        packed = [o for o in owners if max(_size(o.box)) <= largest]
+        packed = []
         for owner in owners:
             if max(_size(owner.box)) > largest:
                 found += self._locate_in(frame, owner)
+            else:
+                packed.append(owner)
         for start in range(0, len(packed), MOSAIC_CELLS):
             group = packed[start : start + MOSAIC_CELLS]
             regions = [pad_box(o.box, VEHICLE_MARGIN, VEHICLE_MARGIN) for o in group]
