@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from edge.config import Formats
@@ -175,3 +177,43 @@ def test_a_split_whose_other_line_reads_nothing_is_a_plate_only_when_precise() -
     # a fragment (too short, or fitting no precise layout) is no plate
     for fragment in ("IEEL", "Q1Q1Q1Q1Q1Q1"):
         assert decode_plate([_plate(fragment), _output([])], CHARSET, formats, 2.0) is None
+
+
+def _best_paths_by_brute_force(
+    log_probs: np.ndarray, charset: str, templates: list[tuple[str, ...]]
+) -> list[tuple[float, str] | None]:
+    """Every CTC path of a short line tried: the best score and text fitting each template."""
+    best: list[tuple[float, str] | None] = [None] * len(templates)
+    for path in itertools.product(range(len(charset) + 1), repeat=len(log_probs)):
+        text, previous = "", 0
+        for label in path:
+            if label and label != previous:
+                text += charset[label - 1]
+            previous = label
+        score = float(sum(log_probs[step, label] for step, label in enumerate(path)))
+        for index, template in enumerate(templates):
+            fits = len(text) == len(template) and all(
+                char in allowed for char, allowed in zip(text, template, strict=True)
+            )
+            if fits and (best[index] is None or score > best[index][0]):  # type: ignore[index]
+                best[index] = (score, text)
+    return best
+
+
+def test_the_template_viterbi_finds_the_best_path_that_every_path_tried_finds() -> None:
+    charset = "AB1"
+    # Positions of allowed characters; ("A", "A") needs a blank between its two A's.
+    templates = [("A", "1"), ("AB", "1"), ("A", "A"), ("1", "AB1", "B"), ("B", "A", "1", "1")]
+    rng = np.random.default_rng(7)
+    for steps in range(1, 7):
+        for _ in range(6):
+            logits = rng.normal(size=(steps, len(charset) + 1)) * 2.0
+            log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+            decoded = decode_templates(log_probs, charset, templates)
+            expected = _best_paths_by_brute_force(log_probs, charset, templates)
+            for got, want in zip(decoded, expected, strict=True):
+                if want is None:
+                    assert got is None
+                else:
+                    assert got is not None and got.text == want[1]
+                    assert abs(got.log_prob - want[0]) < 1e-9
