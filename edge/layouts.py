@@ -242,7 +242,7 @@ def build_book(
     return LayoutBook(book, {str(g): tuple(map(str, m)) for g, m in groups.items()})
 
 
-_WORD_SET = re.compile(r"\$([a-z][a-z0-9-]*)")
+_WORD_SET = re.compile(r"\$([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
 
 
 def _with_words(line: str, words: Mapping[str, Sequence[str]] | None) -> str:

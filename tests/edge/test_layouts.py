@@ -49,6 +49,9 @@ def test_word_sets_are_named_in_the_book_and_an_unknown_name_is_refused() -> Non
     book = build_book({"xx": ["$codes D"]}, {}, {"codes": ["AB", "CD"]})
     (template,) = book.regions["xx"][0].templates()
     assert template.fits("AB1") and not template.fits("AD1")
+    # A separator right after the name is not part of it.
+    (dashed,) = build_book({"xx": ["D-$my-codes-D"]}, {}, {"my-codes": ["AB"]}).regions["xx"]
+    assert any(t.fits("1AB2") for t in dashed.templates())
     with pytest.raises(ValueError, match=r"layout yy:0: .*unknown word set \$nope"):
         build_book({"yy": ["$nope D"]}, {}, {"codes": ["AB"]})
     with pytest.raises(ValueError, match="letters and digits"):
@@ -58,6 +61,25 @@ def test_word_sets_are_named_in_the_book_and_an_unknown_name_is_refused() -> Non
 def test_indian_plates_start_with_a_state_code() -> None:
     formats = shipped_book().select(["in"])
     texts = {"MH12SH5901": True, "HH12SH5901": False, "DL01AB1234": True, "XX01AB1234": False}
+    for text, valid in texts.items():
+        fits = any(t.fits(text) for layout in formats for t in layout.templates())
+        assert fits is valid, text
+
+
+def test_irish_plates_start_with_a_year_then_a_county_mark() -> None:
+    formats = shipped_book().select(["ie"])
+    texts = {
+        "12D12345": True,
+        "99KK1": True,
+        "131D1": True,
+        "252WX123456": True,
+        # An old Argentine OOI 662 read with zeros: the letter I marks no Irish county.
+        "00I662": False,
+        "01N290": False,
+        # No such years.
+        "86D1": False,
+        "13D1": False,
+    }
     for text, valid in texts.items():
         fits = any(t.fits(text) for layout in formats for t in layout.templates())
         assert fits is valid, text
