@@ -45,6 +45,9 @@ PLATE_MARGINS = ((0.06, 0.05), (0.0, 0.0), (0.08, 0.10))
 OWNER_OVERLAP = 0.8
 #: Plate boxes on one row closer than this many times their height are one plate's words.
 WORD_GAP = 0.8
+#: Such boxes may also overlap, by up to this share of the narrower one's width (``KCT7``
+#: and ``708`` of ``KCT 708``); more, and the two are duplicates or one holds the other.
+WORD_OVERLAP = 0.5
 #: Plates whose boxes overlap this much of the smaller one are the same plate.
 DUPLICATE_OVERLAP = 0.6
 #: A larger box around a plate's box replaces it if it scores at least this fraction of it.
@@ -419,7 +422,11 @@ def _words_of_one_plate(left: Box, right: Box) -> bool:
         return False
     shared = min(left[3], right[3]) - max(left[1], right[1])
     gap = right[0] - left[2]
-    return shared >= 0.7 * min(height_l, height_r) and -0.2 * height_l <= gap <= WORD_GAP * height_l
+    narrower = min(left[2] - left[0], right[2] - right[0])
+    return (
+        shared >= 0.7 * min(height_l, height_r)
+        and -WORD_OVERLAP * narrower <= gap <= WORD_GAP * height_l
+    )
 
 
 def _area(detection: Detection) -> float:

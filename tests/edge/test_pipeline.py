@@ -225,6 +225,16 @@ def test_the_words_of_one_plate_boxed_apart_are_read_as_one_plate() -> None:
     assert boxes_read == [(10.0, 100.0, 120.0, 131.0), (400.0, 100.0, 450.0, 130.0)]
 
 
+def test_the_words_of_one_plate_in_overlapping_boxes_are_one_plate() -> None:
+    engine = _engine(
+        cars=[],
+        # KCT7 and 708 of KCT 708: the second box starts 12 px inside the first.
+        plates=[((10, 100, 80, 124), 0.7), ((68, 101, 110, 125), 0.6)],
+        reads=[TextRead("5AU5341", 1, 1)],
+    )
+    assert [p.box for p in engine.read(_frame()).plates] == [(10.0, 100.0, 110.0, 125.0)]
+
+
 def _plate_photo(width: int, height: int) -> np.ndarray:
     return np.full((height, width, 3), 100, np.uint8)
 
