@@ -46,8 +46,9 @@ OWNER_OVERLAP = 0.8
 #: Plate boxes on one row closer than this many times their height are one plate's words.
 WORD_GAP = 0.8
 #: Such boxes may also overlap, by up to this share of the narrower one's width (``KCT7``
-#: and ``708`` of ``KCT 708``); more, and the two are duplicates or one holds the other.
-WORD_OVERLAP = 0.5
+#: and ``708`` of ``KCT 708``; ``AD741T`` and ``41TI`` of ``AD 741 TI``, 0.51). Boxes
+#: that overlap much more were dropped as duplicates before (``DUPLICATE_OVERLAP``).
+WORD_OVERLAP = 0.75
 #: Plates whose boxes overlap this much of the smaller one are the same plate.
 DUPLICATE_OVERLAP = 0.6
 #: A larger box around a plate's box replaces it if it scores at least this fraction of it.
