@@ -127,6 +127,8 @@ def test_the_shipped_book_has_groups_of_known_regions_and_two_line_layouts() -> 
     book = shipped_book()
     assert {"de", "nl", "hr", "sk", "se", "no"} <= set(book.groups["eu"])
     assert any(len(layout.lines) == 2 for layout in book.regions["vn"])
+    # A site in the Americas reads California's plates with their own layout (the letter O).
+    assert set(book.groups["us-states"]) <= set(book.groups["americas"])
     assert book.select(["eu"]) and all(
         layout.region in book.groups["eu"] for layout in book.select(["eu"])
     )
