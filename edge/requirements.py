@@ -10,6 +10,7 @@ EDGE_PACKAGES = {
     "cv2": "opencv-python-headless",
     "onnxruntime": "onnxruntime",
     "rapidocr": "rapidocr",
+    "numba": "numba",
 }
 
 

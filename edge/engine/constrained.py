@@ -8,7 +8,7 @@ probable CTC path whose characters fit the template (Viterbi over the CTC lattic
 state per template position and character), over all templates at once. The pass is
 compiled with numba: in numpy, each step cost some twenty calls whose overhead was most of
 the decoder's time (17 -> 3 ms per 1080p frame of the bench). The first decode in a fresh
-install compiles it (about 2 s, cached beside this module; later processes load it).
+install compiles it (about 2 s, cached: see ``compiled``; later processes load it).
 
 Runs of steps where the blank is near-certain are folded into one step first: they cannot
 hold a character on any likely path, and the fold shortens the lattice three- to five-fold.
@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import numba
 import numpy as np
 import numpy.typing as npt
+
+from edge.engine.compiled import numba
 
 #: Steps whose blank probability is at least this are folded into their run's one step.
 FOLD_BLANK = 0.995
