@@ -27,6 +27,11 @@ BAND_ROWS = 0.5
 #: run stops at the first character, as wide as a band, and the cut took that character's
 #: left half (``LKCM356`` of 1KCM356).
 MAX_BLUE_AFTER = 0.25
+#: Least share of blue between the band rows' median start and the cut: a band is a filled
+#: strip (0.8-1.0 on the local sets' EU plates), while blue characters beside a bluish shadow
+#: (``2CPT952``: blue text on a white Californian plate) make runs as wide as a band with
+#: the ground showing between them (0.52), and the cut took the 2.
+BAND_FILL = 0.65
 #: Where the band's right edge slants (a turned plate), the cut is at this quantile of the
 #: rows' edges (the median: further cut more of the first character than they saved).
 EDGE_QUANTILE = 0.5
@@ -65,6 +70,9 @@ def band_width(crop: Image) -> int:
         return 0
     cut = int(np.ceil(np.quantile(stops[band_rows], EDGE_QUANTILE)))
     if cut < width and blue[:, cut:].mean() > MAX_BLUE_AFTER:
+        return 0
+    start = int(np.median(starts[band_rows]))
+    if blue[:, start:cut].mean() < BAND_FILL:
         return 0
     return cut
 

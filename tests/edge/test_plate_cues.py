@@ -51,6 +51,17 @@ def test_plates_without_a_band_or_blue_everywhere_are_left_alone() -> None:
     assert cut_country_band(np.zeros((5, 5, 3), np.uint8)).shape == (5, 5, 3)
 
 
+def test_a_blue_character_at_the_left_edge_is_no_band() -> None:
+    # Blue text on a white plate (Californian plates since 1987): the slanting stroke of a
+    # 2 at the left makes each middle row's blue run as wide as a band, but it fills only
+    # half of the columns a band would.
+    plate = np.full((56, 240, 3), 235, np.uint8)
+    for row in range(56):
+        start = row * 48 // 56
+        plate[row, start : start + 12] = (160, 60, 0)
+    assert band_width(plate) == 0
+
+
 def test_two_line_plates_get_split_rows_near_their_gap() -> None:
     plate = _plate(["60B6", "15952"], width=200)
     splits = line_splits(plate)
