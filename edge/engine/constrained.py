@@ -8,7 +8,9 @@ probable CTC path whose characters fit the template (Viterbi over the CTC lattic
 state per template position and character), over all templates at once. The pass is
 compiled with numba: in numpy, each step cost some twenty calls whose overhead was most of
 the decoder's time (17 -> 3 ms per 1080p frame of the bench). The first decode in a fresh
-install compiles it (about 2 s, cached: see ``compiled``; later processes load it).
+install compiles it (about 2 s, cached: see ``compiled``); later processes load it (about
+0.5 s with numba's import, begun in the background while the engine's models compile: see
+:func:`load_in_background`).
 
 Runs of steps where the blank is near-certain are folded into one step first: they cannot
 hold a character on any likely path, and the fold shortens the lattice three- to five-fold.
@@ -16,6 +18,7 @@ hold a character on any likely path, and the fold shortens the lattice three- to
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,8 +26,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
-from edge.engine.compiled import numba
 
 #: Steps whose blank probability is at least this are folded into their run's one step.
 FOLD_BLANK = 0.995
@@ -183,9 +184,9 @@ def _viterbi(
 ) -> Lattice:
     blank = np.ascontiguousarray(log_probs[:, 0])
     chars = np.ascontiguousarray(log_probs[:, 1:])
-    emit_mask = np.where(allowed, 0.0, NEG)
-    end, final, v_stay, v_from_prev, pre_from_v, end_from_v, best_args, second_args = _viterbi_pass(
-        blank, chars, emit_mask, parent, ends
+    emit_mask = np.ascontiguousarray(np.where(allowed, 0.0, NEG))
+    end, final, v_stay, v_from_prev, pre_from_v, end_from_v, best_args, second_args = (
+        compiled_pass()(blank, chars, emit_mask, parent, ends)
     )
     return Lattice(
         log_probs,
@@ -204,7 +205,32 @@ def _viterbi(
     )
 
 
-@numba.njit(cache=True, nogil=True)
+_COMPILING = threading.Lock()
+_compiled: list[Any] = []
+
+
+def compiled_pass() -> Any:
+    """:func:`_viterbi_pass` compiled (loaded from numba's cache when it is there): numba's
+    import and the load take about half a second, so the engine starts it in the background
+    (:func:`load_in_background`) while its models compile."""
+    with _COMPILING:
+        if not _compiled:
+            from edge.engine.compiled import numba
+
+            _compiled.append(numba.njit(cache=True, nogil=True)(_viterbi_pass))
+            # The first call compiles or loads the machine code for the argument types of
+            # _viterbi's calls (the template grid's arrays are read-only).
+            parent, ends = np.array([-1], np.intp), np.array([0], np.intp)
+            parent.flags.writeable = ends.flags.writeable = False
+            _compiled[0](np.zeros(1), np.zeros((1, 1)), np.zeros((1, 1)), parent, ends)
+        return _compiled[0]
+
+
+def load_in_background() -> None:
+    """Start loading the compiled pass on a thread of its own (see :func:`compiled_pass`)."""
+    threading.Thread(target=compiled_pass, name="compile-viterbi", daemon=True).start()
+
+
 def _viterbi_pass(
     blank: FloatArray,
     chars: FloatArray,

@@ -12,6 +12,7 @@ import numpy as np
 
 from edge.config import PpOcr
 from edge.engine.bands import cut_country_band
+from edge.engine.constrained import load_in_background
 from edge.engine.ctc import PlateAlphabet
 from edge.engine.decoder import TextRead, decode_plate
 from edge.engine.geometry import Image
@@ -58,6 +59,8 @@ class PpOcrReader(PlateReader):
 
     def __init__(self, model: Path, config: PpOcr, backend: Backend | None = None) -> None:
         self.config = config
+        # The decoder's compiled pass loads while the recognizer compiles.
+        load_in_background()
         graph = load_graph(model)
         metadata = graph_metadata(graph)
         if "character" not in metadata:
