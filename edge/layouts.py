@@ -235,11 +235,30 @@ def build_book(
                 raise ValueError(f"layout {region}:{index}: {exc}") from exc
             layouts.append(layout)
         book[str(region)] = tuple(layouts)
-    for group, members in groups.items():
-        unknown = [m for m in members if m not in book]
-        if unknown:
-            raise ValueError(f"group {group!r} names unknown regions {unknown}")
-    return LayoutBook(book, {str(g): tuple(map(str, m)) for g, m in groups.items()})
+    expanded = {str(g): _group_regions(str(g), groups, book) for g in groups}
+    return LayoutBook(book, expanded)
+
+
+def _group_regions(
+    group: str,
+    groups: Mapping[str, Sequence[str]],
+    regions: Mapping[str, object],
+    inside: tuple[str, ...] = (),
+) -> tuple[str, ...]:
+    """The regions of ``group``, whose members are regions or other groups (``americas``
+    names ``us-states``); ``ValueError`` for an unknown member or a group inside itself."""
+    if group in inside:
+        raise ValueError(f"group {inside[0]!r} holds itself through {' -> '.join(inside)}")
+    unknown = [str(m) for m in groups[group] if m not in regions and m not in groups]
+    if unknown:
+        raise ValueError(f"group {group!r} names unknown regions {unknown}")
+    members: list[str] = []
+    for member in map(str, groups[group]):
+        if member in groups:
+            members += _group_regions(member, groups, regions, (*inside, group))
+        else:
+            members.append(member)
+    return tuple(dict.fromkeys(members))
 
 
 _WORD_SET = re.compile(r"\$([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")

@@ -141,6 +141,15 @@ def test_a_group_naming_an_unknown_region_is_refused() -> None:
         build_book({"aa": ["LL"]}, {"xx": ["aa", "bb"]})
 
 
+def test_a_group_may_name_groups_but_not_itself() -> None:
+    regions = {"aa": ["LL"], "bb": ["DD"], "cc": ["LD"]}
+    book = build_book(regions, {"inner": ["bb", "cc"], "outer": ["aa", "inner", "cc"]})
+    assert book.groups["outer"] == ("aa", "bb", "cc")
+    assert [layout.region for layout in book.select(["outer"])] == ["aa", "bb", "cc"]
+    with pytest.raises(ValueError, match="group 'xx' holds itself through xx -> yy"):
+        build_book(regions, {"xx": ["aa", "yy"], "yy": ["xx"]})
+
+
 def test_the_reader_keeps_reads_as_long_as_the_longest_shipped_layout() -> None:
     from edge.config import Formats, PpOcr
     from edge.formats import PlateFormats
