@@ -205,8 +205,8 @@ def _viterbi(
     )
 
 
+#: Held while the pass compiles: a decode waits for the background load, not a second one.
 _COMPILING = threading.Lock()
-_compiled: list[Any] = []
 
 
 def compiled_pass() -> Any:
@@ -214,16 +214,20 @@ def compiled_pass() -> Any:
     import and the load take about half a second, so the engine starts it in the background
     (:func:`load_in_background`) while its models compile."""
     with _COMPILING:
-        if not _compiled:
-            from edge.engine.compiled import numba
+        return _compile_pass()
 
-            _compiled.append(numba.njit(cache=True, nogil=True)(_viterbi_pass))
-            # The first call compiles or loads the machine code for the argument types of
-            # _viterbi's calls (the template grid's arrays are read-only).
-            parent, ends = np.array([-1], np.intp), np.array([0], np.intp)
-            parent.flags.writeable = ends.flags.writeable = False
-            _compiled[0](np.zeros(1), np.zeros((1, 1)), np.zeros((1, 1)), parent, ends)
-        return _compiled[0]
+
+@lru_cache(maxsize=1)
+def _compile_pass() -> Any:
+    from edge.engine.compiled import numba
+
+    compiled = numba.njit(cache=True, nogil=True)(_viterbi_pass)
+    # The first call compiles or loads the machine code for the argument types of
+    # _viterbi's calls (the template grid's arrays are read-only).
+    parent, ends = np.array([-1], np.intp), np.array([0], np.intp)
+    parent.flags.writeable = ends.flags.writeable = False
+    compiled(np.zeros(1), np.zeros((1, 1)), np.zeros((1, 1)), parent, ends)
+    return compiled
 
 
 def load_in_background() -> None:
