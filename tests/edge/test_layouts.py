@@ -85,6 +85,29 @@ def test_irish_plates_start_with_a_year_then_a_county_mark() -> None:
         assert fits is valid, text
 
 
+def test_dutch_plates_use_the_letters_of_their_sidecode() -> None:
+    formats = shipped_book().select(["nl"])
+    texts = {
+        "GBB01B": True,  # sidecode 11 (2024)
+        "KZ999X": True,  # sidecode 9
+        "KZ999E": False,  # no vowel since sidecode 4
+        "K999XZ": True,
+        "12ZXBD": True,
+        "AB1234": True,  # sidecode 1 (1951-1965) had vowels ...
+        "AB12ZX": False,  # ... sidecode 4 on none
+        # Old Argentine OXC 502 and OOH 058 read with zeros: C and O are never issued.
+        "0XC502": False,
+        "0OH058": False,
+        "XC1234": False,
+        "0PJ120": True,
+        "12BBY1": False,  # Y only in sidecodes 4-6
+        "ZY12BB": True,
+    }
+    for text, valid in texts.items():
+        fits = any(t.fits(text) for layout in formats for t in layout.templates())
+        assert fits is valid, text
+
+
 def test_romanian_plates_start_with_a_county_code_and_red_plates_are_known() -> None:
     formats = shipped_book().select(["ro"])
     texts = {
