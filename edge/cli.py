@@ -56,10 +56,12 @@ async def read(
 
     Prints each plate as TEXT (upper case, no separators), its confidence and its vehicle
     (colour and type); with --json one line per file: {"file", "plates": [{"text",
-    "confidence", "box", "vehicle": {"type", "colour", "box"}, "valid", "format", "lines"}],
-    "ms"}. The plate layouts of the region decide look-alike characters (I/1, O/0, B/8);
-    reads that fit no layout are kept with "valid": false. Files that cannot be read give
-    an error line and a non-zero exit status at the end; the other files are still read.
+    "confidence", "box", "vehicle": {"type", "colour", "box"}, "valid", "format", "region",
+    "lines"}], "ms"}: "format" names a layout the text fits, "region" the plate's region when
+    the layouts it fits are one country's (else null). The plate layouts of the region decide
+    look-alike characters (I/1, O/0, B/8); reads that fit no layout are kept with "valid":
+    false. Files that cannot be read give an error line and a non-zero exit status at the
+    end; the other files are still read.
     Models come from the cache that `alpr models fetch` fills ($ALPR_HOME/models). Plates
     are read with the model registry's current plate-ocr-ppocr when one is promoted, else
     with the manifest's PP-OCRv6 (see `alpr models --help`).

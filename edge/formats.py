@@ -125,6 +125,27 @@ class PlateFormats:
                 return FormatCheck(True, template.format)
         return FormatCheck(False, None)
 
+    def region_of(self, text: str) -> str | None:
+        """The region ``text``'s plate is from, as far as the enabled layouts tell: of those
+        it fits (the precise ones when one of them fits, so a catch-all such as the US
+        vanity plates' does not count), their region when all are one region's, their
+        country when all are one country's regions (``us`` of ``us`` and ``us-ca``), and
+        ``None`` when several countries' layouts fit (``MLB803`` fits Belgian, Swedish,
+        Lithuanian, ... layouts alike) or none does. :meth:`check` names one layout all the
+        same: a text fits it, but its region may be another's."""
+        fitting = [t for t in self._by_length.get(len(text), ()) if t.fits(text)]
+        precise = [t for t in fitting if not t.generic]
+        regions = {t.region for t in precise or fitting}
+        if len(regions) == 1:
+            return regions.pop()
+        countries = {_country(r) for r in regions}
+        return countries.pop() if len(countries) == 1 else None
+
+
+def _country(region: str) -> str:
+    """The country of a region code: ``us`` of ``us-ca``."""
+    return region.partition("-")[0]
+
 
 def _book(config: Formats) -> LayoutBook:
     shipped = shipped_book()

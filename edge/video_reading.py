@@ -60,6 +60,7 @@ def _line(name: str, event: TrackEvent, as_json: bool) -> str:
             "confidence": event.confidence,
             "valid": event.valid,
             "format": event.format,
+            "region": event.region,
             "frames_agreed": event.frames_agreed,
             "reads": event.reads,
             "vehicle": event.vehicle_type,

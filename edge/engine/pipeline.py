@@ -95,6 +95,10 @@ class PlateRead:
     lines: int
     #: The locator's score for the plate's box (``confidence`` is the text's times it).
     box_score: float = 1.0
+    #: The plate's region (lower case: ``ro``, ``us-ca``), when the enabled layouts that
+    #: its text fits are one region's or one country's; ``None`` when several countries'
+    #: fit (see ``PlateFormats.region_of``). ``format`` names one layout the text fits.
+    region: str | None = None
 
 
 class Located(NamedTuple):
@@ -262,11 +266,13 @@ class Engine:
                 # Found only by the search inside a vehicle, where stickers, dealer frames
                 # and badges also look like plates: kept only as a plate-like read.
                 found = [c for c in found if c.valid and len(c.text) >= SECOND_LOOK_CHARS]
-            reads.append(_plate_read(found, plate, vehicle) if found else None)
+            reads.append(_plate_read(found, plate, vehicle, formats) if found else None)
         return reads
 
 
-def _plate_read(candidates: list[TextRead], plate: Detection, vehicle: Vehicle | None) -> PlateRead:
+def _plate_read(
+    candidates: list[TextRead], plate: Detection, vehicle: Vehicle | None, formats: PlateFormats
+) -> PlateRead:
     """The plate's read from its crops' candidate texts (at least one)."""
     text = _choose(candidates)
     return PlateRead(
@@ -278,6 +284,7 @@ def _plate_read(candidates: list[TextRead], plate: Detection, vehicle: Vehicle |
         format=text.format,
         lines=text.lines,
         box_score=round(plate.score, 4),
+        region=formats.region_of(text.text) if text.valid else None,
     )
 
 

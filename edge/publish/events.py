@@ -48,7 +48,8 @@ def plate_event_datum(
 ) -> dict[str, Any]:
     """The PlateEvent datum of a track event (timestamps in epoch milliseconds);
     ``supersedes`` is the event id of the track's preview, on its final event."""
-    region = event.format.split(":", 1)[0].upper() if event.format else None
+    # The layout that `format` names may be one of several countries' that the text fits.
+    region = event.region.upper() if event.region else None
     return {
         "event_id": event_id or str(uuid.uuid4()),
         "site_id": site_id,

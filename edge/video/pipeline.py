@@ -81,6 +81,9 @@ class TrackEvent:
     preview: bool = False
     #: Body colour of the vehicle in the best shot (``edge.engine.colour``); None without one.
     vehicle_colour: str | None = None
+    #: The plate's region when the camera's layouts that its text fits tell it (see
+    #: ``PlateFormats.region_of``); ``None`` when several countries' fit.
+    region: str | None = None
 
     def as_line(self) -> str:
         """One line for people: ``track TEXT confidence agreed/reads vehicle direction``."""
@@ -402,6 +405,7 @@ class CameraPipeline:
             char_confidences=verdict.char_confidences,
             valid=verdict.valid,
             format=verdict.format,
+            region=self.formats.region_of(verdict.text) if verdict.valid else None,
             frames_agreed=verdict.agreed,
             reads=len(track.reads),
             candidates=[(r.text, r.confidence, round(r.quality, 4)) for r in track.reads],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from edge.config import Formats
+from edge.formats import PlateFormats
 from edge.layouts import DIGITS, LETTERS, Layout, build_book, parse_line, shipped_book
 
 
@@ -83,6 +85,25 @@ def test_irish_plates_start_with_a_year_then_a_county_mark() -> None:
     for text, valid in texts.items():
         fits = any(t.fits(text) for layout in formats for t in layout.templates())
         assert fits is valid, text
+
+
+def test_a_plate_region_is_named_only_when_the_layouts_it_fits_are_one_country() -> None:
+    anywhere = PlateFormats(Formats(region="any"))
+    assert anywhere.region_of("MH12SH5901") == "in"
+    # Swedish, Belgian, Lithuanian, Argentine ... layouts alike: no region.
+    assert anywhere.region_of("MLB803") is None
+    assert anywhere.region_of("NO23456") is None  # Norway's and Switzerland's
+    assert anywhere.region_of("!!") is None
+    # A catch-all (the US vanity plates') does not make a precise fit ambiguous ...
+    americas = PlateFormats(Formats(region="americas"))
+    assert americas.region_of("ABC1D23") == "br"
+    # ... and fits alone: its own region.
+    assert americas.region_of("PASSATCC") == "us"
+    # California's layout is also a generic US one: the country.
+    assert americas.region_of("7ABC123") == "us"
+    assert PlateFormats(Formats(region="us-ca")).region_of("7ABC123") == "us-ca"
+    assert PlateFormats(Formats(region="eu")).region_of("B121PHD") is None  # also British
+    assert PlateFormats(Formats(region="ro")).region_of("B121PHD") == "ro"
 
 
 def test_dutch_plates_use_the_letters_of_their_sidecode() -> None:

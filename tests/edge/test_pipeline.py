@@ -40,7 +40,7 @@ def test_a_plate_belongs_to_the_vehicle_around_it() -> None:
     assert plate.vehicle == Vehicle("car", (300.0, 0.0, 600.0, 300.0), "black")  # grey 100
     assert plate.text == "5AU5341"
     assert plate.confidence == pytest.approx(0.63, abs=1e-3)
-    assert (plate.valid, plate.format) == (True, "cz:0")
+    assert (plate.valid, plate.format, plate.region) == (True, "cz:0", "cz")
 
 
 def test_a_close_up_without_any_vehicle_is_still_read() -> None:
@@ -52,7 +52,7 @@ def test_a_close_up_without_any_vehicle_is_still_read() -> None:
 def test_reads_that_fit_no_format_are_kept_and_flagged() -> None:
     engine = _engine(cars=[], plates=[((10, 10, 200, 60), 0.8)], reads=[TextRead("PASSATCC", 1, 1)])
     (plate,) = engine.read(_frame()).plates
-    assert (plate.text, plate.valid, plate.format) == ("PASSATCC", False, None)
+    assert (plate.text, plate.valid, plate.format, plate.region) == ("PASSATCC", False, None, None)
 
 
 def test_crops_vote_and_a_valid_vote_wins() -> None:

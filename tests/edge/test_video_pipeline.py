@@ -56,11 +56,14 @@ class SequenceReader(PlateReader):
 
 
 def _pipeline(
-    script: Sequence[list[tuple[Box, int]]], texts: Sequence[str], **tracking: float
+    script: Sequence[list[tuple[Box, int]]],
+    texts: Sequence[str],
+    region: str = "cz",
+    **tracking: float,
 ) -> tuple[CameraPipeline, ScriptedVehicles, SequenceReader]:
     vehicles = ScriptedVehicles(script)
     reader = SequenceReader(texts)
-    formats = PlateFormats(Formats(region="cz"))
+    formats = PlateFormats(Formats(region=region))
     engine = Engine(vehicles, FakePlates([((10.0, 10.0, 60.0, 25.0), 0.9)]), reader, formats)
     camera = CameraConfig(id="cam", url="x", line=DirectionLine(start=(0, 0.5), end=(1, 0.5)))
     config = TrackingConfig(motion_threshold=0.0, detect_every=1, **tracking)  # type: ignore[arg-type]
@@ -106,6 +109,23 @@ def test_the_event_names_the_vehicle_colour_of_its_best_shot_and_publishes_it() 
     assert event.vehicle_colour == "red"
     datum = plate_event_datum("site-1", event, {}, None)
     assert datum["vehicle_colour"] == "red"
+    assert plate_event_text_fault(datum) is None
+
+
+def test_the_event_publishes_the_region_only_when_the_camera_layouts_tell_it() -> None:
+    script = [[((100.0, 20.0 + 10 * i, 200.0, 100.0 + 10 * i), CAR)] for i in range(6)]
+    script += [[] for _ in range(6)]
+    pipeline, _, _ = _pipeline(script, ["5AU5341"])
+    (event,) = _run(pipeline, _frames(12))
+    assert (event.format, event.region) == ("cz:0", "cz")
+    assert plate_event_datum("site-1", event, {}, None)["region"] == "CZ"
+    # A camera in Europe: MLB803 fits Belgian, Swedish, Lithuanian ... layouts alike. The
+    # event names one layout it fits, and no region.
+    pipeline, _, _ = _pipeline(script, ["MLB803"], region="eu")
+    (event,) = _run(pipeline, _frames(12))
+    assert event.valid and event.format is not None and event.region is None
+    datum = plate_event_datum("site-1", event, {}, None)
+    assert datum["region"] is None
     assert plate_event_text_fault(datum) is None
 
 
