@@ -21,6 +21,13 @@ from edge.layouts import (
 )
 
 _NOT_PLATE_CHARS = re.compile(r"[^A-Z0-9]")
+#: How much more precise (natural log of the ratio of texts they accept) a country's most
+#: precise layout that a text fits must be than every other country's for
+#: ``PlateFormats.region_of`` to name it: 1.0, e (2.7) times. Of the 384 exact reads of the
+#: local real sets under region ``any``, 152 were named a region, 151 of them right; the
+#: most precise layout's region, named before, was right for 254 and wrong for 130 (every
+#: old Argentine plate to Belgium's LLL-DDD). 2.0 named 24 fewer, as right.
+REGION_MARGIN = 1.0
 
 
 def normalise(text: str) -> str:
@@ -126,20 +133,30 @@ class PlateFormats:
         return FormatCheck(False, None)
 
     def region_of(self, text: str) -> str | None:
-        """The region ``text``'s plate is from, as far as the enabled layouts tell: of those
-        it fits (the precise ones when one of them fits, so a catch-all such as the US
-        vanity plates' does not count), their region when all are one region's, their
-        country when all are one country's regions (``us`` of ``us`` and ``us-ca``), and
-        ``None`` when several countries' layouts fit (``MLB803`` fits Belgian, Swedish,
-        Lithuanian, ... layouts alike) or none does. :meth:`check` names one layout all the
-        same: a text fits it, but its region may be another's."""
+        """The region ``text``'s plate is from, as far as the enabled layouts tell.
+
+        Of the layouts it fits (the precise ones when one of them fits, so that a catch-all
+        such as the US vanity plates' does not count), a country is named when its most
+        precise one accepts fewer texts than any other country's by :data:`REGION_MARGIN`
+        (natural log of the ratio): ``B121PHD`` fits Romania's ``B DDD LLL`` (Bucharest) and
+        Britain's older ``L DDD LLL``, 22 times as many texts; ``MLB803`` fits Belgian,
+        Swedish, Lithuanian, Argentine ... layouts alike, and gets ``None``, as a text that
+        fits none does. Of that country, its one region, or the country when several of its
+        regions fit (``us`` for ``us`` and ``us-ca``). :meth:`check` names the most precise
+        layout all the same."""
         fitting = [t for t in self._by_length.get(len(text), ()) if t.fits(text)]
-        precise = [t for t in fitting if not t.generic]
-        regions = {t.region for t in precise or fitting}
-        if len(regions) == 1:
-            return regions.pop()
-        countries = {_country(r) for r in regions}
-        return countries.pop() if len(countries) == 1 else None
+        fitting = [t for t in fitting if not t.generic] or fitting
+        if not fitting:
+            return None
+        # The templates are sorted by log_size: each country's first is its most precise.
+        best: dict[str, float] = {}
+        for template in fitting:
+            best.setdefault(_country(template.region), template.log_size)
+        (country, size), *others = best.items()
+        if others and others[0][1] - size < REGION_MARGIN:
+            return None
+        regions = {t.region for t in fitting if _country(t.region) == country}
+        return regions.pop() if len(regions) == 1 else country
 
 
 def _country(region: str) -> str:

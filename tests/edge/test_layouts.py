@@ -102,8 +102,13 @@ def test_a_plate_region_is_named_only_when_the_layouts_it_fits_are_one_country()
     # California's layout is also a generic US one: the country.
     assert americas.region_of("7ABC123") == "us"
     assert PlateFormats(Formats(region="us-ca")).region_of("7ABC123") == "us-ca"
-    assert PlateFormats(Formats(region="eu")).region_of("B121PHD") is None  # also British
-    assert PlateFormats(Formats(region="ro")).region_of("B121PHD") == "ro"
+    # Romania's B DDD LLL also fits Britain's older L DDD LLL, which takes 22 times as many
+    # texts: Romanian. SB90TZI fits Romania's and Indonesia's, 4 times as many.
+    assert anywhere.region_of("B121PHD") == "ro"
+    assert anywhere.region_of("SB90TZI") == "ro"
+    # Czechia's D [region letter] A DDDD and a US D LL DDDD differ less than that.
+    assert anywhere.region_of("5AU5341") is None
+    assert PlateFormats(Formats(region="eu")).region_of("5AU5341") == "cz"
 
 
 def test_dutch_plates_use_the_letters_of_their_sidecode() -> None:

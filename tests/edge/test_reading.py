@@ -48,6 +48,7 @@ def test_bad_files_give_an_error_line_and_the_others_are_still_read(tmp_path: Pa
             "vehicle": {"type": "car", "colour": "black", "box": [0.0, 0.0, 60.0, 40.0]},
             "valid": True,
             "format": "cz:0",  # the most precise layout of all regions (Czech region letter U)
+            "region": None,  # a US layout fits it too
             "lines": 1,
         }
     ]
