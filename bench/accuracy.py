@@ -9,8 +9,10 @@ TSV of ``file<TAB>plate,plate``; see edge/evaluation/labels.py). Every image is 
 labelled plate is matched with the closest read. Per set and configuration it prints:
 detection recall (plates found, by box or by a matching read), exact reads, character
 error rate (a missed plate counts all its characters), failures by kind (not found,
-partial line, missing or extra characters, misread), false reads and time per image; with
-two configurations, the plates where they differ. The last line is machine-readable:
+partial line, missing or extra characters, misread), false reads and time per image; where
+labels name plates' regions (``labels.tsv``'s fifth column), of the exact reads how many
+the engine named that region, another, or none (``PlateFormats.region_of``); with two
+configurations, the plates where they differ. The last line is machine-readable:
 ``RESULT exact=<fraction> cer=<rate> n=<images>`` (of the first configuration, all sets).
 """
 

@@ -58,6 +58,11 @@ class Tally:
     def recall(self) -> float:
         return sum(o.found for o in self.outcomes) / self.plates if self.plates else 0.0
 
+    def regions(self) -> Counter[str]:
+        """Of the exact reads of plates whose region is labelled, how many the engine named
+        right, wrong, or did not name (see ``Outcome.region_kind``)."""
+        return Counter(k for o in self.outcomes if (k := o.region_kind) is not None)
+
     def figures(self) -> dict[str, float]:
         """The set's figures as numbers (for a baseline file)."""
         return {
@@ -73,10 +78,17 @@ class Tally:
         kinds = Counter(o.kind for o in self.outcomes if not o.exact)
         failures = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none"
         median = sorted(self.ms)[len(self.ms) // 2] if self.ms else 0.0
+        regions = self.regions()
+        named = (
+            f"\n    region of {sum(regions.values())} exact reads with a labelled region: "
+            f"right {regions['right']}, wrong {regions['wrong']}, unnamed {regions['unnamed']}"
+            if regions
+            else ""
+        )
         return (
             f"exact {self.exact}/{self.plates} ({self.accuracy:.3f})  CER {self.cer:.4f}  "
             f"found {self.recall:.3f}  false reads {self.false_reads}  "
-            f"{median:.0f} ms/image (p50)\n    failures: {failures}"
+            f"{median:.0f} ms/image (p50)\n    failures: {failures}{named}"
         )
 
 
@@ -120,10 +132,10 @@ class Runner:
                     raise SystemExit(f"{label.file}: --at-box needs a box for every plate")
                 plate = self.engine.read_at(image, label.box, 1.0, self.formats)
                 if plate is not None:
-                    reads.append(Read(plate.text, plate.box))
+                    reads.append(Read(plate.text, plate.box, plate.region))
         else:
             plates = self.engine.read(image, self.formats).plates
-            reads = [Read(p.text, p.box) for p in plates]
+            reads = [Read(p.text, p.box, p.region) for p in plates]
         return reads
 
 
@@ -149,12 +161,13 @@ def evaluate_set(
             raise SystemExit(f"{directory / name}: {exc}") from None
         if fold_o0:
             plate_labels = [
-                Label(x.file, _fold(x.text, True) or "", x.box, x.lines) for x in plate_labels
+                Label(x.file, _fold(x.text, True) or "", x.box, x.lines, x.region)
+                for x in plate_labels
             ]
         per_runner = []
         for runner, tally in zip(runners, tallies, strict=True):
             reads, ms = runner.read(image, plate_labels)
-            reads = [Read(_fold(r.text, fold_o0) or "", r.box) for r in reads]
+            reads = [Read(_fold(r.text, fold_o0) or "", r.box, r.region) for r in reads]
             outcomes, extra = match(plate_labels, reads)
             tally.images += 1
             tally.outcomes += outcomes

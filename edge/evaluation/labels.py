@@ -31,12 +31,14 @@ _BOXLIKE = re.compile(r"-|[-+0-9. ]+")
 
 @dataclass(frozen=True)
 class Label:
-    """One labelled plate: its image, text, box (x1, y1, x2, y2) and line count if known."""
+    """One labelled plate: its image, text, box (x1, y1, x2, y2), line count and region
+    (lower case: ``ro``, ``us-ca``) if known."""
 
     file: str
     text: str
     box: Box | None = None
     lines: int | None = None
+    region: str | None = None
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -77,18 +79,21 @@ def load_tsv(path: Path) -> dict[str, list[Label]]:
         fields = [f.strip() for f in line.split("\t")]
         if len(fields) < 2 or not fields[1]:
             raise ValueError(f"{path}:{number}: expected 'file<TAB>plate', got {line!r}")
-        box, lines = None, None
-        # Older sets carry a free note in the third column; box and lines need the form.
+        box, lines, region = None, None, None
+        # Older sets carry a free note in the third column; box, lines and region need the
+        # form.
         if len(fields) > 2 and _BOXLIKE.fullmatch(fields[2]):
             try:
                 box = _box(fields[2])
                 lines = int(fields[3]) if len(fields) > 3 and fields[3] not in ("", "-") else None
             except ValueError as exc:
                 raise ValueError(f"{path}:{number}: {exc}") from None
+            if len(fields) > 4 and fields[4] not in ("", "-"):
+                region = fields[4].lower()
         texts = [normalise(t) for t in fields[1].split(",") if normalise(t)]
         if len(texts) > 1 and box is not None:
             raise ValueError(f"{path}:{number}: one box given for {len(texts)} plates")
-        labels[fields[0]] += [Label(fields[0], t, box, lines) for t in texts]
+        labels[fields[0]] += [Label(fields[0], t, box, lines, region) for t in texts]
     return dict(labels)
 
 
@@ -147,10 +152,11 @@ def iou(a: Box, b: Box) -> float:
 
 @dataclass(frozen=True)
 class Read:
-    """One plate the engine read: its text and box."""
+    """One plate the engine read: its text, box and region (see ``PlateRead.region``)."""
 
     text: str
     box: Box | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -160,10 +166,27 @@ class Outcome:
     label: Label
     read: str | None
     found: bool
+    #: The region the engine named for its read (``None``: it named none, or no read).
+    read_region: str | None = None
 
     @property
     def exact(self) -> bool:
         return self.read == self.label.text
+
+    @property
+    def region_kind(self) -> str | None:
+        """For an exact read of a plate whose region is labelled: ``right`` when the engine
+        named that region or its country (``us`` or ``us-ca`` for a ``us`` label, ``us`` for
+        ``us-ca``), ``unnamed`` when it named none, else ``wrong``; ``None`` otherwise."""
+        if not self.exact or self.label.region is None:
+            return None
+        if self.read_region is None:
+            return "unnamed"
+        named, labelled = self.read_region, self.label.region
+        country = labelled.partition("-")[0]
+        return (
+            "right" if named in (labelled, country) or named.startswith(country + "-") else "wrong"
+        )
 
     @property
     def errors(self) -> int:
@@ -209,10 +232,13 @@ def match(labels: list[Label], reads: list[Read]) -> tuple[list[Outcome], list[R
             used.add(ri)
     outcomes = []
     for li, label in enumerate(labels):
-        read = reads[matched[li]].text if li in matched else None
+        read = reads[matched[li]] if li in matched else None
         found = li in matched or (
             label.box is not None
             and any(r.box is not None and iou(label.box, r.box) >= FOUND_IOU for r in reads)
         )
-        outcomes.append(Outcome(label, read, found))
+        if read is None:
+            outcomes.append(Outcome(label, None, found))
+        else:
+            outcomes.append(Outcome(label, read.text, found, read.region))
     return outcomes, [r for ri, r in enumerate(reads) if ri not in used]

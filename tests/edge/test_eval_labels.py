@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.evaluation.labels import Label, Read, failure_kind, load_set, match
+from edge.evaluation.labels import Label, Outcome, Read, failure_kind, load_set, match
 
 
 def test_the_project_tsv_takes_boxes_lines_several_plates_and_old_notes(tmp_path: Path) -> None:
@@ -18,7 +18,7 @@ def test_the_project_tsv_takes_boxes_lines_several_plates_and_old_notes(tmp_path
         encoding="utf-8",
     )
     labels = load_set(tmp_path)
-    assert labels["a.jpg"] == [Label("a.jpg", "BA268IM", (10.0, 20.0, 110.0, 50.0), 1)]
+    assert labels["a.jpg"] == [Label("a.jpg", "BA268IM", (10.0, 20.0, 110.0, 50.0), 1, "sk")]
     assert [x.text for x in labels["b.jpg"]] == ["AB123", "CD456"]
     assert labels["c.jpg"] == [Label("c.jpg", "MH12SH5901")]
 
@@ -47,6 +47,31 @@ def test_reads_pair_with_the_closest_plate_and_far_reads_are_false() -> None:
     assert [o.found for o in outcomes] == [True, False]
     assert [e.text for e in extra] == ["QQQ"]
     assert outcomes[0].errors == 1 and outcomes[1].errors == 7
+
+
+def test_the_region_of_an_exact_read_is_right_wrong_or_unnamed() -> None:
+    labels = [
+        Label("x", "B121PHD", region="ro"),
+        Label("x", "7ABC123", region="us"),
+        Label("x", "MLB803", region="se"),
+        Label("x", "OXC502", region="ar"),
+        Label("x", "5AU5341", region="cz"),
+        Label("x", "NO23456"),
+    ]
+    reads = [
+        Read("B121PHD", region="ro"),
+        Read("7ABC123", region="us-ca"),  # a state of the labelled country
+        Read("MLB803"),
+        Read("OXC502", region="be"),
+        Read("5AU5347", region="cz"),  # not exact: not counted
+        Read("NO23456", region="no"),  # no labelled region: not counted
+    ]
+    outcomes, _ = match(labels, reads)
+    kinds = [o.region_kind for o in outcomes]
+    assert kinds == ["right", "right", "unnamed", "wrong", None, None]
+    assert Outcome(Label("x", "7ABC123", region="us-ca"), "7ABC123", True, "us").region_kind == (
+        "right"
+    )
 
 
 def test_failure_kinds_say_what_went_wrong() -> None:
