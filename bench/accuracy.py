@@ -1,7 +1,7 @@
 """Plate-reading accuracy on labelled folders, one engine configuration or two side by side.
 
     python -m bench.accuracy DIR [DIR...] [--config FILE [--config FILE]] [--region R]
-                             [--at-box] [--fold-o0] [--quiet]
+                             [--at-box] [--fold-o0] [--camera] [--quiet]
 
 Each DIR holds images and labels (``labels.tsv``, OpenALPR-style ``IMAGE.txt`` files, or a
 TSV of ``file<TAB>plate,plate``; see edge/evaluation/labels.py). Every image is read by the engine
@@ -58,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         "--at-box", action="store_true", help="read only at the labelled boxes (the reader alone)"
     )
     parser.add_argument("--fold-o0", action="store_true", help="count the letter O as zero")
+    parser.add_argument(
+        "--camera",
+        action="store_true",
+        help="read each set as one camera's stream, in file order: the engine learns the "
+        "country most plates are from and prefers its layouts, as a camera worker does when "
+        "its region spans several countries (formats.learn_region)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no line per wrong plate")
     parser.add_argument(
         "--json",
@@ -72,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         if not directory.is_dir():
             parser.error(f"{directory}: not a folder")
     configs: list[Path | None] = list(args.config) or [None]
-    runners = [Runner(c, args.region, args.at_box) for c in configs]
+    runners = [Runner(c, args.region, args.at_box, learn_region=args.camera) for c in configs]
     totals = [Tally() for _ in runners]
     figures: dict[str, dict[str, float]] = {}
     for directory in args.dirs:

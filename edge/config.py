@@ -301,6 +301,21 @@ class Formats(_Section):
         "another shape than the plate's box (edge/layouts.yaml `aspects`: a 2:1 US plate "
         "read to a German layout); 0 turns the check off",
     )
+    learn_region: bool = Field(
+        default=True,
+        description="Whether a camera whose region spans several countries learns the one "
+        "most of its plates are from (edge/video/region.py) and charges the other "
+        "countries' layouts `foreign_cost`: the format then settles look-alikes its way "
+        "(IF14UPS, not Indonesia's F14UPS)",
+    )
+    foreign_cost: float = Field(
+        default=4.0,
+        ge=0.0,
+        le=50.0,
+        description="Log-probability charged to a layout of another country than the one a "
+        "camera learnt (see learn_region): a foreign plate still reads to its own layout when "
+        "that fits the recognizer's reading this much better; 0 turns it off",
+    )
 
     @field_validator("regions")
     @classmethod

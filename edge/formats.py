@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ class PlateFormats:
     def __init__(self, config: Formats, region: str | None = None) -> None:
         self.config = config
         self.region = region or config.region
+        #: The country a camera learnt most of its plates are from (see :meth:`preferring`).
+        self.preferred: str | None = None
         book = _book(config)
         self.layouts: list[Layout] = book.select(split_regions(self.region))
         self._templates: dict[int, list[Template]] = defaultdict(list)
@@ -116,6 +119,30 @@ class PlateFormats:
         if (low is not None and aspect < low) or (high is not None and aspect > high):
             return self.config.aspect_cost
         return 0.0
+
+    def template_cost(self, template: Template, aspect: float | None) -> float:
+        """What ``template`` costs a plate before its characters are weighed:
+        :meth:`shape_cost`, and ``foreign_cost`` when a country is :attr:`preferred` and the
+        template is another country's."""
+        foreign = (
+            self.config.foreign_cost
+            if self.preferred is not None and _country(template.region) != self.preferred
+            else 0.0
+        )
+        return self.shape_cost(template, aspect) + foreign
+
+    def preferring(self, country: str | None) -> PlateFormats:
+        """These layouts with ``country``'s preferred (``None``: none): another country's
+        layout costs ``foreign_cost`` (:meth:`template_cost`). They share their templates."""
+        if country == self.preferred:
+            return self
+        chosen = copy.copy(self)
+        chosen.preferred = country
+        return chosen
+
+    def countries(self) -> set[str]:
+        """The countries of the enabled layouts."""
+        return {_country(layout.region) for layout in self.layouts}
 
     def one_line_of_two(self, text: str) -> bool:
         """Whether ``text`` fits one line of a two-line layout whole (``YCF5284``, the

@@ -138,10 +138,10 @@ def _best_template(
             else:
                 yield template, bend
 
-    def shape(template: Template) -> float:
-        return formats.shape_cost(template, aspect)
+    def prior(template: Template) -> float:
+        return formats.template_cost(template, aspect)
 
-    template = choose_template(bends(), formats.config, None if aspect is None else shape)
+    template = choose_template(bends(), formats.config, prior)
     if template is None:
         return None
     if template.variants:

@@ -17,6 +17,8 @@ from typing import Any
 
 from edge.config import EngineConfig
 from edge.evaluation.labels import Label, Outcome, Read, load_set, match
+from edge.formats import PlateFormats
+from edge.video.region import RegionLearner
 
 #: Called per image with its name and, per runner, the outcomes and the false reads.
 ImageReport = Callable[[str, list[tuple[list[Outcome], list[Read]]]], None]
@@ -101,10 +103,10 @@ class Runner:
         region: str | None,
         at_box: bool,
         name: str | None = None,
+        learn_region: bool = False,
     ) -> None:
         from edge.config import load_engine_config
         from edge.engine.factory import build_engine
-        from edge.formats import PlateFormats
 
         if isinstance(config, EngineConfig):
             engine_config = config
@@ -114,27 +116,45 @@ class Runner:
         self.engine = build_engine(engine_config)
         self.formats = PlateFormats(engine_config.formats, region) if region else None
         self.at_box = at_box
+        # Read as one camera's stream (see start_set): its learner, per set.
+        self.learn_region = learn_region
+        self.learner: RegionLearner | None = None
+
+    def start_set(self) -> None:
+        """A new set: with ``learn_region``, a camera that has learnt nothing yet, learning
+        (as a camera worker does, see edge/video/region.py) from each read's region, in the
+        set's file order, when its layouts span several countries."""
+        formats = self.formats or self.engine.formats
+        several = len(formats.countries()) > 1
+        self.learner = RegionLearner() if self.learn_region and several else None
 
     def read(self, image: Any, labels: list[Label]) -> tuple[list[Read], float]:
         """The reads of ``image`` and the time they took, after one untimed read of it: a
         runtime's first run at a new input size (OpenVINO prepares its kernels) would
         otherwise be charged to whichever configuration meets that size first."""
-        self._read(image, labels)
+        formats = self.formats
+        if self.learner is not None:
+            formats = (formats or self.engine.formats).preferring(self.learner.country())
+        self._read(image, labels, formats)
         started = time.perf_counter()
-        reads = self._read(image, labels)
-        return reads, (time.perf_counter() - started) * 1000.0
+        reads = self._read(image, labels, formats)
+        took = (time.perf_counter() - started) * 1000.0
+        if self.learner is not None:
+            for read in reads:
+                self.learner.add(read.region)
+        return reads, took
 
-    def _read(self, image: Any, labels: list[Label]) -> list[Read]:
+    def _read(self, image: Any, labels: list[Label], formats: PlateFormats | None) -> list[Read]:
         if self.at_box:
             reads = []
             for label in labels:
                 if label.box is None:
                     raise SystemExit(f"{label.file}: --at-box needs a box for every plate")
-                plate = self.engine.read_at(image, label.box, 1.0, self.formats)
+                plate = self.engine.read_at(image, label.box, 1.0, formats)
                 if plate is not None:
                     reads.append(Read(plate.text, plate.box, plate.region))
         else:
-            plates = self.engine.read(image, self.formats).plates
+            plates = self.engine.read(image, formats).plates
             reads = [Read(p.text, p.box, p.region) for p in plates]
         return reads
 
@@ -154,6 +174,8 @@ def evaluate_set(
 
     labels = load_set(directory)
     tallies = [Tally() for _ in runners]
+    for runner in runners:
+        runner.start_set()
     for name, plate_labels in labels.items():
         try:
             image = load_image(directory / name)

@@ -10,6 +10,7 @@ detection and until its reads settle. A track publishes one event when it ends, 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from edge.engine.pipeline import Engine, PlateRead
 from edge.engine.vehicles import NoVehicleDetector
 from edge.formats import PlateFormats
 from edge.video.motion import MotionGate, inside
+from edge.video.region import RegionLearner
 from edge.video.source import Frame
 from edge.video.tracks import Track, TrackRead, Verdict, sharpness
 
@@ -116,6 +118,8 @@ class PipelineStats:
     stage_ms: dict[str, float] = field(default_factory=dict)
 
 
+logger = logging.getLogger(__name__)
+
 StageObserver = Callable[[str, float], None]
 T = TypeVar("T")
 
@@ -134,7 +138,11 @@ class CameraPipeline:
         self.camera = camera
         self.tracking = tracking
         self.engine = engine
-        self.formats = formats or engine.formats
+        self.base_formats = formats or engine.formats
+        self.formats = self.base_formats
+        # A camera spanning several countries learns the one its plates are from (region.py).
+        learn = self.base_formats.config.learn_region and len(self.base_formats.countries()) > 1
+        self.region_learner = RegionLearner() if learn else None
         # Plates are searched in each vehicle's crop: no second vehicle detection there.
         self.plate_engine = Engine(
             NoVehicleDetector(), engine.plates, engine.reader, engine.formats, search="frame"
@@ -391,7 +399,24 @@ class CameraPipeline:
         if verdict.confidence < self.tracking.min_confidence and not track.previewed:
             self.stats.weak_tracks += 1
             return None
-        return self._track_event(track, verdict, reason)
+        event = self._track_event(track, verdict, reason)
+        self._learn_region(event.region)
+        return event
+
+    def _learn_region(self, region: str | None) -> None:
+        """Count a final read's region; prefer the country the camera learnt, if any."""
+        if self.region_learner is None:
+            return
+        self.region_learner.add(region)
+        country = self.region_learner.country()
+        if country != self.formats.preferred:
+            logger.info(
+                "camera %s: %s; other countries' layouts cost %.1f",
+                self.camera.id,
+                f"most plates are {country}" if country else "no country holds most plates",
+                self.base_formats.config.foreign_cost if country else 0.0,
+            )
+            self.formats = self.base_formats.preferring(country)
 
     def _track_event(
         self, track: Track, verdict: Verdict, reason: str, preview: bool = False

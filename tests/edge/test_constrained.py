@@ -152,6 +152,27 @@ def test_the_plate_shape_keeps_a_2_to_1_plate_out_of_european_layouts() -> None:
     assert read is not None and read.text == "3H0S909"
 
 
+def test_a_camera_that_learnt_its_country_reads_look_alikes_its_way() -> None:
+    # Two countries' layouts: the recognizer leans to 0, which only bb's layout takes.
+    config = Formats(regions={"aa": ["LL DDD"], "bb": ["DL DDD"]}, region="aa,bb")
+    formats = PlateFormats(config)
+    plate = _plate("OA123", {0: {"0": 0.6, "O": 0.35}})
+    read = decode_plate([plate], CHARSET, formats)
+    assert read is not None and (read.text, read.format) == ("0A123", "bb:0")
+    # A camera of country aa: bb's layout costs foreign_cost, more than aa's bend of O.
+    read = decode_plate([plate], CHARSET, formats.preferring("aa"))
+    assert read is not None and (read.text, read.format) == ("OA123", "aa:0")
+    # A foreign plate that its own layout explains much better still reads its way.
+    clear = _plate("0A123", {0: {"0": 0.97, "O": 0.01}})
+    read = decode_plate([clear], CHARSET, formats.preferring("aa"))
+    assert read is not None and read.text == "0A123"
+    # foreign_cost 0 turns it off; preferring None undoes it.
+    off = PlateFormats(Formats(regions=config.regions, region="aa,bb", foreign_cost=0))
+    for unpreferred in (off.preferring("aa"), formats.preferring("aa").preferring(None)):
+        read = decode_plate([plate], CHARSET, unpreferred)
+        assert read is not None and read.text == "0A123"
+
+
 def test_a_word_over_or_under_the_registration_is_left_out_of_a_two_line_reading() -> None:
     # Read at split rows, a 1990s California plate is CALIFORNIA over 4ESD877: the reading
     # is the registration's line alone, decoded as a one-line plate.

@@ -16,6 +16,7 @@ from edge.engine.vehicles import COCO_CLASSES, VehicleDetector
 from edge.formats import PlateFormats
 from edge.publish.events import plate_event_datum
 from edge.video.pipeline import CameraPipeline, TrackEvent
+from edge.video.region import RegionLearner
 from edge.video.source import Frame
 from streams.text import plate_event_text_fault
 from tests.edge.fakes import FakePlates, checked
@@ -127,6 +128,21 @@ def test_the_event_publishes_the_region_only_when_the_camera_layouts_tell_it() -
     datum = plate_event_datum("site-1", event, {}, None)
     assert datum["region"] is None
     assert plate_event_text_fault(datum) is None
+
+
+def test_a_camera_spanning_several_countries_learns_its_country_from_its_events() -> None:
+    script = [[((100.0, 20.0 + 10 * i, 200.0, 100.0 + 10 * i), CAR)] for i in range(6)]
+    script += [[] for _ in range(6)]
+    # One country's camera has nothing to learn.
+    pipeline, _, _ = _pipeline(script, ["5AU5341"])
+    assert pipeline.region_learner is None
+    pipeline, _, _ = _pipeline(script, ["5AU5341"], region="eu")
+    assert pipeline.region_learner is not None and pipeline.formats.preferred is None
+    pipeline.region_learner = RegionLearner(window=1, min_named=1, share=1.0)
+    (event,) = _run(pipeline, _frames(12))
+    assert event.region == "cz"
+    assert pipeline.formats.preferred == "cz"
+    assert pipeline.base_formats.preferred is None
 
 
 def test_a_lingering_track_publishes_once_after_the_maximum_delay() -> None:
