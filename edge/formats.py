@@ -126,7 +126,7 @@ class PlateFormats:
         template is another country's."""
         foreign = (
             self.config.foreign_cost
-            if self.preferred is not None and _country(template.region) != self.preferred
+            if self.preferred is not None and country_of(template.region) != self.preferred
             else 0.0
         )
         return self.shape_cost(template, aspect) + foreign
@@ -142,7 +142,7 @@ class PlateFormats:
 
     def countries(self) -> set[str]:
         """The countries of the enabled layouts."""
-        return {_country(layout.region) for layout in self.layouts}
+        return {country_of(layout.region) for layout in self.layouts}
 
     def one_line_of_two(self, text: str) -> bool:
         """Whether ``text`` fits one line of a two-line layout whole (``YCF5284``, the
@@ -178,16 +178,16 @@ class PlateFormats:
         # The templates are sorted by log_size: each country's first is its most precise.
         best: dict[str, float] = {}
         for template in fitting:
-            best.setdefault(_country(template.region), template.log_size)
+            best.setdefault(country_of(template.region), template.log_size)
         (country, size), *others = best.items()
         if others and others[0][1] - size < REGION_MARGIN:
             return None
-        regions = {t.region for t in fitting if _country(t.region) == country}
+        regions = {t.region for t in fitting if country_of(t.region) == country}
         return regions.pop() if len(regions) == 1 else country
 
 
-def _country(region: str) -> str:
-    """The country of a region code: ``us`` of ``us-ca``."""
+def country_of(region: str) -> str:
+    """The country of a region code: ``us`` of ``us-ca`` (and of ``us``)."""
     return region.partition("-")[0]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from edge.config import EngineConfig
 from edge.evaluation.labels import Label, Outcome, Read, load_set, match
 from edge.formats import PlateFormats
-from edge.video.region import RegionLearner
+from edge.video.region import RegionLearner, learner_for
 
 #: Called per image with its name and, per runner, the outcomes and the false reads.
 ImageReport = Callable[[str, list[tuple[list[Outcome], list[Read]]]], None]
@@ -114,7 +114,9 @@ class Runner:
             engine_config = load_engine_config(config)
         self.name = name or (config.name if isinstance(config, Path) else "default")
         self.engine = build_engine(engine_config)
-        self.formats = PlateFormats(engine_config.formats, region) if region else None
+        self.formats = (
+            PlateFormats(engine_config.formats, region) if region else self.engine.formats
+        )
         self.at_box = at_box
         # Read as one camera's stream (see start_set): its learner, per set.
         self.learn_region = learn_region
@@ -124,9 +126,7 @@ class Runner:
         """A new set: with ``learn_region``, a camera that has learnt nothing yet, learning
         (as a camera worker does, see edge/video/region.py) from each read's region, in the
         set's file order, when its layouts span several countries."""
-        formats = self.formats or self.engine.formats
-        several = len(formats.countries()) > 1
-        self.learner = RegionLearner() if self.learn_region and several else None
+        self.learner = learner_for(self.formats) if self.learn_region else None
 
     def read(self, image: Any, labels: list[Label]) -> tuple[list[Read], float]:
         """The reads of ``image`` and the time they took, after one untimed read of it: a
@@ -134,7 +134,7 @@ class Runner:
         otherwise be charged to whichever configuration meets that size first."""
         formats = self.formats
         if self.learner is not None:
-            formats = (formats or self.engine.formats).preferring(self.learner.country())
+            formats = formats.preferring(self.learner.country())
         self._read(image, labels, formats)
         started = time.perf_counter()
         reads = self._read(image, labels, formats)
@@ -144,7 +144,7 @@ class Runner:
                 self.learner.add(read.region)
         return reads, took
 
-    def _read(self, image: Any, labels: list[Label], formats: PlateFormats | None) -> list[Read]:
+    def _read(self, image: Any, labels: list[Label], formats: PlateFormats) -> list[Read]:
         if self.at_box:
             reads = []
             for label in labels:

@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.formats import normalise
+from edge.formats import country_of, normalise
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 #: A read further than this (edit distance / expected length) from a plate is not a read of it.
@@ -182,11 +182,8 @@ class Outcome:
             return None
         if self.read_region is None:
             return "unnamed"
-        named, labelled = self.read_region, self.label.region
-        country = labelled.partition("-")[0]
-        return (
-            "right" if named in (labelled, country) or named.startswith(country + "-") else "wrong"
-        )
+        same = country_of(self.read_region) == country_of(self.label.region)
+        return "right" if same else "wrong"
 
     @property
     def errors(self) -> int:
@@ -237,8 +234,6 @@ def match(labels: list[Label], reads: list[Read]) -> tuple[list[Outcome], list[R
             label.box is not None
             and any(r.box is not None and iou(label.box, r.box) >= FOUND_IOU for r in reads)
         )
-        if read is None:
-            outcomes.append(Outcome(label, None, found))
-        else:
-            outcomes.append(Outcome(label, read.text, found, read.region))
+        text, region = (None, None) if read is None else (read.text, read.region)
+        outcomes.append(Outcome(label, text, found, region))
     return outcomes, [r for ri, r in enumerate(reads) if ri not in used]

@@ -28,7 +28,7 @@ from edge.engine.pipeline import Engine, PlateRead
 from edge.engine.vehicles import NoVehicleDetector
 from edge.formats import PlateFormats
 from edge.video.motion import MotionGate, inside
-from edge.video.region import RegionLearner
+from edge.video.region import learner_for
 from edge.video.source import Frame
 from edge.video.tracks import Track, TrackRead, Verdict, sharpness
 
@@ -141,8 +141,7 @@ class CameraPipeline:
         self.base_formats = formats or engine.formats
         self.formats = self.base_formats
         # A camera spanning several countries learns the one its plates are from (region.py).
-        learn = self.base_formats.config.learn_region and len(self.base_formats.countries()) > 1
-        self.region_learner = RegionLearner() if learn else None
+        self.region_learner = learner_for(self.base_formats)
         # Plates are searched in each vehicle's crop: no second vehicle detection there.
         self.plate_engine = Engine(
             NoVehicleDetector(), engine.plates, engine.reader, engine.formats, search="frame"

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections import Counter, deque
 
+from edge.formats import PlateFormats, country_of
+
 #: Named reads a camera remembers (the most recent).
 WINDOW = 200
 #: Named reads needed before a country is preferred.
@@ -34,23 +36,24 @@ class RegionLearner:
         self.min_named = min_named
         self.share = share
         self._recent: deque[str] = deque(maxlen=window)
-        self._counts: Counter[str] = Counter()
 
     def add(self, region: str | None) -> None:
         """Count one final read's region (``us-ca`` counts for ``us``); ``None`` (the
         layouts did not tell) counts for nothing."""
-        if region is None:
-            return
-        if len(self._recent) == self._recent.maxlen:
-            oldest = self._recent[0]
-            self._counts[oldest] -= 1
-        country = region.partition("-")[0]
-        self._recent.append(country)
-        self._counts[country] += 1
+        if region is not None:
+            self._recent.append(country_of(region))
 
     def country(self) -> str | None:
         """The country to prefer, or ``None`` while the reads do not point at one."""
         if len(self._recent) < self.min_named:
             return None
-        country, count = self._counts.most_common(1)[0]
+        country, count = Counter(self._recent).most_common(1)[0]
         return country if count >= self.share * len(self._recent) else None
+
+
+def learner_for(formats: PlateFormats) -> RegionLearner | None:
+    """A learner for a camera that decodes with ``formats``; ``None`` when there is nothing
+    to learn: its layouts are one country's, or ``formats.learn_region`` is off."""
+    if formats.config.learn_region and len(formats.countries()) > 1:
+        return RegionLearner()
+    return None

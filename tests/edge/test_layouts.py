@@ -200,8 +200,7 @@ def test_a_group_may_name_groups_but_not_itself() -> None:
 
 
 def test_the_reader_keeps_reads_as_long_as_the_longest_shipped_layout() -> None:
-    from edge.config import Formats, PpOcr
-    from edge.formats import PlateFormats
+    from edge.config import PpOcr
 
     formats = PlateFormats(Formats(region="any"))
     longest = max(

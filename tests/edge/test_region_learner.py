@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from edge.video.region import RegionLearner
+from edge.config import Formats
+from edge.formats import PlateFormats
+from edge.video.region import RegionLearner, learner_for
 
 
 def test_a_country_is_preferred_once_enough_named_reads_mostly_name_it() -> None:
@@ -37,3 +39,9 @@ def test_bad_settings_are_refused() -> None:
         RegionLearner(window=5, min_named=6)
     with pytest.raises(ValueError, match="share"):
         RegionLearner(share=0.5)
+
+
+def test_only_a_camera_spanning_several_countries_learns() -> None:
+    assert learner_for(PlateFormats(Formats(region="eu"))) is not None
+    assert learner_for(PlateFormats(Formats(region="us-states"))) is None  # one country
+    assert learner_for(PlateFormats(Formats(region="eu", learn_region=False))) is None
