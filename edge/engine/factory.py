@@ -35,16 +35,17 @@ def build_engine(config: EngineConfig | None = None, store: ModelStore | None = 
 
 
 def backend_of(config: EngineConfig, recognizer: bool = False) -> Backend:
-    """How the configured engine's models run. The text recognizer keeps float32 with
-    precision 'mixed', and with 'auto' on a CPU without native bfloat16; with runtime
-    'auto' it then runs on ONNX Runtime, whose float32 is faster than OpenVINO's with the
-    recognizer's changing input widths."""
+    """How the configured engine's models run. Precision 'auto' computes in bfloat16 only
+    where the CPU has AMX (``native_bf16``), 'bf16' and 'mixed' wherever OpenVINO can.
+    The text recognizer keeps float32 with 'mixed', and with 'auto' on a CPU without AMX;
+    with runtime 'auto' it then runs on ONNX Runtime, whose float32 is faster than
+    OpenVINO's with the recognizer's changing input widths."""
     if recognizer and (
         config.precision == "mixed" or (config.precision == "auto" and not native_bf16())
     ):
         runtime = "onnxruntime" if config.runtime == "auto" else config.runtime
         return Backend(config.threads, config.allow_gpu, runtime, "f32")
-    precision = "f32" if config.precision == "f32" else "auto"
+    precision = {"auto": "auto", "f32": "f32"}.get(config.precision, "bf16")
     return Backend(config.threads, config.allow_gpu, config.runtime, precision)
 
 

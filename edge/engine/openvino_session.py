@@ -1,10 +1,11 @@
 """An ONNX model run by OpenVINO on the CPU, behind the calls the engine makes of an ONNX
 Runtime session (``run``, ``get_inputs``, ``get_modelmeta``).
 
-OpenVINO computes in bfloat16 on CPUs that do so natively (AMX, AVX-512 BF16): two to
-three times ONNX Runtime's float32 speed for the engine's convolutional models, without
-the calibration data an int8 model would need. ``precision="f32"`` keeps float32.
-Elsewhere it runs float32. The engine measures both (``bench.read --baseline``).
+With ``precision="auto"`` OpenVINO computes in bfloat16 on CPUs with AMX (see
+:func:`native_bf16`): two to three times ONNX Runtime's float32 speed for the engine's
+convolutional models, without the calibration data an int8 model would need; elsewhere in
+float32. ``"bf16"`` takes bfloat16 wherever the CPU computes it at all (AVX-512 BF16 too),
+``"f32"`` keeps float32. The engine measures them (``bench.read --baseline``).
 
 One shared model may be called from several camera threads: each thread gets its own
 inference request (OpenVINO's requests are not thread-safe; the compiled model is).
@@ -78,12 +79,40 @@ def available() -> bool:
 
 
 @cache
+@cache
 def native_bf16() -> bool:
-    """Whether OpenVINO is installed and this CPU computes bfloat16 natively (AMX, AVX-512
-    BF16), where OpenVINO's bfloat16 is two to three times its float32 speed."""
+    """Whether OpenVINO is installed and this CPU has AMX tiles for bfloat16, where
+    OpenVINO's bfloat16 is two to three times its float32 speed.
+
+    OpenVINO's own ``BF16`` capability also covers CPUs with only AVX-512 BF16 (Cooper
+    Lake, Zen 4, and Sapphire Rapids in virtual machines that do not expose AMX), and it
+    then computes in bfloat16 by default; there its bfloat16 was slower than its float32
+    (the 1080p bench frame: 298 against 197 ms on a 2-vCPU Sapphire Rapids guest without
+    AMX). Where the CPU's flags cannot be read (not Linux), OpenVINO's capability decides."""
     if not available():
         return False
-    return "BF16" in _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    if "BF16" not in _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        return False
+    flags = cpu_flags()
+    return flags is None or AMX_BF16 in flags
+
+
+#: The CPU flag (``/proc/cpuinfo``) of AMX's bfloat16 tiles.
+AMX_BF16 = "amx_bf16"
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str] | None:
+    """The CPU's feature flags as Linux lists them (its first processor's ``flags`` line),
+    or ``None`` where that file is not to be read."""
+    try:
+        text = cpuinfo.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "flags":
+            return set(value.split())
+    return None
 
 
 @dataclass
@@ -104,7 +133,8 @@ class OpenVinoSession:
         settings: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
         if self.threads:
             settings["INFERENCE_NUM_THREADS"] = self.threads
-        if self.precision == "f32":
+        # 'bf16' leaves OpenVINO its default: bfloat16 wherever the CPU computes it at all.
+        if self.precision == "f32" or (self.precision == "auto" and not native_bf16()):
             settings["INFERENCE_PRECISION_HINT"] = "f32"
         core = _core()
         with _OPENVINO_SETS_LOCALE:

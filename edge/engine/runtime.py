@@ -1,6 +1,6 @@
 """Model sessions with the fastest runtime this machine has: ONNX Runtime with TensorRT or
 CUDA where a GPU is, else OpenVINO on the CPU when it is installed (bfloat16 where the CPU
-computes it natively, see ``openvino_session``), else ONNX Runtime on the CPU."""
+has AMX, see ``openvino_session``), else ONNX Runtime on the CPU."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ logger = logging.getLogger(__name__)
 
 #: Which runtime runs the models ('auto': see the module's docstring).
 RUNTIMES = ("auto", "onnxruntime", "openvino")
-#: 'auto': OpenVINO computes in bfloat16 where the CPU does so natively; 'f32' keeps float32.
-PRECISIONS = ("auto", "f32")
+#: 'auto': OpenVINO computes in bfloat16 where the CPU has AMX, else float32; 'bf16' where
+#: the CPU computes bfloat16 at all; 'f32' keeps float32 (see ``openvino_session``).
+PRECISIONS = ("auto", "bf16", "f32")
 #: ONNX Runtime's GPU providers.
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 

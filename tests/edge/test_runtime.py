@@ -16,7 +16,14 @@ from onnx import TensorProto, helper, numpy_helper
 from edge.config import EngineConfig
 from edge.engine import factory
 from edge.engine.factory import backend_of
-from edge.engine.openvino_session import SHAPE_REPEATS, OpenVinoSession, _core, native_bf16
+from edge.engine.openvino_session import (
+    AMX_BF16,
+    SHAPE_REPEATS,
+    OpenVinoSession,
+    _core,
+    cpu_flags,
+    native_bf16,
+)
 from edge.engine.runtime import Backend, choose_providers, choose_runtime, open_session
 from edge.manifest import alpr_home
 
@@ -88,9 +95,9 @@ def test_precision_auto_runs_the_recognizer_in_bf16_only_where_the_cpu_computes_
     recognizer = Backend() if bf16_cpu else Backend(0, True, "onnxruntime", "f32")
     assert backend_of(config, recognizer=True) == recognizer
     bf16 = EngineConfig(precision="bf16")
-    assert backend_of(bf16, recognizer=True) == Backend(0, True, "auto", "auto")
+    assert backend_of(bf16) == backend_of(bf16, recognizer=True) == Backend(0, True, "auto", "bf16")
     mixed = EngineConfig(precision="mixed")
-    assert backend_of(mixed) == Backend(0, True, "auto", "auto")
+    assert backend_of(mixed) == Backend(0, True, "auto", "bf16")
     assert backend_of(mixed, recognizer=True) == Backend(0, True, "onnxruntime", "f32")
     f32 = EngineConfig(precision="f32", runtime="openvino", threads=1)
     assert (
@@ -98,9 +105,35 @@ def test_precision_auto_runs_the_recognizer_in_bf16_only_where_the_cpu_computes_
     )
 
 
-def test_native_bf16_follows_openvinos_cpu_capabilities() -> None:
+def test_native_bf16_needs_openvinos_bf16_and_amx_tiles() -> None:
     capabilities = _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    assert native_bf16() is ("BF16" in capabilities)
+    flags = cpu_flags()
+    # AVX-512 BF16 alone (OpenVINO's BF16 capability) computed bfloat16 slower than float32.
+    amx = flags is None or AMX_BF16 in flags
+    assert native_bf16() is ("BF16" in capabilities and amx)
+
+
+def test_cpu_flags_are_the_first_processors_flags_line(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: Intel(R) Xeon(R)\nflags\t\t: fpu avx512_bf16 amx_bf16\n\n"
+        "processor\t: 1\nflags\t\t: fpu\n",
+        encoding="ascii",
+    )
+    assert cpu_flags(cpuinfo) == {"fpu", "avx512_bf16", "amx_bf16"}
+    cpuinfo.write_text("processor\t: 0\n", encoding="ascii")
+    assert cpu_flags(cpuinfo) is None
+    assert cpu_flags(tmp_path / "missing") is None
+
+
+def test_precision_auto_computes_in_float32_on_a_cpu_without_amx(tmp_path: Path) -> None:
+    path = _small_model(tmp_path / "small.onnx")
+    auto = OpenVinoSession(path, name="small")
+    assert auto.inference_precision == ("bf16" if native_bf16() else "f32")
+    assert OpenVinoSession(path, precision="f32").inference_precision == "f32"
+    capabilities = _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    bf16 = OpenVinoSession(path, precision="bf16")
+    assert bf16.inference_precision == ("bf16" if "BF16" in capabilities else "f32")
 
 
 def _small_model(path: Path) -> Path:
@@ -137,7 +170,7 @@ def test_openvino_gives_onnxruntimes_outputs_inputs_and_metadata(tmp_path: Path)
         (got,) = session.run(None, {"x": x})
         (expected,) = reference.run(None, {"x": x})
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
-    native = OpenVinoSession(path.read_bytes(), name="small")  # bf16 where the CPU has it
+    native = OpenVinoSession(path.read_bytes(), name="small", precision="bf16")
     (got,) = native.run(None, {"x": x})
     np.testing.assert_allclose(got, expected, atol=0.02)
     with pytest.raises(ValueError, match="output_names=None"):
