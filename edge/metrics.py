@@ -90,6 +90,23 @@ class EdgeMetrics:
             ["camera"],
             registry=r,
         )
+        self.country = Gauge(
+            "alpr_edge_camera_country",
+            "1 for the country a camera spanning several countries learnt its plates are from "
+            "(formats.learn_region); no series while it has learnt none",
+            ["camera", "country"],
+            registry=r,
+        )
+
+    def learnt_country(self, camera: str, before: str | None, now: str | None) -> None:
+        """Report that ``camera``'s learnt country went from ``before`` to ``now`` (either
+        ``None``: none learnt)."""
+        if before == now:
+            return
+        if before is not None:
+            self.country.remove(camera, before)
+        if now is not None:
+            self.country.labels(camera, now).set(1)
 
 
 class TargetFile:

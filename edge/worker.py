@@ -69,6 +69,8 @@ class CameraRun:
     last_beat: tuple[float, int] = field(default_factory=lambda: (time.monotonic(), 0))
     #: When the stages of the current frame ran, while tracing is on (``edge.frame_trace``).
     stages: FrameStages | None = None
+    #: The country its pipeline had learnt at the last frame (``alpr_edge_camera_country``).
+    country: str | None = None
 
 
 class EdgeWorker:
@@ -225,6 +227,7 @@ class EdgeWorker:
                         for event in events:
                             self._publish(run, event)
                 self.metrics.tracks.labels(camera).set(run.pipeline.live_tracks)
+                self._report_country(run)
         except SourceError as exc:
             run.error = str(exc)
             logger.error("camera %s stopped: %s", camera, exc)
@@ -238,7 +241,14 @@ class EdgeWorker:
             with frame_trace(run.stages, camera, None, len(events)):
                 for event in events:
                     self._publish(run, event)
+        self._report_country(run)
         self.metrics.tracks.labels(camera).set(0)
+
+    def _report_country(self, run: CameraRun) -> None:
+        """The country the camera learnt, to ``alpr_edge_camera_country`` when it changed."""
+        country = run.pipeline.formats.preferred
+        self.metrics.learnt_country(run.config.id, run.country, country)
+        run.country = country
 
     def _publish(self, run: CameraRun, event: TrackEvent) -> None:
         """Spool the event's crops and then the event (called in the camera's thread), in

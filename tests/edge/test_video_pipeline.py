@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
-from edge.cameras import CameraConfig, DirectionLine, TrackingConfig
+from edge.cameras import CameraConfig, DirectionLine, SiteConfig, TrackingConfig
 from edge.config import Formats
 from edge.engine.detections import Box, Detections
 from edge.engine.geometry import Image
@@ -17,7 +18,8 @@ from edge.formats import PlateFormats
 from edge.publish.events import plate_event_datum
 from edge.video.pipeline import CameraPipeline, TrackEvent
 from edge.video.region import RegionLearner
-from edge.video.source import Frame
+from edge.video.source import Frame, VideoSource
+from edge.worker import CameraRun, Destinations, EdgeWorker
 from streams.text import plate_event_text_fault
 from tests.edge.fakes import FakePlates, checked
 
@@ -143,6 +145,38 @@ def test_a_camera_spanning_several_countries_learns_its_country_from_its_events(
     assert event.region == "cz"
     assert pipeline.formats.preferred == "cz"
     assert pipeline.base_formats.preferred is None
+
+
+def test_the_worker_reports_the_country_its_camera_learnt(tmp_path: Path) -> None:
+    script = [[((100.0, 20.0 + 10 * i, 200.0, 100.0 + 10 * i), CAR)] for i in range(6)]
+    script += [[] for _ in range(6)]
+    pipeline, _, _ = _pipeline(script, ["5AU5341"], region="eu")
+    pipeline.region_learner = RegionLearner(window=1, min_named=1, share=1.0)
+    site = SiteConfig.model_validate({"site_id": "depot", "cameras": [pipeline.camera]})
+    worker = EdgeWorker(
+        site, Destinations("127.0.0.1:9", "http://127.0.0.1:9", "r", "c", "b", {}), tmp_path
+    )
+    video = tmp_path / "gate.mp4"
+    video.touch()  # never opened: the frames come from _frames
+    run = CameraRun(pipeline.camera, VideoSource(str(video), pipeline.camera.fps), pipeline)
+
+    def learnt() -> dict[str, float]:
+        return {
+            s.labels["country"]: s.value
+            for metric in worker.metrics.registry.collect()
+            if metric.name == "alpr_edge_camera_country"
+            for s in metric.samples
+            if s.labels["camera"] == pipeline.camera.id
+        }
+
+    worker._report_country(run)
+    assert learnt() == {}  # nothing learnt yet: no series
+    _run(pipeline, _frames(12))
+    worker._report_country(run)
+    assert learnt() == {"cz": 1.0}
+    pipeline.formats = pipeline.base_formats.preferring(None)  # the traffic changed
+    worker._report_country(run)
+    assert learnt() == {}
 
 
 def test_a_lingering_track_publishes_once_after_the_maximum_delay() -> None:
