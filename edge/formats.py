@@ -7,6 +7,9 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from edge.config import Formats
 from edge.layouts import (
     Layout,
@@ -42,6 +45,28 @@ class FormatCheck:
 
     valid: bool
     format: str | None
+
+
+@dataclass(frozen=True)
+class NearTemplates:
+    """Templates near some line lengths (:meth:`PlateFormats.near`), with what the decoder
+    ranks them by as arrays (one entry per template, in the templates' order): it ranks a
+    hundred or more of them for every reading of a plate."""
+
+    templates: list[Template]
+    #: Per line, the distinct parts of the templates (first seen first), each part's index
+    #: among them, and each template's part's index.
+    parts: tuple[list[tuple[str, ...]], ...]
+    part_index: tuple[dict[tuple[str, ...], int], ...]
+    part_of: tuple[npt.NDArray[np.intp], ...]
+    #: Per line, each template's part's length.
+    part_length: tuple[npt.NDArray[np.int64], ...]
+    banded: npt.NDArray[np.bool_]
+    log_size: npt.NDArray[np.float64]
+    #: Each template's region's plate shape (width / height; -inf and inf where it has none).
+    low: npt.NDArray[np.float64]
+    high: npt.NDArray[np.float64]
+    countries: npt.NDArray[np.str_]
 
 
 class PlateFormats:
@@ -81,7 +106,7 @@ class PlateFormats:
             for exact in (template.variants or (template,))
             for line in exact.lines
         }
-        self._near: dict[tuple[tuple[int, ...], int, str], list[Template]] = {}
+        self._near: dict[tuple[tuple[int, ...], int, str], NearTemplates] = {}
         self._two_line_lines: dict[int, list[tuple[str, ...]]] = defaultdict(list)
         for line in lines:
             self._two_line_lines[len(line)].append(line)
@@ -90,50 +115,66 @@ class PlateFormats:
         """The templates of every enabled layout with ``lines`` lines."""
         return self._templates.get(lines, [])
 
-    def templates_near(
-        self, lengths: tuple[int, ...], slack: int, lead: str = ""
-    ) -> list[Template]:
+    def near(self, lengths: tuple[int, ...], slack: int, lead: str = "") -> NearTemplates:
         """The templates with ``len(lengths)`` lines whose every line is within ``slack``
         characters of the length given for it, and for one line that begins with ``lead``
-        (the free reading's first letter) the band templates whose band begins with it
-        (kept per ``lengths`` and lead: a site's readings come in few of them)."""
+        (the free reading's first letter) the band templates whose band begins with it,
+        with the arrays the decoder ranks them by (kept per ``lengths`` and lead: a site's
+        readings come in few of them)."""
         key = (lengths, slack, lead if len(lengths) == 1 else "")
         if key not in self._near:
-            banded = self._banded.get(key[2], [])
-            self._near[key] = [
+            templates = [
                 t
-                for t in [*self._templates.get(len(lengths), ()), *banded]
+                for t in [*self._templates.get(len(lengths), ()), *self._banded.get(key[2], [])]
                 if all(
                     abs(len(part) - n) <= slack for part, n in zip(t.lines, lengths, strict=True)
                 )
             ]
+            parts = tuple(
+                list(dict.fromkeys(t.lines[number] for t in templates))
+                for number in range(len(lengths))
+            )
+            index = tuple({part: i for i, part in enumerate(line)} for line in parts)
+            shapes = [self._aspects.get(t.region, (None, None)) for t in templates]
+            self._near[key] = NearTemplates(
+                templates=templates,
+                parts=parts,
+                part_index=index,
+                part_of=tuple(
+                    np.array([index[n][t.lines[n]] for t in templates], np.intp)
+                    for n in range(len(lengths))
+                ),
+                part_length=tuple(
+                    np.array([len(t.lines[n]) for t in templates], np.int64)
+                    for n in range(len(lengths))
+                ),
+                banded=np.array([bool(t.band) for t in templates], np.bool_),
+                log_size=np.array([t.log_size for t in templates], np.float64),
+                low=np.array([-np.inf if lo is None else lo for lo, _ in shapes], np.float64),
+                high=np.array([np.inf if hi is None else hi for _, hi in shapes], np.float64),
+                countries=np.array([country_of(t.region) for t in templates], np.str_),
+            )
         return self._near[key]
 
-    def shape_cost(self, template: Template, aspect: float | None) -> float:
-        """What a one-line ``template`` costs a plate whose box is ``aspect`` (width /
-        height) wide: ``aspect_cost`` when its region's plates have another shape
-        (``aspects`` of ``edge/layouts.yaml``), else nothing."""
-        if aspect is None or len(template.lines) != 1:
-            return 0.0
-        low, high = self._aspects.get(template.region, (None, None))
-        if (low is not None and aspect < low) or (high is not None and aspect > high):
-            return self.config.aspect_cost
-        return 0.0
-
-    def template_cost(self, template: Template, aspect: float | None) -> float:
-        """What ``template`` costs a plate before its characters are weighed:
-        :meth:`shape_cost`, and ``foreign_cost`` when a country is :attr:`preferred` and the
-        template is another country's."""
-        foreign = (
-            self.config.foreign_cost
-            if self.preferred is not None and country_of(template.region) != self.preferred
-            else 0.0
-        )
-        return self.shape_cost(template, aspect) + foreign
+    def template_costs(self, near: NearTemplates, aspect: float | None) -> npt.NDArray[np.float64]:
+        """What each of ``near``'s templates costs a plate whose box is ``aspect`` (width /
+        height) wide before its characters are weighed: ``aspect_cost`` for a one-line
+        template whose region's plates have another shape (``aspects`` of
+        ``edge/layouts.yaml``), and ``foreign_cost`` for another country's template when a
+        country is :attr:`preferred`."""
+        count = len(near.templates)
+        shape = np.zeros(count, np.float64)
+        if aspect is not None and len(near.parts) == 1:
+            outside = (aspect < near.low) | (aspect > near.high)
+            shape = np.where(outside, self.config.aspect_cost, 0.0)
+        foreign = np.zeros(count, np.float64)
+        if self.preferred is not None:
+            foreign = np.where(near.countries != self.preferred, self.config.foreign_cost, 0.0)
+        return shape + foreign
 
     def preferring(self, country: str | None) -> PlateFormats:
         """These layouts with ``country``'s preferred (``None``: none): another country's
-        layout costs ``foreign_cost`` (:meth:`template_cost`). They share their templates."""
+        layout costs ``foreign_cost`` (:meth:`template_costs`). They share their templates."""
         if country == self.preferred:
             return self
         chosen = copy.copy(self)

@@ -10,7 +10,7 @@ within ``max_bend``; otherwise the free text is kept and flagged as fitting no l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +18,7 @@ import numpy as np
 from edge.config import Formats
 from edge.engine.constrained import (
     IN_PLAY,
+    NEG,
     FloatArray,
     Lattice,
     LineDecode,
@@ -75,7 +76,7 @@ def decode_plate(
 ) -> TextRead | None:
     """The plate text of one reading; ``lines`` are per-line (steps, 1 + len(charset))
     log-probabilities, top line first; ``aspect`` the width / height of the plate's crop,
-    when known (see :meth:`PlateFormats.shape_cost`). A two-line reading one of whose lines
+    when known (see :meth:`PlateFormats.template_costs`). A two-line reading one of whose lines
     is a word or reads nothing is the other line's alone (:func:`_registration_line`);
     ``None`` when a line reads nothing and the other is no precise plate."""
     folded = [fold_blanks(line)[0] for line in lines]
@@ -117,31 +118,27 @@ def _best_template(
     formats: PlateFormats,
     aspect: float | None,
 ) -> TextRead | None:
-    """The reading the winning template gives, if one is close enough to the free one."""
-    templates = formats.templates_near(
-        tuple(len(line.text) for line in free), LENGTH_SLACK, free[0].text[:1]
-    )
-    if not templates:
+    """The reading the winning template gives, if one is close enough to the free one
+    (:func:`choose_template`'s rule, over arrays of the templates: a reading weighs a
+    hundred or more of them)."""
+    near = formats.near(tuple(len(line.text) for line in free), LENGTH_SLACK, free[0].text[:1])
+    if not near.templates:
         return None
-    lattices = _lattices(folded, charset, [t.lines for t in templates])
-    line_scores = [lattice.scores for lattice, _ in lattices]
-
-    def bends() -> Iterator[tuple[Template, float]]:
-        for template in templates:
-            bend = -BAND_COST if template.band else 0.0
-            for number, part in enumerate(template.lines):
-                score = line_scores[number][lattices[number][1][part]]
-                if score is None:
-                    break
-                length_change = abs(len(part) - len(free[number].text))
-                bend += score - free[number].log_prob - LENGTH_COST * length_change
-            else:
-                yield template, bend
-
-    def prior(template: Template) -> float:
-        return formats.template_cost(template, aspect)
-
-    template = choose_template(bends(), formats.config, prior)
+    lattices = [
+        (score_templates(line, charset, parts), index)
+        for line, parts, index in zip(folded, near.parts, near.part_index, strict=True)
+    ]
+    # Each template's bend (the log-probability it costs the free reading); -inf for a
+    # template one of whose lines cannot fit its line's steps.
+    bend = np.where(near.banded, -BAND_COST, 0.0)
+    for (lattice, _), line, part_of, length in zip(
+        lattices, free, near.part_of, near.part_length, strict=True
+    ):
+        best = np.maximum(lattice.end, lattice.final[lattice.ends]).astype(np.float64)
+        score = np.where(best > NEG / 2, best, -np.inf)[part_of]
+        bend = bend + (score - line.log_prob - LENGTH_COST * np.abs(length - len(line.text)))
+    costs = formats.template_costs(near, aspect)
+    template = choose_template(near.templates, bend, near.log_size, formats.config, costs)
     if template is None:
         return None
     if template.variants:
@@ -222,22 +219,25 @@ def _reading(
 
 
 def choose_template(
-    bends: Iterable[tuple[Template, float]],
+    templates: Sequence[Template],
+    bends: FloatArray,
+    log_sizes: FloatArray,
     config: Formats,
-    prior: Callable[[Template], float] | None = None,
+    costs: FloatArray | None = None,
 ) -> Template | None:
-    """Of the templates and their *bends* (log-probability a template costs the free
-    reading), the one whose bend less ``specificity`` per nat of its size (and less its
-    ``prior`` cost: a plate shape its region does not have) is highest, among those whose
-    bend stays within ``max_bend``; ``None`` when none does."""
-    best: tuple[float, Template] | None = None
-    for template, bend in bends:
-        ranked = bend - config.specificity * template.log_size
-        if prior is not None:
-            ranked -= prior(template)
-        if bend >= -config.max_bend and (best is None or ranked > best[0]):
-            best = (ranked, template)
-    return None if best is None else best[1]
+    """Of the ``templates`` and their *bends* (log-probability each costs the free reading;
+    -inf where it cannot fit), the one whose bend less ``specificity`` per nat of its size
+    (``log_sizes``) and less its ``costs`` (a plate shape its region does not have, another
+    country's layout: ``PlateFormats.template_costs``) is highest, the first of equals, among
+    those whose bend stays within ``max_bend``; ``None`` when none does. One rule for every
+    reader, over arrays: a reading weighs a hundred or more templates."""
+    ranked = bends - config.specificity * log_sizes
+    if costs is not None:
+        ranked = ranked - costs
+    eligible = bends >= -config.max_bend
+    if not eligible.any():
+        return None
+    return templates[int(np.argmax(np.where(eligible, ranked, -np.inf)))]
 
 
 def _registration_line(free: list[LineDecode]) -> int | None:

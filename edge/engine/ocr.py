@@ -111,7 +111,7 @@ class PpOcrReader(PlateReader):
             not sq and bool(crops.raw) and self._gapless(crops.first())
             for crops, sq in zip(usable, square, strict=True)
         ]
-        # Each plate's shape, for the decoder's plate-shape cost (PlateFormats.shape_cost).
+        # Each plate's shape, for the decoder's plate-shape cost (PlateFormats.template_costs).
         aspects = [_aspect(crops.raw) for crops in usable]
         reads: list[list[TextRead | None]] = [[] for _ in usable]
         for number in range(max((len(plan) for plan in plans), default=0)):

@@ -96,6 +96,7 @@ class _Masks:
 
     templates: tuple[Template, ...]
     allowed: np.ndarray  # (T, slots, classes) bool
+    log_sizes: np.ndarray  # (T,) float64, each template's Template.log_size
 
 
 @lru_cache(maxsize=16)
@@ -113,7 +114,7 @@ def _masks(formats: PlateFormats, spec: SlotSpec) -> _Masks:
         for slot, chars in enumerate(template.positions):
             allowed[row, slot, [index[c] for c in chars if c in index]] = True
         allowed[row, template.length :, pad] = True
-    return _Masks(templates, allowed)
+    return _Masks(templates, allowed, np.array([t.log_size for t in templates], np.float64))
 
 
 def decode_slots(probs: np.ndarray, spec: SlotSpec, formats: PlateFormats) -> TextRead:
@@ -125,10 +126,8 @@ def decode_slots(probs: np.ndarray, spec: SlotSpec, formats: PlateFormats) -> Te
     if masks.templates:
         limited = np.where(masks.allowed, log_probs[None], -np.inf)
         scores = limited.max(axis=2).sum(axis=1)
-        template = choose_template(
-            zip(masks.templates, (float(s) - free_score for s in scores), strict=True),
-            formats.config,
-        )
+        bends = scores.astype(np.float64) - free_score
+        template = choose_template(masks.templates, bends, masks.log_sizes, formats.config)
         if template is not None:
             row = masks.templates.index(template)
             classes = limited[row].argmax(axis=1)[: template.length]
