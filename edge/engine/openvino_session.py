@@ -78,7 +78,10 @@ def available() -> bool:
     return True
 
 
-@cache
+#: The CPU flag (``/proc/cpuinfo``) of AMX's bfloat16 tiles.
+AMX_BF16 = "amx_bf16"
+
+
 @cache
 def native_bf16() -> bool:
     """Whether OpenVINO is installed and this CPU has AMX tiles for bfloat16, where
@@ -86,19 +89,15 @@ def native_bf16() -> bool:
 
     OpenVINO's own ``BF16`` capability also covers CPUs with only AVX-512 BF16 (Cooper
     Lake, Zen 4, and Sapphire Rapids in virtual machines that do not expose AMX), and it
-    then computes in bfloat16 by default; there its bfloat16 was slower than its float32
-    (the 1080p bench frame: 298 against 197 ms on a 2-vCPU Sapphire Rapids guest without
-    AMX). Where the CPU's flags cannot be read (not Linux), OpenVINO's capability decides."""
+    then computes in bfloat16 by default; on one such CPU (a 2-vCPU Sapphire Rapids guest
+    without AMX) its bfloat16 was slower than its float32: the 1080p bench frame took 298
+    against 197 ms. Where the CPU's flags cannot be read (not Linux), OpenVINO's capability decides."""
     if not available():
         return False
     if "BF16" not in _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
         return False
     flags = cpu_flags()
     return flags is None or AMX_BF16 in flags
-
-
-#: The CPU flag (``/proc/cpuinfo``) of AMX's bfloat16 tiles.
-AMX_BF16 = "amx_bf16"
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str] | None:
