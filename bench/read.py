@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from edge.config import load_engine_config
     from edge.engine.factory import build_engine
+    from edge.engine.openvino_session import cpu_summary
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dir", nargs="?", type=Path, default=alpr_home() / "samples" / "plates")
@@ -102,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline is not None:
         configs.append((f"baseline {args.baseline.name}: ", args.baseline))
     engines = [build_engine(load_engine_config(path)) for _, path in configs]
+    # Timings depend on the CPU and on how each model computes (bfloat16 only with AMX).
+    print(f"machine: {cpu_summary()}")
+    for (title, _), engine in zip(configs, engines, strict=True):
+        print(f"{title}models: {models_line(engine)}")
     names = sorted({line.split("\t")[0] for line in _label_lines(args.dir / "labels.tsv")})
     photos = [cv2.imread(str(args.dir / name)) for name in names]
     for (title, _), samples in zip(configs, time_frames(engines, photos, args.repeat), strict=True):
@@ -122,6 +127,19 @@ def main(argv: list[str] | None = None) -> int:
         result += f" baseline_ms={baseline:.1f} ratio={tables[0]['frame'][0] / baseline:.2f}"
     print(result)
     return 0
+
+
+def models_line(engine: Any) -> str:
+    """How each stage's model computes (``vehicles OpenVINO f32, plates ...``); a stage
+    without a model session (no vehicle detector) is left out."""
+    from edge.engine.runtime import runs_on
+
+    stages = (
+        ("vehicles", getattr(getattr(engine.vehicles, "yolo", None), "session", None)),
+        ("plates", getattr(getattr(engine.plates, "yolo", None), "session", None)),
+        ("ocr", getattr(engine.reader, "session", None)),
+    )
+    return ", ".join(f"{stage} {runs_on(session)}" for stage, session in stages if session)
 
 
 def _label_lines(path: Path) -> list[str]:

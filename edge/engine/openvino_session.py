@@ -91,13 +91,37 @@ def native_bf16() -> bool:
     Lake, Zen 4, and Sapphire Rapids in virtual machines that do not expose AMX), and it
     then computes in bfloat16 by default; on one such CPU (a 2-vCPU Sapphire Rapids guest
     without AMX) its bfloat16 was slower than its float32: the 1080p bench frame took 298
-    against 197 ms. Where the CPU's flags cannot be read (not Linux), OpenVINO's capability decides."""
+    against 197 ms. Where the CPU's flags cannot be read (not Linux), OpenVINO's capability
+    decides."""
     if not available():
         return False
     if "BF16" not in _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
         return False
     flags = cpu_flags()
     return flags is None or AMX_BF16 in flags
+
+
+def cpu_summary(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's model name, core count and whether it has AMX (a line for benchmark
+    reports: timings depend on it, see :func:`native_bf16`)."""
+    import os
+
+    name = "unknown CPU"
+    try:
+        for line in cpuinfo.read_text(encoding="ascii", errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                name = value.strip()
+                break
+    except OSError:
+        pass
+    flags = cpu_flags(cpuinfo)
+    if flags is None:
+        features = "flags unknown"
+    else:
+        features = f"AMX {'yes' if AMX_BF16 in flags else 'no'}, "
+        features += f"AVX-512 BF16 {'yes' if 'avx512_bf16' in flags else 'no'}"
+    return f"{name}, {os.cpu_count()} CPUs, {features}"
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str] | None:

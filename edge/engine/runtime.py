@@ -136,3 +136,14 @@ def _onnxruntime_session(
             raise
         logger.warning("GPU providers failed for %s (%s); using the CPU", name, exc)
         return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def runs_on(session: object) -> str:
+    """How a session from :func:`open_session` computes, for reports next to timings:
+    ``OpenVINO bf16``, ``OpenVINO f32``, ``ONNX Runtime CPU`` ..."""
+    precision = getattr(session, "inference_precision", None)
+    if precision is not None:
+        return f"OpenVINO {precision}"
+    providers: list[str] = getattr(session, "get_providers", list)()
+    first = providers[0].removesuffix("ExecutionProvider") if providers else "?"
+    return f"ONNX Runtime {first}"

@@ -162,3 +162,14 @@ def test_a_1080p_frame_with_several_vehicles_gives_each_plate_once(
     # vehicle finds it, and it may be read a character off; nothing else may be read.
     others = [t for t in texts if t not in legible]
     assert len(others) <= 1 and all(edit_distance(t, "MH12SH5901") <= 2 for t in others), texts
+
+
+def test_bench_read_names_how_each_stage_computes(engine: Engine) -> None:
+    from bench.read import models_line
+    from edge.engine.openvino_session import native_bf16
+
+    # The engine fixture runs with the default settings: OpenVINO for the detectors, in
+    # bfloat16 only on a CPU with AMX.
+    detectors = "OpenVINO bf16" if native_bf16() else "OpenVINO f32"
+    ocr = "OpenVINO bf16" if native_bf16() else "ONNX Runtime CPU"
+    assert models_line(engine) == f"vehicles {detectors}, plates {detectors}, ocr {ocr}"

@@ -4,6 +4,7 @@ calls the engine makes."""
 from __future__ import annotations
 
 import locale
+import os
 import threading
 from pathlib import Path
 
@@ -22,9 +23,10 @@ from edge.engine.openvino_session import (
     OpenVinoSession,
     _core,
     cpu_flags,
+    cpu_summary,
     native_bf16,
 )
-from edge.engine.runtime import Backend, choose_providers, choose_runtime, open_session
+from edge.engine.runtime import Backend, choose_providers, choose_runtime, open_session, runs_on
 from edge.manifest import alpr_home
 
 
@@ -124,6 +126,25 @@ def test_cpu_flags_are_the_first_processors_flags_line(tmp_path: Path) -> None:
     cpuinfo.write_text("processor\t: 0\n", encoding="ascii")
     assert cpu_flags(cpuinfo) is None
     assert cpu_flags(tmp_path / "missing") is None
+
+
+def test_the_cpu_summary_names_the_model_its_cores_and_its_bfloat16_units(
+    tmp_path: Path,
+) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: Xeon X\nflags\t\t: fpu avx512_bf16\n", encoding="ascii"
+    )
+    assert cpu_summary(cpuinfo) == f"Xeon X, {os.cpu_count()} CPUs, AMX no, AVX-512 BF16 yes"
+    assert cpu_summary(tmp_path / "missing") == f"unknown CPU, {os.cpu_count()} CPUs, flags unknown"
+
+
+def test_a_session_says_what_computes_it(tmp_path: Path) -> None:
+    path = _small_model(tmp_path / "small.onnx")
+    assert runs_on(open_session(path, Backend(runtime="onnxruntime"))) == "ONNX Runtime CPU"
+    assert runs_on(open_session(path, Backend(runtime="openvino", precision="f32"))) == (
+        "OpenVINO f32"
+    )
 
 
 def test_precision_auto_computes_in_float32_on_a_cpu_without_amx(tmp_path: Path) -> None:
