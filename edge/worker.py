@@ -8,6 +8,7 @@ spools to Kafka and S3, sends CameraStatus heartbeats and serves Prometheus metr
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -69,8 +70,6 @@ class CameraRun:
     last_beat: tuple[float, int] = field(default_factory=lambda: (time.monotonic(), 0))
     #: When the stages of the current frame ran, while tracing is on (``edge.frame_trace``).
     stages: FrameStages | None = None
-    #: The country its pipeline had learnt at the last frame (``alpr_edge_camera_country``).
-    country: str | None = None
 
 
 class EdgeWorker:
@@ -171,21 +170,12 @@ class EdgeWorker:
         return sum(run.events for run in self.cameras)
 
     def _start_cameras(self, engine: Engine) -> None:
-        from edge.formats import PlateFormats
         from edge.frame_trace import FrameStages
-        from edge.video.pipeline import CameraPipeline
         from edge.video.source import VideoSource
 
         for camera in self.site.enabled_cameras:
-            formats = PlateFormats(self.site.engine.formats, camera.region)
             stages = FrameStages() if self._traced else None
-            pipeline = CameraPipeline(
-                camera,
-                engine,
-                self.site.tracking,
-                formats,
-                observe=self._observer(camera.id, stages),
-            )
+            pipeline = self._pipeline(camera, engine, stages)
             source = VideoSource(camera.url, camera.fps, loop=camera.loop)
             run = CameraRun(camera, source, pipeline, stages=stages)
             run.thread = threading.Thread(
@@ -193,6 +183,23 @@ class EdgeWorker:
             )
             self.cameras.append(run)
             run.thread.start()
+
+    def _pipeline(
+        self, camera: CameraConfig, engine: Engine, stages: FrameStages | None
+    ) -> CameraPipeline:
+        """The camera's pipeline, reporting its stages' times and the country it learns
+        (``alpr_edge_camera_country``) to this worker's metrics."""
+        from edge.formats import PlateFormats
+        from edge.video.pipeline import CameraPipeline
+
+        return CameraPipeline(
+            camera,
+            engine,
+            self.site.tracking,
+            PlateFormats(self.site.engine.formats, camera.region),
+            observe=self._observer(camera.id, stages),
+            on_country=functools.partial(self.metrics.learnt_country, camera.id),
+        )
 
     def _observer(self, camera: str, stages: FrameStages | None) -> Callable[[str, float], None]:
         def observe(stage: str, ms: float) -> None:
@@ -227,7 +234,6 @@ class EdgeWorker:
                         for event in events:
                             self._publish(run, event)
                 self.metrics.tracks.labels(camera).set(run.pipeline.live_tracks)
-                self._report_country(run)
         except SourceError as exc:
             run.error = str(exc)
             logger.error("camera %s stopped: %s", camera, exc)
@@ -241,14 +247,7 @@ class EdgeWorker:
             with frame_trace(run.stages, camera, None, len(events)):
                 for event in events:
                     self._publish(run, event)
-        self._report_country(run)
         self.metrics.tracks.labels(camera).set(0)
-
-    def _report_country(self, run: CameraRun) -> None:
-        """The country the camera learnt, to ``alpr_edge_camera_country`` when it changed."""
-        country = run.pipeline.formats.preferred
-        self.metrics.learnt_country(run.config.id, run.country, country)
-        run.country = country
 
     def _publish(self, run: CameraRun, event: TrackEvent) -> None:
         """Spool the event's crops and then the event (called in the camera's thread), in

@@ -334,10 +334,10 @@ class Lattice:
     parent: npt.NDArray[np.intp]
 
     @property
-    def scores(self) -> list[float | None]:
-        """Each template's best-path log-probability; ``None`` where it cannot fit."""
-        best = np.maximum(self.end, self.final[self.ends])
-        return [None if b <= NEG / 2 else float(b) for b in best]
+    def scores(self) -> npt.NDArray[np.float64]:
+        """Each template's best-path log-probability; -inf where it cannot fit."""
+        best = np.maximum(self.end, self.final[self.ends]).astype(np.float64)
+        return np.where(best > NEG / 2, best, -np.inf)
 
     def decode(self, template: int) -> LineDecode | None:
         """The text and confidences of one template's best path."""

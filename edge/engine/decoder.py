@@ -18,7 +18,6 @@ import numpy as np
 from edge.config import Formats
 from edge.engine.constrained import (
     IN_PLAY,
-    NEG,
     FloatArray,
     Lattice,
     LineDecode,
@@ -134,8 +133,7 @@ def _best_template(
     for (lattice, _), line, part_of, length in zip(
         lattices, free, near.part_of, near.part_length, strict=True
     ):
-        best = np.maximum(lattice.end, lattice.final[lattice.ends]).astype(np.float64)
-        score = np.where(best > NEG / 2, best, -np.inf)[part_of]
+        score = lattice.scores[part_of]
         bend = bend + (score - line.log_prob - LENGTH_COST * np.abs(length - len(line.text)))
     costs = formats.template_costs(near, aspect)
     template = choose_template(near.templates, bend, near.log_size, formats.config, costs)
@@ -151,14 +149,15 @@ def _best_variant(folded: list[FloatArray], template: Template, charset: str) ->
     out: ``MH`` where the template allows ``[DM][HLP]``)."""
     variants = _in_play(folded, charset, template.variants)
     lattices = _lattices(folded, charset, [v.lines for v in variants])
+    scores = [lattice.scores for lattice, _ in lattices]
     best: tuple[float, Template] | None = None
     for variant in variants:
-        scores = [
-            lattice.scores[index[part]]
-            for (lattice, index), part in zip(lattices, variant.lines, strict=True)
+        parts = [
+            float(line_scores[index[part]])
+            for line_scores, (_, index), part in zip(scores, lattices, variant.lines, strict=True)
         ]
-        if all(score is not None for score in scores):
-            total = sum(score for score in scores if score is not None)
+        if all(score > -np.inf for score in parts):
+            total = sum(parts)
             if best is None or total > best[0]:
                 best = (total, variant)
     return None if best is None else _reading(lattices, best[1].lines, template)

@@ -45,7 +45,8 @@ def backend_of(config: EngineConfig, recognizer: bool = False) -> Backend:
     ):
         runtime = "onnxruntime" if config.runtime == "auto" else config.runtime
         return Backend(config.threads, config.allow_gpu, runtime, "f32")
-    precision = {"auto": "auto", "f32": "f32"}.get(config.precision, "bf16")
+    # 'mixed' is bfloat16 for the detectors, as 'bf16' is for every model.
+    precision = "bf16" if config.precision == "mixed" else config.precision
     return Backend(config.threads, config.allow_gpu, config.runtime, precision)
 
 

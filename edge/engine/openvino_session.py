@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -80,12 +81,23 @@ def available() -> bool:
 
 #: The CPU flag (``/proc/cpuinfo``) of AMX's bfloat16 tiles.
 AMX_BF16 = "amx_bf16"
+#: Where Linux lists the CPU's model and flags.
+CPUINFO = Path("/proc/cpuinfo")
 
 
 @cache
 def native_bf16() -> bool:
     """Whether OpenVINO is installed and this CPU has AMX tiles for bfloat16, where
-    OpenVINO's bfloat16 is two to three times its float32 speed.
+    OpenVINO's bfloat16 is two to three times its float32 speed (see :func:`bf16_is_native`)."""
+    if not available():
+        return False
+    capabilities = _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return bf16_is_native(capabilities, cpu_flags())
+
+
+def bf16_is_native(capabilities: Sequence[str], flags: set[str] | None) -> bool:
+    """Whether a CPU with OpenVINO's ``capabilities`` and these ``flags`` (``None``: not
+    known) computes bfloat16 fast: it needs AMX.
 
     OpenVINO's own ``BF16`` capability also covers CPUs with only AVX-512 BF16 (Cooper
     Lake, Zen 4, and Sapphire Rapids in virtual machines that do not expose AMX), and it
@@ -93,29 +105,17 @@ def native_bf16() -> bool:
     without AMX) its bfloat16 was slower than its float32: the 1080p bench frame took 298
     against 197 ms. Where the CPU's flags cannot be read (not Linux), OpenVINO's capability
     decides."""
-    if not available():
-        return False
-    if "BF16" not in _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
-        return False
-    flags = cpu_flags()
-    return flags is None or AMX_BF16 in flags
+    return "BF16" in capabilities and (flags is None or AMX_BF16 in flags)
 
 
-def cpu_summary(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+def cpu_summary(cpuinfo: Path = CPUINFO) -> str:
     """The CPU's model name, core count and whether it has AMX (a line for benchmark
     reports: timings depend on it, see :func:`native_bf16`)."""
     import os
 
-    name = "unknown CPU"
-    try:
-        for line in cpuinfo.read_text(encoding="ascii", errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                name = value.strip()
-                break
-    except OSError:
-        pass
-    flags = cpu_flags(cpuinfo)
+    fields = _first_processor(cpuinfo)
+    name = fields.get("model name", "unknown CPU") if fields is not None else "unknown CPU"
+    flags = _flags(fields)
     if flags is None:
         features = "flags unknown"
     else:
@@ -124,18 +124,32 @@ def cpu_summary(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     return f"{name}, {os.cpu_count()} CPUs, {features}"
 
 
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str] | None:
+def cpu_flags(cpuinfo: Path = CPUINFO) -> set[str] | None:
     """The CPU's feature flags as Linux lists them (its first processor's ``flags`` line),
-    or ``None`` where that file is not to be read."""
+    or ``None`` where that file or line is not to be read."""
+    return _flags(_first_processor(cpuinfo))
+
+
+def _first_processor(cpuinfo: Path) -> dict[str, str] | None:
+    """The ``name: value`` fields of the first processor in ``cpuinfo``; ``None`` where the
+    file cannot be read."""
     try:
         text = cpuinfo.read_text(encoding="ascii", errors="replace")
     except OSError:
         return None
+    fields: dict[str, str] = {}
     for line in text.splitlines():
+        if not line.strip():
+            break  # the first processor's block ends at a blank line
         name, _, value = line.partition(":")
-        if name.strip() == "flags":
-            return set(value.split())
-    return None
+        fields.setdefault(name.strip(), value.strip())
+    return fields
+
+
+def _flags(fields: dict[str, str] | None) -> set[str] | None:
+    if fields is None or "flags" not in fields:
+        return None
+    return set(fields["flags"].split())
 
 
 @dataclass

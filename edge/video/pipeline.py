@@ -121,6 +121,8 @@ class PipelineStats:
 logger = logging.getLogger(__name__)
 
 StageObserver = Callable[[str, float], None]
+#: Told when the camera's learnt country changes: (before, now), ``None`` for none.
+CountryObserver = Callable[[str | None, str | None], None]
 T = TypeVar("T")
 
 
@@ -134,6 +136,7 @@ class CameraPipeline:
         tracking: TrackingConfig,
         formats: PlateFormats | None = None,
         observe: StageObserver | None = None,
+        on_country: CountryObserver | None = None,
     ) -> None:
         self.camera = camera
         self.tracking = tracking
@@ -156,6 +159,7 @@ class CameraPipeline:
         self.tracks: dict[int, Track] = {}
         self.stats = PipelineStats()
         self._observe = observe
+        self._on_country = on_country
         self._since_detection = tracking.detect_every  # the first analysed frame detects
         self._hangover = 0
         self._last_objects: Detections | None = None
@@ -415,6 +419,8 @@ class CameraPipeline:
                 f"most plates are {country}" if country else "no country holds most plates",
                 self.base_formats.config.foreign_cost if country else 0.0,
             )
+            if self._on_country is not None:
+                self._on_country(self.formats.preferred, country)
             self.formats = self.base_formats.preferring(country)
 
     def _track_event(

@@ -18,10 +18,10 @@ from edge.config import EngineConfig
 from edge.engine import factory
 from edge.engine.factory import backend_of
 from edge.engine.openvino_session import (
-    AMX_BF16,
     SHAPE_REPEATS,
     OpenVinoSession,
     _core,
+    bf16_is_native,
     cpu_flags,
     cpu_summary,
     native_bf16,
@@ -107,12 +107,26 @@ def test_precision_auto_runs_the_recognizer_in_bf16_only_where_the_cpu_computes_
     )
 
 
-def test_native_bf16_needs_openvinos_bf16_and_amx_tiles() -> None:
+@pytest.mark.parametrize(
+    ("capabilities", "flags", "native"),
+    [
+        (["FP32", "BF16"], {"avx512_bf16", "amx_bf16"}, True),
+        # AVX-512 BF16 alone (OpenVINO still says BF16) computed bfloat16 slower than float32.
+        (["FP32", "BF16"], {"avx512_bf16"}, False),
+        (["FP32"], {"amx_bf16"}, False),
+        (["FP32", "BF16"], None, True),  # flags unknown (not Linux): OpenVINO decides
+        (["FP32"], None, False),
+    ],
+)
+def test_bfloat16_is_native_only_with_openvinos_bf16_and_amx_tiles(
+    capabilities: list[str], flags: set[str] | None, native: bool
+) -> None:
+    assert bf16_is_native(capabilities, flags) is native
+
+
+def test_native_bf16_asks_this_machines_openvino_and_cpu() -> None:
     capabilities = _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    flags = cpu_flags()
-    # AVX-512 BF16 alone (OpenVINO's BF16 capability) computed bfloat16 slower than float32.
-    amx = flags is None or AMX_BF16 in flags
-    assert native_bf16() is ("BF16" in capabilities and amx)
+    assert native_bf16() is bf16_is_native(capabilities, cpu_flags())
 
 
 def test_cpu_flags_are_the_first_processors_flags_line(tmp_path: Path) -> None:

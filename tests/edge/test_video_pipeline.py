@@ -18,8 +18,8 @@ from edge.formats import PlateFormats
 from edge.publish.events import plate_event_datum
 from edge.video.pipeline import CameraPipeline, TrackEvent
 from edge.video.region import RegionLearner
-from edge.video.source import Frame, VideoSource
-from edge.worker import CameraRun, Destinations, EdgeWorker
+from edge.video.source import Frame
+from edge.worker import Destinations, EdgeWorker
 from streams.text import plate_event_text_fault
 from tests.edge.fakes import FakePlates, checked
 
@@ -150,15 +150,17 @@ def test_a_camera_spanning_several_countries_learns_its_country_from_its_events(
 def test_the_worker_reports_the_country_its_camera_learnt(tmp_path: Path) -> None:
     script = [[((100.0, 20.0 + 10 * i, 200.0, 100.0 + 10 * i), CAR)] for i in range(6)]
     script += [[] for _ in range(6)]
-    pipeline, _, _ = _pipeline(script, ["5AU5341"], region="eu")
-    pipeline.region_learner = RegionLearner(window=1, min_named=1, share=1.0)
-    site = SiteConfig.model_validate({"site_id": "depot", "cameras": [pipeline.camera]})
+    scripted, _, _ = _pipeline(script, ["5AU5341"])
+    camera = scripted.camera.model_copy(update={"region": "eu"})
+    site = SiteConfig.model_validate(
+        {"site_id": "depot", "cameras": [camera], "tracking": scripted.tracking}
+    )
     worker = EdgeWorker(
         site, Destinations("127.0.0.1:9", "http://127.0.0.1:9", "r", "c", "b", {}), tmp_path
     )
-    video = tmp_path / "gate.mp4"
-    video.touch()  # never opened: the frames come from _frames
-    run = CameraRun(pipeline.camera, VideoSource(str(video), pipeline.camera.fps), pipeline)
+    # The worker's own pipeline for the camera, on the scripted models.
+    pipeline = worker._pipeline(camera, scripted.engine, None)
+    pipeline.region_learner = RegionLearner(window=2, min_named=1, share=1.0)
 
     def learnt() -> dict[str, float]:
         return {
@@ -166,17 +168,14 @@ def test_the_worker_reports_the_country_its_camera_learnt(tmp_path: Path) -> Non
             for metric in worker.metrics.registry.collect()
             if metric.name == "alpr_edge_camera_country"
             for s in metric.samples
-            if s.labels["camera"] == pipeline.camera.id
+            if s.labels["camera"] == camera.id
         }
 
-    worker._report_country(run)
     assert learnt() == {}  # nothing learnt yet: no series
-    _run(pipeline, _frames(12))
-    worker._report_country(run)
-    assert learnt() == {"cz": 1.0}
-    pipeline.formats = pipeline.base_formats.preferring(None)  # the traffic changed
-    worker._report_country(run)
-    assert learnt() == {}
+    (event,) = _run(pipeline, _frames(12))
+    assert event.region == "cz" and learnt() == {"cz": 1.0}
+    pipeline._learn_region("de")  # half the window is German now: no country holds most
+    assert pipeline.formats.preferred is None and learnt() == {}
 
 
 def test_a_lingering_track_publishes_once_after_the_maximum_delay() -> None:
